@@ -1,0 +1,272 @@
+"""Build the knowledge graph: records → checked catalogue → quads → inference → SHACL →
+artifact folder.
+
+`compile_dataset` does everything in memory and raises `BuildError` on the first stage
+that fails; `build_dataset` then writes the artifact into a temporary sibling folder and
+swaps it into place, so a failed build never replaces a good one. Output is sorted and
+free of timestamps, so the same inputs give byte-identical RDF files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import OWL, RDF
+
+from .infer import infer
+from .quotes import QuoteError, check_quotes
+from .rdfgen import generate
+from .records import RecordsInvalid, read_catalog
+from .validate import load_shapes, validate
+from .vocab import DEFAULT_BASE, ONTOLOGY_IRI, PREFIXES, Iris
+
+FORMAT_VERSION = 1
+
+
+class BuildError(Exception):
+    """The build cannot go on; the message says what to fix and where."""
+
+
+@dataclass
+class Compiled:
+    graphs: dict[URIRef, set]          # named graph → triples (ontology and inferred included)
+    shapes: Graph
+    report: Graph
+    quote_check: str
+    base: str
+    sources: list[dict] = field(default_factory=list)
+    ontology_version: str | None = None
+
+    @property
+    def triples(self) -> int:
+        return sum(len(t) for t in self.graphs.values())
+
+
+def _log_nothing(message: str) -> None:
+    pass
+
+
+def resolve_base(base: str | None) -> str:
+    base = base or os.environ.get("BJKG_BASE") or DEFAULT_BASE
+    if not base.endswith(("/", "#")):
+        raise BuildError(f"base IRI {base!r} must end with '/'")
+    return base
+
+
+def load_ontology(root: Path) -> Graph:
+    """Parse ontology/*.ttl; a syntax error names the file and line."""
+    ontology = Graph()
+    files = sorted((root / "ontology").glob("*.ttl"))
+    if not files:
+        raise BuildError(f"no ontology found in {root / 'ontology'}")
+    for path in files:
+        try:
+            ontology.parse(path, format="turtle")
+        except Exception as exc:  # rdflib raises several parser exception types
+            raise BuildError(f"{path.relative_to(root)}: cannot parse the ontology: {exc}") from None
+    return ontology
+
+
+def compile_dataset(root: Path, sources: Path, base: str | None = None,
+                    log: Callable[[str], None] = _log_nothing) -> Compiled:
+    """Read, check, generate, infer and validate; nothing is written."""
+    base = resolve_base(base)
+    iris = Iris(base)
+    started = time.perf_counter()
+    try:
+        catalog = read_catalog(root)
+    except RecordsInvalid as exc:
+        raise BuildError(str(exc)) from None
+    log(f"records: {len(catalog.entities)} entities, {len(catalog.observations)} observations, "
+        f"{len(catalog.relations)} relations")
+    try:
+        quote_check = check_quotes(catalog, sources)
+    except QuoteError as exc:
+        raise BuildError(str(exc)) from None
+    log(f"quotes: {quote_check}")
+    graphs = generate(catalog, iris)
+    ontology = load_ontology(root)
+    graphs[iris.ontology_graph] = set(ontology)
+    asserted = Graph()
+    for name, triples in graphs.items():
+        if name != iris.ontology_graph:
+            for triple in triples:
+                asserted.add(triple)
+    inferred = infer(asserted, ontology, f"{base}id/")
+    graphs[iris.inferred_graph] = inferred
+    log(f"inference: {len(inferred)} triples kept")
+    _refuse_blank_nodes(graphs)
+    data = Graph()
+    for triple in asserted:
+        data.add(triple)
+    for triple in inferred:
+        data.add(triple)
+    for triple in ontology:
+        data.add(triple)
+    shapes = load_shapes(root)
+    conforms, report, text = validate(data, shapes)
+    if not conforms:
+        raise BuildError("SHACL validation failed:\n" + _shorten(text))
+    log(f"shacl: conforms ({time.perf_counter() - started:.1f}s so far)")
+    version = next((str(o) for o in ontology.objects(ONTOLOGY_IRI, OWL.versionInfo)), None)
+    docs = [{"document": str(iris.entity(d.id)), "file": d.file, "sha256": d.sha256,
+             "graph": str(iris.doc_graph(d.id))}
+            for d in sorted(catalog.documents.values(), key=lambda d: d.file)]
+    return Compiled(graphs=graphs, shapes=shapes, report=report, quote_check=quote_check,
+                    base=base, sources=docs, ontology_version=version)
+
+
+def _shorten(text: str, limit: int = 12000) -> str:
+    return text if len(text) <= limit else text[:limit] + "\n… (report truncated)"
+
+
+def _refuse_blank_nodes(graphs: dict[URIRef, set]) -> None:
+    for name, triples in graphs.items():
+        for triple in triples:
+            if any(isinstance(term, BNode) for term in triple):
+                raise BuildError(f"blank node in graph {name}: {triple} — give it an IRI")
+
+
+# ---------------------------------------------------------------- writing
+
+def _ox_term(term):
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise BuildError(f"cannot store term {term!r}")
+
+
+def _sorted_quads(graphs: dict[URIRef, set]) -> list[ox.Quad]:
+    """All quads in a fixed order: graph, subject, predicate, object (by their N-Triples form)."""
+    quads = [ox.Quad(_ox_term(s), _ox_term(p), _ox_term(o), ox.NamedNode(str(g)))
+             for g, triples in graphs.items() for s, p, o in triples]
+    quads.sort(key=lambda q: (q.graph_name.value, str(q.subject), str(q.predicate), str(q.object)))
+    return quads
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_artifact(compiled: Compiled, folder: Path) -> dict:
+    """Write every artifact file into `folder` (which must be new and empty)."""
+    quads = _sorted_quads(compiled.graphs)
+    prefixes = dict(PREFIXES)
+    prefixes["id"] = f"{compiled.base}id/"
+    ox.serialize(quads, str(folder / "bjkg.trig"), ox.RdfFormat.TRIG, prefixes=prefixes)
+    ox.serialize(quads, str(folder / "bjkg.nq"), ox.RdfFormat.N_QUADS)
+    ox.serialize(quads, str(folder / "bjkg.jsonld"), ox.RdfFormat.JSON_LD)
+    (folder / "shapes.ttl").write_bytes(
+        ox.serialize(_sorted_triples(_skolemize(compiled.shapes, compiled.base, "shapes")),
+                     format=ox.RdfFormat.TURTLE,
+                     prefixes={"sh": "http://www.w3.org/ns/shacl#", **prefixes}))
+    (folder / "validation.ttl").write_bytes(
+        ox.serialize(_sorted_triples(_skolemize(compiled.report, compiled.base, "validation")),
+                     format=ox.RdfFormat.TURTLE,
+                     prefixes={"sh": "http://www.w3.org/ns/shacl#"}))
+    store = ox.Store(str(folder / "store"))
+    store.bulk_extend(quads)
+    store.flush()
+    store.optimize()
+    del store
+    dumps = {name: {"sha256": _sha256(folder / name), "bytes": (folder / name).stat().st_size}
+             for name in ("bjkg.trig", "bjkg.nq", "bjkg.jsonld")}
+    manifest = {
+        "format": FORMAT_VERSION,
+        "base": compiled.base,
+        "hash": dumps["bjkg.trig"]["sha256"],
+        "triples": len(quads),
+        "graphs": {str(g): len(t) for g, t in sorted(compiled.graphs.items())},
+        "classes": _class_counts(compiled.graphs),
+        "dumps": dumps,
+        "sources": compiled.sources,
+        "quote_check": compiled.quote_check,
+        "ontology_version": compiled.ontology_version,
+    }
+    (folder / "build.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
+                                       encoding="utf-8")
+    return manifest
+
+
+def _sorted_triples(graph: Graph) -> list[ox.Triple]:
+    triples = [ox.Triple(_ox_term(s), _ox_term(p), _ox_term(o)) for s, p, o in graph]
+    triples.sort(key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+    return triples
+
+
+def _skolemize(graph: Graph, base: str, name: str) -> Graph:
+    """Give blank nodes (SHACL lists, pyshacl's report) IRIs so the output has none."""
+    mapping: dict[BNode, URIRef] = {}
+
+    def iri(term):
+        if not isinstance(term, BNode):
+            return term
+        if term not in mapping:
+            mapping[term] = URIRef(f"{base}id/{name}/node-{len(mapping) + 1}")
+        return mapping[term]
+
+    ordered = sorted(graph, key=lambda t: tuple(
+        "" if isinstance(x, BNode) else str(x) for x in t))
+    out = Graph()
+    for s, p, o in ordered:
+        out.add((iri(s), p, iri(o)))
+    return out
+
+
+def _class_counts(graphs: dict[URIRef, set]) -> dict[str, int]:
+    instances: dict[str, set] = {}
+    for name, triples in graphs.items():
+        if name.endswith("/graph/ontology"):
+            continue
+        for s, p, o in triples:
+            if p == RDF.type:
+                instances.setdefault(str(o), set()).add(s)
+    return {cls: len(members) for cls, members in sorted(instances.items())}
+
+
+def build_dataset(root: Path, out: Path, sources: Path, base: str | None = None,
+                  log: Callable[[str], None] = _log_nothing) -> dict:
+    """Compile and write the artifact to `out`, replacing it only if everything passed."""
+    compiled = compile_dataset(root, sources, base, log)
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        manifest = write_artifact(compiled, staging)
+        _swap_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log(f"wrote {out}")
+    return manifest
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Replace `out` with `staging` by renames; the old build is removed only afterwards."""
+    if out.exists():
+        if not (out / "build.json").is_file() and any(out.iterdir()):
+            raise BuildError(f"{out} exists and is not a bjkg build; refusing to replace it")
+        retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(retired)
+        staging.rename(out)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(out)

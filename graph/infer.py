@@ -1,0 +1,71 @@
+"""OWL-RL entailments, kept apart from asserted triples and pruned to what helps a user.
+
+owlrl computes the full closure of ontology + data. Most of it is noise for a reader
+(axiomatic triples, `owl:Thing` types, `x sameAs x`, facts about vocabulary terms,
+properties copied onto Wikidata IRIs). We keep only new triples about our own entities
+whose predicate is a type, one of our properties, or a standard inverse/closure that
+users query (ORG, SKOS, GeoSPARQL); everything else is dropped.
+"""
+from __future__ import annotations
+
+import owlrl
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import OWL, RDF, RDFS, SKOS
+
+from .vocab import BJKG, GEO, ORG, SCHEMA_HTTP
+
+_KEEP_PREDICATES = {ORG.hasSubOrganization, ORG.subOrganizationOf, ORG.holds, ORG.heldBy,
+                    ORG.transitiveSubOrganizationOf, SKOS.narrower, SKOS.broader,
+                    GEO.sfWithin, GEO.sfContains,
+                    # schema.org's http:// twins of the https:// terms we assert
+                    SCHEMA_HTTP.sha256, SCHEMA_HTTP.minValue, SCHEMA_HTTP.maxValue,
+                    SCHEMA_HTTP.startDate, SCHEMA_HTTP.endDate, SCHEMA_HTTP.datePublished,
+                    SCHEMA_HTTP.publisher, SCHEMA_HTTP.author}
+_DROP_TYPES = {OWL.Thing, RDFS.Resource, OWL.NamedIndividual, RDFS.Class, OWL.Class,
+               RDF.Property, OWL.ObjectProperty, OWL.DatatypeProperty}
+
+
+_SCHEMA_HTTPS = "https://schema.org/"
+_PREMISE_NAMESPACES = (str(BJKG), str(ORG), _SCHEMA_HTTPS)
+
+
+def _premise(s, p, o) -> bool:
+    """Types and our own, ORG and schema.org relations; not provenance, reification,
+    labels or sameAs links, which would only add conclusions we drop anyway."""
+    if p == RDF.type or p == SKOS.broader:
+        return True
+    if not str(p).startswith(_PREMISE_NAMESPACES):
+        return False
+    return not isinstance(o, Literal) or str(p).startswith(_SCHEMA_HTTPS)
+
+
+def infer(asserted: Graph, ontology: Graph, entity_prefix: str) -> set:
+    """Triples entailed by OWL-RL that are not asserted, pruned (see module doc)."""
+    closure = Graph()
+    # Only premises that can lead to a kept conclusion go in: owlrl is pure Python and
+    # its time grows with every triple, and labels, comments and quotes entail nothing
+    # we keep. Links to Wikidata/GeoNames are for consumers, not premises: reasoning
+    # with owl:sameAs would copy every fact onto the external IRIs.
+    for triple in ontology:
+        if not isinstance(triple[2], Literal):
+            closure.add(triple)
+    for triple in asserted:
+        if _premise(*triple):
+            closure.add(triple)
+    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, rdfs_closure=False, axiomatic_triples=False,
+                           datatype_axioms=False).expand(closure)
+    kept = set()
+    for s, p, o in closure:
+        if (s, p, o) in asserted or (s, p, o) in ontology:
+            continue
+        if not (isinstance(s, URIRef) and str(s).startswith(entity_prefix)) or s == o:
+            continue
+        if isinstance(o, Literal) and not str(p).startswith(str(SCHEMA_HTTP)):
+            continue
+        if p == RDF.type:
+            if o in _DROP_TYPES or not isinstance(o, URIRef):
+                continue
+        elif not (str(p).startswith(str(BJKG)) or p in _KEEP_PREDICATES):
+            continue
+        kept.add((s, p, o))
+    return kept
