@@ -40,6 +40,7 @@ class BuildError(Exception):
 class Compiled:
     graphs: dict[URIRef, set]          # named graph → triples (ontology and inferred included)
     shapes: Graph
+    shape_files: list[Path]
     report: Graph
     quote_check: str
     base: str
@@ -121,7 +122,8 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
     docs = [{"document": str(iris.entity(d.id)), "file": d.file, "sha256": d.sha256,
              "graph": str(iris.doc_graph(d.id))}
             for d in sorted(catalog.documents.values(), key=lambda d: d.file)]
-    return Compiled(graphs=graphs, shapes=shapes, report=report, quote_check=quote_check,
+    return Compiled(graphs=graphs, shapes=shapes, report=report,
+                    shape_files=sorted((root / "shapes").glob("*.ttl")), quote_check=quote_check,
                     base=base, sources=docs, ontology_version=version)
 
 
@@ -174,10 +176,9 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
     ox.serialize(quads, str(folder / "bjkg.trig"), ox.RdfFormat.TRIG, prefixes=prefixes)
     ox.serialize(quads, str(folder / "bjkg.nq"), ox.RdfFormat.N_QUADS)
     ox.serialize(quads, str(folder / "bjkg.jsonld"), ox.RdfFormat.JSON_LD)
-    (folder / "shapes.ttl").write_bytes(
-        ox.serialize(_sorted_triples(_skolemize(compiled.shapes, compiled.base, "shapes")),
-                     format=ox.RdfFormat.TURTLE,
-                     prefixes={"sh": "http://www.w3.org/ns/shacl#", **prefixes}))
+    # The shapes as written (with their comments), so readers see what gated the build.
+    (folder / "shapes.ttl").write_bytes(b"\n".join(
+        path.read_bytes() for path in compiled.shape_files))
     (folder / "validation.ttl").write_bytes(
         ox.serialize(_sorted_triples(_skolemize(compiled.report, compiled.base, "validation")),
                      format=ox.RdfFormat.TURTLE,

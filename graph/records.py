@@ -258,6 +258,11 @@ def read_catalog(root: Path) -> Catalog:
             _read_source_file(data, catalog, errors)
         else:
             _read_reference_file(data, catalog, errors)
+    if errors:
+        # A file that did not load would make every reference into it look unknown:
+        # report what is wrong now, not its echoes.
+        _pending_kind_checks.clear()
+        errors.raise_if_any()
     _resolve(catalog, errors)
     errors.raise_if_any()
     return catalog
@@ -465,9 +470,10 @@ def _read_relations(item: Located, key: str, subject: str, own: Evidence | None,
         return
     if not isinstance(values, list):
         values = [values]
-    for value in values:
+    for index, value in enumerate(values):
         if isinstance(value, str):
-            target, evidence, where = value, own, item.where(key)
+            where = values.where_item(index) if hasattr(values, "item_lines") else item.where(key)
+            target, evidence = value, own
         elif isinstance(value, Located):
             _check_keys(value, {"id", "quote", "source", "note"}, f"`{key}` entry", errors)
             target = _text(value, "id", errors)

@@ -35,6 +35,10 @@ class Located(dict):
 class LocatedList(list):
     file: str = "?"
     line: int = 0
+    item_lines: list
+
+    def where_item(self, index: int) -> str:
+        return f"{self.file}:{self.item_lines[index]}"
 
 
 def _loader_for(file: str):
@@ -59,6 +63,7 @@ def _loader_for(file: str):
     def construct_sequence(loader, node, deep=False):
         seq = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
         seq.file, seq.line = file, node.start_mark.line + 1
+        seq.item_lines = [child.start_mark.line + 1 for child in node.value]
         return seq
 
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
@@ -81,9 +86,14 @@ def load(path: Path, display: str | None = None) -> Located:
     try:
         data = yaml.load(text, Loader=_loader_for(name))  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # The context mark is where the broken construct began (the line to fix); the
+        # problem mark is where the parser gave up, often a line later.
+        mark = exc.context_mark or exc.problem_mark
         line = mark.line + 1 if mark else 1
-        raise RecordError(f"{name}:{line}", f"YAML syntax error: {exc.problem or exc}") from None
+        detail = exc.problem or str(exc)
+        if exc.context_mark and exc.problem_mark and exc.problem_mark.line != exc.context_mark.line:
+            detail += f" (noticed at line {exc.problem_mark.line + 1})"
+        raise RecordError(f"{name}:{line}", f"YAML syntax error: {detail}") from None
     if data is None:
         data = Located()
         data.file, data.line, data.key_lines = name, 1, {}

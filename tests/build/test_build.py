@@ -1,0 +1,165 @@
+"""The build: reproducible, atomic, and precise about what is wrong."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from graph.build import BuildError, build_dataset, compile_dataset
+
+from .conftest import ROOT
+
+
+def _build_in_subprocess(out: Path, sources: Path, seed: str) -> None:
+    """A build in a fresh interpreter, so hash randomisation differs between runs."""
+    env = dict(os.environ, PYTHONHASHSEED=seed)
+    code = ("import sys; from pathlib import Path; from graph.build import build_dataset; "
+            "build_dataset(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))")
+    subprocess.run([sys.executable, "-c", code, str(ROOT), str(out), str(sources)],
+                   check=True, env=env, cwd=ROOT)
+
+
+def test_two_builds_are_byte_identical(tmp_path, sources):
+    _build_in_subprocess(tmp_path / "a", sources, "1")
+    _build_in_subprocess(tmp_path / "b", sources, "2")
+    for name in ("bjkg.trig", "bjkg.nq", "bjkg.jsonld", "shapes.ttl", "validation.ttl",
+                 "build.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_artifact_is_complete(built):
+    manifest = json.loads((built / "build.json").read_text(encoding="utf-8"))
+    assert manifest["quote_check"].startswith("passed")
+    graphs = manifest["graphs"]
+    base = manifest["base"]
+    assert f"{base}graph/reference" in graphs
+    assert f"{base}graph/ontology" in graphs
+    assert graphs[f"{base}graph/inferred"] > 0
+    assert len(manifest["sources"]) == 5
+    for source in manifest["sources"]:
+        assert graphs[source["graph"]] > 0, source
+    store = ox.Store.read_only(str(built / "store"))
+    assert len(store) == manifest["triples"]
+    assert "sh:conforms true" in (built / "validation.ttl").read_text(encoding="utf-8")
+
+
+def test_no_blank_nodes(built):
+    for quad in ox.parse(path=str(built / "bjkg.nq"), format=ox.RdfFormat.N_QUADS):
+        assert not isinstance(quad.subject, ox.BlankNode)
+        assert not isinstance(quad.object, ox.BlankNode)
+
+
+def test_dumps_agree(built):
+    trig = set(ox.parse(path=str(built / "bjkg.trig"), format=ox.RdfFormat.TRIG))
+    nq = set(ox.parse(path=str(built / "bjkg.nq"), format=ox.RdfFormat.N_QUADS))
+    jsonld = set(ox.parse(path=str(built / "bjkg.jsonld"), format=ox.RdfFormat.JSON_LD))
+    assert trig == nq == jsonld
+
+
+def _break(repo: Path, relative: str, old: str, new: str) -> int:
+    """Replace text in a record file; return the (1-based) line of the change."""
+    path = repo / relative
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    line = text[: text.index(old)].count("\n") + 1
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return line
+
+
+def test_failed_build_leaves_previous_build_untouched(repo_copy, sources, tmp_path):
+    out = tmp_path / "out"
+    build_dataset(repo_copy, out, sources)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    line = _break(repo_copy, "graph/reference/places.yaml", "zh: 通州区", "zh: [通州区")
+    with pytest.raises(BuildError, match=rf"graph/reference/places.yaml:{line}"):
+        build_dataset(repo_copy, out, sources)
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert before == after
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_quote_not_in_source_names_file_and_line(repo_copy, sources):
+    line = _break(repo_copy, "graph/reference/initiatives.yaml",
+                  "第一“子”,是建設國際科技創新中心", "第一“子”,是建設世界科技創新中心")
+    with pytest.raises(BuildError) as err:
+        compile_dataset(repo_copy, sources)
+    assert f"graph/reference/initiatives.yaml:{line}: quote not found" in str(err.value)
+
+
+def test_unknown_entity_names_file_and_line(repo_copy, sources):
+    line = _break(repo_copy, "graph/reference/places.yaml",
+                  "  - place/beijing\n  source: document/reference-identifiers\n"
+                  "- id: place/chaoyang",
+                  "  - place/atlantis\n  source: document/reference-identifiers\n"
+                  "- id: place/chaoyang")
+    with pytest.raises(BuildError, match=r"unknown entity place/atlantis"):
+        compile_dataset(repo_copy, sources)
+    with pytest.raises(BuildError, match=rf"graph/reference/places.yaml:{line}"):
+        compile_dataset(repo_copy, sources)
+
+
+def test_duplicate_iri_names_both_places(repo_copy, sources):
+    path = repo_copy / "graph" / "reference" / "people.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("people:\n", "people:\n- id: person/yin-li\n  zh: 尹力\n"
+                                 "  en: Yin Li\n", 1), encoding="utf-8")
+    with pytest.raises(BuildError, match=r"person/yin-li is defined twice \(first at "
+                                         r"graph/reference/people.yaml:\d+\)"):
+        compile_dataset(repo_copy, sources)
+
+
+def test_duplicate_yaml_key_is_refused(repo_copy, sources):
+    line = _break(repo_copy, "graph/reference/people.yaml", "- id: person/yin-li\n",
+                  "- id: person/yin-li\n  id: person/yin-li-2\n")
+    with pytest.raises(BuildError, match=rf"people.yaml:{line + 1}: duplicate key 'id'"):
+        compile_dataset(repo_copy, sources)
+
+
+def test_tampered_source_is_refused(repo_copy, sources, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sources.glob("*.txt"):
+        (corpus / path.name).write_bytes(path.read_bytes())
+    target = next(corpus.glob("000_*.txt"))
+    target.write_bytes(target.read_bytes() + b"\n")
+    with pytest.raises(BuildError, match=r"has sha256 [0-9a-f]{64}, the record says"):
+        compile_dataset(repo_copy, corpus)
+
+
+def test_missing_corpus_is_said_not_hidden(repo_copy, tmp_path):
+    compiled = compile_dataset(repo_copy, tmp_path / "nowhere")
+    assert compiled.quote_check.startswith("skipped: no corpus at")
+
+
+def test_cli_build_and_query(tmp_path, sources):
+    out = tmp_path / "cli-out"
+    run = subprocess.run([sys.executable, "-m", "server.cli", "build", "--out", str(out),
+                          "--sources", str(sources)], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "quote check: passed" in run.stdout
+    query = subprocess.run(
+        [sys.executable, "-m", "server.cli", "query", "--build", str(out), "--format", "csv",
+         "SELECT (COUNT(*) AS ?n) WHERE { ?o a <http://purl.org/linked-data/cube#Observation> }"],
+        cwd=ROOT, capture_output=True, text=True)
+    assert query.returncode == 0, query.stderr
+    assert int(query.stdout.splitlines()[1]) > 20
+    stats = subprocess.run([sys.executable, "-m", "server.cli", "stats", "--build", str(out),
+                            "--json"], cwd=ROOT, capture_output=True, text=True)
+    assert json.loads(stats.stdout)["triples"] > 1000
+
+
+def test_cli_build_failure_exits_nonzero_with_message(repo_copy, tmp_path, sources):
+    _break(repo_copy, "graph/reference/places.yaml", "zh: 通州区", "zh: [通州区")
+    code = ("import sys; from pathlib import Path; from graph.build import build_dataset, "
+            "BuildError\ntry:\n build_dataset(Path(sys.argv[1]), Path(sys.argv[2]), "
+            "Path(sys.argv[3]))\nexcept BuildError as e:\n print(e, file=sys.stderr); sys.exit(1)")
+    run = subprocess.run([sys.executable, "-c", code, str(repo_copy), str(tmp_path / "o"),
+                          str(sources)], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "graph/reference/places.yaml" in run.stderr
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,125 @@
+"""SHACL catches bad data: each case breaks a conforming graph one way and expects the
+specific violation (focus node and path)."""
+from __future__ import annotations
+
+import pytest
+from rdflib import Graph, URIRef
+
+from graph.build import load_ontology
+from graph.validate import load_shapes, validate
+
+from .conftest import ROOT
+
+ID = "https://w3id.org/bjkg/id/"
+PREFIXES = """
+PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
+BASE <https://w3id.org/bjkg/id/>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX qb: <http://purl.org/linked-data/cube#>
+PREFIX sdmx-measure: <http://purl.org/linked-data/sdmx/2009/measure#>
+PREFIX sdmx-attribute: <http://purl.org/linked-data/sdmx/2009/attribute#>
+PREFIX unit: <http://qudt.org/vocab/unit/>
+PREFIX schema: <https://schema.org/>
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+"""
+OBS = "observation/unemployment-2024"
+
+
+@pytest.fixture(scope="module")
+def context():
+    ontology = load_ontology(ROOT)
+    return load_shapes(ROOT), ontology
+
+
+def _violations(graph: Graph, context) -> set[tuple[str, str]]:
+    shapes, ontology = context
+    data = Graph()
+    for t in graph:
+        data.add(t)
+    for t in ontology:
+        data.add(t)
+    conforms, report, _ = validate(data, shapes)
+    rows = report.query("""
+        PREFIX sh: <http://www.w3.org/ns/shacl#>
+        SELECT ?focus ?path WHERE { ?r a sh:ValidationResult ; sh:focusNode ?focus .
+                                    OPTIONAL { ?r sh:resultPath ?path } }""")
+    return {(str(f), str(p) if p else "") for f, p in rows}
+
+
+def _good() -> Graph:
+    return Graph().parse(ROOT / "tests" / "data" / "good.ttl", format="turtle")
+
+
+def test_good_graph_conforms(context):
+    assert _violations(_good(), context) == set()
+
+
+CASES = {
+    "observation without unit": (
+        f"DELETE WHERE {{ <{OBS}> sdmx-attribute:unitMeasure ?u }}",
+        OBS, "http://purl.org/linked-data/sdmx/2009/attribute#unitMeasure"),
+    "unit outside the known list": (
+        f"DELETE {{ <{OBS}> sdmx-attribute:unitMeasure unit:PERCENT }} "
+        f"INSERT {{ <{OBS}> sdmx-attribute:unitMeasure unit:FURLONG }} WHERE {{}}",
+        OBS, "http://purl.org/linked-data/sdmx/2009/attribute#unitMeasure"),
+    "value as a string": (
+        f"DELETE {{ <{OBS}> sdmx-measure:obsValue ?v }} "
+        f"INSERT {{ <{OBS}> sdmx-measure:obsValue \"5\" }} WHERE {{ <{OBS}> sdmx-measure:obsValue ?v }}",
+        OBS, "http://purl.org/linked-data/sdmx/2009/measure#obsValue"),
+    "observation without quote": (
+        f"DELETE WHERE {{ <{OBS}> bjkg:quote ?q }}",
+        OBS, "https://w3id.org/bjkg/ontology#quote"),
+    "observation without provenance": (
+        f"DELETE WHERE {{ <{OBS}> prov:wasDerivedFrom ?d }}",
+        OBS, "http://www.w3.org/ns/prov#wasDerivedFrom"),
+    "status outside the code list": (
+        f"DELETE {{ <{OBS}> bjkg:status bjkg:Target }} INSERT {{ <{OBS}> bjkg:status bjkg:Maybe }} WHERE {{}}",
+        OBS, "https://w3id.org/bjkg/ontology#status"),
+    "at most without maxValue": (
+        f"DELETE WHERE {{ <{OBS}> schema:maxValue ?m }}",
+        OBS, "https://w3id.org/bjkg/ontology#qualifier"),
+    "missing Traditional label": (
+        "DELETE WHERE { <place/beijing> rdfs:label \"北京市\"@zh-Hant }",
+        "place/beijing", "http://www.w3.org/2000/01/rdf-schema#label"),
+    "two English labels": (
+        "INSERT DATA { <indicator/gdp-growth-rate> rdfs:label \"GDP growth\"@en }",
+        "indicator/gdp-growth-rate", "http://www.w3.org/2000/01/rdf-schema#label"),
+    "missing pinyin for a place": (
+        "DELETE { <place/beijing> rdfs:label ?l } WHERE { <place/beijing> rdfs:label ?l . "
+        "FILTER(LANGMATCHES(LANG(?l), 'zh-Latn-pinyin')) }",
+        "place/beijing", "http://www.w3.org/2000/01/rdf-schema#label"),
+    "bad sha256": (
+        "DELETE { <document/doc> schema:sha256 ?h } INSERT { <document/doc> schema:sha256 \"ABC\" } "
+        "WHERE { <document/doc> schema:sha256 ?h }",
+        "document/doc", "https://schema.org/sha256"),
+    "five-digit GB/T 2260 code": (
+        "DELETE { <place/beijing> skos:notation ?c } "
+        "INSERT { <place/beijing> skos:notation \"11000\"^^bjkg:GBT2260Code } WHERE { <place/beijing> skos:notation ?c }",
+        "place/beijing", "http://www.w3.org/2004/02/skos/core#notation"),
+    "assertion about a triple nobody asserted": (
+        "DELETE WHERE { <initiative/task> bjkg:involvesPlace <place/beijing> }",
+        "assertion/a1", "http://www.w3.org/1999/02/22-rdf-syntax-ns#predicate"),
+    "initiative without provenance": (
+        "DELETE WHERE { <initiative/task> prov:wasDerivedFrom ?d }",
+        "initiative/task", "http://www.w3.org/ns/prov#wasDerivedFrom"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_shapes_catch(case, context):
+    update, focus, path = CASES[case]
+    graph = _good()
+    graph.update(PREFIXES + update)
+    violations = _violations(graph, context)
+    assert (ID + focus, path) in violations, violations
+
+
+def test_bad_iri_pattern(context):
+    graph = _good()
+    bad = URIRef(ID + "place/Tong_Zhou")
+    graph.update(PREFIXES + """INSERT DATA { <%s> a bjkg:Place ;
+        rdfs:label "通州"@zh-Hans, "通州"@zh-Hant, "Tongzhou"@en, "Tōngzhōu"@zh-Latn-pinyin }""" % bad)
+    assert (str(bad), "") in _violations(graph, context)
