@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -173,9 +174,10 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
     quads = _sorted_quads(compiled.graphs)
     prefixes = dict(PREFIXES)
     prefixes["id"] = f"{compiled.base}id/"
-    ox.serialize(quads, str(folder / "bjkg.trig"), ox.RdfFormat.TRIG, prefixes=prefixes)
-    ox.serialize(quads, str(folder / "bjkg.nq"), ox.RdfFormat.N_QUADS)
-    ox.serialize(quads, str(folder / "bjkg.jsonld"), ox.RdfFormat.JSON_LD)
+    for name, fmt in (("bjkg.trig", ox.RdfFormat.TRIG), ("bjkg.nq", ox.RdfFormat.N_QUADS),
+                      ("bjkg.jsonld", ox.RdfFormat.JSON_LD)):
+        data = ox.serialize(quads, format=fmt, prefixes=prefixes if fmt == ox.RdfFormat.TRIG else None)
+        (folder / name).write_bytes(_canonical_language_case(data, quads, fmt))
     # The shapes as written (with their comments), so readers see what gated the build.
     (folder / "shapes.ttl").write_bytes(b"\n".join(
         path.read_bytes() for path in compiled.shape_files))
@@ -205,6 +207,22 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
     (folder / "build.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
                                        encoding="utf-8")
     return manifest
+
+
+# Oxigraph lower-cases language tags (they are case-insensitive); the dumps use the
+# registered BCP 47 case, which many tools compare literally.
+_TAG_CASE = {b"zh-hans": b"zh-Hans", b"zh-hant": b"zh-Hant",
+             b"zh-latn-pinyin": b"zh-Latn-pinyin"}
+_TAG = re.compile(rb'(?<!\\)("@|"@language": ?")(zh-hans|zh-hant|zh-latn-pinyin)\b')
+
+
+def _canonical_language_case(data: bytes, quads: list, fmt) -> bytes:
+    """Restore `zh-Hans` etc. after a literal's closing quote (or as a JSON-LD @language),
+    and prove by parsing it back that nothing else changed."""
+    fixed = _TAG.sub(lambda m: m.group(1) + _TAG_CASE[m.group(2)], data)
+    if set(ox.parse(fixed, format=fmt)) != set(quads):
+        raise BuildError(f"internal error: language-tag case fix changed the {fmt} output")
+    return fixed
 
 
 def _sorted_triples(graph: Graph) -> list[ox.Triple]:
