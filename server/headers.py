@@ -1,0 +1,74 @@
+"""Response headers every view shares: CORS, and cache validators for a read-only build.
+
+CORS: the data is public, so every response (the SPARQL endpoint, the Graph Store, the
+entity and data URLs) carries ``Access-Control-Allow-Origin`` (setting CORS_ORIGIN), and
+preflights name the methods and headers SPARQL clients send (Authorization included: bearer
+tokens are not ambient credentials, so allowing them cross-origin exposes nothing).
+
+Caching: a build never changes while it is served, so a GET's answer is a function of the
+build hash, the URL and the negotiation headers. The ETag is computed from exactly those
+*before* the view runs, so ``If-None-Match`` is answered with 304 without evaluating
+anything. An in-memory (--empty) dataset changes, so it gets no validators.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from flask import Flask, Response, current_app, request
+
+from server.extension import get_state
+
+_VARY_INPUTS = ("Accept", "Accept-Language", "Cookie")
+_EXPOSE = "ETag, Link, Location, Vary, X-BJKG-Truncated, X-BJKG-Row-Limit, Content-Disposition"
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_not_modified)
+    app.after_request(_add_headers)
+
+
+def _etag() -> str | None:
+    """The validator for the current GET, or None when the answer may change."""
+    if request.method not in ("GET", "HEAD") or request.endpoint in (None, "static"):
+        return None
+    build_hash = get_state().build_hash
+    if not build_hash:
+        return None
+    basis = "\n".join([request.full_path, *(request.headers.get(h, "") for h in _VARY_INPUTS)])
+    digest = hashlib.sha256(basis.encode("utf-8")).hexdigest()[:20]
+    return f"{build_hash[:16]}-{digest}"
+
+
+def _not_modified():
+    tag = _etag()
+    if tag is not None and request.if_none_match.contains_weak(tag):
+        response = Response(status=304)
+        response.set_etag(tag, weak=True)
+        _cache_control(response)
+        return response
+    return None
+
+
+def _add_headers(response: Response) -> Response:
+    origin = current_app.config.get("CORS_ORIGIN")
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = _EXPOSE
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
+            response.headers["Access-Control-Max-Age"] = "86400"
+        if origin != "*":
+            response.vary.add("Origin")
+    if response.status_code == 200 and "ETag" not in response.headers:
+        tag = _etag()
+        if tag is not None:
+            response.set_etag(tag, weak=True)
+            if "Cache-Control" not in response.headers:
+                _cache_control(response)
+    return response
+
+
+def _cache_control(response: Response) -> None:
+    max_age = int(current_app.config.get("CACHE_MAX_AGE", 0))
+    response.headers["Cache-Control"] = f"public, max-age={max_age}" if max_age > 0 else "no-cache"

@@ -1,0 +1,171 @@
+"""Every server setting, declared once: name, default, help.
+
+The table feeds `create_app` (defaults → ``BJKG_<NAME>`` environment variables → the
+mapping passed to `create_app`), `bjkg serve --setting NAME VALUE` and
+`bjkg serve --help-settings`, and the HTML side's settings page (`public_settings`, which
+hides secrets). Handlers read `current_app.config[NAME]`, never the environment.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ENV_PREFIX = "BJKG_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting."""
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(f"must be greater than 0, got {value!r}")
+    return number
+
+
+def _positive_int(value: Any) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"must be at least 1, got {value!r}")
+    return number
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text or None
+
+
+def _iri_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items = value.replace(",", " ").split()
+    else:
+        items = [str(v) for v in value or ()]
+    for item in items:
+        if ":" not in item:
+            raise ValueError(f"{item!r} is not an absolute IRI")
+    return tuple(items)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[Any], Any] = str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("BASE_IRI", "https://w3id.org/bjkg/",
+            "Base IRI of the dataset; entity IRIs under it are served on this host, and "
+            "relative IRIs in queries and updates resolve against it."),
+    Setting("BUILD_DIR", "_build",
+            "Built graph folder to serve read-only (the output of `bjkg build --out DIR`)."),
+    Setting("EMPTY", False,
+            "Serve an empty in-memory dataset instead of BUILD_DIR (writable with UPDATE_TOKEN). "
+            "Queries then run in the server process, so QUERY_TIMEOUT is only checked between rows.",
+            _bool),
+    Setting("QUERY_TIMEOUT", 30.0,
+            "Seconds a query may run; the worker process evaluating it is then ended and the "
+            "client gets 503 Service Unavailable.", _positive_float),
+    Setting("MAX_ROWS", 10000,
+            "Most result rows (or triples) returned by one query; longer answers are truncated, "
+            "flagged by the X-BJKG-Truncated header and, in JSON, a top-level note.", _positive_int),
+    Setting("MAX_QUERY_LENGTH", 100_000,
+            "Most characters in one query or update (414 for GET, 413 for POST).", _positive_int),
+    Setting("MAX_BODY_BYTES", 10 * 1024 * 1024,
+            "Largest request body accepted (413 beyond).", _positive_int),
+    Setting("SERVICE_ALLOWLIST", (),
+            "SERVICE endpoints queries may call (IRIs separated by spaces or commas). Empty: "
+            "SERVICE is refused and the server never makes an outbound request.", _iri_list),
+    Setting("UPDATE_TOKEN", None,
+            "Bearer token that allows SPARQL Update and Graph Store writes (needs EMPTY). "
+            "Unset: the server is read-only.", _optional_str, secret=True),
+    Setting("CORS_ORIGIN", "*",
+            "Access-Control-Allow-Origin sent on every response; empty disables CORS.",
+            lambda v: "" if v is None else str(v)),
+    Setting("CACHE_MAX_AGE", 300,
+            "Cache-Control max-age (seconds) for GET answers from a build; ETags derive from "
+            "the build hash so clients can revalidate cheaply.", int),
+    Setting("WORKERS", 1,
+            "HTTP worker processes (gunicorn). Forced to 1 with EMPTY, whose data lives in memory.",
+            _positive_int),
+    Setting("THREADS", 8, "Threads per HTTP worker process.", _positive_int),
+    Setting("QUERY_WORKERS", 3,
+            "Query evaluation processes per HTTP worker, each holding the read-only store open; "
+            "a runaway query occupies one until QUERY_TIMEOUT ends it.", _positive_int),
+)
+
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, then ``BJKG_*`` environment variables, then `overrides`, all validated.
+
+    Keys of `overrides` are matched case-insensitively against the setting names; keys that
+    are not settings are passed through untouched (Flask's own config, e.g. TESTING).
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    for setting in SETTINGS:
+        if setting.env in environ:
+            values[setting.name] = _parse(setting, environ[setting.env], setting.env)
+    for key, value in (overrides or {}).items():
+        setting = BY_NAME.get(key.upper())
+        if setting is None:
+            values[key] = value
+        else:
+            values[setting.name] = _parse(setting, value, setting.name)
+    return values
+
+
+def _parse(setting: Setting, value: Any, source: str) -> Any:
+    if value is None and setting.default is None:
+        return None
+    try:
+        return setting.parse(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {source}: {exc}") from None
+
+
+def public_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings and their current values, secrets shown only as set/unset."""
+    out: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = config.get(setting.name, setting.default)
+        if setting.secret:
+            value = "(set)" if value else None
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[setting.name] = value
+    return out
+
+
+def describe_settings() -> str:
+    """Plain-text table of the settings for `bjkg serve --help-settings`."""
+    lines = []
+    for s in SETTINGS:
+        default = "" if s.default in (None, ()) else f" (default: {s.default})"
+        lines.append(f"{s.name}{default}\n    {s.help}\n    environment: {s.env}")
+    return "\n".join(lines)

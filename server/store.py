@@ -1,0 +1,241 @@
+"""The store behind the server: a small backend protocol and its pyoxigraph implementations.
+
+Everything the HTTP layer needs from a triple store fits in `Backend`: run a query (bounded
+in rows and time), run an update, and the handful of graph operations the Graph Store
+Protocol needs. Reading a graph is just a CONSTRUCT over a one-graph dataset, so a remote
+SPARQL store (e.g. Virtuoso) can implement the protocol with SPARQL alone.
+
+Two embedded implementations:
+
+* `BuildStore` — a build folder served read-only. Queries run in worker processes that each
+  opened ``DIR/store`` once (`server.workers`), so the time limit holds for any query.
+  Graph names and counts come from ``DIR/build.json``; the default graph is the union of all
+  named graphs (the build's own default graph is empty).
+* `MemoryStore` — an empty, writable in-memory dataset (``bjkg serve --empty``) for loading
+  data and conformance testing. It lives in the server process, so queries run there and
+  the time limit is only checked between rows; the default graph is the real default graph,
+  so SPARQL and the Graph Store Protocol agree on it.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyoxigraph
+from pyoxigraph import DefaultGraph, NamedNode, Quad, Triple
+
+from server.evaluate import QueryAnswer, QueryFailed, QueryRequest, evaluate
+from server.workers import QueryWorkerPool
+
+DEFAULT_GRAPH = ""  # how the store's default graph is named in `Dataset` and graph operations
+UNLIMITED = 0  # max_rows value meaning "no row limit" (None means the server's MAX_ROWS)
+
+
+class ReadOnly(Exception):
+    """A write was attempted on a store that does not accept writes."""
+
+
+class BuildNotFound(Exception):
+    """The folder is not a build (no build.json or no store/)."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An explicit RDF dataset for one query: graph IRIs, `DEFAULT_GRAPH` for the default graph."""
+
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+
+
+class Backend(Protocol):
+    """What the server needs from a triple store."""
+
+    writable: bool
+    union_default_graph: bool
+
+    def query(self, sparql: str, *, dataset: Dataset | None = None,
+              substitutions: Mapping[str, Any] | None = None, base_iri: str | None = None,
+              results_format: str | None = None, graph_format: str | None = None,
+              max_rows: int | None = None, timeout: float | None = None,
+              use_union: bool | None = None, prefixes: Mapping[str, str] | None = None) -> QueryAnswer:
+        """Evaluate a query. With a format (media type) the answer carries serialised bytes;
+        without, Python terms (`QueryAnswer.bindings()`, `.triples`, `.boolean`).
+        `substitutions` binds variables to terms (SEP-0007) — the way to put user input in a
+        query. `max_rows`/`timeout` default to the server settings; max_rows=UNLIMITED lifts
+        the row limit (the time limit always holds). Raises `QueryFailed`, `QueryTimedOut`, `PoolBusy`, `WorkerCrashed`."""
+
+    def update(self, sparql: str, *, base_iri: str | None = None) -> None:
+        """Apply a SPARQL Update atomically. Raises `QueryFailed`, `ReadOnly`."""
+
+    def named_graphs(self) -> list[str]:
+        """IRIs of the named graphs."""
+
+    def graph_exists(self, graph: str) -> bool:
+        """Whether the named graph exists (the default graph always does)."""
+
+    def replace_graph(self, graph: str, triples: Iterable[Triple]) -> bool:
+        """Replace a graph's content; True if the graph was created."""
+
+    def add_to_graph(self, graph: str, triples: Iterable[Triple]) -> bool:
+        """Add triples to a graph; True if the graph was created."""
+
+    def drop_graph(self, graph: str) -> bool:
+        """Remove a graph (empty the default graph); True if it existed."""
+
+    def close(self) -> None:
+        """Release processes and files."""
+
+
+def _request(sparql: str, *, dataset: Dataset | None, substitutions: Mapping[str, Any] | None,
+             base_iri: str | None, results_format: str | None, graph_format: str | None,
+             max_rows: int | None, union: bool,
+             prefixes: Mapping[str, str] | None = None) -> QueryRequest:
+    return QueryRequest(
+        sparql=sparql, base_iri=base_iri,
+        default_graph=None if dataset is None else tuple(dataset.default_graphs),
+        named_graphs=None if dataset is None else tuple(dataset.named_graphs),
+        union_default_graph=union and dataset is None,
+        substitutions=tuple((name.lstrip("?$"), term) for name, term in (substitutions or {}).items()),
+        max_rows=max_rows, results_format=results_format, graph_format=graph_format,
+        prefixes=tuple((prefixes or {}).items()),
+    )
+
+
+def _graph_term(graph: str):
+    return DefaultGraph() if graph == DEFAULT_GRAPH else NamedNode(graph)
+
+
+def load_manifest(build_dir: Path) -> dict[str, Any]:
+    """Read ``build.json``; BuildNotFound with a helpful message if this is not a build."""
+    manifest_path = build_dir / "build.json"
+    if not manifest_path.is_file() or not (build_dir / "store").is_dir():
+        raise BuildNotFound(f"{build_dir} is not a built graph (expected build.json and store/); "
+                            f"run `bjkg build --out {build_dir}` first, or serve --empty.")
+    return json.loads(manifest_path.read_text(encoding="utf-8"))
+
+
+class BuildStore:
+    """A build folder, read-only, queried through a pool of worker processes."""
+
+    writable = False
+    union_default_graph = True
+
+    def __init__(self, build_dir: Path, *, timeout: float, max_rows: int, query_workers: int,
+                 isolate_network: bool = True) -> None:
+        self.build_dir = Path(build_dir)
+        self.manifest = load_manifest(self.build_dir)
+        self.timeout = timeout
+        self.max_rows = max_rows
+        self.pool = QueryWorkerPool(str(self.build_dir / "store"), query_workers,
+                                    isolate_network=isolate_network)
+
+    def query(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
+              graph_format=None, max_rows=None, timeout=None, use_union=None,
+              prefixes=None) -> QueryAnswer:
+        request = _request(sparql, dataset=dataset, substitutions=substitutions, base_iri=base_iri,
+                           results_format=results_format, graph_format=graph_format,
+                           max_rows=self.max_rows if max_rows is None else max_rows,
+                           union=self.union_default_graph if use_union is None else use_union,
+                           prefixes=prefixes)
+        return self.pool.run(request, self.timeout if timeout is None else timeout)
+
+    def update(self, sparql, *, base_iri=None) -> None:
+        raise ReadOnly("a build is served read-only")
+
+    def named_graphs(self) -> list[str]:
+        return list(self.manifest.get("graphs", {}))
+
+    def graph_exists(self, graph: str) -> bool:
+        return graph == DEFAULT_GRAPH or graph in self.manifest.get("graphs", {})
+
+    def replace_graph(self, graph, triples) -> bool:
+        raise ReadOnly("a build is served read-only")
+
+    add_to_graph = replace_graph
+
+    def drop_graph(self, graph) -> bool:
+        raise ReadOnly("a build is served read-only")
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class MemoryStore:
+    """An empty, writable, in-memory dataset in the server process."""
+
+    writable = True
+    union_default_graph = False
+
+    def __init__(self, *, timeout: float, max_rows: int) -> None:
+        self.store = pyoxigraph.Store()
+        self.timeout = timeout
+        self.max_rows = max_rows
+        self._write_lock = threading.Lock()  # graph replace = clear + add, kept together
+
+    def query(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
+              graph_format=None, max_rows=None, timeout=None, use_union=None,
+              prefixes=None) -> QueryAnswer:
+        request = _request(sparql, dataset=dataset, substitutions=substitutions, base_iri=base_iri,
+                           results_format=results_format, graph_format=graph_format,
+                           max_rows=self.max_rows if max_rows is None else max_rows,
+                           union=self.union_default_graph if use_union is None else use_union,
+                           prefixes=prefixes)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        return evaluate(self.store, request, deadline=deadline)
+
+    def update(self, sparql, *, base_iri=None) -> None:
+        try:
+            with self._write_lock:
+                self.store.update(sparql, base_iri=base_iri)
+        except SyntaxError as exc:
+            raise QueryFailed(400, f"SPARQL Update syntax error: {exc}") from None
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise QueryFailed(500, f"The update could not be applied: {exc}") from None
+
+    def named_graphs(self) -> list[str]:
+        return [g.value for g in self.store.named_graphs() if isinstance(g, NamedNode)]
+
+    def graph_exists(self, graph: str) -> bool:
+        return graph == DEFAULT_GRAPH or self.store.contains_named_graph(NamedNode(graph))
+
+    def replace_graph(self, graph, triples) -> bool:
+        quads = self._quads(graph, triples)
+        with self._write_lock:
+            created = not self.graph_exists(graph)
+            self.store.clear_graph(_graph_term(graph))
+            self._add(graph, quads)
+        return created
+
+    def add_to_graph(self, graph, triples) -> bool:
+        quads = self._quads(graph, triples)
+        with self._write_lock:
+            created = not self.graph_exists(graph)
+            self._add(graph, quads)
+        return created
+
+    def drop_graph(self, graph) -> bool:
+        with self._write_lock:
+            if graph == DEFAULT_GRAPH:
+                self.store.clear_graph(DefaultGraph())
+                return True
+            if not self.graph_exists(graph):
+                return False
+            self.store.remove_graph(NamedNode(graph))
+            return True
+
+    def _quads(self, graph: str, triples: Iterable[Triple]) -> list[Quad]:
+        target = _graph_term(graph)
+        return [Quad(t.subject, t.predicate, t.object, target) for t in triples]
+
+    def _add(self, graph: str, quads: list[Quad]) -> None:
+        if graph != DEFAULT_GRAPH:
+            self.store.add_graph(NamedNode(graph))  # an empty PUT still creates the graph
+        self.store.extend(quads)
+
+    def close(self) -> None:
+        pass

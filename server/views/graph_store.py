@@ -1,0 +1,113 @@
+"""The SPARQL 1.1 Graph Store HTTP Protocol at ``/graph-store`` (indirect identification).
+
+``?graph=IRI`` names a graph, ``?default`` the default graph (for a build: the union of its
+graphs, as for SPARQL). GET/HEAD are public; PUT, POST and DELETE need the update token
+(see `server.auth`) and a writable store. Request bodies are parsed completely by
+pyoxigraph *before* anything is written — a bad body changes nothing — and JSON-LD remote
+contexts are never fetched (pyoxigraph refuses them without a loader, which is a 400 here).
+A POST to the store itself (no ``graph``/``default``) creates a new graph and answers 201
+with its Location.
+"""
+from __future__ import annotations
+
+import uuid
+
+import pyoxigraph
+from flask import Blueprint, Response, current_app, request, url_for
+
+from server.auth import require_write_access
+from server.conneg import RDF_FORMATS, rdf_format, rdf_input_format, response_mimetype
+from server.errors import bad_request, not_found, unsupported_media_type
+from server.extension import get_store
+from server.store import DEFAULT_GRAPH, UNLIMITED, Dataset
+from server.sparql_text import dataset_iris
+from server.views.sparql import prefixes
+
+bp = Blueprint("graph_store", __name__)
+
+_READ_ALL = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
+_INPUT_TYPES = ", ".join(t for f in RDF_FORMATS for t in f.media_types)
+
+
+@bp.route("/graph-store", methods=["GET", "PUT", "POST", "DELETE"])
+def graph_store():
+    target = _target()
+    if request.method in ("GET", "HEAD"):
+        return _get(target)
+    require_write_access(f"Graph Store {request.method}")
+    store = get_store()
+    if request.method == "DELETE":
+        if target is None:
+            raise bad_request("DELETE needs ?graph=IRI or ?default.")
+        if not store.drop_graph(target):
+            raise not_found(f"There is no graph <{target}> to delete.")
+        return Response(status=204)
+    if target is None and request.method == "POST":
+        iri = f"{current_app.config['BASE_IRI']}graph/gsp/{uuid.uuid4()}"
+        store.add_to_graph(iri, _body_triples(iri))
+        response = Response(status=201)
+        response.headers["Location"] = url_for("graph_store.graph_store", graph=iri, _external=True)
+        return response
+    if target is None:
+        raise bad_request("PUT needs ?graph=IRI or ?default.")
+    triples = _body_triples(target or current_app.config["BASE_IRI"])
+    created = store.replace_graph(target, triples) if request.method == "PUT" \
+        else store.add_to_graph(target, triples)
+    return Response(status=201 if created else 204)
+
+
+def _target() -> str | None:
+    """The graph addressed: an IRI, DEFAULT_GRAPH, or None for the graph store itself."""
+    graphs = request.args.getlist("graph")
+    has_default = "default" in request.args
+    if graphs and has_default:
+        raise bad_request("Give either ?graph=IRI or ?default, not both.")
+    if len(graphs) > 1:
+        raise bad_request("Give ?graph once.")
+    if has_default:
+        return DEFAULT_GRAPH
+    if graphs:
+        try:
+            return dataset_iris(graphs, "graph")[0]
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+    if request.method in ("GET", "HEAD"):
+        raise bad_request("Name the graph: ?graph=IRI, or ?default for the default graph.")
+    return None
+
+
+def _get(target: str) -> Response:
+    store = get_store()
+    if not store.graph_exists(target):
+        raise not_found(f"There is no graph <{target}> in this dataset.")
+    fmt = rdf_format(request.headers.get("Accept"), request.args.get("format"))
+    if target == DEFAULT_GRAPH and store.union_default_graph:
+        dataset = None  # the default graph of a build is the union of its graphs
+    else:
+        dataset = Dataset(default_graphs=(target,))
+    answer = store.query(_READ_ALL, dataset=dataset, graph_format=fmt.media_type, max_rows=UNLIMITED,
+                         prefixes=prefixes() if fmt.media_type in ("text/turtle", "application/trig") else None)
+    response = Response(answer.body, content_type=response_mimetype(fmt))
+    response.vary.add("Accept")
+    if answer.truncated:
+        response.headers["X-BJKG-Truncated"] = "true"
+    return response
+
+
+def _body_triples(base_iri: str) -> list[pyoxigraph.Triple]:
+    fmt = rdf_input_format(request.headers.get("Content-Type"))
+    if fmt is None:
+        raise unsupported_media_type(
+            f"Send the graph as one of: {_INPUT_TYPES} (got {request.headers.get('Content-Type') or 'no Content-Type'}).")
+    charset = request.mimetype_params.get("charset")
+    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+        raise unsupported_media_type(f"Only UTF-8 is accepted; the request declares charset={charset}.")
+    body = request.get_data(cache=True)
+    try:
+        quads = list(pyoxigraph.parse(body, format=fmt.oxigraph, base_iri=base_iri,
+                                      without_named_graphs=True))
+    except SyntaxError as exc:
+        raise bad_request(f"The {fmt.media_type} body could not be parsed: {exc}") from None
+    except ValueError as exc:
+        raise bad_request(f"The {fmt.media_type} body cannot be loaded into one graph: {exc}") from None
+    return [q.triple for q in quads]

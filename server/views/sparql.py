@@ -1,0 +1,199 @@
+"""The SPARQL 1.1 Protocol endpoint at ``/sparql``: query, update, service description.
+
+`server.protocol` turns each of the request shapes into one `Operation`; this module runs
+it: lexical checks first (form, SERVICE allow-list, LOAD), then negotiation for the query
+form, then evaluation through the store (worker processes with a time and row limit). All
+serialisation is pyoxigraph's; all errors are raised as `HTTPProblem`s.
+"""
+from __future__ import annotations
+
+import pyoxigraph
+from flask import Blueprint, Response, current_app, render_template, render_template_string, request, url_for
+from jinja2 import TemplateNotFound
+
+from server.auth import require_write_access, writes_enabled
+from server.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, rdf_format,
+                           response_mimetype, results_format)
+from server.errors import bad_request
+from server.evaluate import DEFAULT_PREFIXES
+from server.extension import get_manifest, get_store
+from server.protocol import Operation, read_operation
+from server.service_description import PREFIXES as SD_PREFIXES
+from server.service_description import describe_service
+from server.sparql_text import Analysis, DatasetConflict, SparqlTextError, add_using, analyse
+from server.store import Dataset
+
+bp = Blueprint("sparql", __name__)
+
+_BY_MEDIA_TYPE = {f.media_type: f for f in (*RESULT_FORMATS, *RDF_FORMATS)}
+_PREFIXED_FORMATS = ("text/turtle", "application/trig", "text/n3", "application/rdf+xml")
+
+
+@bp.route("/sparql", methods=["GET", "POST"])
+def endpoint():
+    operation = read_operation(request, max_query_length=current_app.config["MAX_QUERY_LENGTH"])
+    if operation.kind == "description":
+        return _service_description(operation)
+    if operation.kind == "update":
+        return _update(operation)
+    return _query(operation)
+
+
+ONTOLOGY_NS = "https://w3id.org/bjkg/ontology#"  # fixed, whatever the base (see graph/vocab.py)
+
+
+def prefixes() -> dict[str, str]:
+    """Prefixes for Turtle-family answers and for the query editor."""
+    base = current_app.config["BASE_IRI"]
+    return {"bjkg": ONTOLOGY_NS, "id": f"{base}id/", "graph": f"{base}graph/", **DEFAULT_PREFIXES}
+
+
+def _analyse(text: str) -> Analysis:
+    try:
+        return analyse(text, base_iri=current_app.config["BASE_IRI"])
+    except SparqlTextError as exc:
+        raise bad_request(f"SPARQL syntax error: {exc}") from None
+
+
+def _refuse_outbound(analysis: Analysis) -> None:
+    """400 for any SERVICE whose target is not allow-listed (the server never calls out)."""
+    allowlist = current_app.config["SERVICE_ALLOWLIST"]
+    refused = analysis.refused_services(allowlist)
+    if refused:
+        call = refused[0]
+        target = f"<{call.target}>" if call.target else "an endpoint that cannot be determined in advance"
+        raise bad_request(
+            f"SERVICE {target} (line {call.line}, column {call.column}) is refused: this server makes no "
+            "outbound requests except to endpoints listed in the SERVICE_ALLOWLIST setting "
+            f"(BJKG_SERVICE_ALLOWLIST), which {'is empty' if not allowlist else 'does not list it'}.")
+
+
+def _query(operation: Operation) -> Response:
+    analysis = _analyse(operation.text)
+    if analysis.form == "UPDATE":
+        raise bad_request("This is a SPARQL Update, not a query: POST it as the form field `update` "
+                          "or with Content-Type: application/sparql-update.")
+    _refuse_outbound(analysis)
+    accept = request.headers.get("Accept")
+    fmt = _negotiate(analysis.form, accept, operation.formats)
+    results = fmt if fmt.kind == "results" else _fallback(RESULT_FORMATS, accept)
+    graph = fmt if fmt.kind == "rdf" else _fallback(RDF_FORMATS, accept)
+    store = get_store()
+    answer = store.query(
+        operation.text,
+        dataset=Dataset(operation.default_graphs, operation.named_graphs) if operation.has_dataset else None,
+        base_iri=current_app.config["BASE_IRI"],
+        results_format=results.media_type, graph_format=graph.media_type,
+        use_union=store.union_default_graph and not analysis.dataset_clause,
+        prefixes=prefixes() if graph.media_type in _PREFIXED_FORMATS else None,
+    )
+    response = Response(answer.body, content_type=response_mimetype(_BY_MEDIA_TYPE[answer.media_type]))
+    response.vary.add("Accept")
+    if answer.truncated:
+        response.headers["X-BJKG-Truncated"] = "true"
+        response.headers["X-BJKG-Row-Limit"] = str(current_app.config["MAX_ROWS"])
+    return response
+
+
+def _negotiate(form: str | None, accept: str | None, formats: tuple[str, ...]) -> Format:
+    """The answer's format: the first usable `format`/`output` value, else the Accept header."""
+    if form in ("CONSTRUCT", "DESCRIBE"):
+        pick = rdf_format
+        # SPARQLWrapper asks for JSON-LD graphs with format=json
+        formats = tuple("jsonld" if f.strip().lower() == "json" else f for f in formats)
+    elif form in ("SELECT", "ASK"):
+        pick = results_format
+    else:
+        return _fallback(RESULT_FORMATS, accept)  # unknown form: the engine will report the syntax error
+    first_refusal = None
+    for name in formats:
+        try:
+            return pick(accept, name)
+        except NotAcceptable as exc:
+            first_refusal = first_refusal or exc
+    if first_refusal is not None:
+        raise first_refusal
+    return pick(accept)
+
+
+def _fallback(formats, accept: str | None) -> Format:
+    offers = [t for f in formats for t in f.media_types]
+    chosen = choose(accept, offers)
+    return next((f for f in formats if chosen in f.media_types), formats[0])
+
+
+def _update(operation: Operation) -> Response:
+    require_write_access("SPARQL Update")
+    analysis = _analyse(operation.text)
+    if analysis.form in ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK"):
+        raise bad_request("This is a query, not an update: send it as `query` (GET, or POST form "
+                          "field) or with Content-Type: application/sparql-query.")
+    if analysis.loads:
+        line, column = analysis.loads[0]
+        raise bad_request(f"LOAD (line {line}, column {column}) is disabled: this server never fetches "
+                          "data from the network. Send the data itself (INSERT DATA, or PUT/POST it "
+                          "to /graph-store).")
+    _refuse_outbound(analysis)
+    try:
+        text = add_using(operation.text, operation.default_graphs, operation.named_graphs)
+    except DatasetConflict as exc:
+        raise bad_request(str(exc)) from None
+    get_store().update(text, base_iri=current_app.config["BASE_IRI"])
+    return Response(status=204)
+
+
+def _service_description(operation: Operation) -> Response:
+    fmt = rdf_format(request.headers.get("Accept"), operation.formats[0] if operation.formats else None,
+                     html=True)
+    if fmt is HTML:
+        response = Response(_editor_page(), mimetype="text/html")
+        response.vary.add("Accept")
+        return response
+    store = get_store()
+    manifest = get_manifest()
+    if manifest is not None:
+        graphs = dict(manifest.get("graphs", {}))
+        total = manifest.get("triples")
+    else:
+        graphs = {g: None for g in store.named_graphs()}
+        total = None
+    triples = describe_service(
+        request.base_url, update=writes_enabled(), union_default_graph=store.union_default_graph,
+        graphs=graphs, service_allowlist=current_app.config["SERVICE_ALLOWLIST"],
+        title="Beijing government work reports knowledge graph (bjkg)", total_triples=total)
+    if fmt.media_type in _PREFIXED_FORMATS:
+        body = pyoxigraph.serialize(triples, format=fmt.oxigraph, prefixes=SD_PREFIXES)
+    else:
+        body = pyoxigraph.serialize(triples, format=fmt.oxigraph)
+    response = Response(body, content_type=response_mimetype(fmt))
+    response.vary.add("Accept")
+    return response
+
+
+def _editor_page() -> str:
+    """The query editor (template ``sparql/editor.html``), or a plain form if it is absent."""
+    context = {
+        "endpoint": url_for("sparql.endpoint"),
+        "prefixes": prefixes(),
+        "base_iri": current_app.config["BASE_IRI"],
+        "update_enabled": writes_enabled(),
+        "query": "",
+    }
+    try:
+        return render_template("sparql/editor.html", **context)
+    except TemplateNotFound:
+        return render_template_string(_FALLBACK_EDITOR, **context)
+
+
+_FALLBACK_EDITOR = """<!doctype html>
+<html><head><meta charset="utf-8"><title>SPARQL endpoint</title></head>
+<body><h1>SPARQL endpoint</h1>
+<form method="get" action="{{ endpoint }}">
+<textarea name="query" rows="16" cols="100">
+{%- for prefix, iri in prefixes.items() %}PREFIX {{ prefix }}: <{{ iri }}>
+{% endfor %}
+SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 10</textarea><br>
+<select name="format"><option value="json">JSON</option><option value="xml">XML</option>
+<option value="csv">CSV</option><option value="tsv">TSV</option></select>
+<button type="submit">Run</button></form></body></html>
+"""

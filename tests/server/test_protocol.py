@@ -1,0 +1,472 @@
+"""SPARQL 1.1 Protocol at /sparql over a read-only build: every request form, every format,
+negotiation, datasets, limits, caching, CORS, and every negative case of the W3C suite."""
+from __future__ import annotations
+
+import json
+from urllib.parse import quote, urlencode
+
+import pyoxigraph
+import pytest
+from pyoxigraph import QueryResultsFormat, RdfFormat
+
+from server import create_app
+from tests.server.conftest import BASE, close_app
+
+TONGZHOU = f"{BASE}id/place/tongzhou"
+REFERENCE = f"{BASE}graph/reference"
+LABEL_QUERY = (f"SELECT ?label WHERE {{ <{TONGZHOU}> <http://www.w3.org/2000/01/rdf-schema#label> ?label "
+               "FILTER(LANGMATCHES(LANG(?label), 'zh-Hans')) }")
+FORM = "application/x-www-form-urlencoded"
+
+
+def labels(response) -> list[str]:
+    results = pyoxigraph.parse_query_results(response.data, QueryResultsFormat.JSON)
+    return [row["label"].value for row in results]
+
+
+# --------------------------------------------------------------------------- three request forms
+
+def test_query_via_get(client):
+    response = client.get("/sparql", query_string={"query": LABEL_QUERY})
+    assert response.status_code == 200
+    assert response.mimetype == "application/sparql-results+json"
+    assert labels(response) == ["通州区"]
+
+
+def test_query_via_post_form(client):
+    response = client.post("/sparql", data=urlencode({"query": LABEL_QUERY}), content_type=FORM)
+    assert response.status_code == 200
+    assert labels(response) == ["通州区"]
+
+
+def test_query_via_post_direct(client):
+    response = client.post("/sparql", data=LABEL_QUERY.encode("utf-8"),
+                           content_type="application/sparql-query")
+    assert response.status_code == 200
+    assert labels(response) == ["通州区"]
+
+
+def test_query_via_post_direct_with_charset_and_version(client):
+    response = client.post("/sparql", data=LABEL_QUERY.encode("utf-8"),
+                           content_type="application/sparql-query; charset=UTF-8; version=1.2")
+    assert response.status_code == 200
+
+
+def test_head_is_answered_like_get(client):
+    response = client.head("/sparql", query_string={"query": "ASK {}"})
+    assert response.status_code == 200
+    assert response.data == b""
+
+
+# --------------------------------------------------------------------------- formats
+
+SELECT_ALL_LABELS = f"SELECT ?p ?o WHERE {{ <{TONGZHOU}> ?p ?o }}"
+
+
+@pytest.mark.parametrize("accept, fmt", [
+    ("application/sparql-results+json", QueryResultsFormat.JSON),
+    ("application/json", QueryResultsFormat.JSON),
+    ("application/sparql-results+xml", QueryResultsFormat.XML),
+    ("text/csv", QueryResultsFormat.CSV),
+    ("text/tab-separated-values", QueryResultsFormat.TSV),
+])
+def test_select_in_every_results_format(client, accept, fmt):
+    response = client.get("/sparql", query_string={"query": SELECT_ALL_LABELS}, headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.mimetype == fmt.media_type.split(";")[0]
+    assert "Accept" in response.headers["Vary"]
+    if fmt == QueryResultsFormat.CSV:  # lossy: pyoxigraph does not read it back
+        rows = response.data.decode("utf-8").strip().splitlines()[1:]
+    else:
+        rows = list(pyoxigraph.parse_query_results(response.data, fmt))
+    assert len(rows) > 5
+
+
+@pytest.mark.parametrize("accept, fmt", [
+    ("application/sparql-results+json", QueryResultsFormat.JSON),
+    ("application/sparql-results+xml", QueryResultsFormat.XML),
+])
+def test_ask_in_json_and_xml(client, accept, fmt):
+    response = client.get("/sparql", query_string={"query": f"ASK {{ <{TONGZHOU}> ?p ?o }}"},
+                          headers={"Accept": accept})
+    assert response.status_code == 200
+    assert bool(pyoxigraph.parse_query_results(response.data, fmt)) is True
+
+
+@pytest.mark.parametrize("accept, fmt", [
+    ("text/turtle", RdfFormat.TURTLE),
+    ("application/n-triples", RdfFormat.N_TRIPLES),
+    ("application/ld+json", RdfFormat.JSON_LD),
+    ("application/rdf+xml", RdfFormat.RDF_XML),
+    ("application/trig", RdfFormat.TRIG),
+    ("application/n-quads", RdfFormat.N_QUADS),
+])
+@pytest.mark.parametrize("form", ["CONSTRUCT WHERE {{ <{0}> ?p ?o }}", "DESCRIBE <{0}>"])
+def test_construct_and_describe_in_every_rdf_format(client, accept, fmt, form):
+    response = client.get("/sparql", query_string={"query": form.format(TONGZHOU)}, headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.mimetype == fmt.media_type
+    quads = list(pyoxigraph.parse(response.data, format=fmt))
+    assert len(quads) > 5
+    assert {q.subject.value for q in quads} == {TONGZHOU}
+
+
+def test_jsonld_output_has_no_remote_context(client):
+    response = client.get("/sparql", query_string={"query": f"CONSTRUCT WHERE {{ <{TONGZHOU}> ?p ?o }}"},
+                          headers={"Accept": "application/ld+json"})
+    assert b"@context" not in response.data or b"http" not in json.dumps(
+        json.loads(response.data).get("@context", {})).encode()
+
+
+def test_format_parameter_wins_over_accept(client):
+    response = client.get("/sparql", query_string={"query": SELECT_ALL_LABELS, "format": "csv"},
+                          headers={"Accept": "application/sparql-results+xml"})
+    assert response.mimetype == "text/csv"
+    response = client.get("/sparql", query_string={"query": f"DESCRIBE <{TONGZHOU}>", "output": "nt"})
+    assert response.mimetype == "application/n-triples"
+
+
+def test_q_values_choose_the_format(client):
+    accept = "application/sparql-results+json;q=0.5, text/csv;q=0.9, */*;q=0.1"
+    response = client.get("/sparql", query_string={"query": SELECT_ALL_LABELS}, headers={"Accept": accept})
+    assert response.mimetype == "text/csv"
+
+
+def test_browser_accept_gets_json_for_select_and_turtle_for_construct(client):
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    assert client.get("/sparql", query_string={"query": "ASK {}"},
+                      headers={"Accept": browser}).mimetype == "application/sparql-results+json"
+    assert client.get("/sparql", query_string={"query": f"DESCRIBE <{TONGZHOU}>"},
+                      headers={"Accept": browser}).mimetype == "text/turtle"
+
+
+def test_406_when_nothing_fits_names_the_acceptable_types(client):
+    response = client.get("/sparql", query_string={"query": SELECT_ALL_LABELS},
+                          headers={"Accept": "text/turtle"})
+    assert response.status_code == 406
+    message = response.get_json()["error"]["message"]
+    assert "application/sparql-results+json" in message and "text/csv" in message
+    response = client.get("/sparql", query_string={"query": f"DESCRIBE <{TONGZHOU}>"},
+                          headers={"Accept": "text/csv"})
+    assert response.status_code == 406
+    assert "text/turtle" in response.get_json()["error"]["message"]
+
+
+def test_unknown_format_parameter_is_406(client):
+    response = client.get("/sparql", query_string={"query": "ASK {}", "format": "yaml"})
+    assert response.status_code == 406
+
+
+# --------------------------------------------------------------------------- dataset
+
+def count(client, query, **params) -> int:
+    response = client.get("/sparql", query_string={"query": query, **params})
+    assert response.status_code == 200, response.data
+    return int(next(iter(pyoxigraph.parse_query_results(response.data, QueryResultsFormat.JSON)))["n"].value)
+
+
+def test_default_graph_is_the_union_of_all_graphs(client, tiny_build):
+    manifest = json.loads((tiny_build / "build.json").read_text())
+    assert count(client, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }") == manifest["triples"]
+
+
+def test_graph_reaches_each_named_graph(client, tiny_build):
+    manifest = json.loads((tiny_build / "build.json").read_text())
+    for graph, n in manifest["graphs"].items():
+        assert count(client, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}") == n
+
+
+def test_from_in_the_query_selects_local_graphs(client, tiny_build):
+    manifest = json.loads((tiny_build / "build.json").read_text())
+    assert count(client, f"SELECT (COUNT(*) AS ?n) FROM <{REFERENCE}> WHERE {{ ?s ?p ?o }}") == \
+        manifest["graphs"][REFERENCE]
+    assert count(client, "SELECT (COUNT(*) AS ?n) FROM <http://example.org/not-here> WHERE { ?s ?p ?o }") == 0
+
+
+def test_default_graph_uri_parameter(client, tiny_build):
+    manifest = json.loads((tiny_build / "build.json").read_text())
+    assert count(client, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+                 **{"default-graph-uri": REFERENCE}) == manifest["graphs"][REFERENCE]
+    graphs = list(manifest["graphs"])[:2]
+    response = client.get("/sparql?" + urlencode(
+        [("query", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")] + [("default-graph-uri", g) for g in graphs]))
+    n = int(next(iter(pyoxigraph.parse_query_results(response.data, QueryResultsFormat.JSON)))["n"].value)
+    assert n == sum(manifest["graphs"][g] for g in graphs)
+
+
+def test_named_graph_uri_parameter_limits_graph(client):
+    response = client.get("/sparql?" + urlencode([
+        ("query", "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"), ("named-graph-uri", REFERENCE)]))
+    graphs = [row["g"].value for row in pyoxigraph.parse_query_results(response.data, QueryResultsFormat.JSON)]
+    assert graphs == [REFERENCE]
+
+
+def test_protocol_dataset_overrides_from(client, tiny_build):
+    """W3C query-multiple-dataset: the protocol's dataset wins over FROM in the query."""
+    manifest = json.loads((tiny_build / "build.json").read_text())
+    ontology = f"{BASE}graph/ontology"
+    n = count(client, f"SELECT (COUNT(*) AS ?n) FROM <{ontology}> WHERE {{ ?s ?p ?o }}",
+              **{"default-graph-uri": REFERENCE})
+    assert n == manifest["graphs"][REFERENCE]
+
+
+def test_dataset_parameters_in_a_form_post(client, tiny_build):
+    manifest = json.loads((tiny_build / "build.json").read_text())
+    body = urlencode({"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "default-graph-uri": REFERENCE})
+    response = client.post("/sparql", data=body, content_type=FORM)
+    n = int(next(iter(pyoxigraph.parse_query_results(response.data, QueryResultsFormat.JSON)))["n"].value)
+    assert n == manifest["graphs"][REFERENCE]
+
+
+def test_relative_iris_resolve_against_the_base(client):
+    response = client.get("/sparql", query_string={"query": "SELECT ?x WHERE { BIND(<id/place/tongzhou> AS ?x) }"})
+    rows = list(pyoxigraph.parse_query_results(response.data, QueryResultsFormat.JSON))
+    assert rows[0]["x"].value == TONGZHOU
+
+
+def test_version_parameter(client):
+    assert client.get("/sparql", query_string={"query": "ASK {}", "version": "1.2"}).status_code == 200
+    assert client.get("/sparql", query_string={"query": "ASK {}", "version": "1.1"}).status_code == 200
+    response = client.get("/sparql", query_string={"query": "ASK {}", "version": "9.9"})
+    assert response.status_code == 400
+    assert "9.9" in response.get_json()["error"]["message"]
+
+
+def test_sparql_12_triple_terms_are_accepted(client):
+    response = client.get("/sparql", query_string={
+        "query": 'VERSION "1.2" SELECT ?t WHERE { BIND(<<( <http://a> <http://b> <http://c> )>> AS ?t) }'})
+    assert response.status_code == 200
+    assert response.get_json()["results"]["bindings"][0]["t"]["type"] == "triple"
+
+
+# --------------------------------------------------------------------------- negative cases (W3C)
+
+def message(response) -> str:
+    return response.get_json()["error"]["message"]
+
+
+def test_bad_query_method(client):
+    response = client.put("/sparql?query=ASK%20%7B%7D")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+
+
+def test_bad_multiple_queries(client):
+    response = client.get("/sparql?query=ASK%20%7B%7D&query=SELECT%20%2A%20%7B%7D")
+    assert response.status_code == 400
+    assert "query" in message(response)
+
+
+def test_bad_query_wrong_media_type(client):
+    assert client.post("/sparql", data="ASK {}", content_type="text/plain").status_code == 415
+
+
+def test_bad_query_missing_form_type(client):
+    response = client.post("/sparql", data=b"query=ASK%20%7B%7D", headers={"Content-Type": ""})
+    assert response.status_code == 415
+    assert "Content-Type" in message(response)
+
+
+def test_bad_query_missing_direct_type(client):
+    assert client.post("/sparql", data=b"ASK {}", headers={"Content-Type": ""}).status_code == 415
+
+
+def test_bad_query_non_utf8(client):
+    body = "ASK { ?s ?p '北京' }".encode("utf-16")
+    assert client.post("/sparql", data=body,
+                       content_type="application/sparql-query; charset=UTF-16").status_code in (400, 415)
+    assert client.post("/sparql", data=body, content_type="application/sparql-query").status_code == 400
+    assert client.post("/sparql", data=b"query=ASK%20%7B%27%FF%27%7D", content_type=FORM).status_code == 400
+
+
+def test_bad_query_syntax_gives_the_parsers_message(client):
+    response = client.get("/sparql?query=ASK%20%7B")
+    assert response.status_code == 400
+    assert "syntax error" in message(response).lower()
+    assert "1:" in message(response)  # the position from the parser
+
+
+def test_bad_update_get(client):
+    response = client.get("/sparql?update=CLEAR%20ALL")
+    assert response.status_code == 400
+    assert "POST" in message(response)
+
+
+def test_bad_multiple_updates(client):
+    response = client.post("/sparql", data="update=CLEAR%20NAMED&update=CLEAR%20DEFAULT", content_type=FORM)
+    assert response.status_code in (400, 403)
+
+
+def test_query_and_update_together(client):
+    response = client.post("/sparql", data="query=ASK%7B%7D&update=CLEAR%20ALL", content_type=FORM)
+    assert response.status_code == 400
+
+
+def test_get_with_a_body(client):
+    response = client.get("/sparql?query=ASK%20%7B%7D", data=b"ASK {}",
+                          headers={"Content-Type": "application/sparql-query"})
+    assert response.status_code == 400
+    assert "body" in message(response)
+
+
+def test_multiple_versions(client):
+    response = client.get("/sparql?query=ASK%7B%7D&version=1.1&version=1.2")
+    assert response.status_code == 400
+    response = client.post("/sparql?version=1.1", data=b"ASK {}",
+                           content_type="application/sparql-query; version=1.2")
+    assert response.status_code == 400
+
+
+def test_query_in_the_url_of_a_post(client):
+    response = client.post("/sparql?query=ASK%7B%7D", data=b"ASK {}", content_type="application/sparql-query")
+    assert response.status_code == 400
+
+
+def test_empty_body_and_empty_form(client):
+    assert client.post("/sparql", data=b"", content_type="application/sparql-query").status_code == 400
+    assert client.post("/sparql", data=b"format=json", content_type=FORM).status_code == 400
+
+
+def test_dataset_parameters_must_be_iris(client):
+    response = client.get("/sparql", query_string={"query": "ASK {}", "default-graph-uri": "not an iri"})
+    assert response.status_code == 400
+    assert "default-graph-uri" in message(response)
+
+
+def test_update_sent_as_query(client):
+    response = client.get("/sparql", query_string={"query": "CLEAR ALL"})
+    assert response.status_code == 400
+    assert "update" in message(response).lower()
+
+
+def test_dataset_parameters_without_query(client):
+    assert client.get("/sparql", query_string={"default-graph-uri": REFERENCE}).status_code == 400
+
+
+# --------------------------------------------------------------------------- service description
+
+def test_service_description_in_turtle_by_default(client, tiny_build):
+    response = client.get("/sparql")
+    assert response.status_code == 200
+    assert response.mimetype == "text/turtle"
+    graph = list(pyoxigraph.parse(response.data, format=RdfFormat.TURTLE))
+    sd = "http://www.w3.org/ns/sparql-service-description#"
+    service = next(t.subject for t in graph if t.object.value == sd + "Service")
+    assert service.value == "http://localhost/sparql"
+    objects = {t.object.value for t in graph}
+    assert sd + "SPARQL11Query" in objects and sd + "UnionDefaultGraph" in objects
+    assert sd + "SPARQL11Update" not in objects  # read-only
+    assert sd + "BasicFederatedQuery" not in objects  # no allow-list
+    manifest = json.loads((tiny_build / "build.json").read_text())
+    names = {t.object.value for t in graph if t.predicate.value == sd + "name"}
+    assert names == set(manifest["graphs"])
+
+
+def test_service_description_in_other_rdf_formats(client):
+    response = client.get("/sparql", headers={"Accept": "application/ld+json"})
+    assert response.mimetype == "application/ld+json"
+    assert list(pyoxigraph.parse(response.data, format=RdfFormat.JSON_LD))
+
+
+def test_browsers_get_the_query_editor(client):
+    response = client.get("/sparql", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert b"<form" in response.data or b"yasgui" in response.data.lower()
+
+
+# --------------------------------------------------------------------------- limits
+
+def test_result_rows_are_truncated_with_a_visible_note(tiny_build):
+    app = create_app({"BUILD_DIR": str(tiny_build), "MAX_ROWS": 7, "QUERY_WORKERS": 1, "TESTING": True})
+    try:
+        client = app.test_client()
+        response = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }"})
+        assert response.status_code == 200
+        assert response.headers["X-BJKG-Truncated"] == "true"
+        assert response.headers["X-BJKG-Row-Limit"] == "7"
+        document = response.get_json()
+        assert len(document["results"]["bindings"]) == 7
+        assert document["truncated"] is True and "MAX_ROWS" in document["note"]
+        assert len(list(pyoxigraph.parse_query_results(response.data, QueryResultsFormat.JSON))) == 7
+        csv = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }", "format": "csv"})
+        assert csv.headers["X-BJKG-Truncated"] == "true"
+        assert len(csv.data.decode().strip().splitlines()) == 8  # header + 7 rows
+        graph = client.get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }", "format": "nt"})
+        assert graph.headers["X-BJKG-Truncated"] == "true"
+        assert len(graph.data.decode().strip().splitlines()) == 7
+        small = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 3"})
+        assert "X-BJKG-Truncated" not in small.headers
+        assert "note" not in small.get_json()
+    finally:
+        close_app(app)
+
+
+def test_query_length_and_body_size_limits(tiny_build):
+    app = create_app({"BUILD_DIR": str(tiny_build), "MAX_QUERY_LENGTH": 100, "MAX_BODY_BYTES": 1000,
+                      "QUERY_WORKERS": 1, "TESTING": True})
+    try:
+        client = app.test_client()
+        long_query = "ASK { " + " ".join(f"?s{i} ?p ?o ." for i in range(20)) + " }"
+        response = client.get("/sparql", query_string={"query": long_query})
+        assert response.status_code == 414
+        assert "MAX_QUERY_LENGTH" in message(response)
+        response = client.post("/sparql", data=long_query, content_type="application/sparql-query")
+        assert response.status_code == 413
+        huge = "ASK {} #" + "x" * 5000
+        response = client.post("/sparql", data=huge, content_type="application/sparql-query")
+        assert response.status_code == 413
+        assert "MAX_BODY_BYTES" in message(response)
+        assert client.get("/sparql", query_string={"query": "ASK {}"}).status_code == 200
+    finally:
+        close_app(app)
+
+
+# --------------------------------------------------------------------------- caching, CORS, errors
+
+def test_etag_and_304_from_the_build_hash(client, tiny_build):
+    build_hash = json.loads((tiny_build / "build.json").read_text())["hash"]
+    url = "/sparql?query=" + quote("ASK {}")
+    first = client.get(url)
+    etag = first.headers["ETag"]
+    assert build_hash[:16] in etag
+    assert "max-age" in first.headers["Cache-Control"]
+    again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    other_format = client.get(url, headers={"If-None-Match": etag, "Accept": "application/sparql-results+xml"})
+    assert other_format.status_code == 200
+    assert other_format.headers["ETag"] != etag
+
+
+def test_no_etag_on_posts_or_errors(client):
+    assert "ETag" not in client.post("/sparql", data="ASK {}", content_type="application/sparql-query").headers
+    assert "ETag" not in client.get("/sparql?query=ASK%20%7B").headers
+
+
+def test_cors_on_answers_errors_and_preflight(client):
+    assert client.get("/sparql?query=ASK%7B%7D").headers["Access-Control-Allow-Origin"] == "*"
+    assert client.get("/sparql?query=ASK%20%7B").headers["Access-Control-Allow-Origin"] == "*"
+    preflight = client.options("/sparql", headers={"Origin": "https://example.org",
+                                                   "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "X-BJKG-Truncated" in preflight.headers["Access-Control-Expose-Headers"]
+
+
+def test_errors_are_json_html_or_text_as_asked(client):
+    url = "/sparql?query=ASK%20%7B"
+    assert client.get(url).get_json()["error"]["status"] == 400
+    html = client.get(url, headers={"Accept": "text/html, */*;q=0.1"})
+    assert html.mimetype == "text/html" and b"400" in html.data
+    text = client.get(url, headers={"Accept": "text/plain, */*;q=0.1"})
+    assert text.mimetype == "text/plain" and text.data.startswith(b"400 Bad Request")
+    assert client.get("/no/such/page").status_code == 404
+
+
+def test_error_pages_escape_what_the_client_sent(client):
+    response = client.get("/sparql", query_string={"query": "ASK {}", "version": "<script>x</script>"},
+                          headers={"Accept": "text/html"})
+    assert response.status_code == 400
+    assert b"<script>x</script>" not in response.data

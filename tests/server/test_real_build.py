@@ -1,0 +1,47 @@
+"""The server over a real build of this checkout: the artifact contract holds end to end."""
+from __future__ import annotations
+
+import json
+
+import pyoxigraph
+import pytest
+from pyoxigraph import QueryResultsFormat
+
+from server import create_app
+from tests.server.conftest import close_app
+
+
+@pytest.fixture(scope="module")
+def real_client(real_build):
+    app = create_app({"BUILD_DIR": str(real_build), "TESTING": True})
+    yield app.test_client()
+    close_app(app)
+
+
+def number(client, query: str) -> int:
+    response = client.get("/sparql", query_string={"query": query})
+    assert response.status_code == 200, response.data
+    return int(next(iter(pyoxigraph.parse_query_results(response.data, QueryResultsFormat.JSON)))["n"].value)
+
+
+def test_counts_match_the_manifest(real_client, real_build):
+    manifest = json.loads((real_build / "build.json").read_text(encoding="utf-8"))
+    assert number(real_client, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }") == manifest["triples"]
+    for graph, n in manifest["graphs"].items():
+        assert number(real_client, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}") == n
+
+
+def test_every_class_count_is_reachable(real_client, real_build):
+    manifest = json.loads((real_build / "build.json").read_text(encoding="utf-8"))
+    ontology = f"{manifest['base']}graph/ontology"  # build.json counts instances outside the ontology
+    for cls, n in list(manifest["classes"].items())[:10]:
+        assert number(real_client, f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH ?g {{ ?s a <{cls}> }} "
+                                   f"FILTER(?g != <{ontology}>) }}") == n
+
+
+def test_service_description_lists_the_builds_graphs(real_client, real_build):
+    manifest = json.loads((real_build / "build.json").read_text(encoding="utf-8"))
+    response = real_client.get("/sparql", headers={"Accept": "application/n-triples"})
+    names = {t.object.value for t in pyoxigraph.parse(response.data, format=pyoxigraph.RdfFormat.N_TRIPLES)
+             if t.predicate.value.endswith("#name")}
+    assert names == set(manifest["graphs"])

@@ -1,0 +1,76 @@
+"""Settings declared once: defaults → BJKG_* environment → create_app mapping; documented."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from server import create_app
+from server.cli import main
+from server.settings import SETTINGS, SettingsError, describe_settings, load_settings, public_settings
+from server.store import BuildNotFound
+
+
+def test_defaults():
+    settings = load_settings(environ={})
+    assert settings["QUERY_TIMEOUT"] == 30.0
+    assert settings["SERVICE_ALLOWLIST"] == ()
+    assert settings["UPDATE_TOKEN"] is None
+    assert settings["BASE_IRI"] == "https://w3id.org/bjkg/"
+
+
+def test_environment_then_mapping():
+    environ = {"BJKG_QUERY_TIMEOUT": "5", "BJKG_MAX_ROWS": "10", "BJKG_EMPTY": "yes",
+               "BJKG_SERVICE_ALLOWLIST": "http://a/sparql, http://b/sparql"}
+    settings = load_settings({"max_rows": 20, "TESTING": True}, environ=environ)
+    assert settings["QUERY_TIMEOUT"] == 5.0
+    assert settings["MAX_ROWS"] == 20  # the mapping wins over the environment
+    assert settings["EMPTY"] is True
+    assert settings["SERVICE_ALLOWLIST"] == ("http://a/sparql", "http://b/sparql")
+    assert settings["TESTING"] is True  # Flask keys pass through
+
+
+@pytest.mark.parametrize("name, value", [("QUERY_TIMEOUT", "soon"), ("MAX_ROWS", "0"), ("EMPTY", "maybe"),
+                                         ("SERVICE_ALLOWLIST", "not-an-iri")])
+def test_bad_values_name_the_setting(name, value):
+    with pytest.raises(SettingsError, match=name):
+        load_settings({name: value}, environ={})
+    with pytest.raises(SettingsError, match=f"BJKG_{name}"):
+        load_settings(environ={f"BJKG_{name}": value})
+
+
+def test_every_setting_is_documented():
+    text = describe_settings()
+    for setting in SETTINGS:
+        assert setting.help and len(setting.help) > 20, setting.name
+        assert setting.name in text and setting.env in text
+    result = CliRunner().invoke(main, ["serve", "--help-settings"])
+    assert result.exit_code == 0
+    for setting in SETTINGS:
+        assert setting.name in result.output
+
+
+def test_public_settings_hide_the_token():
+    shown = public_settings(load_settings({"UPDATE_TOKEN": "hunter2"}, environ={}))
+    assert shown["UPDATE_TOKEN"] == "(set)"
+    assert "hunter2" not in repr(shown)
+    assert set(shown) == {s.name for s in SETTINGS}
+
+
+def test_create_app_refuses_a_folder_that_is_not_a_build(tmp_path):
+    with pytest.raises(BuildNotFound, match="bjkg build"):
+        create_app({"BUILD_DIR": str(tmp_path)})
+
+
+def test_create_app_opens_nothing_at_import_and_one_store_per_app(tiny_build):
+    app = create_app({"BUILD_DIR": str(tiny_build), "QUERY_WORKERS": 1})
+    try:
+        state = app.extensions["bjkg"]
+        assert state.manifest["hash"]
+        assert state.store.pool._started is False  # worker processes start on first use
+        with app.app_context():
+            from server import get_manifest, get_store
+
+            assert get_store() is state.store
+            assert get_manifest() is state.manifest
+    finally:
+        state.store.close()
