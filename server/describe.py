@@ -1,0 +1,535 @@
+"""One description of one resource: the dict every rendering of an entity page comes from.
+
+`describe()` reads the store through bound terms only (pattern lookups and fixed query
+texts with `substitutions`), never SPARQL pieced together from the request. It returns a
+plain, JSON-ready dict: the `.json` twin is that dict, the HTML page formats it, and the RDF
+renderings serialise `description_triples()` of the same resource. Nothing here touches the
+request; the view passes in the language and paging it parsed.
+
+Provenance follows docs/model.md: a triple stated by a source lives in that source's named
+graph; a `bjkg:Assertion` (rdf:subject/predicate/object) carries its own quote and
+document; a bare relation in a record is evidenced by the entity's own `bjkg:quote` in the
+same graph; `graph/inferred` marks what a reasoner derived.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import quote
+
+from pyoxigraph import BlankNode, Literal, NamedNode, Triple
+
+from server import i18n, vocab
+from server.chart import build_charts
+from server.labels import canonical_lang, group_labels, local_name, pick
+from server.numbers import humanize, to_decimal
+
+V = vocab
+INBOUND_PAGE_SIZE = 20
+OBSERVATION_LIMIT = 200
+
+# The one table of property order on entity pages (pyLODE's idea): names and evidence first,
+# then structure, then links, then identifiers. Predicates not listed follow, by name.
+PROPERTY_ORDER: tuple[str, ...] = (
+    V.RDFS_LABEL, V.SKOS_PREF, V.SKOS_ALT, V.RDFS + "comment", V.DCTERMS + "title",
+    V.DCTERMS + "description", V.SKOS + "definition",
+    V.BJKG + "quote", V.PROV + "wasDerivedFrom", V.BJKG + "statedAs",
+    # observations
+    V.BJKG + "indicator", V.SDMX_MEASURE + "obsValue", V.SDMX_ATTR + "unitMeasure",
+    V.BJKG + "qualifier", V.SCHEMA + "minValue", V.SCHEMA + "maxValue", V.BJKG + "status",
+    V.SDMX_DIM + "refArea", V.SDMX_DIM + "refPeriod", V.BJKG + "aboutInitiative",
+    V.BJKG + "aboutPlace", V.BJKG + "aboutAgency", V.QB + "dataSet",
+    # initiatives
+    V.BJKG + "partOf", V.BJKG + "hasPart", V.BJKG + "year", V.BJKG + "ordinal",
+    V.BJKG + "involvesPlace", V.BJKG + "involvesAgency", V.BJKG + "leadAgency",
+    V.BJKG + "hasTheme", V.BJKG + "proposedBy",
+    # places, agencies, people, posts
+    V.BJKG + "within", V.BJKG + "contains", V.BJKG + "locatedIn", V.ORG + "subOrganizationOf",
+    V.ORG + "hasSubOrganization", V.BJKG + "cooperatesWith", V.ORG + "holds", V.ORG + "heldBy",
+    V.ORG + "postIn", V.ORG + "hasPost", V.ORG + "member", V.BJKG + "post",
+    V.ORG + "organization", V.BJKG + "attestedOn",
+    # documents, reports, meetings
+    V.BJKG + "about", V.SCHEMA + "publisher", V.SCHEMA + "author", V.SCHEMA + "datePublished",
+    V.BJKG + "dateNote", V.BJKG + "genre", V.BJKG + "script", V.BJKG + "sourceFile",
+    V.SCHEMA + "sha256", V.BJKG + "deliveredAt", V.BJKG + "deliveredBy", V.BJKG + "organizer",
+    V.BJKG + "location", V.SCHEMA + "startDate", V.SCHEMA + "endDate",
+    # concepts and terms
+    V.SKOS + "broader", V.SKOS + "narrower", V.SKOS + "inScheme", V.RDFS + "subClassOf",
+    V.RDFS + "subPropertyOf", V.RDFS + "domain", V.RDFS + "range", V.OWL + "inverseOf",
+    # identifiers
+    V.SKOS + "notation", V.OWL + "sameAs", V.SKOS + "closeMatch", V.BJKG + "note",
+)
+_ORDER_INDEX = {iri: i for i, iri in enumerate(PROPERTY_ORDER)}
+
+# Assertion bookkeeping pointing at a resource is shown as provenance, not as inbound links.
+_INBOUND_HIDDEN = {V.RDF + "subject", V.RDF + "object"}
+# Links from observations are shown in the observations table instead.
+OBSERVATION_LINKS = (V.SDMX_DIM + "refArea", V.BJKG + "aboutPlace", V.BJKG + "aboutInitiative",
+                     V.BJKG + "aboutAgency", V.BJKG + "indicator")
+OBSERVATION_KINDS = ("place", "initiative", "agency", "indicator")
+
+_OBSERVATIONS_QUERY = """
+PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
+PREFIX qb: <http://purl.org/linked-data/cube#>
+PREFIX sdmx-dimension: <http://purl.org/linked-data/sdmx/2009/dimension#>
+PREFIX sdmx-measure: <http://purl.org/linked-data/sdmx/2009/measure#>
+PREFIX sdmx-attribute: <http://purl.org/linked-data/sdmx/2009/attribute#>
+PREFIX schema: <https://schema.org/>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+SELECT DISTINCT ?focus ?obs ?indicator ?value ?unit ?status ?qualifier ?period ?start ?area
+                ?quote ?statedAs ?doc ?min ?max WHERE {
+  VALUES ?link { sdmx-dimension:refArea bjkg:aboutPlace bjkg:aboutInitiative bjkg:aboutAgency
+                 bjkg:indicator }
+  ?obs ?link ?focus ; a qb:Observation .
+  OPTIONAL { ?obs bjkg:indicator ?indicator }
+  OPTIONAL { ?obs sdmx-measure:obsValue ?value }
+  OPTIONAL { ?obs sdmx-attribute:unitMeasure ?unit }
+  OPTIONAL { ?obs bjkg:status ?status }
+  OPTIONAL { ?obs bjkg:qualifier ?qualifier }
+  OPTIONAL { ?obs sdmx-dimension:refPeriod ?period OPTIONAL { ?period schema:startDate ?start } }
+  OPTIONAL { ?obs sdmx-dimension:refArea ?area }
+  OPTIONAL { ?obs bjkg:quote ?quote }
+  OPTIONAL { ?obs bjkg:statedAs ?statedAs }
+  OPTIONAL { ?obs prov:wasDerivedFrom ?doc }
+  OPTIONAL { ?obs schema:minValue ?min }
+  OPTIONAL { ?obs schema:maxValue ?max }
+}
+"""
+
+
+# --------------------------------------------------------------------------- store access
+
+_OUTBOUND_QUERY = """
+SELECT ?s ?p ?o ?g WHERE { { GRAPH ?g { ?s ?p ?o } } UNION { ?s ?p ?o } }
+"""
+
+# Labels of everything one hop from ?s (objects, predicates, inbound predicates, the
+# documents of its assertions), fetched in one query instead of one per link.
+_NEIGHBOUR_LABELS_QUERY = """
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+SELECT DISTINCT ?s ?x ?l WHERE {
+  { ?s ?x ?any } UNION { ?s ?any ?x } UNION { ?any ?x ?s }
+  UNION { ?a rdf:subject ?s ; prov:wasDerivedFrom ?x }
+  UNION { ?a rdf:subject ?s . BIND(?a AS ?x) }
+  ?x rdfs:label|skos:prefLabel ?l .
+}
+"""
+
+_ASSERTIONS_QUERY = """
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
+SELECT ?s ?a ?p ?o ?doc ?quote WHERE {
+  ?a rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o .
+  OPTIONAL { ?a prov:wasDerivedFrom ?doc }
+  OPTIONAL { ?a bjkg:quote ?quote }
+}
+"""
+
+_INBOUND_COUNTS_QUERY = """
+SELECT ?s ?p (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x ?p ?s FILTER(isIRI(?x)) } GROUP BY ?s ?p
+"""
+
+# One page of one inbound group: subjects in IRI order with their labels (a few rows each).
+_INBOUND_PAGE_QUERY = """
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?s ?p ?x ?l WHERE {
+  { SELECT DISTINCT ?s ?p ?x WHERE { ?x ?p ?s FILTER(isIRI(?x)) } }
+  OPTIONAL { ?x rdfs:label ?l }
+} ORDER BY ?x
+"""
+_LABEL_ROWS_PER_SUBJECT = 8
+
+_OBSERVATION_LABELS_QUERY = """
+PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
+PREFIX qb: <http://purl.org/linked-data/cube#>
+PREFIX sdmx-dimension: <http://purl.org/linked-data/sdmx/2009/dimension#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT DISTINCT ?focus ?x ?l WHERE {
+  VALUES ?link { sdmx-dimension:refArea bjkg:aboutPlace bjkg:aboutInitiative bjkg:aboutAgency
+                 bjkg:indicator }
+  ?obs ?link ?focus ; a qb:Observation .
+  { ?obs ?q ?x } UNION { ?obs a qb:Observation BIND(?obs AS ?x) }
+  ?x rdfs:label ?l .
+}
+"""
+
+
+def select(store, text: str, *, max_rows: int | None = None, use_union: bool = True,
+           **bound) -> list[dict]:
+    """Rows of a fixed SELECT with variables bound to terms (the store's `substitutions`)."""
+    answer = store.query(text, substitutions=bound, max_rows=max_rows, use_union=use_union)
+    return answer.bindings()
+
+
+def exists(store, iri: str) -> bool:
+    """True when the IRI occurs as a subject or an object anywhere in the store."""
+    rows = select(store, "SELECT ?s ?x WHERE { { ?s ?p ?x } UNION { ?x ?p ?s } } LIMIT 1",
+                  max_rows=1, s=NamedNode(iri))
+    return bool(rows)
+
+
+# --------------------------------------------------------------------------- linking
+
+@dataclass
+class Linker:
+    """Turns IRIs into hrefs on this host and labels in the reader's language.
+
+    Labels are loaded in bulk (`add_labels`) by the few queries that describe a resource;
+    an IRI without a loaded label reads as its built-in name (`server.i18n`), its compact
+    name (`bjkg:partOf`) or its last segment, never as a bare IRI.
+    """
+
+    base: str
+    lang: str
+    _labels: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def href(self, iri: str) -> str:
+        """Local path for IRIs under the base (`/id/…`, `/graph/…`, `/ontology#Term`), else /resource."""
+        if iri.startswith(self.base):
+            rest = iri[len(self.base):]
+            if rest.startswith(("id/", "graph/")) and not any(c in rest for c in "#?%"):
+                return "/" + rest
+            if rest == "ontology" or rest.startswith("ontology#"):
+                return "/" + rest
+        return "/resource?iri=" + quote(iri, safe="")
+
+    def add_labels(self, rows: Iterable[dict], subject: str = "x", label: str = "l") -> None:
+        """Remember labels from query rows binding `subject` to an IRI and `label` to a literal."""
+        for row in rows:
+            node, text = row.get(subject), row.get(label)
+            if isinstance(node, NamedNode) and isinstance(text, Literal):
+                pairs = self._labels.setdefault(node.value, [])
+                pair = (text.value, canonical_lang(text.language))
+                if pair not in pairs:
+                    pairs.append(pair)
+
+    def labels(self, iri: str) -> dict[str, list[str]]:
+        """Every loaded label of the resource as {language: [texts]}."""
+        return group_labels(self._labels.get(iri, ()))
+
+    def label(self, iri: str) -> str:
+        """The label to show: chosen language with fallback, else a built-in or compact name."""
+        found = pick(self.labels(iri), self.lang)
+        if found:
+            return found[0]
+        return i18n.term_label(iri, self.lang) or vocab.compact(iri) or local_name(iri)
+
+    def link(self, iri: str) -> dict:
+        """An IRI as {type, iri, href, label, curie} for templates and the JSON twin."""
+        return {"type": "iri", "iri": iri, "href": self.href(iri), "label": self.label(iri),
+                "curie": vocab.compact(iri)}
+
+    def term(self, node) -> dict:
+        """Any RDF term as a JSON-ready dict."""
+        if isinstance(node, NamedNode):
+            return self.link(node.value)
+        if isinstance(node, Literal):
+            out = {"type": "literal", "value": node.value}
+            if node.language:
+                out["lang"] = canonical_lang(node.language)
+            elif node.datatype.value != V.XSD + "string":
+                out["datatype"] = node.datatype.value
+                out["datatype_curie"] = vocab.compact(node.datatype.value)
+            return out
+        if isinstance(node, BlankNode):
+            return {"type": "bnode", "value": node.value}
+        return {"type": "other", "value": str(node)}
+
+
+# --------------------------------------------------------------------------- provenance
+
+def graph_kind(base: str, graph: str) -> str:
+    """'source', 'reference', 'ontology', 'inferred' or 'other' for a named graph IRI."""
+    prefix = base + "graph/"
+    if not graph.startswith(prefix):
+        return "other"
+    slug = graph[len(prefix):]
+    return slug if slug in ("reference", "ontology", "inferred") else "source"
+
+
+def _key(term) -> str:
+    """A hashable, printable identity for a term (N-Triples-like)."""
+    return str(term)
+
+
+def _assertions(store, linker: Linker, subject: NamedNode) -> dict[tuple[str, str], list[dict]]:
+    """Evidence from the assertions about `subject`, keyed by (predicate IRI, object key)."""
+    out: dict[tuple[str, str], list[dict]] = {}
+    seen = set()
+    for row in select(store, _ASSERTIONS_QUERY, s=subject):
+        key = (row["p"].value, _key(row["o"]))
+        ident = (key, row["a"].value, _key(row.get("doc")), _key(row.get("quote")))
+        if ident in seen:
+            continue
+        seen.add(ident)
+        doc, quote_ = row.get("doc"), row.get("quote")
+        out.setdefault(key, []).append({
+            "document": linker.link(doc.value) if isinstance(doc, NamedNode) else None,
+            "quote": quote_.value if isinstance(quote_, Literal) else None,
+            "quote_lang": canonical_lang(quote_.language) if isinstance(quote_, Literal) else None,
+            "assertion": linker.link(row["a"].value),
+            "via": "assertion",
+        })
+    return out
+
+
+def _own_evidence(linker: Linker, rows: list[dict]) -> dict[str, dict]:
+    """Per source graph, the entity's own quote and document (evidence for bare relations)."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        graph = row.get("g")
+        if not isinstance(graph, NamedNode):
+            continue
+        entry = out.setdefault(graph.value, {"document": None, "quote": None, "quote_lang": None,
+                                             "via": "record"})
+        if row["p"].value == V.PROV + "wasDerivedFrom" and isinstance(row["o"], NamedNode):
+            entry["document"] = linker.link(row["o"].value)
+        elif row["p"].value == V.BJKG + "quote" and isinstance(row["o"], Literal):
+            entry["quote"] = row["o"].value
+            entry["quote_lang"] = canonical_lang(row["o"].language)
+    return {g: e for g, e in out.items() if e["document"] or e["quote"]}
+
+
+# --------------------------------------------------------------------------- sections
+
+def _sort_predicates(iris: Iterable[str]) -> list[str]:
+    """Predicates in table order, unknown ones after, by compact name."""
+    return sorted(iris, key=lambda p: (_ORDER_INDEX.get(p, len(_ORDER_INDEX)), vocab.compact(p) or p))
+
+
+_NO_PROVENANCE = {V.RDFS_LABEL, V.SKOS_PREF, V.SKOS_ALT, V.BJKG + "quote", V.PROV + "wasDerivedFrom"}
+
+
+def _outbound(store, linker: Linker, node: NamedNode, base: str,
+              rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(types, properties): every outbound triple grouped by predicate, with provenance."""
+    by_pred: dict[str, dict[str, dict]] = {}
+    objects: dict[str, object] = {}
+    for row in rows:
+        p, obj = row["p"].value, row["o"]
+        key = _key(obj)
+        objects[key] = obj
+        entry = by_pred.setdefault(p, {}).setdefault(key, {"graphs": []})
+        graph = row["g"].value if isinstance(row.get("g"), NamedNode) else ""
+        if graph not in entry["graphs"]:
+            entry["graphs"].append(graph)
+
+    assertions = _assertions(store, linker, node)
+    own = _own_evidence(linker, rows)
+    types = []
+    for key, entry in by_pred.pop(V.RDF_TYPE, {}).items():
+        types.append({**linker.term(objects[key]), "inferred": _only_inferred(base, entry["graphs"])})
+    types.sort(key=lambda t: (t["inferred"], t.get("label", "")))
+
+    by_pred.pop(V.RDFS_LABEL, None)  # shown as the description's "labels", in every language
+    properties = []
+    for p in _sort_predicates(by_pred):
+        values = []
+        for key, entry in by_pred[p].items():
+            value = linker.term(objects[key])
+            value["inferred"] = _only_inferred(base, entry["graphs"])
+            value["graphs"] = [{"iri": g, "kind": graph_kind(base, g), "href": linker.href(g)}
+                               for g in sorted(entry["graphs"]) if g]
+            if p in _NO_PROVENANCE:
+                value["provenance"] = []
+            else:
+                value["provenance"] = assertions.get((p, key)) or [
+                    own[g] for g in sorted(entry["graphs"]) if g in own]
+            values.append(value)
+        values.sort(key=_value_sort_key)
+        properties.append({"predicate": linker.link(p), "values": values})
+    return types, properties
+
+
+def _only_inferred(base: str, graphs: list[str]) -> bool:
+    return bool(graphs) and all(graph_kind(base, g) == "inferred" for g in graphs)
+
+
+def _value_sort_key(value: dict) -> tuple:
+    lang_rank = {"zh-Hans": 0, "zh-Hant": 1, "en": 2}.get(value.get("lang", ""), 3)
+    return (value.get("inferred", False), lang_rank, value.get("label") or value.get("value") or "")
+
+
+def inbound_page(store, linker: Linker, node: NamedNode, predicate: str, total: int,
+                 page: int, size: int | None = None) -> dict:
+    """One page of the subjects linking to `node` by `predicate` (in IRI order), labelled.
+
+    Also lists a class's instances (predicate rdf:type). The page is fetched with a row
+    bound, never the whole group.
+    """
+    size = size or INBOUND_PAGE_SIZE
+    start = (page - 1) * size
+    if start >= total:
+        page, start = 1, 0
+    rows = select(store, _INBOUND_PAGE_QUERY, s=node, p=NamedNode(predicate),
+                  max_rows=(start + size + 1) * _LABEL_ROWS_PER_SUBJECT)
+    linker.add_labels(rows)
+    subjects = list(dict.fromkeys(row["x"].value for row in rows))
+    items = sorted((linker.link(s) for s in subjects[start:start + size]),
+                   key=lambda x: (x["label"], x["iri"]))
+    return {"predicate": linker.link(predicate), "total": total, "page": page, "page_size": size,
+            "items": items, "has_next": start + size < total, "has_prev": page > 1}
+
+
+def inbound_counts(store, node: NamedNode) -> dict[str, int]:
+    """How many distinct IRIs link to `node`, per predicate."""
+    return {row["p"].value: int(row["n"].value) for row in select(store, _INBOUND_COUNTS_QUERY, s=node)}
+
+
+def _inbound(store, linker: Linker, node: NamedNode, hidden: set[str], focus_predicate: str | None,
+             page: int) -> list[dict]:
+    """Inbound links grouped by predicate; each group shows one page of subjects, never all."""
+    counts = {p: n for p, n in inbound_counts(store, node).items() if p not in hidden}
+    return [inbound_page(store, linker, node, p, counts[p], page if p == focus_predicate else 1)
+            for p in _sort_predicates(counts)]
+
+
+def _observations(store, linker: Linker, node: NamedNode, lang: str) -> tuple[list[dict], int]:
+    """Observations linked to the focus (as area, place, initiative, agency or indicator)."""
+    rows = select(store, _OBSERVATIONS_QUERY, focus=node)
+    linker.add_labels(select(store, _OBSERVATION_LABELS_QUERY, focus=node))
+    first_row: dict[str, dict] = {}
+    for row in rows:
+        first_row.setdefault(row["obs"].value, row)
+    total = len(first_row)
+    chosen = list(first_row.values())[:OBSERVATION_LIMIT]
+    out = [_observation_row(linker, row, lang) for row in chosen]
+    out.sort(key=lambda o: ((o["indicator"] or {}).get("label", ""), o["period_sort"],
+                            o["status"] or "", o["iri"]))
+    return out, total
+
+
+def _observation_row(linker: Linker, row: dict, lang: str) -> dict:
+    """One observation as a table row / chart point."""
+    def link(name):
+        value = row.get(name)
+        return linker.link(value.value) if isinstance(value, NamedNode) else None
+
+    def literal(name):
+        value = row.get(name)
+        return value if isinstance(value, Literal) else None
+
+    value_term = literal("value")
+    value = to_decimal(value_term.value) if value_term is not None else None
+    status, qualifier, period, unit = link("status"), link("qualifier"), link("period"), link("unit")
+    start, quote_, stated = literal("start"), literal("quote"), literal("statedAs")
+    bounds = {name: to_decimal(literal(name).value) if literal(name) is not None else None
+              for name in ("min", "max")}
+    return {
+        "iri": row["obs"].value, "href": linker.href(row["obs"].value),
+        "label": linker.label(row["obs"].value),
+        "indicator": link("indicator"), "area": link("area"), "period": period,
+        "period_label": period["label"] if period else None,
+        "period_sort": start.value if start is not None else (period["iri"] if period else ""),
+        "value": value, "value_display": humanize(value, lang), "unit": unit,
+        "unit_label": unit["label"] if unit else "",
+        "status": local_name(status["iri"]) if status else None,
+        "status_label": status["label"] if status else None,
+        "status_link": status,
+        "qualifier": local_name(qualifier["iri"]) if qualifier else None,
+        "qualifier_link": qualifier,
+        "min": bounds["min"], "max": bounds["max"],
+        "stated_as": stated.value if stated is not None else None,
+        "quote": quote_.value if quote_ is not None else None,
+        "quote_lang": canonical_lang(quote_.language) if quote_ is not None else None,
+        "document": link("doc"),
+        "area_label": (link("area") or {}).get("label", ""),
+    }
+
+
+# --------------------------------------------------------------------------- entry point
+
+def kind_of(base: str, iri: str) -> str | None:
+    """The entity kind of an IRI under `<base>id/` (`place`, `initiative` …), else None."""
+    prefix = base + "id/"
+    if iri.startswith(prefix) and "/" in iri[len(prefix):]:
+        return iri[len(prefix):].split("/", 1)[0]
+    return None
+
+
+def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | None = None,
+             inbound_page: int = 1) -> dict | None:
+    """The description of one resource (the page's data): labels, types, properties with
+    provenance, inbound links (paged), observations and charts. None if the store has
+    nothing about the IRI."""
+    node = NamedNode(iri)
+    linker = Linker(base, lang)
+    rows = select(store, _OUTBOUND_QUERY, use_union=False, s=node)
+    linker.add_labels(select(store, _NEIGHBOUR_LABELS_QUERY, s=node))
+    linker.add_labels(({"x": node, "l": r["o"]} for r in rows
+                       if r["p"].value in (V.RDFS_LABEL, V.SKOS_PREF)))
+    types, properties = _outbound(store, linker, node, base, rows)
+    kind = kind_of(base, iri)
+    type_iris = {t["iri"] for t in types}
+    wants_observations = kind in OBSERVATION_KINDS or bool(type_iris & {
+        V.BJKG + "Place", V.BJKG + "Initiative", V.BJKG + "Agency", V.BJKG + "Indicator"})
+    observations, obs_total = (_observations(store, linker, node, lang) if wants_observations
+                               else ([], 0))
+    hidden = set(_INBOUND_HIDDEN)
+    if observations:
+        hidden.update(OBSERVATION_LINKS)
+    inbound = _inbound(store, linker, node, hidden, inbound_predicate, max(1, inbound_page))
+    if not rows and not inbound and not observations:
+        return None
+    is_indicator = kind == "indicator" or V.BJKG + "Indicator" in type_iris
+    charts = build_charts(observations, lang) if is_indicator else []
+    return {
+        "iri": iri,
+        "href": linker.href(iri),
+        "kind": kind,
+        "lang": lang,
+        "label": linker.label(iri),
+        "labels": linker.labels(iri),
+        "types": types,
+        "properties": properties,
+        "inbound": inbound,
+        "observations": [_public_observation(o) for o in observations],
+        "observations_total": obs_total,
+        "observations_limit": OBSERVATION_LIMIT,
+        "charts": charts,
+    }
+
+
+def _public_observation(obs: dict) -> dict:
+    """Observation row for JSON: Decimals as strings (exact), helper keys dropped."""
+    out = {k: v for k, v in obs.items() if k != "area_label"}
+    for name in ("value", "min", "max"):
+        if isinstance(out.get(name), Decimal):
+            out[name] = str(out[name])
+    return out
+
+
+_ASSERTION_TRIPLES_QUERY = """
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+SELECT ?s ?a ?p ?o WHERE { ?a rdf:subject ?s ; ?p ?o }
+"""
+
+
+def description_triples(store, iri: str, description: dict) -> list[Triple]:
+    """The RDF of a description: outbound triples, the shown inbound links, the assertions
+    that evidence the outbound triples, and the labels of the linked resources we show."""
+    node = NamedNode(iri)
+    seen: set[str] = set()
+    out: list[Triple] = []
+
+    def add(s, p, o) -> None:
+        triple = Triple(s, p, o)
+        key = str(triple)
+        if key not in seen:
+            seen.add(key)
+            out.append(triple)
+
+    for row in select(store, _OUTBOUND_QUERY, use_union=False, s=node):
+        add(node, row["p"], row["o"])
+    for group in description["inbound"]:
+        p = NamedNode(group["predicate"]["iri"])
+        for item in group["items"]:
+            add(NamedNode(item["iri"]), p, node)
+    for row in select(store, _ASSERTION_TRIPLES_QUERY, s=node):
+        add(row["a"], row["p"], row["o"])
+    return out

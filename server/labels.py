@@ -1,0 +1,96 @@
+"""Which label to show, and in which language.
+
+Pages show one label per resource in the reader's chosen language, falling back
+zh-Hans → zh-Hant → en, then pinyin, then any label, then a compact name, so that a page
+never shows a bare IRI where the graph has something readable. The JSON twin keeps every
+label, so the choice only affects how HTML is formatted.
+
+pyoxigraph lower-cases language tags (RDF says they are case-insensitive); we restore the
+BCP 47 casing (`zh-Hans`) for display and for the JSON twin.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+LANGS = ("zh-Hans", "zh-Hant", "en")
+DEFAULT_LANG = "zh-Hans"
+PINYIN = "zh-Latn-pinyin"
+LANG_COOKIE = "bjkg_lang"
+
+# What each UI language is called in itself, for the switcher.
+LANG_NAMES = {"zh-Hans": "简体", "zh-Hant": "繁體", "en": "English"}
+
+
+def canonical_lang(tag: str | None) -> str:
+    """BCP 47 casing: `zh-hans` → `zh-Hans`, `en-gb` → `en-GB`, `zh-latn-pinyin` kept lower."""
+    if not tag:
+        return ""
+    parts = tag.split("-")
+    out = [parts[0].lower()]
+    for i, part in enumerate(parts[1:], start=1):
+        if len(part) == 4 and part.isalpha() and i == 1:
+            out.append(part.title())
+        elif len(part) == 2 and part.isalpha():
+            out.append(part.upper())
+        else:
+            out.append(part.lower())
+    return "-".join(out)
+
+
+def choose_lang(*candidates: str | None) -> str:
+    """The first candidate that is a supported UI language (query, then cookie), else zh-Hans."""
+    for cand in candidates:
+        if cand:
+            tag = canonical_lang(cand.strip())
+            if tag in LANGS:
+                return tag
+    return DEFAULT_LANG
+
+
+def fallback_order(lang: str) -> list[str]:
+    """The chosen language first, then zh-Hans → zh-Hant → en, then pinyin."""
+    order = [lang] + [l for l in LANGS if l != lang] + [PINYIN]
+    return order
+
+
+def _lang_key(tag: str) -> str:
+    """Map variant tags onto the three scripts: plain `zh` and zh-CN read as Simplified."""
+    tag = canonical_lang(tag)
+    if tag in ("zh", "zh-CN", "zh-SG", "zh-Hans-CN"):
+        return "zh-Hans"
+    if tag in ("zh-TW", "zh-HK", "zh-MO", "zh-Hant-TW", "zh-Hant-HK"):
+        return "zh-Hant"
+    if tag.startswith("en"):
+        return "en"
+    return tag
+
+
+def group_labels(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Labels as {language: [texts, sorted]} from (text, language tag) pairs."""
+    out: dict[str, list[str]] = {}
+    for text, tag in pairs:
+        out.setdefault(_lang_key(tag or ""), []).append(text)
+    order = {tag: i for i, tag in enumerate((*LANGS, PINYIN))}
+    return {lang: sorted(set(texts))
+            for lang, texts in sorted(out.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))}
+
+
+def pick(labels: Mapping[str, list[str]], lang: str) -> tuple[str, str] | None:
+    """(text, language) of the best label for `lang`, or None when there is none at all."""
+    for tag in fallback_order(lang):
+        if labels.get(tag):
+            return labels[tag][0], tag
+    for tag in sorted(labels):
+        if labels[tag]:
+            return labels[tag][0], tag
+    return None
+
+
+def local_name(iri: str) -> str:
+    """The last segment of an IRI, a last resort for display."""
+    for sep in ("#", "/"):
+        if sep in iri.rstrip(sep):
+            tail = iri.rstrip(sep).rsplit(sep, 1)[1]
+            if tail:
+                return tail
+    return iri

@@ -1,0 +1,452 @@
+"""The dataset's own pages: home, class listings, ontology, shapes, VoID/DCAT, dumps, settings.
+
+Counts come from the build's manifest (build.json), computed once at build time; terms come
+from the ontology graph through fixed queries; the VoID/DCAT description is built as
+triples and serialised by pyoxigraph in the negotiated format. Files (dumps, shapes, the
+validation report) are served from the build folder only when the manifest names them.
+"""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pyoxigraph
+from flask import Blueprint, Response, current_app, request, send_file
+from pyoxigraph import Literal, NamedNode, Triple
+
+from server import i18n, vocab
+from server.conneg import RDF_FORMATS, negotiate, response_mimetype
+from server.describe import Linker, inbound_page, select
+from server.errors import bad_request, not_found
+from server.examples import load_examples
+from server.extension import get_manifest, get_state, get_store
+from server.labels import canonical_lang, group_labels, pick
+from server.settings import SETTINGS, public_settings
+from server.store import Dataset
+from server.views.common import current_lang, install, page_number, respond, wants_json
+
+bp = Blueprint("meta", __name__)
+install(bp)
+
+V = vocab
+CLASS_PAGE_SIZE = 50
+DUMP_TYPES = {"bjkg.trig": "application/trig", "bjkg.nq": "application/n-quads",
+              "bjkg.jsonld": "application/ld+json"}
+
+_CLASS_LABELS_QUERY = """
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT DISTINCT ?x ?l WHERE { ?x a ?kind ; rdfs:label ?l .
+  VALUES ?kind { <http://www.w3.org/2002/07/owl#Class> <http://www.w3.org/2000/01/rdf-schema#Class> } }
+"""
+
+_ALL_LABELS_OF_DOCUMENTS_QUERY = """
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
+SELECT DISTINCT ?x ?l WHERE { ?x a bjkg:SourceDocument ; rdfs:label ?l }
+"""
+
+_COUNT_INSTANCES_QUERY = """
+SELECT ?c (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?c FILTER(isIRI(?x)) } GROUP BY ?c
+"""
+
+_GRAPH_TRIPLES_QUERY = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _base() -> str:
+    return current_app.config["BASE_IRI"]
+
+
+def _root() -> str:
+    """This server's root URL (for VoID/DCAT links to its own endpoint and dumps)."""
+    return request.host_url
+
+
+def _labelled(linker: Linker, rows_query: str) -> None:
+    linker.add_labels(select(get_store(), rows_query))
+
+
+def _manifest() -> dict:
+    return get_manifest() or {}
+
+
+def _build_file(name: str) -> Path | None:
+    """A file in the served build folder, or None when serving --empty / missing."""
+    build_dir = get_state().build_dir
+    if build_dir is None:
+        return None
+    path = Path(build_dir) / name
+    return path if path.is_file() else None
+
+
+# --------------------------------------------------------------------------- home
+
+@bp.route("/")
+@bp.route("/index.json", endpoint="index_json")
+def home():
+    """What the dataset is, counts per class and graph, sources, example queries, dumps."""
+    lang = current_lang()
+    manifest = _manifest()
+    linker = Linker(_base(), lang)
+    _labelled(linker, _CLASS_LABELS_QUERY)
+    _labelled(linker, _ALL_LABELS_OF_DOCUMENTS_QUERY)
+    classes = [{**linker.link(iri), "count": n, "href": _class_href(iri)}
+               for iri, n in manifest.get("classes", {}).items()]
+    classes.sort(key=lambda c: (-c["count"], c["label"]))
+    graphs = [{**linker.link(iri), "count": n} for iri, n in manifest.get("graphs", {}).items()]
+    sources = [{**source, "document_link": linker.link(source["document"]) if source.get("document") else None,
+                "graph_href": linker.href(source["graph"]) if source.get("graph") else None}
+               for source in manifest.get("sources", [])]
+    data = {
+        "title": i18n.text("site_title", lang),
+        "description": i18n.text("intro", lang),
+        "empty": get_manifest() is None,
+        "triples": manifest.get("triples"),
+        "hash": manifest.get("hash"),
+        "ontology_version": manifest.get("ontology_version"),
+        "quote_check": manifest.get("quote_check"),
+        "classes": classes,
+        "graphs": graphs,
+        "sources": sources,
+        "dumps": _dumps(manifest),
+        "examples": [ex.as_dict(lang) for ex in load_examples(_base())],
+        "sparql_endpoint": "/sparql",
+    }
+    as_json = request.path.endswith(".json") or wants_json()
+    return respond("meta/home.html", data, as_json=as_json,
+                   alternates=[("/index.json", "application/json")])
+
+
+def _class_href(iri: str) -> str:
+    from urllib.parse import quote
+
+    return "/class?iri=" + quote(iri, safe="")
+
+
+def _dumps(manifest: dict) -> list[dict]:
+    return [{"name": name, "href": f"/dumps/{name}", "media_type": DUMP_TYPES.get(name),
+             "sha256": info.get("sha256"), "bytes": info.get("bytes")}
+            for name, info in manifest.get("dumps", {}).items()]
+
+
+# --------------------------------------------------------------------------- class pages
+
+@bp.route("/class")
+@bp.route("/class.json", endpoint="class_json")
+def class_page():
+    """The instances of one class, paged (`?iri=<class>&page=N`)."""
+    iri = request.args.get("iri", "").strip()
+    try:
+        node = NamedNode(iri)
+    except ValueError:
+        raise bad_request("Name the class with ?iri=<absolute IRI>.") from None
+    lang = current_lang()
+    store = get_store()
+    linker = Linker(_base(), lang)
+    linker.add_labels(select(store, "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+                                    "SELECT ?x ?l WHERE { ?x rdfs:label ?l }", x=node))
+    total = _manifest().get("classes", {}).get(iri)
+    if total is None:
+        counts = {row["c"].value: int(row["n"].value) for row in select(store, _COUNT_INSTANCES_QUERY, c=node)}
+        total = counts.get(iri, 0)
+    if not total:
+        raise not_found(f"No instances of <{iri}> in this dataset.")
+    group = inbound_page(store, linker, node, V.RDF_TYPE, total, page_number(), CLASS_PAGE_SIZE)
+    data = {"class": linker.link(iri), "total": total, **{k: group[k] for k in
+            ("page", "page_size", "items", "has_next", "has_prev")}}
+    as_json = request.path.endswith(".json") or wants_json()
+    from urllib.parse import quote
+
+    return respond("meta/class.html", data, as_json=as_json,
+                   alternates=[("/class.json?iri=" + quote(iri, safe=""), "application/json")])
+
+
+# --------------------------------------------------------------------------- ontology
+
+_TERM_SECTIONS = (
+    ("classes", (V.OWL + "Class", V.RDFS + "Class")),
+    ("object_properties", (V.OWL + "ObjectProperty",)),
+    ("datatype_properties", (V.OWL + "DatatypeProperty",)),
+    ("other_terms", ()),
+)
+
+
+@bp.route("/ontology")
+@bp.route("/ontology.<suffix>")
+def ontology(suffix: str | None = None):
+    """Every class and property of the ontology in three scripts, with domains and ranges;
+    the ontology graph itself in any RDF format."""
+    suffixes = {"ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples",
+                "rdf": "application/rdf+xml", "json": "application/json", "html": "text/html"}
+    if suffix is not None and suffix not in suffixes:
+        raise not_found(f"No representation '.{suffix}' of the ontology.")
+    offers = [f.media_type for f in RDF_FORMATS] + ["text/html", "application/json"]
+    media_type = suffixes[suffix] if suffix else negotiate(request.headers.get("Accept"), offers,
+                                                           default="text/turtle")
+    graph = _base() + "graph/ontology"
+    alternates = [(f"/ontology.{s}", suffixes[s]) for s in ("ttl", "jsonld", "nt", "rdf", "json")]
+    if media_type not in ("text/html", "application/json"):
+        fmt = next(f for f in RDF_FORMATS if f.media_type == media_type)
+        prefixes = {k: v for k, v in vocab.prefixes_for(_base(), extra=True).items()
+                    if k not in ("id", "graph")}
+        answer = get_store().query("CONSTRUCT WHERE { ?s ?p ?o }", dataset=Dataset(default_graphs=(graph,)),
+                                   graph_format=fmt.media_type, prefixes=prefixes, max_rows=1_000_000)
+        response = Response(answer.body, content_type=response_mimetype(fmt))
+        response.vary.add("Accept")
+        return response
+    lang = current_lang()
+    rows = get_store().query(_GRAPH_TRIPLES_QUERY, dataset=Dataset(default_graphs=(graph,)),
+                             max_rows=1_000_000).bindings()
+    data = _ontology_data(rows, lang)
+    return respond("meta/ontology.html", data, as_json=media_type == "application/json",
+                   alternates=alternates)
+
+
+def _ontology_data(rows: list[dict], lang: str) -> dict:
+    """Group the ontology graph's triples by term and section."""
+    base_ns = _base() + "ontology#"
+    linker = Linker(_base(), lang)
+    linker.add_labels({"x": r["s"], "l": r["o"]} for r in rows if r["p"].value == V.RDFS_LABEL)
+    by_subject: dict[str, dict[str, list]] = {}
+    for row in rows:
+        if isinstance(row["s"], NamedNode):
+            by_subject.setdefault(row["s"].value, {}).setdefault(row["p"].value, []).append(row["o"])
+    ontology_iri = _base() + "ontology"
+    header = by_subject.get(ontology_iri, {})
+
+    def texts(values):
+        return group_labels((v.value, canonical_lang(v.language)) for v in values if isinstance(v, Literal))
+
+    def links(values):
+        return [linker.link(v.value) for v in values if isinstance(v, NamedNode)]
+
+    sections = {name: [] for name, _ in _TERM_SECTIONS}
+    for iri, props in sorted(by_subject.items()):
+        if not iri.startswith(base_ns):
+            continue
+        types = {v.value for v in props.get(V.RDF_TYPE, []) if isinstance(v, NamedNode)}
+        section = next((name for name, kinds in _TERM_SECTIONS if types & set(kinds)), "other_terms")
+        sections[section].append({
+            "iri": iri, "anchor": iri[len(base_ns):], "curie": vocab.compact(iri),
+            "label": linker.label(iri), "labels": texts(props.get(V.RDFS_LABEL, [])),
+            "comments": texts(props.get(V.RDFS + "comment", [])),
+            "types": links(props.get(V.RDF_TYPE, [])),
+            "domain": links(props.get(V.RDFS + "domain", [])),
+            "range": links(props.get(V.RDFS + "range", [])),
+            "subclass_of": links(props.get(V.RDFS + "subClassOf", [])
+                                 + props.get(V.RDFS + "subPropertyOf", [])),
+            "inverse_of": links(props.get(V.OWL + "inverseOf", [])),
+        })
+    for terms in sections.values():
+        terms.sort(key=lambda term: term["anchor"].lower())
+    title = pick(texts(header.get(V.DCTERMS + "title", [])), lang)
+    description = pick(texts(header.get(V.DCTERMS + "description", [])), lang)
+    version = [v.value for v in header.get(V.OWL + "versionInfo", []) if isinstance(v, Literal)]
+    return {
+        "iri": ontology_iri, "namespace": base_ns,
+        "title": title[0] if title else i18n.text("ontology", lang),
+        "description": description[0] if description else "",
+        "version": version[0] if version else None,
+        "sections": [{"name": name, "title": i18n.text(name, lang), "terms": sections[name]}
+                     for name, _ in _TERM_SECTIONS if sections[name]],
+        "count": sum(len(v) for v in sections.values()),
+    }
+
+
+# --------------------------------------------------------------------------- shapes
+
+@bp.route("/shapes")
+@bp.route("/shapes.json", endpoint="shapes_json")
+def shapes():
+    """The SHACL shapes the build validated against and the last validation report."""
+    shapes_file, report_file = _build_file("shapes.ttl"), _build_file("validation.ttl")
+    conforms, results = _report_summary(report_file)
+    data = {
+        "shapes": shapes_file.read_text(encoding="utf-8") if shapes_file else None,
+        "shapes_href": "/shapes.ttl" if shapes_file else None,
+        "report": report_file.read_text(encoding="utf-8") if report_file else None,
+        "report_href": "/validation.ttl" if report_file else None,
+        "conforms": conforms, "results": results,
+    }
+    as_json = request.path.endswith(".json") or wants_json()
+    return respond("meta/shapes.html", data, as_json=as_json,
+                   alternates=[("/shapes.json", "application/json"), ("/shapes.ttl", "text/turtle")])
+
+
+def _report_summary(path: Path | None) -> tuple[bool | None, int]:
+    """(sh:conforms, number of sh:result) of a validation report file."""
+    if path is None:
+        return None, 0
+    conforms, results = None, 0
+    for triple in pyoxigraph.parse(path=str(path), format=pyoxigraph.RdfFormat.TURTLE):
+        if triple.predicate.value == V.SH + "conforms":
+            conforms = triple.object.value == "true"
+        elif triple.predicate.value == V.SH + "result":
+            results += 1
+    return conforms, results
+
+
+@bp.route("/shapes.ttl")
+def shapes_file():
+    return _turtle_file("shapes.ttl")
+
+
+@bp.route("/validation.ttl")
+def validation_file():
+    return _turtle_file("validation.ttl")
+
+
+def _turtle_file(name: str) -> Response:
+    path = _build_file(name)
+    if path is None:
+        raise not_found(f"This server has no {name} (it serves no build, or the build lacks it).")
+    return send_file(path, mimetype="text/turtle; charset=utf-8", conditional=True)
+
+
+# --------------------------------------------------------------------------- dumps
+
+@bp.route("/dumps/<name>")
+def dump(name: str):
+    """A dump of the whole dataset, as listed (with its checksum) in build.json."""
+    info = _manifest().get("dumps", {}).get(name)
+    path = _build_file(name) if info is not None else None
+    if path is None:
+        raise not_found(f"No dump named {name!r}; see /.well-known/void for the list.")
+    response = send_file(path, mimetype=DUMP_TYPES.get(name, "application/octet-stream"),
+                         as_attachment=True, download_name=name, conditional=True)
+    if info.get("sha256"):
+        digest = base64.b64encode(bytes.fromhex(info["sha256"])).decode("ascii")
+        response.headers["Digest"] = f"sha-256={digest}"
+        response.headers["Repr-Digest"] = f"sha-256=:{digest}:"
+    return response
+
+
+@bp.route("/dumps/SHA256SUMS")
+def checksums():
+    """`sha256sum -c` compatible list of the dumps."""
+    lines = [f"{info['sha256']}  {name}" for name, info in _manifest().get("dumps", {}).items()
+             if info.get("sha256")]
+    return Response("\n".join(lines) + "\n", mimetype="text/plain")
+
+
+# --------------------------------------------------------------------------- VoID / DCAT
+
+@bp.route("/.well-known/void")
+@bp.route("/.well-known/void.<suffix>")
+def void(suffix: str | None = None):
+    """VoID + DCAT 3 description of the dataset, its SPARQL service and its dumps."""
+    suffixes = {"ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples",
+                "rdf": "application/rdf+xml", "html": "text/html"}
+    if suffix is not None and suffix not in suffixes:
+        raise not_found(f"No representation '.{suffix}' of the dataset description.")
+    offers = [f.media_type for f in RDF_FORMATS] + ["text/html"]
+    media_type = suffixes[suffix] if suffix else negotiate(request.headers.get("Accept"), offers,
+                                                           default="text/turtle")
+    triples = void_triples(_root(), _base(), _manifest())
+    prefixes = {k: v for k, v in vocab.META_PREFIXES.items() if k not in ("id",)}
+    turtle = pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.TURTLE, prefixes=prefixes)
+    alternates = [(f"/.well-known/void.{s}", suffixes[s]) for s in ("ttl", "jsonld", "nt", "rdf")]
+    if media_type == "text/html":
+        data = {"turtle": turtle.decode("utf-8"), "dumps": _dumps(_manifest()),
+                "triples": _manifest().get("triples"), "endpoint": _root() + "sparql"}
+        return respond("meta/void.html", data, alternates=alternates)
+    fmt = next(f for f in RDF_FORMATS if f.media_type == media_type)
+    if fmt.oxigraph.supports_datasets:
+        triples = [pyoxigraph.Quad(t.subject, t.predicate, t.object, pyoxigraph.DefaultGraph())
+                   for t in triples]
+    body = turtle if fmt.media_type == "text/turtle" else (
+        pyoxigraph.serialize(triples, format=fmt.oxigraph, prefixes=prefixes)
+        if fmt.media_type in ("application/trig", "text/n3", "application/rdf+xml")
+        else pyoxigraph.serialize(triples, format=fmt.oxigraph))
+    response = Response(body, content_type=response_mimetype(fmt))
+    response.vary.add("Accept")
+    response.headers["Link"] = ", ".join(f'<{h}>; rel="alternate"; type="{m}"' for h, m in alternates)
+    return response
+
+
+def void_triples(root: str, base: str, manifest: dict) -> list[Triple]:
+    """The VoID/DCAT description as triples (no blank nodes: every node gets an IRI)."""
+    n, lit = NamedNode, Literal
+    rdf_type = n(V.RDF_TYPE)
+    doc = root + ".well-known/void"
+    dataset, service, endpoint = n(doc + "#dataset"), n(root + "sparql"), n(root + "sparql")
+    out: list[Triple] = []
+
+    def add(s, p, o):
+        out.append(Triple(s, n(p), o))
+
+    add(dataset, V.RDF_TYPE, n(V.VOID + "Dataset"))
+    add(dataset, V.RDF_TYPE, n(V.DCAT + "Dataset"))
+    for code in ("zh-Hans", "zh-Hant", "en"):
+        add(dataset, V.DCTERMS + "title", lit(i18n.text("site_title", code), language=code))
+        add(dataset, V.DCTERMS + "description", lit(i18n.text("intro", code), language=code))
+    add(dataset, V.VOID + "sparqlEndpoint", endpoint)
+    add(dataset, V.VOID + "uriSpace", lit(base + "id/"))
+    add(dataset, V.VOID + "vocabulary", n(base + "ontology#"))
+    add(dataset, V.VOID + "rootResource", n(root))
+    add(dataset, V.DCAT + "landingPage", n(root))
+    add(dataset, V.DCTERMS + "license", n("https://creativecommons.org/licenses/by/4.0/"))
+    if manifest.get("triples") is not None:
+        add(dataset, V.VOID + "triples", lit(str(manifest["triples"]), datatype=n(V.XSD + "integer")))
+    if manifest.get("hash"):
+        add(dataset, V.DCTERMS + "identifier", lit("sha256:" + manifest["hash"]))
+    if manifest.get("ontology_version"):
+        add(dataset, V.OWL + "versionInfo", lit(str(manifest["ontology_version"])))
+
+    add(service, V.RDF_TYPE, n(V.DCAT + "DataService"))
+    add(service, V.RDF_TYPE, n(V.SD + "Service"))
+    add(service, V.DCAT + "endpointURL", endpoint)
+    add(service, V.SD + "endpoint", endpoint)
+    add(service, V.DCAT + "servesDataset", dataset)
+    add(service, V.DCTERMS + "conformsTo", n("https://www.w3.org/TR/sparql11-protocol/"))
+    add(dataset, V.DCAT + "distribution", n(doc + "#sparql"))
+    add(n(doc + "#sparql"), V.RDF_TYPE, n(V.DCAT + "Distribution"))
+    add(n(doc + "#sparql"), V.DCAT + "accessService", service)
+    add(n(doc + "#sparql"), V.DCAT + "accessURL", endpoint)
+
+    for name, info in manifest.get("dumps", {}).items():
+        url = n(root + "dumps/" + name)
+        dist, checksum = n(f"{doc}#dump-{name}"), n(f"{doc}#dump-{name}-sha256")
+        add(dataset, V.VOID + "dataDump", url)
+        add(dataset, V.DCAT + "distribution", dist)
+        add(dist, V.RDF_TYPE, n(V.DCAT + "Distribution"))
+        add(dist, V.DCAT + "downloadURL", url)
+        add(dist, V.DCAT + "accessURL", url)
+        if name in DUMP_TYPES:
+            add(dist, V.DCAT + "mediaType", n("https://www.iana.org/assignments/media-types/" + DUMP_TYPES[name]))
+        if info.get("bytes") is not None:
+            add(dist, V.DCAT + "byteSize", lit(str(info["bytes"]), datatype=n(V.XSD + "nonNegativeInteger")))
+        if info.get("sha256"):
+            add(dist, V.SPDX + "checksum", checksum)
+            add(checksum, V.RDF_TYPE, n(V.SPDX + "Checksum"))
+            add(checksum, V.SPDX + "algorithm", n(V.SPDX + "checksumAlgorithm_sha256"))
+            add(checksum, V.SPDX + "checksumValue", lit(info["sha256"], datatype=n(V.XSD + "hexBinary")))
+
+    for index, (graph, count) in enumerate(sorted(manifest.get("graphs", {}).items()), start=1):
+        subset = n(f"{doc}#graph-{index}")
+        add(dataset, V.VOID + "subset", subset)
+        add(subset, V.RDF_TYPE, n(V.VOID + "Dataset"))
+        add(subset, V.SD + "name", n(graph))
+        add(subset, V.VOID + "triples", lit(str(count), datatype=n(V.XSD + "integer")))
+    for index, (cls, count) in enumerate(sorted(manifest.get("classes", {}).items()), start=1):
+        part = n(f"{doc}#class-{index}")
+        add(dataset, V.VOID + "classPartition", part)
+        add(part, V.VOID + "class", n(cls))
+        add(part, V.VOID + "entities", lit(str(count), datatype=n(V.XSD + "integer")))
+    return out
+
+
+# --------------------------------------------------------------------------- settings
+
+@bp.route("/-/settings")
+@bp.route("/-/settings.json", endpoint="settings_json")
+def settings():
+    """The server's settings (secrets shown only as set/unset), Datasette's /-/settings."""
+    values = public_settings(current_app.config)
+    data = {"settings": [{"name": s.name, "value": values[s.name], "default": s.default
+                          if not isinstance(s.default, tuple) else list(s.default), "help": s.help}
+                         for s in SETTINGS]}
+    as_json = request.path.endswith(".json") or wants_json()
+    return respond("meta/settings.html", data, as_json=as_json,
+                   alternates=[("/-/settings.json", "application/json")])

@@ -1,0 +1,163 @@
+"""Entity pages: every IRI under the base at its own path, any other IRI at /resource?iri=.
+
+`https://w3id.org/bjkg/id/place/tongzhou` is served at `/id/place/tongzhou` (and graph IRIs
+at `/graph/<slug>`). One view builds the description (`server.describe`) and renders it by
+content negotiation on the same URL — HTML for browsers; Turtle, JSON-LD, N-Triples,
+RDF/XML, TriG, N-Quads for RDF clients — or by suffix: `.ttl`, `.jsonld`, `.nt`, `.rdf`,
+and `.json`, the page's data twin. The IRI from the request becomes a validated
+`NamedNode` and reaches the store only as a bound term.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import pyoxigraph
+from flask import Blueprint, Response, current_app, redirect, request
+
+from server import vocab
+from server.conneg import HTML, RDF_FORMATS, Format, format_by_name, negotiate, response_mimetype
+from server.describe import describe, description_triples
+from server.errors import bad_request, not_found
+from server.extension import get_store
+from server.views.common import current_lang, install, page_number, respond
+
+bp = Blueprint("pages", __name__)
+install(bp)
+
+SUFFIXES = {"ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples",
+            "rdf": "application/rdf+xml", "trig": "application/trig", "nq": "application/n-quads",
+            "json": "application/json", "html": "text/html"}
+# Which representations a page advertises (Link headers and the page's own links).
+ADVERTISED = ("ttl", "jsonld", "nt", "rdf", "json")
+_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+(?:/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*")
+_JSON = "application/json"
+
+
+@bp.route("/id/<path:rest>")
+def entity(rest: str):
+    """An entity under `<base>id/`."""
+    return _serve_path("id/", rest)
+
+
+@bp.route("/graph/<path:rest>")
+def graph(rest: str):
+    """A named graph IRI under `<base>graph/` (described like any resource)."""
+    return _serve_path("graph/", rest)
+
+
+@bp.route("/resource")
+@bp.route("/resource.<suffix>")
+def resource(suffix: str | None = None):
+    """Any IRI in the store, named by `?iri=`; IRIs with a path of their own redirect there."""
+    iri = request.args.get("iri", "").strip()
+    if not iri:
+        raise bad_request("Name the resource with ?iri=<absolute IRI>.")
+    node = _named_node(iri)
+    if suffix is not None and suffix not in SUFFIXES:
+        raise not_found(f"No representation '.{suffix}'; use one of: "
+                        + ", ".join("." + s for s in SUFFIXES))
+    base = current_app.config["BASE_IRI"]
+    for area in ("id/", "graph/"):
+        rest = iri[len(base + area):] if iri.startswith(base + area) else None
+        if rest and _PATH.fullmatch(rest):
+            target = "/" + area + rest + (f".{suffix}" if suffix else "")
+            args = {k: v for k, v in request.args.items() if k != "iri"}
+            query = "&".join(f"{quote(k)}={quote(v)}" for k, v in args.items())
+            return redirect(target + ("?" + query if query else ""), code=301)
+    here = "/resource" + ("." + suffix if suffix else "")
+    return _serve(node.value, suffix, self_href=lambda s: f"/resource.{s}?iri={quote(iri, safe='')}",
+                  here=here)
+
+
+def _serve_path(area: str, rest: str) -> Response:
+    """Split a `.suffix` off the path, rebuild the IRI and serve it."""
+    suffix = None
+    head, dot, tail = rest.rpartition(".")
+    if dot and tail in SUFFIXES and "/" not in tail:
+        rest, suffix = head, tail
+    if not _PATH.fullmatch(rest):
+        raise not_found(f"/{area}{rest} is not an entity path.")
+    iri = current_app.config["BASE_IRI"] + area + rest
+    _named_node(iri)
+    return _serve(iri, suffix, self_href=lambda s: f"/{area}{rest}.{s}", here=f"/{area}{rest}")
+
+
+def _named_node(iri: str) -> pyoxigraph.NamedNode:
+    """A validated IRI term; 400 for anything that is not an absolute IRI."""
+    try:
+        return pyoxigraph.NamedNode(iri)
+    except ValueError as exc:
+        raise bad_request(f"Not a valid IRI: {exc}") from None
+
+
+def _choose(suffix: str | None) -> str:
+    """The media type to answer with: the suffix's, else `?format=`, else negotiated."""
+    if suffix:
+        return SUFFIXES[suffix]
+    if request.args.get("format"):
+        name = request.args["format"]
+        if name in ("json", _JSON):
+            return _JSON
+        return format_by_name((*RDF_FORMATS, HTML), name).media_type
+    offers = [f.media_type for f in RDF_FORMATS] + [HTML.media_type, _JSON]
+    return negotiate(request.headers.get("Accept"), offers, default="text/turtle")
+
+
+def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
+    """Describe `iri` and answer in the chosen representation."""
+    media_type = _choose(suffix)
+    lang = current_lang()
+    inbound_predicate = request.args.get("inbound") or None
+    if inbound_predicate is not None:
+        inbound_predicate = _named_node(inbound_predicate).value
+    page = page_number()
+    store = get_store()
+    description = describe(store, iri, base=current_app.config["BASE_IRI"], lang=lang,
+                           inbound_predicate=inbound_predicate, inbound_page=page)
+    alternates = [(self_href(s), SUFFIXES[s]) for s in ADVERTISED]
+    if description is None:
+        return _not_found(iri, media_type)
+    description["alternates"] = [{"href": href, "type": media} for href, media in alternates]
+    description["sparql_href"] = _sparql_href(iri)
+    if media_type in (HTML.media_type, _JSON):
+        return respond("pages/entity.html", description, as_json=media_type == _JSON,
+                       alternates=alternates, here=here)
+    fmt = next(f for f in RDF_FORMATS if f.media_type == media_type)
+    return _rdf_response(description_triples(store, iri, description), fmt, alternates)
+
+
+def _rdf_response(triples, fmt: Format, alternates) -> Response:
+    """Triples serialised by pyoxigraph in `fmt` (quad formats get them in the default graph)."""
+    if fmt.oxigraph.supports_datasets:
+        triples = [pyoxigraph.Quad(t.subject, t.predicate, t.object, pyoxigraph.DefaultGraph())
+                   for t in triples]
+    if fmt.media_type in ("text/turtle", "application/trig", "text/n3", "application/rdf+xml"):
+        # No id:/graph: prefixes: slash-bearing local names would read `id:place\\/tongzhou`.
+        prefixes = {k: v for k, v in vocab.prefixes_for(current_app.config["BASE_IRI"]).items()
+                    if k not in ("id", "graph")}
+        body = pyoxigraph.serialize(triples, format=fmt.oxigraph, prefixes=prefixes)
+    else:
+        body = pyoxigraph.serialize(triples, format=fmt.oxigraph)
+    response = Response(body, content_type=response_mimetype(fmt))
+    response.vary.add("Accept")
+    response.headers["Link"] = ", ".join(f'<{h}>; rel="alternate"; type="{m}"' for h, m in alternates)
+    return response
+
+
+def _not_found(iri: str, media_type: str) -> Response:
+    """404: a page with a search link for browsers, a problem document for everyone else."""
+    if media_type != HTML.media_type:
+        raise not_found(f"This dataset has nothing about <{iri}>.")
+    guess = iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1].replace("-", " ")
+    data = {"iri": iri, "search_q": guess, "search_href": "/search?q=" + quote(guess)}
+    return respond("pages/not_found.html", data, status=404)
+
+
+def _sparql_href(iri: str) -> str:
+    """The query editor pre-filled with a query listing the resource's statements per graph."""
+    term = str(pyoxigraph.NamedNode(iri))
+    query = ("SELECT ?graph ?property ?value WHERE {\n"
+             f"  GRAPH ?graph {{ {term} ?property ?value }}\n"
+             "}\nORDER BY ?graph ?property\n")
+    return "/sparql#query=" + quote(query, safe="")

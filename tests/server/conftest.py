@@ -1,0 +1,134 @@
+"""Fixtures for the server tests: apps over the tiny build, a writable app, a live server.
+
+`app`/`client` serve `tiny_build` read-only through the real query worker pool; the
+`writable_*` fixtures serve an empty in-memory dataset with an update token; `live_server`
+runs `bjkg serve` (gunicorn) in a subprocess on 127.0.0.1 and a random port, for real
+HTTP clients and for concurrency tests.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from server import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "s3cret-token"
+BASE = "https://w3id.org/bjkg/"
+
+
+def close_app(app) -> None:
+    app.extensions["bjkg"].store.close()
+
+
+@pytest.fixture(scope="session")
+def app(tiny_build):
+    application = create_app({"BUILD_DIR": str(tiny_build), "QUERY_TIMEOUT": 20, "TESTING": True})
+    yield application
+    close_app(application)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def writable_app():
+    application = create_app({"EMPTY": True, "UPDATE_TOKEN": TOKEN, "TESTING": True})
+    yield application
+    close_app(application)
+
+
+@pytest.fixture
+def writable_client(writable_app):
+    return writable_app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen
+
+    @property
+    def sparql(self) -> str:
+        return f"{self.url}/sparql"
+
+
+def start_server(args: list[str], env_extra: dict[str, str] | None = None, timeout: float = 60) -> LiveServer:
+    port = free_port()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(env_extra or {})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"bjkg serve exited: {process.stderr.read().decode(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/sparql?query=ASK%7B%7D", timeout=5):
+                return LiveServer(url, process)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    stop_server(LiveServer(url, process))
+    raise RuntimeError("bjkg serve did not come up")
+
+
+def stop_server(server: LiveServer) -> None:
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)  # the session we started: gunicorn + its workers
+        try:
+            server.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait()
+    if server.process.stderr:
+        server.process.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tiny_build):
+    """`bjkg serve --build tiny_build` with a 2 s query limit and 2 query workers."""
+    server = start_server(["--build", str(tiny_build), "-s", "QUERY_TIMEOUT", "2",
+                           "-s", "QUERY_WORKERS", "2"])
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def live_writable_server():
+    server = start_server(["--empty", "--update-token", TOKEN])
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def real_build(tmp_path_factory):
+    """One real `build_dataset` of this checkout (skipped when the source corpus is absent)."""
+    from graph.build import build_dataset
+
+    sources = Path(os.environ.get("BJKG_SOURCES", ROOT.parent / "shared" / "sources"))
+    if not sources.is_dir():
+        pytest.skip(f"no source corpus at {sources}")
+    out = tmp_path_factory.mktemp("real") / "build"
+    build_dataset(ROOT, out, sources)
+    return out

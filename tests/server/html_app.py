@@ -1,0 +1,25 @@
+"""The app the HTML-side tests share: `create_app` over the session's `tiny_build`."""
+from __future__ import annotations
+
+import pytest
+
+from server import create_app
+
+
+def make_app(build_dir, **settings):
+    """An app serving `build_dir` read-only, with TESTING on and any extra settings."""
+    return create_app({"BUILD_DIR": str(build_dir), "TESTING": True, **settings})
+
+
+@pytest.fixture(scope="module")
+def html_app(tiny_build):
+    app = make_app(tiny_build)
+    yield app
+    from server.extension import get_store
+
+    get_store(app).close()
+
+
+@pytest.fixture()
+def client(html_app):
+    return html_app.test_client()

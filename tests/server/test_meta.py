@@ -1,0 +1,154 @@
+"""Home, class pages, ontology, shapes, VoID/DCAT, dumps, settings, the query editor page."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pyoxigraph
+import pytest
+
+from server import i18n
+from server.examples import load_examples
+from tests.server.html_app import client, html_app  # noqa: F401  (fixtures)
+
+HTML = {"Accept": "text/html"}
+VOID = "http://rdfs.org/ns/void#"
+DCAT = "http://www.w3.org/ns/dcat#"
+SPDX = "http://spdx.org/rdf/terms#"
+
+
+def test_home_counts_examples_search_box(client, tiny_build):
+    manifest = json.loads((tiny_build / "build.json").read_text())
+    data = client.get("/index.json").get_json()
+    assert data["triples"] == manifest["triples"]
+    assert {c["iri"]: c["count"] for c in data["classes"]} == manifest["classes"]
+    assert {g["iri"] for g in data["graphs"]} == set(manifest["graphs"])
+    assert len(data["examples"]) >= 8
+    page = client.get("/", headers=HTML).get_data(as_text=True)
+    assert 'action="/search"' in page and "/sparql#query=" in page
+    assert "/dumps/bjkg.trig" in page
+    assert client.get("/", headers={"Accept": "application/json"}).get_json()["triples"] == manifest["triples"]
+
+
+def test_every_example_query_runs_and_the_policy_ones_find_rows(html_app):
+    from server.extension import get_store
+
+    store = get_store(html_app)
+    rows = {ex.slug: store.query(ex.query).bindings() for ex in load_examples()}
+    assert len(rows) >= 8
+    for slug in ("wuzi-pillars-tasks", "gdp-2023-actual-vs-2024-target", "tongzhou-observations",
+                 "zhongguancun-initiatives", "people-and-posts", "quotes-for-a-figure",
+                 "counts-per-source", "places-within-xiongan"):
+        assert rows[slug], slug
+    statuses = {r["status"].value.rsplit("#", 1)[1] for r in rows["gdp-2023-actual-vs-2024-target"]}
+    assert statuses == {"Actual", "Target"}
+
+
+def test_examples_have_titles_in_three_scripts():
+    for ex in load_examples():
+        assert {tag for tag, _ in ex.titles} == {"zh-Hans", "zh-Hant", "en"}, ex.slug
+
+
+def test_ui_strings_exist_in_three_scripts():
+    for key in i18n.ui_keys():
+        assert all(i18n.text(key, lang) for lang in ("zh-Hans", "zh-Hant", "en")), key
+
+
+def test_class_page_lists_instances_paged(client, monkeypatch):
+    import server.views.meta as meta
+
+    monkeypatch.setattr(meta, "CLASS_PAGE_SIZE", 3)
+    url = "/class.json?iri=https%3A%2F%2Fw3id.org%2Fbjkg%2Fontology%23Place"
+    first = client.get(url).get_json()
+    assert first["total"] >= 8 and len(first["items"]) == 3 and first["has_next"]
+    second = client.get(url + "&page=2").get_json()
+    assert not {i["iri"] for i in first["items"]} & {i["iri"] for i in second["items"]}
+    assert client.get("/class?iri=https%3A%2F%2Fexample.org%2FNothing").status_code == 404
+
+
+def test_ontology_page_documents_every_term_in_three_scripts(client):
+    data = client.get("/ontology.json").get_json()
+    terms = {t["curie"]: t for s in data["sections"] for t in s["terms"]}
+    assert {"bjkg:Place", "bjkg:Initiative", "bjkg:involvesPlace", "bjkg:quote"} <= set(terms)
+    place = terms["bjkg:involvesPlace"]
+    assert set(place["labels"]) >= {"zh-Hans", "zh-Hant", "en"}
+    assert [d["curie"] for d in place["domain"]] == ["bjkg:Initiative"]
+    assert [r["curie"] for r in place["range"]] == ["bjkg:Place"]
+    page = client.get("/ontology", headers=HTML).get_data(as_text=True)
+    assert 'id="Place"' in page and "涉及地點" in page and "involves place" in page
+    ttl = client.get("/ontology", headers={"Accept": "text/turtle"})
+    assert ttl.mimetype == "text/turtle"
+    assert len(list(pyoxigraph.parse(ttl.data, format=pyoxigraph.RdfFormat.TURTLE))) > 500
+
+
+def test_shapes_and_validation_report_are_viewable(client, tiny_build):
+    data = client.get("/shapes.json").get_json()
+    assert data["conforms"] is True
+    assert client.get("/validation.ttl").status_code == 200
+    page = client.get("/shapes", headers=HTML).get_data(as_text=True)
+    assert "sh:ValidationReport" in page or "ValidationReport" in page
+    if (tiny_build / "shapes.ttl").is_file():
+        assert client.get("/shapes.ttl").status_code == 200
+
+
+def test_void_dcat_description(client, tiny_build):
+    manifest = json.loads((tiny_build / "build.json").read_text())
+    r = client.get("/.well-known/void", headers={"Accept": "text/turtle"})
+    assert r.status_code == 200 and r.mimetype == "text/turtle"
+    triples = list(pyoxigraph.parse(r.data, format=pyoxigraph.RdfFormat.TURTLE))
+    by_pred = {}
+    for t in triples:
+        by_pred.setdefault(t.predicate.value, []).append(t)
+    assert by_pred[VOID + "sparqlEndpoint"][0].object.value == "http://localhost/sparql"
+    assert int(by_pred[VOID + "triples"][0].object.value) == manifest["triples"]
+    dumps = {t.object.value for t in by_pred[VOID + "dataDump"]}
+    assert dumps == {f"http://localhost/dumps/{n}" for n in ("bjkg.trig", "bjkg.nq", "bjkg.jsonld")}
+    assert any(t.object.value == DCAT + "DataService" for t in by_pred["http://www.w3.org/1999/02/22-rdf-syntax-ns#type"])
+    checksums = {t.object.value for t in by_pred[SPDX + "checksumValue"]}
+    assert checksums == {d["sha256"] for d in manifest["dumps"].values()}
+    assert not any(isinstance(t.subject, pyoxigraph.BlankNode) for t in triples)
+    jsonld = client.get("/.well-known/void", headers={"Accept": "application/ld+json"})
+    assert jsonld.mimetype == "application/ld+json"
+    html = client.get("/.well-known/void", headers=HTML)
+    assert html.mimetype == "text/html" and "void:sparqlEndpoint" in html.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["bjkg.trig", "bjkg.nq", "bjkg.jsonld"])
+def test_dumps_with_checksums(client, tiny_build, name):
+    r = client.get(f"/dumps/{name}")
+    assert r.status_code == 200
+    assert hashlib.sha256(r.data).hexdigest() == json.loads(
+        (tiny_build / "build.json").read_text())["dumps"][name]["sha256"]
+    assert r.headers["Digest"].startswith("sha-256=")
+    sums = client.get("/dumps/SHA256SUMS").get_data(as_text=True)
+    assert f"{hashlib.sha256(r.data).hexdigest()}  {name}" in sums
+
+
+def test_only_listed_files_are_served(client):
+    assert client.get("/dumps/build.json").status_code == 404
+    assert client.get("/dumps/..%2Fbuild.json").status_code == 404
+
+
+def test_settings_page_hides_secrets(tiny_build):
+    from tests.server.html_app import make_app
+
+    app = make_app(tiny_build, UPDATE_TOKEN="s3cret")
+    try:
+        data = app.test_client().get("/-/settings.json").get_json()
+        assert "s3cret" not in json.dumps(data)
+    finally:
+        from server.extension import get_store
+
+        get_store(app).close()
+
+
+def test_query_editor_page_is_local_and_prefilled(client):
+    r = client.get("/sparql", headers=HTML)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="yasgui"' in page
+    assert "/static/vendor/yasgui/yasgui.min.js" in page and "/static/js/editor.js" in page
+    assert "PREFIX bjkg:" in page
+    assert page.count("data-example=") >= 8
+    assert "//cdn" not in page and "unpkg" not in page and "jsdelivr" not in page
+    assert client.get("/static/vendor/yasgui/yasgui.min.js").status_code == 200
+    assert client.get("/static/vendor/yasgui/LICENSE").status_code == 200

@@ -1,0 +1,208 @@
+"""Entity pages: paths, negotiation, suffixes, languages, provenance, paging, escaping."""
+from __future__ import annotations
+
+import json
+
+import pyoxigraph
+import pytest
+
+from tests.server.html_app import client, html_app  # noqa: F401  (fixtures)
+
+ID = "https://w3id.org/bjkg/id/"
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_entity_path_serves_html_with_label_types_and_links(client):
+    r = client.get("/id/place/tongzhou", headers=HTML)
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    page = r.get_data(as_text=True)
+    assert "通州区" in page and "Tongzhou District" in page and "Tōngzhōu Qū" in page
+    assert 'href="/id/place/beijing"' in page            # linked value under the base
+    assert 'href="/ontology#District"' in page           # type links to the ontology page
+    assert "Accept" in r.headers["Vary"]
+    link = r.headers["Link"]
+    for suffix, media in (("ttl", "text/turtle"), ("jsonld", "application/ld+json"),
+                          ("json", "application/json")):
+        assert f'</id/place/tongzhou.{suffix}>; rel="alternate"; type="{media}"' in link
+    assert "/sparql#query=" in page                      # prefilled query link
+
+
+@pytest.mark.parametrize("accept, media", [
+    ("text/turtle", "text/turtle"),
+    ("application/ld+json", "application/ld+json"),
+    ("application/n-triples", "application/n-triples"),
+    ("application/rdf+xml", "application/rdf+xml"),
+    ("*/*", "text/turtle"),
+])
+def test_negotiation_on_the_same_url(client, accept, media):
+    r = client.get("/id/place/tongzhou", headers={"Accept": accept})
+    assert r.status_code == 200
+    assert r.mimetype == media
+    assert "Accept" in r.headers["Vary"]
+    fmt = pyoxigraph.RdfFormat.from_media_type(media)
+    triples = list(pyoxigraph.parse(r.data, format=fmt))
+    subjects = {t.subject.value for t in triples}
+    assert ID + "place/tongzhou" in subjects
+
+
+@pytest.mark.parametrize("suffix, media", [
+    ("ttl", "text/turtle"), ("jsonld", "application/ld+json"), ("nt", "application/n-triples"),
+    ("rdf", "application/rdf+xml"),
+])
+def test_suffix_forms(client, suffix, media):
+    r = client.get(f"/id/place/tongzhou.{suffix}", headers=HTML)
+    assert r.status_code == 200 and r.mimetype == media
+    assert r.headers["Content-Type"].count("charset") <= 1
+    triples = list(pyoxigraph.parse(r.data, format=pyoxigraph.RdfFormat.from_media_type(media)))
+    within = [t for t in triples if t.predicate.value.endswith("#within")]
+    assert any(t.object.value == ID + "place/beijing" for t in within)
+
+
+def test_unacceptable_type_is_406(client):
+    r = client.get("/id/place/tongzhou", headers={"Accept": "image/png"})
+    assert r.status_code == 406
+
+
+def test_json_twin_is_the_page_data(client):
+    r = client.get("/id/place/tongzhou.json")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    data = r.get_json()
+    assert data["iri"] == ID + "place/tongzhou"
+    assert data["labels"]["zh-Hans"] == ["通州区"] and data["labels"]["zh-Hant"] == ["通州區"]
+    assert data["labels"]["zh-Latn-pinyin"] == ["Tōngzhōu Qū"]
+    assert {t["iri"].rsplit("#", 1)[1] for t in data["types"]} >= {"District", "Place"}
+    predicates = [p["predicate"]["curie"] for p in data["properties"]]
+    assert "bjkg:within" in predicates
+    # the same dict drives the HTML: the page shows what the JSON holds
+    page = client.get("/id/place/tongzhou", headers=HTML).get_data(as_text=True)
+    for prop in data["properties"]:
+        assert prop["predicate"]["label"] in page
+    # Accept: application/json gets the twin too
+    assert client.get("/id/place/tongzhou", headers={"Accept": "application/json"}).get_json()["iri"] == data["iri"]
+
+
+def test_property_order_comes_from_the_table(client):
+    from server.describe import PROPERTY_ORDER
+
+    data = client.get("/id/initiative/zgc-24-reforms.json").get_json()
+    predicates = [p["predicate"]["iri"] for p in data["properties"]]
+    known = [p for p in predicates if p in PROPERTY_ORDER]
+    assert known == sorted(known, key=PROPERTY_ORDER.index)
+    assert predicates.index("https://w3id.org/bjkg/ontology#quote") < predicates.index(
+        "https://w3id.org/bjkg/ontology#involvesPlace")
+
+
+def test_language_fallback_switch_and_cookie(client):
+    zh = client.get("/id/place/tongzhou.json").get_json()
+    assert zh["lang"] == "zh-Hans" and zh["label"] == "通州区"
+    r = client.get("/id/place/tongzhou?lang=zh-Hant", headers=HTML)
+    assert "<h1 id=\"label\">通州區</h1>" in r.get_data(as_text=True)
+    assert "bjkg_lang=zh-Hant" in r.headers["Set-Cookie"]
+    # remembered: the next page without ?lang= uses the cookie
+    client.set_cookie("bjkg_lang", "en")
+    assert client.get("/id/place/tongzhou.json").get_json()["label"] == "Tongzhou District"
+    # fallback: the XSS probe has no zh-Hant label, so zh-Hans is shown
+    client.set_cookie("bjkg_lang", "zh-Hant")
+    assert client.get("/id/place/xss.json").get_json()["label"] == "<script>alert(1)</script>"
+    # an unknown language is ignored
+    assert client.get("/id/place/tongzhou.json?lang=fr").get_json()["lang"] == "zh-Hant"
+
+
+def test_provenance_from_assertions_and_records(client):
+    data = client.get("/id/initiative/zgc-24-reforms.json").get_json()
+    by_pred = {p["predicate"]["curie"]: p for p in data["properties"]}
+    place = by_pred["bjkg:involvesPlace"]["values"][0]
+    assert place["iri"] == ID + "place/zhongguancun"
+    prov = place["provenance"][0]
+    assert prov["via"] == "assertion"
+    assert prov["quote"] == "中關村新一輪24條先行先試改革政策"
+    assert prov["document"]["iri"] == ID + "document/peoples-daily-2023-01-11-interview"
+    agency = by_pred["bjkg:involvesAgency"]["values"][0]
+    assert agency["provenance"][0]["via"] == "record"
+    assert agency["provenance"][0]["quote"] == "部市聯動推出了中關村新一輪24條先行先試改革政策"
+    page = client.get("/id/initiative/zgc-24-reforms", headers=HTML).get_data(as_text=True)
+    assert "中關村新一輪24條先行先試改革政策</q>" in page
+
+
+def test_inferred_values_are_marked(client):
+    data = client.get("/id/place/beijing.json").get_json()
+    contains = next(p for p in data["properties"] if p["predicate"]["curie"] == "bjkg:contains")
+    assert all(v["inferred"] for v in contains["values"])
+
+
+def test_observation_table_for_places_initiatives_and_indicators(client):
+    beijing = client.get("/id/place/beijing.json").get_json()
+    values = {(o["period_label"], o["status"], o["value"]) for o in beijing["observations"]}
+    assert ("2023年", "Actual", "5.2") in values and ("2024年", "Target", "5") in values
+    obs = next(o for o in beijing["observations"] if o["status"] == "Actual")
+    assert obs["unit_label"] == "%" and obs["qualifier"] == "Exact"
+    assert obs["quote"] == "2023年北京市地區生產總值增長5.2%"
+    pillar = client.get("/id/initiative/wuzi-3-digital-economy.json").get_json()
+    assert [o["value"] for o in pillar["observations"]] == ["42.7"]
+    page = client.get("/id/place/beijing", headers=HTML).get_data(as_text=True)
+    assert 'class="obs"' in page and "地區生產總值增長5%左右" in page
+
+
+def test_indicator_chart_shows_targets_and_actuals_side_by_side(client):
+    data = client.get("/id/indicator/gdp-growth-rate.json").get_json()
+    chart = data["charts"][0]
+    assert chart["statuses"] == ["Actual", "Target"]
+    assert [label["text"] for label in chart["period_labels"]] == ["2023年", "2024年"]
+    bars_2023 = [b for b in chart["bars"] if b["title"].startswith("2023")]
+    assert {b["status"] for b in bars_2023} == {"Actual", "Target"}
+    page = client.get("/id/indicator/gdp-growth-rate", headers=HTML).get_data(as_text=True)
+    assert "<svg" in page and 'class="bar bar-Target"' in page and 'class="bar bar-Actual"' in page
+    assert "<script" not in page.split("<svg", 1)[1].split("</svg>", 1)[0]
+
+
+def test_inbound_links_are_grouped_and_paged(client, monkeypatch):
+    import server.describe as describe
+
+    monkeypatch.setattr(describe, "INBOUND_PAGE_SIZE", 2)
+    cls = "https://w3id.org/bjkg/ontology#Place"
+    data = client.get("/resource.json?iri=" + cls.replace("#", "%23")).get_json()
+    types = next(g for g in data["inbound"] if g["predicate"]["curie"] == "rdf:type")
+    assert types["total"] > 2 and len(types["items"]) == 2 and types["has_next"]
+    second = client.get("/resource.json?iri=" + cls.replace("#", "%23")
+                        + "&inbound=http%3A%2F%2Fwww.w3.org%2F1999%2F02%2F22-rdf-syntax-ns%23type&page=2").get_json()
+    types2 = next(g for g in second["inbound"] if g["predicate"]["curie"] == "rdf:type")
+    assert types2["page"] == 2 and not {i["iri"] for i in types2["items"]} & {i["iri"] for i in types["items"]}
+
+
+def test_bad_page_number_is_400(client):
+    assert client.get("/id/place/beijing?page=abc").status_code == 400
+    assert client.get("/id/place/beijing?page=0").status_code == 400
+
+
+def test_other_iris_at_resource_and_canonical_redirect(client):
+    r = client.get("/resource?iri=http%3A%2F%2Fwww.wikidata.org%2Fentity%2FQ956", headers=HTML)
+    assert r.status_code == 200 and "Q956" in r.get_data(as_text=True)
+    r = client.get("/resource?iri=https%3A%2F%2Fw3id.org%2Fbjkg%2Fid%2Fplace%2Ftongzhou")
+    assert r.status_code == 301 and r.headers["Location"].endswith("/id/place/tongzhou")
+    assert client.get("/resource?iri=not%20an%20iri").status_code == 400
+    assert client.get("/resource").status_code == 400
+
+
+def test_unknown_iri_is_404_with_search_link(client):
+    r = client.get("/id/place/atlantis", headers=HTML)
+    assert r.status_code == 404
+    page = r.get_data(as_text=True)
+    assert 'href="/search?q=atlantis"' in page
+    r = client.get("/id/place/atlantis.json")
+    assert r.status_code == 404 and r.get_json()["error"]["status"] == 404
+
+
+def test_labels_are_escaped(client):
+    page = client.get("/id/place/xss", headers=HTML).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page
+    # linked from elsewhere (class listing) it is escaped too
+    listing = client.get("/class?iri=https%3A%2F%2Fw3id.org%2Fbjkg%2Fontology%23Site", headers=HTML)
+    assert "<script>alert(1)</script>" not in listing.get_data(as_text=True)
+
+
+def test_graph_iris_have_pages(client):
+    r = client.get("/graph/reference", headers=HTML)
+    # a graph IRI is described by what the data says about it (here: nothing) → 404 page
+    assert r.status_code in (200, 404)
