@@ -163,3 +163,15 @@ def test_cli_build_failure_exits_nonzero_with_message(repo_copy, tmp_path, sourc
     assert run.returncode == 1
     assert "graph/reference/places.yaml" in run.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_folded_quote_is_accepted(repo_copy, sources):
+    """A quote typed in Simplified, without the glosses, still proves a glossed Traditional
+    source (the check folds both sides); one word changed does not."""
+    _break(repo_copy, "graph/reference/documents.yaml",
+           "1月21日上午,北京市十六屆人大二次會議在北京會議中心開幕",
+           "1月21日上午，北京市十六届人大二次会议在北京会议中心开幕")
+    assert compile_dataset(repo_copy, sources).quote_check.startswith("passed")
+    _break(repo_copy, "graph/reference/documents.yaml", "北京会议中心开幕", "北京饭店开幕")
+    with pytest.raises(BuildError, match="quote not found"):
+        compile_dataset(repo_copy, sources)
