@@ -43,7 +43,8 @@ def init_app(app: Flask) -> BjkgState:
         store: Backend = MemoryStore(timeout=config["QUERY_TIMEOUT"], max_rows=config["MAX_ROWS"])
         state = BjkgState(store, None, None)
     else:
-        build_dir = Path(config["BUILD_DIR"])
+        # Absolute, since Flask's send_file reads relative paths against the app's folder.
+        build_dir = Path(config["BUILD_DIR"]).resolve()
         store = BuildStore(build_dir, timeout=config["QUERY_TIMEOUT"], max_rows=config["MAX_ROWS"],
                            query_workers=config["QUERY_WORKERS"],
                            isolate_network=not config["SERVICE_ALLOWLIST"])

@@ -152,3 +152,17 @@ def test_query_editor_page_is_local_and_prefilled(client):
     assert "//cdn" not in page and "unpkg" not in page and "jsdelivr" not in page
     assert client.get("/static/vendor/yasgui/yasgui.min.js").status_code == 200
     assert client.get("/static/vendor/yasgui/LICENSE").status_code == 200
+
+
+def test_dumps_served_from_a_relative_build_dir(tiny_build, monkeypatch):
+    """`bjkg serve --build _build` passes a relative path; files must still be found."""
+    from server.extension import get_store
+    from tests.server.html_app import make_app
+
+    monkeypatch.chdir(tiny_build.parent)
+    app = make_app(tiny_build.name)
+    try:
+        r = app.test_client().get("/dumps/bjkg.nq")
+        assert r.status_code == 200 and r.data == (tiny_build / "bjkg.nq").read_bytes()
+    finally:
+        get_store(app).close()
