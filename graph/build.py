@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Callable
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF
 
+from .external_data import ExternalError, ExternalResult, link_external, read_external
 from .infer import infer
 from .quotes import QuoteError, check_quotes
 from .rdfgen import generate
 from .records import RecordsInvalid, read_catalog
+from .terms import TermError, to_oxigraph
 from .validate import load_shapes, validate
 from .vocab import DEFAULT_BASE, ONTOLOGY_IRI, PREFIXES, Iris
 
@@ -47,10 +49,11 @@ class Compiled:
     base: str
     sources: list[dict] = field(default_factory=list)
     ontology_version: str | None = None
+    external: ExternalResult = field(default_factory=ExternalResult)
 
     @property
     def triples(self) -> int:
-        return sum(len(t) for t in self.graphs.values())
+        return sum(len(t) for t in self.graphs.values()) + len(self.external.quads)
 
 
 def _log_nothing(message: str) -> None:
@@ -79,8 +82,13 @@ def load_ontology(root: Path) -> Graph:
 
 
 def compile_dataset(root: Path, sources: Path, base: str | None = None,
-                    log: Callable[[str], None] = _log_nothing) -> Compiled:
-    """Read, check, generate, infer and validate; nothing is written."""
+                    log: Callable[[str], None] = _log_nothing, *,
+                    external_manifest: Path | None = None, progress: bool = False) -> Compiled:
+    """Read, check, generate, infer and validate; nothing is written.
+
+    External datasets (`graph/external.toml`, or `external_manifest`) are loaded after
+    the curated graph passed its own checks, since their links rules read it.
+    """
     base = resolve_base(base)
     iris = Iris(base)
     started = time.perf_counter()
@@ -95,6 +103,10 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
     except QuoteError as exc:
         raise BuildError(str(exc)) from None
     log(f"quotes: {quote_check}")
+    try:
+        prepared = read_external(root, base, manifest=external_manifest, progress=progress)
+    except ExternalError as exc:
+        raise BuildError(str(exc)) from None
     graphs = generate(catalog, iris)
     ontology = load_ontology(root)
     graphs[iris.ontology_graph] = set(ontology)
@@ -119,13 +131,19 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
     if not conforms:
         raise BuildError("SHACL validation failed:\n" + _shorten(text))
     log(f"shacl: conforms ({time.perf_counter() - started:.1f}s so far)")
+    curated = {name: triples for name, triples in graphs.items() if name != iris.ontology_graph}
+    try:
+        external = link_external(root, base, prepared, lambda: _quads(curated), log=log)
+    except ExternalError as exc:
+        raise BuildError(str(exc)) from None
     version = next((str(o) for o in ontology.objects(ONTOLOGY_IRI, OWL.versionInfo)), None)
     docs = [{"document": str(iris.entity(d.id)), "file": d.file, "sha256": d.sha256,
              "graph": str(iris.doc_graph(d.id))}
             for d in sorted(catalog.documents.values(), key=lambda d: d.file)]
     return Compiled(graphs=graphs, shapes=shapes, report=report,
-                    shape_files=sorted((root / "shapes").glob("*.ttl")), quote_check=quote_check,
-                    base=base, sources=docs, ontology_version=version)
+                    shape_files=sorted((root / "shapes").glob("*.ttl")) + external.shape_files,
+                    quote_check=quote_check, base=base, sources=docs, ontology_version=version,
+                    external=external)
 
 
 def _shorten(text: str, limit: int = 12000) -> str:
@@ -142,21 +160,21 @@ def _refuse_blank_nodes(graphs: dict[URIRef, set]) -> None:
 # ---------------------------------------------------------------- writing
 
 def _ox_term(term):
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise BuildError(f"cannot store term {term!r}")
+    try:
+        return to_oxigraph(term)
+    except TermError as exc:
+        raise BuildError(str(exc)) from None
 
 
-def _sorted_quads(graphs: dict[URIRef, set]) -> list[ox.Quad]:
-    """All quads in a fixed order: graph, subject, predicate, object (by their N-Triples form)."""
-    quads = [ox.Quad(_ox_term(s), _ox_term(p), _ox_term(o), ox.NamedNode(str(g)))
-             for g, triples in graphs.items() for s, p, o in triples]
+def _quads(graphs: dict[URIRef, set]) -> list[ox.Quad]:
+    return [ox.Quad(_ox_term(s), _ox_term(p), _ox_term(o), ox.NamedNode(str(g)))
+            for g, triples in graphs.items() for s, p, o in triples]
+
+
+def _sorted_quads(compiled: Compiled) -> list[ox.Quad]:
+    """All quads, curated and external, in a fixed order: graph, subject, predicate, object
+    (by their N-Triples form)."""
+    quads = _quads(compiled.graphs) + compiled.external.quads
     quads.sort(key=lambda q: (q.graph_name.value, str(q.subject), str(q.predicate), str(q.object)))
     return quads
 
@@ -171,7 +189,7 @@ def _sha256(path: Path) -> str:
 
 def write_artifact(compiled: Compiled, folder: Path) -> dict:
     """Write every artifact file into `folder` (which must be new and empty)."""
-    quads = _sorted_quads(compiled.graphs)
+    quads = _sorted_quads(compiled)
     prefixes = dict(PREFIXES)
     prefixes["id"] = f"{compiled.base}id/"
     for name, fmt in (("bjkg.trig", ox.RdfFormat.TRIG), ("bjkg.nq", ox.RdfFormat.N_QUADS),
@@ -197,10 +215,12 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
         "base": compiled.base,
         "hash": dumps["bjkg.trig"]["sha256"],
         "triples": len(quads),
-        "graphs": {str(g): len(t) for g, t in sorted(compiled.graphs.items())},
-        "classes": _class_counts(compiled.graphs),
+        "graphs": dict(sorted({**{str(g): len(t) for g, t in compiled.graphs.items()},
+                               **compiled.external.graphs}.items())),
+        "classes": _class_counts(quads),
         "dumps": dumps,
         "sources": compiled.sources,
+        "external": compiled.external.datasets,
         "quote_check": compiled.quote_check,
         "ontology_version": compiled.ontology_version,
     }
@@ -250,21 +270,25 @@ def _skolemize(graph: Graph, base: str, name: str) -> Graph:
     return out
 
 
-def _class_counts(graphs: dict[URIRef, set]) -> dict[str, int]:
+_RDF_TYPE = ox.NamedNode(str(RDF.type))
+
+
+def _class_counts(quads: list[ox.Quad]) -> dict[str, int]:
+    """Distinct instances per class, outside the ontology graph."""
     instances: dict[str, set] = {}
-    for name, triples in graphs.items():
-        if name.endswith("/graph/ontology"):
-            continue
-        for s, p, o in triples:
-            if p == RDF.type:
-                instances.setdefault(str(o), set()).add(s)
+    for quad in quads:
+        if quad.predicate == _RDF_TYPE and not quad.graph_name.value.endswith("/graph/ontology") \
+                and isinstance(quad.object, ox.NamedNode):
+            instances.setdefault(quad.object.value, set()).add(quad.subject)
     return {cls: len(members) for cls, members in sorted(instances.items())}
 
 
 def build_dataset(root: Path, out: Path, sources: Path, base: str | None = None,
-                  log: Callable[[str], None] = _log_nothing) -> dict:
+                  log: Callable[[str], None] = _log_nothing, *,
+                  external_manifest: Path | None = None, progress: bool = False) -> dict:
     """Compile and write the artifact to `out`, replacing it only if everything passed."""
-    compiled = compile_dataset(root, sources, base, log)
+    compiled = compile_dataset(root, sources, base, log, external_manifest=external_manifest,
+                               progress=progress)
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))

@@ -1,0 +1,343 @@
+"""Load the external datasets of `graph/external.toml` into their own named graphs.
+
+For each dataset, in manifest order:
+
+1. find each input (a file in the checkout, or a file inside an installed package read
+   with importlib.resources) and check its SHA-256 against the manifest, so a rebuild
+   uses exactly the bytes that were reviewed;
+2. turn it into RDF: an RDF file through oxigraph's streaming parser (`rdf_input`), a
+   table through its CSVW metadata (`csvw`);
+3. run the dataset's `derive` rules (SPARQL CONSTRUCT, in order) and add what they
+   construct to its graph: what a table mapping cannot say, such as a code's parent;
+4. run its `links` rule over bjkg's graphs and the dataset together; the links go into
+   `<base>graph/links/<name>`, so the dataset's graph holds only what the source says;
+5. validate the dataset, its links and the linked bjkg entities against its `shapes`.
+
+Steps 1–3 (`read_external`) run before the curated graph is built, so a broken file fails
+fast; 4–5 (`link_external`) after it passed its own checks, since the links read it.
+Nothing here reads the network or writes anything; the build writes the quads with the
+rest. External data is not fed to OWL-RL inference, and the curated graph is not changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.resources
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pyoxigraph as ox
+from rdflib import Graph
+
+from .csvw import CsvwError, read_metadata, table_triples
+from .external_manifest import MANIFEST, ExternalDataset, Input, ManifestError, read_manifest
+from .rdf_input import RdfInputError, read_quads
+from .terms import to_rdflib
+
+SHACL_CACHE_VERSION = "1"
+
+
+class ExternalError(Exception):
+    """An external dataset cannot be loaded; the message names the file and line."""
+
+
+@dataclass
+class ExternalResult:
+    """What the external datasets add to a build."""
+    quads: list[ox.Quad] = field(default_factory=list)
+    datasets: list[dict] = field(default_factory=list)    # build.json "external"
+    graphs: dict[str, int] = field(default_factory=dict)  # graph IRI → triples
+    shape_files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    """One dataset read, mapped and derived, before its links and its validation."""
+    dataset: ExternalDataset
+    where: str                  # "graph/external.toml:11: dataset 'name'", for messages
+    inputs: list                # of _Loaded
+    quads: list[ox.Quad]
+    seconds: float
+
+
+def read_external(root: Path, base: str, *, manifest: Path | None = None,
+                  progress: bool = False) -> list[Prepared]:
+    """Steps 1–3 for every dataset of the manifest (default `root/graph/external.toml`).
+
+    Runs before the curated graph is built, so that a broken external file fails the
+    build in seconds rather than after inference and SHACL.
+    """
+    manifest = manifest or root / MANIFEST
+    try:
+        datasets = read_manifest(manifest)
+    except ManifestError as exc:
+        raise ExternalError(str(exc)) from None
+    prepared = []
+    for dataset in datasets:
+        started = time.perf_counter()
+        where = f"{_shown(manifest, root)}:{dataset.line}: dataset {dataset.name!r}"
+        graph = ox.NamedNode(dataset.graph_iri(base))
+        inputs = [_read_input(where, root, item) for item in dataset.inputs]
+        quads = _dataset_quads(root, dataset, inputs, graph, base, where, progress)
+        quads = _derive(root, dataset, quads, graph, where)
+        prepared.append(Prepared(dataset, where, inputs, quads, time.perf_counter() - started))
+    return prepared
+
+
+def link_external(root: Path, base: str, prepared: list[Prepared],
+                  bjkg_quads: Callable[[], list[ox.Quad]], *,
+                  log: Callable[[str], None] = lambda m: None) -> ExternalResult:
+    """Steps 4–5: each dataset's links to the curated graph, then its SHACL validation.
+
+    `bjkg_quads` returns the curated graph's quads (asserted and inferred); it is called
+    only when a dataset has a links rule.
+    """
+    result = ExternalResult()
+    curated: list[ox.Quad] | None = None
+    for item in prepared:
+        started = time.perf_counter()
+        dataset, where, quads = item.dataset, item.where, item.quads
+        links: list[ox.Quad] = []
+        if dataset.links:
+            if curated is None:
+                curated = bjkg_quads()
+            links = _links(root, dataset, quads, curated,
+                           ox.NamedNode(dataset.links_graph_iri(base)), where)
+        if dataset.shapes:
+            shapes = _path(root, dataset.shapes)
+            _validate(shapes, quads, links, curated or [], where)
+            result.shape_files.append(shapes)
+        result.quads += quads + links
+        result.graphs[dataset.graph_iri(base)] = len(quads)
+        if dataset.links:
+            result.graphs[dataset.links_graph_iri(base)] = len(links)
+        result.datasets.append(_describe(dataset, base, item.inputs, len(quads), len(links)))
+        log(f"external {dataset.name}: {len(quads)} triples, {len(links)} links "
+            f"({item.seconds + time.perf_counter() - started:.1f}s)")
+    return result
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _path(root: Path, name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else root / path
+
+
+# --------------------------------------------------------------------------- inputs
+
+@dataclass
+class _Loaded:
+    item: Input
+    data: Path | bytes          # a file is streamed; a package resource is read whole
+    label: str
+    size: int
+
+
+def _read_input(where: str, root: Path, item: Input) -> _Loaded:
+    """The input's path or bytes, after its SHA-256 matched the manifest."""
+    if item.file is not None:
+        path = _path(root, item.file)
+        if not path.is_file():
+            raise ExternalError(f"{where}: input {item.file} does not exist")
+        digest, size, data, label = _sha256_file(path), path.stat().st_size, path, item.file
+        hint = ""
+    else:
+        package, _, inner = item.resource.partition(":")
+        try:
+            resource = importlib.resources.files(package).joinpath(inner)
+        except ModuleNotFoundError:
+            raise ExternalError(f"{where}: package {package!r} is not installed; it provides "
+                                f"{item.resource} (pip install -e . installs it)") from None
+        if not resource.is_file():
+            raise ExternalError(f"{where}: the installed package {package} "
+                                f"{_version(package)} has no file {inner}")
+        data = resource.read_bytes()
+        digest, size, label = hashlib.sha256(data).hexdigest(), len(data), item.label
+        hint = f" (installed: {package} {_version(package)}; the pinned version is in pyproject.toml)"
+    if digest != item.sha256:
+        raise ExternalError(f"{where}: SHA-256 mismatch for {label}: the file has {digest}, "
+                            f"the manifest pins {item.sha256}{hint}. If the new bytes are "
+                            "intended, review them and update sha256 and retrieved.")
+    return _Loaded(item, data, label, size)
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown)"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _dataset_quads(root: Path, dataset: ExternalDataset, inputs: list[_Loaded],
+                   graph: ox.NamedNode, base: str, where: str, progress: bool) -> list[ox.Quad]:
+    """The dataset's own statements, from RDF files or through its CSVW mapping."""
+    out: list[ox.Quad] = []
+    if dataset.format == "csvw":
+        mapping = _path(root, dataset.mapping)
+        loaded = inputs[0]
+        data = loaded.data.read_bytes() if isinstance(loaded.data, Path) else loaded.data
+        try:
+            table = read_metadata(mapping)
+            out = [ox.Quad(t.subject, t.predicate, t.object, graph)
+                   for t in table_triples(table, data, base=base, source=loaded.label)]
+        except (CsvwError, FileNotFoundError) as exc:
+            raise ExternalError(f"{where}: {exc}") from None
+        return out
+    for loaded in inputs:
+        try:
+            out += read_quads(loaded.data, loaded.item.format, graph.value,
+                              f"{base}.well-known/genid/{dataset.name}/", label=loaded.label,
+                              progress=progress)
+        except RdfInputError as exc:
+            raise ExternalError(f"{where}: {exc}") from None
+    return out
+
+
+# --------------------------------------------------------------------------- rules
+
+def _construct(root: Path, rule: str, store: ox.Store, where: str) -> list[ox.Triple]:
+    """The triples a CONSTRUCT file builds over the store's union graph (no blank nodes)."""
+    path = _path(root, rule)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExternalError(f"{where}: cannot read rule {rule}: {exc}") from None
+    try:
+        result = store.query(text, use_default_graph_as_union=True)
+    except SyntaxError as exc:
+        raise ExternalError(f"{where}: {rule}: SPARQL syntax error: {exc}") from None
+    if not isinstance(result, ox.QueryTriples):
+        raise ExternalError(f"{where}: {rule} is not a CONSTRUCT query")
+    triples = list(result)
+    for triple in triples:
+        if isinstance(triple.subject, ox.BlankNode) or isinstance(triple.object, ox.BlankNode):
+            raise ExternalError(f"{where}: {rule} constructs a blank node ({triple}); "
+                                "give every node an IRI")
+    return triples
+
+
+def _derive(root: Path, dataset: ExternalDataset, quads: list[ox.Quad], graph: ox.NamedNode,
+            where: str) -> list[ox.Quad]:
+    """The dataset's quads plus what each derive rule constructs, in rule order, deduplicated."""
+    store = ox.Store()
+    store.extend(quads)
+    for rule in dataset.derive:
+        store.extend(ox.Quad(t.subject, t.predicate, t.object, graph)
+                     for t in _construct(root, rule, store, where))
+    return list(store.quads_for_pattern(None, None, None, graph))
+
+
+def _links(root: Path, dataset: ExternalDataset, quads: list[ox.Quad], curated: list[ox.Quad],
+           links_graph: ox.NamedNode, where: str) -> list[ox.Quad]:
+    """What the links rule constructs over bjkg's graphs and the dataset, in the links graph."""
+    store = ox.Store()
+    store.extend(curated)
+    store.extend(quads)
+    triples = _construct(root, dataset.links, store, where)
+    return sorted({ox.Quad(t.subject, t.predicate, t.object, links_graph) for t in triples},
+                  key=str)
+
+
+# --------------------------------------------------------------------------- shapes
+
+def _validate(shapes: Path, quads: list[ox.Quad], links: list[ox.Quad], curated: list[ox.Quad],
+              where: str) -> None:
+    """pyshacl over the dataset, its links and the curated statements about linked entities.
+
+    A conforming result is remembered by the hash of exactly what was validated (data,
+    shapes, pyshacl version), so unchanged external data is not re-validated on every
+    build: pyshacl needs ~15 s for the 3,500 divisions. A failure is never cached.
+    """
+    linked = {q.subject for q in links}
+    data = quads + links + [q for q in curated if q.subject in linked]
+    try:
+        shapes_bytes = shapes.read_bytes()
+    except OSError as exc:
+        raise ExternalError(f"{where}: cannot read shapes {shapes}: {exc}") from None
+    key = _validation_key(data, shapes_bytes)
+    marker = _cache_dir() / "shacl" / key if _cache_dir() else None
+    if marker is not None and marker.is_file():
+        return
+    from pyshacl import validate
+
+    graph = Graph()
+    for quad in data:
+        graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
+    shapes_graph = Graph()
+    try:
+        shapes_graph.parse(data=shapes_bytes, format="turtle")
+    except Exception as exc:  # rdflib raises several parser exception types
+        raise ExternalError(f"{where}: cannot parse shapes {shapes}: {exc}") from None
+    conforms, _report, text = validate(graph, shacl_graph=shapes_graph, inference="none",
+                                       advanced=True, allow_warnings=True)
+    if not conforms:
+        text = text if len(text) < 8000 else text[:8000] + "\n… (report truncated)"
+        raise ExternalError(f"{where}: SHACL validation against {shapes} failed:\n{text}")
+    if marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text("conforms\n", encoding="utf-8")
+        except OSError:
+            pass  # a read-only cache only costs time
+
+
+def _validation_key(data: list[ox.Quad], shapes: bytes) -> str:
+    import pyshacl
+
+    digest = hashlib.sha256()
+    for part in (SHACL_CACHE_VERSION, pyshacl.__version__):
+        digest.update(part.encode() + b"\0")
+    digest.update(hashlib.sha256(shapes).digest())
+    for line in sorted(str(q) for q in data):
+        digest.update(line.encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def _cache_dir() -> Path | None:
+    """$BJKG_CACHE_DIR, else $XDG_CACHE_HOME/bjkg or ~/.cache/bjkg; BJKG_CACHE_DIR='' disables."""
+    if "BJKG_CACHE_DIR" in os.environ:
+        value = os.environ["BJKG_CACHE_DIR"]
+        return Path(value) if value else None
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(home) / "bjkg"
+
+
+# --------------------------------------------------------------------------- description
+
+def _describe(dataset: ExternalDataset, base: str, inputs: list[_Loaded], triples: int,
+              links: int) -> dict:
+    """The dataset's entry in build.json (and so in the server's VoID/DCAT description)."""
+    entry = {
+        "name": dataset.name, "title": dataset.title, "title_zh": dataset.title_zh,
+        "description": dataset.description,
+        "graph": dataset.graph_iri(base), "triples": triples,
+        "links_graph": dataset.links_graph_iri(base) if dataset.links else None,
+        "links": links if dataset.links else None,
+        "format": dataset.format, "mapping": dataset.mapping,
+        "derive": list(dataset.derive) or None, "links_rule": dataset.links,
+        "shapes": dataset.shapes,
+        "inputs": [{k: v for k, v in (("file", x.item.file), ("resource", x.item.resource),
+                                      ("format", x.item.format), ("sha256", x.item.sha256),
+                                      ("bytes", x.size)) if v is not None} for x in inputs],
+        "licence": dataset.licence, "publisher": dataset.publisher,
+        "retrieved": dataset.retrieved, "source": dataset.source,
+        "landing_page": dataset.landing_page,
+    }
+    return {k: v for k, v in entry.items() if v is not None}

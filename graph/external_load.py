@@ -1,0 +1,139 @@
+"""`bjkg load FILE… --graph IRI`: add a dataset to the manifest and to the built store.
+
+The new entry is written to a temporary copy of `graph/external.toml`, and the whole graph
+is rebuilt from that copy into a sibling folder of the build (the build's own atomic swap).
+Only when the rebuild passed (parse, SHA-256, mapping, rules, SHACL) does the copy replace
+the manifest; a file that fails leaves both the manifest and the served build untouched,
+and the error names the file and the line (or byte offset) at fault. A full rebuild rather
+than an insert into the live store keeps the dumps, counts and VoID consistent with the
+store, and byte-identical with a later `bjkg build` from the same manifest.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Callable
+
+from .build import BuildError, build_dataset, resolve_base
+from .external_manifest import (FORMATS, GRAPH_PREFIX, MANIFEST, NAME_RE, ManifestError,
+                                append_entry, read_manifest)
+from .rdf_input import guess_format
+
+
+def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
+               graph: str | None = None, fmt: str | None = None, name: str | None = None,
+               title: str | None = None, licence: str | None = None,
+               publisher: str | None = None, mapping: Path | None = None,
+               retrieved: dt.date | None = None, source: str | None = None,
+               base: str | None = None, log: Callable[[str], None] = lambda m: None,
+               progress: bool = False) -> dict:
+    """Append a dataset of `files` to the manifest and rebuild `out`; returns build.json."""
+    base = resolve_base(base or _built_base(out))
+    manifest = root / MANIFEST
+    name, graph_rel = _name_and_graph(base, graph, name, files)
+    formats = [fmt or guess_format(path) for path in files]
+    for path, found in zip(files, formats):
+        if found is None:
+            raise BuildError(f"{path}: cannot tell the format from the name; give --format "
+                             f"({', '.join(FORMATS)})")
+        if found not in FORMATS:
+            raise BuildError(f"{path}: unknown format {found!r}; use one of {', '.join(FORMATS)}")
+    if len(set(formats)) > 1 and "csvw" in formats:
+        raise BuildError("a CSVW table is loaded on its own, not with RDF files")
+    dataset_format = formats[0]
+    if dataset_format == "csvw":
+        if len(files) != 1:
+            raise BuildError("load one CSV table at a time (each with its CSVW metadata)")
+        mapping = mapping or _csvw_metadata(files[0])
+    elif mapping is not None:
+        raise BuildError("--mapping applies to CSV tables (CSVW metadata) only")
+    inputs = [{"file": _relative(root, path), "sha256": _sha256(path),
+               **({"format": f} if f != dataset_format else {})}
+              for path, f in zip(files, formats)]
+    fields = {
+        "name": name, "title": title or name, "graph": graph_rel, "format": dataset_format,
+        "mapping": _relative(root, mapping) if mapping else None,
+        "licence": licence, "publisher": publisher,
+        "retrieved": retrieved or dt.date.today(), "source": source,
+    }
+    if len(inputs) == 1 and "format" not in inputs[0]:
+        fields.update(file=inputs[0]["file"], sha256=inputs[0]["sha256"])
+    else:
+        fields["inputs"] = inputs
+    text = manifest.read_text(encoding="utf-8") if manifest.is_file() else ""
+    pending = manifest.with_name(f".{manifest.name}.pending-{os.getpid()}")
+    pending.write_text(append_entry(text, fields, comment=f"added by bjkg load on "
+                                                           f"{dt.date.today().isoformat()}"),
+                       encoding="utf-8")
+    try:
+        try:
+            read_manifest(pending)
+        except ManifestError as exc:
+            raise BuildError(str(exc).replace(str(pending), str(manifest))) from None
+        log(f"loading {len(files)} file(s) into {base}{graph_rel}")
+        try:
+            summary = build_dataset(root, out, sources, base, log, external_manifest=pending,
+                                    progress=progress)
+        except BuildError as exc:
+            raise BuildError(str(exc).replace(pending.name, manifest.name)) from None
+        os.replace(pending, manifest)
+    finally:
+        pending.unlink(missing_ok=True)
+    return summary
+
+
+def _built_base(out: Path) -> str | None:
+    """The base IRI of the existing build, so a load keeps it."""
+    try:
+        return json.loads((out / "build.json").read_text(encoding="utf-8")).get("base")
+    except (OSError, ValueError):
+        return None
+
+
+def _name_and_graph(base: str, graph: str | None, name: str | None,
+                    files: list[Path]) -> tuple[str, str]:
+    """(name, graph relative to base): from --graph, else --name, else the first file."""
+    if graph:
+        rel = graph[len(base):] if graph.startswith(base) else graph
+        if not rel.startswith(GRAPH_PREFIX) or not NAME_RE.match(rel[len(GRAPH_PREFIX):]):
+            raise BuildError(f"--graph {graph} must be {base}{GRAPH_PREFIX}<name> "
+                             "(external data gets a graph of its own under the base IRI)")
+        name = name or rel[len(GRAPH_PREFIX):]
+        return name, rel
+    if not name:
+        stem = files[0].name.split(".")[0].lower()
+        name = re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "dataset"
+    if not NAME_RE.match(name):
+        raise BuildError(f"--name {name!r} is not a slug (a-z, 0-9, '-')")
+    return name, GRAPH_PREFIX + name
+
+
+def _csvw_metadata(table: Path) -> Path:
+    """CSVW's default locations: `<table>-metadata.json`, then `csv-metadata.json` beside it."""
+    for candidate in (table.with_name(table.name + "-metadata.json"),
+                      table.with_name("csv-metadata.json")):
+        if candidate.is_file():
+            return candidate
+    raise BuildError(f"{table}: no CSVW metadata found ({table.name}-metadata.json or "
+                     "csv-metadata.json beside it); give --mapping")
+
+
+def _relative(root: Path, path: Path) -> str:
+    """The path as the manifest keeps it: relative to the checkout when inside it."""
+    path = path.resolve()
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,174 @@
+"""Read an external RDF file into quads of one named graph: streaming, offline, no blank nodes.
+
+Oxigraph's parsers read the file incrementally (rdflib would build a whole graph in Python
+first and is an order of magnitude slower), so a large dump costs memory for its quads
+only; a progress bar on stderr follows the bytes read. What the build needs on top of the
+parser:
+
+- one graph per dataset: triples, and the quads of N-Quads/TriG whatever their graph,
+  go into the dataset's named graph;
+- no blank nodes (bjkg's rule): each is replaced, in order of first appearance, by
+  `<base>.well-known/genid/<dataset>/<n>` (RDF 1.1 skolem IRIs), so the same file always
+  gives the same IRIs;
+- no network: a JSON-LD document whose `@context` names a URL is refused before parsing,
+  with the URL and its line (contexts must be embedded in the document);
+- errors name the file and the line and column of the syntax error, or the byte offset
+  reached when the parser gives no position.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pyoxigraph as ox
+
+FORMATS = {
+    "turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES,
+    "nquads": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG,
+    "rdfxml": ox.RdfFormat.RDF_XML, "jsonld": ox.RdfFormat.JSON_LD,
+}
+EXTENSIONS = {
+    ".ttl": "turtle", ".turtle": "turtle", ".nt": "ntriples", ".nq": "nquads", ".trig": "trig",
+    ".rdf": "rdfxml", ".owl": "rdfxml", ".xml": "rdfxml", ".jsonld": "jsonld", ".json": "jsonld",
+    ".csv": "csvw",
+}
+PROGRESS_MIN_BYTES = 4 << 20   # smaller files load in well under a second: no bar
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+class RdfInputError(Exception):
+    """The file cannot be read as the stated format; the message names file and position."""
+
+
+def guess_format(path: Path) -> str | None:
+    """The format name for a file extension (`.ttl` → turtle), or None."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        return None
+    return EXTENSIONS.get(path.suffix.lower())
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary file wrapper that reports how many bytes the parser has read."""
+
+    def __init__(self, handle, on_read=None):
+        self.handle, self.on_read, self.offset = handle, on_read, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.handle.read(len(buffer))
+        buffer[:len(data)] = data
+        self.offset += len(data)
+        if self.on_read and data:
+            self.on_read(len(data))
+        return len(data)
+
+
+def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: str, *,
+               label: str, progress: bool = False) -> list[ox.Quad]:
+    """All statements of the input as quads in `graph`, blank nodes skolemised.
+
+    `data_or_path` is a file path (streamed) or the bytes of a package resource; `label`
+    names it in errors; relative IRIs resolve against the graph IRI (never a local path,
+    which would differ between machines).
+    """
+    if fmt not in FORMATS:
+        raise RdfInputError(f"{label}: {fmt!r} is not an RDF format bjkg reads "
+                            f"({', '.join(FORMATS)})")
+    if fmt == "jsonld":
+        _refuse_remote_contexts(data_or_path, label)
+    size = data_or_path.stat().st_size if isinstance(data_or_path, Path) else len(data_or_path)
+    handle = data_or_path.open("rb") if isinstance(data_or_path, Path) else io.BytesIO(data_or_path)
+    graph_node = ox.NamedNode(graph)
+    skolem: dict[str, ox.NamedNode] = {}
+
+    def term(node):
+        if isinstance(node, ox.BlankNode):
+            iri = skolem.get(node.value)
+            if iri is None:
+                iri = skolem[node.value] = ox.NamedNode(f"{skolem_prefix}{len(skolem) + 1}")
+            return iri
+        return node
+
+    bar = None
+    if progress and size >= PROGRESS_MIN_BYTES:
+        import click
+
+        bar = click.progressbar(length=size, label=f"loading {label}", file=sys.stderr,
+                                show_pos=False, show_percent=True)
+    reader = _CountingReader(handle, bar.update if bar else None)
+    quads: list[ox.Quad] = []
+    try:
+        with handle:
+            if bar:
+                bar.__enter__()
+            parser = ox.parse(io.BufferedReader(reader, 1 << 16), format=FORMATS[fmt],
+                              base_iri=graph, rename_blank_nodes=False)
+            for quad in parser:
+                quads.append(ox.Quad(term(quad.subject), quad.predicate, term(quad.object),
+                                     graph_node))
+    except SyntaxError as exc:
+        raise RdfInputError(f"{label}{_position(exc, reader.offset)}: not valid "
+                            f"{fmt}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    except (OSError, ValueError) as exc:
+        raise RdfInputError(f"{label}: cannot read: {exc}") from None
+    finally:
+        if bar:
+            bar.__exit__(None, None, None)
+    return quads
+
+
+def _position(exc: SyntaxError, offset: int) -> str:
+    """`:line:column` from the parser's error, else ` (at or before byte N)`."""
+    if exc.lineno:
+        return f":{exc.lineno}:{exc.offset}" if exc.offset else f":{exc.lineno}"
+    return f" (at or before byte {offset})"
+
+
+# --------------------------------------------------------------------------- JSON-LD
+
+def _refuse_remote_contexts(data_or_path: Path | bytes, label: str) -> None:
+    """Fail if any `@context` (or `@import`) names a document instead of embedding it."""
+    raw = data_or_path.read_bytes() if isinstance(data_or_path, Path) else data_or_path
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RdfInputError(f"{label}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    for reference in _context_references(doc):
+        line = _line_of(text, json.dumps(reference)[1:-1])
+        kind = "remote" if _SCHEME.match(reference) else "external"
+        raise RdfInputError(
+            f"{label}{f':{line}' if line else ''}: {kind} JSON-LD @context {reference!r} "
+            "refused: bjkg loads JSON-LD offline, with contexts embedded in the document "
+            "(replace the reference by the context object itself)")
+
+
+def _context_references(node) -> Iterator[str]:
+    """Strings used as a context (a URL or a file name) anywhere in a JSON-LD document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "@context":
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, str):
+                        yield item
+                    elif isinstance(item, dict):
+                        if isinstance(item.get("@import"), str):
+                            yield item["@import"]
+                        yield from _context_references(item)
+            else:
+                yield from _context_references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _context_references(item)
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    position = text.find(needle)
+    return text.count("\n", 0, position) + 1 if position >= 0 else None
