@@ -1,0 +1,470 @@
+"""The store protocol over an existing SPARQL 1.1 store (Virtuoso, GraphDB, Fuseki, QLever …).
+
+`RemoteStore` implements `server.store.Backend` with the SPARQL 1.1 Protocol (queries and
+updates) and the Graph Store Protocol, so the endpoint, entity pages, search and VoID work
+unchanged over a store that runs elsewhere, shared by many stateless server processes.
+Answers are parsed back into the same pyoxigraph terms and `QueryAnswer`s the embedded
+store gives, and serialised by the same code (`server.evaluate`), so clients see the same
+formats, truncation notes and headers whichever store is behind.
+
+What differs between stores is handled here, not in the views or the tests:
+
+* **Dataset.** Virtuoso's default graph is the union of *every* graph it holds (its own
+  system graphs included), and FROM names any of them. Every query is therefore sent with
+  an explicit protocol dataset (``default-graph-uri``/``named-graph-uri``) restricted to
+  the graphs of the published build: the union for the default graph, the query's own
+  FROM/FROM NAMED (or the request's dataset) filtered to those graphs otherwise, and
+  `EMPTY_GRAPH` — a graph nobody writes — where SPARQL means "no graph". The query's own
+  FROM clauses are then removed, since Virtuoso would merge them with the protocol's.
+* **Syntax and safety.** The text is parsed by pyoxigraph first (without evaluating it),
+  so only standard SPARQL reaches the store, with the same syntax errors as the embedded
+  store and no engine pragmas (``DEFINE``); IRIs in Virtuoso's ``bif:``/``sql:`` function
+  namespaces (``bif:http_get`` fetches URLs) are refused, and so is any SERVICE not on the
+  allow-list. Relative IRIs resolve against the server's base (a ``BASE`` is prepended).
+* **Terms.** pyoxigraph lower-cases language tags as it reads answers, as the embedded
+  store does; Virtuoso writes stored booleans as ``"1"^^xsd:boolean``, which becomes the
+  canonical ``"true"``. Results may come back as JSON (Virtuoso's ``typed-literal`` is
+  read too) or XML; graphs as N-Triples, Turtle or RDF/XML.
+* **Bindings.** Stores lack SEP-0007 substitution, so bound variables are written into
+  the query as validated terms (`server.sparql_text.substitute`).
+* **DESCRIBE** is the store's choice in SPARQL; Virtuoso adds inbound triples. It is sent
+  as the CONSTRUCT of the embedded store's answer (`describe_as_construct`).
+* **Limits.** The time limit is an overall HTTP deadline (→ 503 as for the embedded
+  store); an unordered SELECT is sent with a LIMIT of one row more than `max_rows` (its
+  own LIMIT if smaller), at most `max_rows` rows or triples are read, then the connection is dropped; a store that
+  cut the answer itself (Virtuoso's ``X-SPARQL-MaxRows``) or returned a partial
+  "anytime" answer (``X-SQL-State: S1TAT``) is reported as truncated or timed out.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph
+from pyoxigraph import DefaultGraph, Literal, NamedNode, QueryBoolean, QueryResultsFormat, RdfFormat, Triple
+
+from server.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, boolean_answer,
+                             graph_answer, solutions_answer)
+from server.sparql_client import (Answer, Credentials, SparqlClient, StoreHTTPError, StoreTimeout,
+                                  StoreUnreachable)
+from server.sparql_text import (QUERY_FORMS, SparqlTextError, analyse, describe_as_construct, limit_rows,
+                               strip_dataset_clauses, substitute)
+from server.store import DEFAULT_GRAPH, UNLIMITED, Dataset, ReadOnly, load_manifest
+from server.workers import StoreUnavailable
+
+EMPTY_GRAPH = "urn:x-bjkg:no-graph"  # a graph name nobody writes: an empty default / named graph
+XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
+RESULTS_ACCEPT = "application/sparql-results+json, application/sparql-results+xml;q=0.9"
+GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.5, text/plain;q=0.1"
+_RESULT_FORMATS = {"application/sparql-results+json": QueryResultsFormat.JSON,
+                   "application/json": QueryResultsFormat.JSON,
+                   "application/sparql-results+xml": QueryResultsFormat.XML,
+                   "application/xml": QueryResultsFormat.XML,
+                   "text/tab-separated-values": QueryResultsFormat.TSV}
+_ALL_GRAPHS_QUERY = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+_GRAPH_EXISTS_QUERY = "ASK { GRAPH ?g { ?s ?p ?o } }"
+
+
+class RemoteStoreError(Exception):
+    """The remote store cannot be served as configured; the message says what to change."""
+
+
+# --------------------------------------------------------------------------- terms
+
+def normalise(term: Any) -> Any:
+    """A term from another store as the embedded store would give it."""
+    if isinstance(term, Literal) and term.datatype.value == XSD_BOOLEAN and term.value in ("1", "0"):
+        return Literal("true" if term.value == "1" else "false", datatype=NamedNode(XSD_BOOLEAN))
+    return term
+
+
+class _Row(dict):
+    def __missing__(self, key: str) -> None:  # unbound, as pyoxigraph's QuerySolution answers
+        return None
+
+
+class _Solutions:
+    """Parsed remote solutions, normalised, with the `.variables` `solutions_answer` reads."""
+
+    def __init__(self, parsed) -> None:
+        self._parsed = parsed
+        self.variables = list(parsed.variables)
+
+    def __iter__(self) -> Iterator[_Row]:
+        names = [v.value for v in self.variables]
+        for solution in self._parsed:
+            yield _Row({name: normalise(solution[name]) for name in names})
+
+
+def _triples(quads: Iterable) -> Iterator[Triple]:
+    for quad in quads:
+        yield Triple(quad.subject, quad.predicate, normalise(quad.object))
+
+
+# --------------------------------------------------------------------------- updates as text
+
+def insert_data(graph: str, triples: Sequence[Triple]) -> str:
+    """``INSERT DATA`` for `triples` into `graph` ("" = default graph), serialised by pyoxigraph.
+
+    N-Triples is valid SPARQL triple syntax, so every term is written by the serialiser,
+    escapes included; nothing is pasted from text.
+    """
+    body = pyoxigraph.serialize(list(triples), format=RdfFormat.N_TRIPLES).decode("utf-8")
+    if graph == DEFAULT_GRAPH:
+        return f"INSERT DATA {{\n{body}}}"
+    return f"INSERT DATA {{ GRAPH {NamedNode(graph)} {{\n{body}}} }}"
+
+
+def drop_graph(graph: str) -> str:
+    """``DROP SILENT GRAPH <g>`` (or ``DEFAULT``) for a validated graph IRI."""
+    return "DROP SILENT DEFAULT" if graph == DEFAULT_GRAPH else f"DROP SILENT GRAPH {NamedNode(graph)}"
+
+
+# --------------------------------------------------------------------------- the backend
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the store is: a query endpoint, and optionally update and Graph Store URLs."""
+
+    query: str
+    update: str | None = None
+    graph_store: str | None = None
+    credentials: Credentials = Credentials()
+
+    def client(self) -> SparqlClient:
+        return SparqlClient(self.query, update_url=self.update, graph_store_url=self.graph_store,
+                            credentials=self.credentials)
+
+
+class RemoteStore:
+    """A SPARQL 1.1 store elsewhere, spoken to over HTTP (see the module docstring)."""
+
+    evaluates_locally = False  # SERVICE calls are the store's to make, not ours
+
+    def __init__(self, endpoints: Endpoints, *, timeout: float, max_rows: int,
+                 graphs: Sequence[str] | None = None, service_allowlist: Sequence[str] = ()) -> None:
+        """`graphs`: the dataset's named graphs (from the publication); None serves the
+        store's own dataset as it is (e.g. a writable store)."""
+        self.endpoints = endpoints
+        self.client = endpoints.client()
+        self.timeout = timeout
+        self.max_rows = max_rows
+        self.graphs: tuple[str, ...] | None = None if graphs is None else tuple(graphs)
+        self.union_default_graph = self.graphs is not None
+        self.writable = bool(endpoints.update or endpoints.graph_store)
+        self.service_allowlist = tuple(service_allowlist)
+        self._parser = pyoxigraph.Store()  # empty; only ever asked to parse
+
+    # ----------------------------------------------------------------------- queries
+    def query(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
+              graph_format=None, max_rows=None, timeout=None, use_union=None,
+              prefixes=None) -> QueryAnswer:
+        limit = self.max_rows if max_rows is None else max_rows
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        text = self._bind(sparql, substitutions)
+        analysis = self._check(text, base_iri)
+        params = self._dataset(analysis, dataset, self.union_default_graph if use_union is None else use_union)
+        request = QueryRequest(sparql=text, base_iri=base_iri, max_rows=limit or None,
+                               results_format=results_format, graph_format=graph_format,
+                               prefixes=tuple((prefixes or {}).items()))
+        graph_form = analysis.form in ("CONSTRUCT", "DESCRIBE")
+        if params:  # the protocol dataset is the whole dataset: drop the query's own FROMs
+            text = strip_dataset_clauses(text)
+        if analysis.form == "DESCRIBE":
+            text = describe_as_construct(text) or text
+        if analysis.form == "SELECT" and limit:
+            text = limit_rows(text, limit + 1)  # one more than read, to know it was cut
+        answer: Answer | None = None
+        try:
+            answer = self.client.query(_with_base(text, base_iri), deadline=deadline, dataset=params,
+                                       accept=GRAPH_ACCEPT if graph_form else RESULTS_ACCEPT)
+            _refuse_partial(answer)
+            cut = _store_row_limit(answer)
+            if graph_form:
+                quads = pyoxigraph.parse(answer, format=_rdf_format(answer))
+                return graph_answer(_triples(quads), request, deadline, cut_by_store=cut)
+            parsed = pyoxigraph.parse_query_results(answer, _results_format(answer))
+            if isinstance(parsed, QueryBoolean):
+                return boolean_answer(parsed, request)
+            return solutions_answer(_Solutions(parsed), request, deadline, cut_by_store=cut)
+        except StoreTimeout:
+            raise QueryTimedOut() from None
+        except StoreUnreachable as exc:
+            raise StoreUnavailable(str(exc)) from None
+        except StoreHTTPError as exc:
+            raise _failed(exc) from None
+        except (SyntaxError, ValueError, OSError) as exc:
+            if answer is not None and time.monotonic() > deadline:
+                raise QueryTimedOut() from None  # a read timed out inside the parser
+            raise QueryFailed(502, f"The store's answer could not be read: {exc}") from None
+        finally:
+            if answer is not None:
+                answer.close()  # also ends a long answer we stopped reading at max_rows
+
+    def _bind(self, sparql: str, substitutions: Mapping[str, Any] | None) -> str:
+        if not substitutions:
+            return sparql
+        try:
+            return substitute(sparql, substitutions)
+        except (ValueError, SparqlTextError) as exc:
+            raise QueryFailed(500, f"Cannot bind the query's variables for this store: {exc}") from None
+
+    def _check(self, text: str, base_iri: str | None):
+        """Lexical safety checks, then a parse by pyoxigraph that evaluates nothing."""
+        try:
+            analysis = analyse(text, base_iri=base_iri)
+        except SparqlTextError as exc:
+            raise QueryFailed(400, f"SPARQL syntax error: {exc}") from None
+        refuse_engine_functions(analysis)
+        for call in analysis.services:
+            if call.target is None or call.target not in self.service_allowlist:
+                raise QueryFailed(400, "SERVICE is refused: its endpoint is not in the SERVICE_ALLOWLIST setting.")
+        parse_only(self._parser, text, base_iri)
+        if analysis.form not in QUERY_FORMS:
+            raise QueryFailed(400, "Not a SPARQL query (SELECT, CONSTRUCT, DESCRIBE or ASK).")
+        return analysis
+
+    def _dataset(self, analysis, dataset: Dataset | None, union: bool) -> list[tuple[str, str]]:
+        """The protocol dataset to send (see the module docstring)."""
+        if self.graphs is None:  # the store's own dataset; pass on what the client asked for
+            if dataset is None:
+                return []
+            defaults = [g or EMPTY_GRAPH for g in dataset.default_graphs] or [EMPTY_GRAPH]
+            named = list(dataset.named_graphs) or [EMPTY_GRAPH]
+            return _params(defaults, named)
+        known = set(self.graphs)
+        if dataset is not None:
+            defaults = [g for d in dataset.default_graphs for g in (self.graphs if d == DEFAULT_GRAPH else (d,))]
+            named = list(dataset.named_graphs)
+        elif analysis.dataset_clause:
+            defaults, named = analysis.from_graphs, analysis.from_named_graphs
+        elif union:
+            defaults, named = list(self.graphs), list(self.graphs)
+        else:  # the real default graph of a published build is empty
+            defaults, named = [], list(self.graphs)
+        return _params([g for g in dict.fromkeys(defaults) if g in known] or [EMPTY_GRAPH],
+                       [g for g in dict.fromkeys(named) if g in known] or [EMPTY_GRAPH])
+
+    # ----------------------------------------------------------------------- updates
+    def update(self, sparql, *, base_iri=None) -> None:
+        if not self.endpoints.update:
+            raise ReadOnly("the remote store has no update endpoint configured (--update-endpoint)")
+        try:
+            analysis = analyse(sparql, base_iri=base_iri)
+        except SparqlTextError as exc:
+            raise QueryFailed(400, f"SPARQL Update syntax error: {exc}") from None
+        refuse_engine_functions(analysis)
+        if analysis.loads:
+            raise QueryFailed(400, "LOAD is disabled: this server never fetches data from the network.")
+        self._send_update(_with_base(sparql, base_iri))
+
+    def _send_update(self, text: str) -> None:
+        try:
+            self.client.update(text, deadline=time.monotonic() + self.timeout)
+        except StoreTimeout:
+            raise QueryTimedOut() from None
+        except StoreUnreachable as exc:
+            raise StoreUnavailable(str(exc)) from None
+        except StoreHTTPError as exc:
+            raise _failed(exc) from None
+
+    # ----------------------------------------------------------------------- graphs
+    def named_graphs(self) -> list[str]:
+        if self.graphs is not None:
+            return list(self.graphs)
+        rows = self.query(_ALL_GRAPHS_QUERY, max_rows=UNLIMITED).bindings()
+        return [row["g"].value for row in rows if isinstance(row.get("g"), NamedNode)]
+
+    def graph_exists(self, graph: str) -> bool:
+        if graph == DEFAULT_GRAPH:
+            return True
+        if self.graphs is not None:
+            return graph in self.graphs
+        return bool(self.query(_GRAPH_EXISTS_QUERY, substitutions={"g": NamedNode(graph)}).boolean)
+
+    def replace_graph(self, graph, triples) -> bool:
+        triples = list(triples)
+        created = not self.graph_exists(graph)
+        if self.endpoints.graph_store:
+            self._graph_store("PUT", graph, triples)
+        else:
+            self._require_update()
+            self._send_update(f"{drop_graph(graph)} ;\n{insert_data(graph, triples)}")
+        return created
+
+    def add_to_graph(self, graph, triples) -> bool:
+        triples = list(triples)
+        created = not self.graph_exists(graph)
+        if self.endpoints.graph_store:
+            self._graph_store("POST", graph, triples)
+        else:
+            self._require_update()
+            self._send_update(insert_data(graph, triples))
+        return created
+
+    def drop_graph(self, graph) -> bool:
+        existed = self.graph_exists(graph)
+        if graph != DEFAULT_GRAPH and not existed:
+            return False
+        if self.endpoints.graph_store and graph != DEFAULT_GRAPH:
+            self._graph_store("DELETE", graph, [])
+        else:
+            self._require_update()
+            self._send_update(drop_graph(graph))
+        return True
+
+    def _require_update(self) -> None:
+        if not self.endpoints.update:
+            raise ReadOnly("the remote store has no update endpoint or Graph Store configured")
+
+    def _graph_store(self, method: str, graph: str, triples: list[Triple]) -> None:
+        if graph == DEFAULT_GRAPH:
+            raise QueryFailed(400, "The remote store's default graph is not written through the Graph Store.")
+        deadline = time.monotonic() + self.timeout
+        try:
+            if method == "DELETE":
+                self.client.delete_graph(graph, deadline=deadline)
+            else:
+                body = pyoxigraph.serialize(triples, format=RdfFormat.TURTLE) if triples else b""
+                (self.client.put_graph if method == "PUT" else self.client.post_graph)(
+                    graph, body, deadline=deadline)
+        except StoreTimeout:
+            raise QueryTimedOut() from None
+        except StoreUnreachable as exc:
+            raise StoreUnavailable(str(exc)) from None
+        except StoreHTTPError as exc:
+            raise _failed(exc) from None
+
+    def close(self) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- helpers
+
+def refuse_engine_functions(analysis) -> None:
+    """400 for IRIs in an engine's built-in function namespaces (``bif:``, ``sql:``)."""
+    if analysis.engine_functions:
+        found = analysis.engine_functions[0]
+        raise QueryFailed(400, f"<{found.iri}> (line {found.line}, column {found.column}) is refused: IRIs "
+                               "in the bif: and sql: namespaces call a store's built-in procedures, "
+                               "some of which reach the network.")
+
+
+def parse_only(parser: pyoxigraph.Store, text: str, base_iri: str | None) -> None:
+    """Raise QueryFailed(400) if `text` is not a SPARQL query; evaluate nothing.
+
+    pyoxigraph parses the query first and only then checks its options; asking for both
+    a union default graph and an explicit default graph is refused at that point, before
+    any evaluation (no SERVICE call, no VALUES cross product). `tests/server/test_remote_unit.py`
+    pins this behaviour.
+    """
+    try:
+        parser.query(text, base_iri=base_iri, use_default_graph_as_union=True, default_graph=DefaultGraph())
+    except SyntaxError as exc:
+        raise QueryFailed(400, f"SPARQL syntax error: {exc}") from None
+    except ValueError:
+        return  # parsed; stopped by the conflicting dataset options, as intended
+    raise RuntimeError("pyoxigraph evaluated a query that was only to be parsed")
+
+
+def _with_base(text: str, base_iri: str | None) -> str:
+    """Prepend ``BASE <base>`` (a query's own BASE, later in the prologue, still wins)."""
+    return f"BASE {NamedNode(base_iri)}\n{text}" if base_iri else text
+
+
+def _params(defaults: Sequence[str], named: Sequence[str]) -> list[tuple[str, str]]:
+    return [("default-graph-uri", g) for g in defaults] + [("named-graph-uri", g) for g in named]
+
+
+def _results_format(answer: Answer) -> QueryResultsFormat:
+    fmt = _RESULT_FORMATS.get(answer.media_type)
+    if fmt is None:
+        raise QueryFailed(502, f"The store answered a query with {answer.media_type or 'no media type'}, "
+                               "not SPARQL results in JSON or XML.")
+    return fmt
+
+
+def _rdf_format(answer: Answer) -> RdfFormat:
+    if answer.media_type in ("text/plain", ""):
+        return RdfFormat.N_TRIPLES
+    fmt = RdfFormat.from_media_type(answer.media_type)
+    if fmt is None:
+        raise QueryFailed(502, f"The store answered a graph query with {answer.media_type}, "
+                               "which cannot be read as RDF.")
+    return fmt
+
+
+def _store_row_limit(answer: Answer) -> int | None:
+    """The row limit the store applied (Virtuoso's ``X-SPARQL-MaxRows``), if it says so."""
+    value = answer.headers.get("X-SPARQL-MaxRows")
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _refuse_partial(answer: Answer) -> None:
+    """Virtuoso's "anytime" answers are partial: report them as timed out, not as results."""
+    if (answer.headers.get("X-SQL-State") or "").strip().upper() == "S1TAT":
+        raise StoreTimeout(f"{answer.url} returned a partial answer at its own time limit")
+
+
+def _failed(exc: StoreHTTPError) -> QueryFailed:
+    """A store's error status as our error: its 4xx stay client errors, the rest are 502."""
+    if exc.status == 400:
+        return QueryFailed(400, f"The store refused the request: {exc.message}")
+    if exc.status in (401, 403):
+        return QueryFailed(502, f"The store refused our credentials ({exc.status}): {exc.message}")
+    if exc.status == 404:
+        return QueryFailed(502, f"The store has no endpoint at {exc.url} (404).")
+    return QueryFailed(502, f"The store failed ({exc.status}): {exc.message}")
+
+
+# --------------------------------------------------------------------------- opening
+
+def endpoints_from(config: Mapping[str, Any]) -> Endpoints:
+    """The endpoints and credentials named by the settings."""
+    return Endpoints(config["SPARQL_ENDPOINT"], config.get("UPDATE_ENDPOINT"), config.get("GRAPH_STORE"),
+                     Credentials(config.get("REMOTE_USER"), config.get("REMOTE_PASSWORD"),
+                                 config.get("REMOTE_TOKEN")))
+
+
+def open_remote(config: Mapping[str, Any]) -> tuple[RemoteStore, dict | None, Path | None]:
+    """(store, manifest, build folder) for the settings' remote store.
+
+    Read-only: the dataset is the publication `bjkg publish` recorded in the store (or
+    the BUILD_DIR's build.json when the data got there otherwise); a BUILD_DIR whose
+    hash differs from the publication is refused, since its dumps would not match. A
+    writable store is served as it is: no manifest, no cache validators.
+    """
+    from server.publish import read_publication
+
+    endpoints = endpoints_from(config)
+    build_dir = Path(config["BUILD_DIR"]) if config.get("BUILD_DIR") else None
+    build = None
+    if build_dir is not None and (build_dir / "build.json").is_file():
+        build = json.loads((build_dir / "build.json").read_text(encoding="utf-8"))
+    elif build_dir is not None and build_dir.exists():
+        load_manifest(build_dir)  # raises BuildNotFound with its explanation
+    else:
+        build_dir = None
+    writable = bool(endpoints.update or endpoints.graph_store)
+    try:
+        published = read_publication(endpoints.client(), config["BASE_IRI"], timeout=config["QUERY_TIMEOUT"])
+    except (StoreTimeout, StoreUnreachable, StoreHTTPError) as exc:
+        raise RemoteStoreError(f"cannot read from the SPARQL endpoint {endpoints.query}: {exc}") from None
+    if published and build and published.get("hash") != build.get("hash"):
+        raise RemoteStoreError(
+            f"the store holds build {str(published.get('hash'))[:12]}, but {build_dir} is build "
+            f"{str(build.get('hash'))[:12]}: publish that build (bjkg publish --build {build_dir} …) or "
+            "serve without a build folder (-s BUILD_DIR '').")
+    manifest = None if writable else (published or build)
+    graphs = None if manifest is None else tuple(manifest.get("graphs", {}))
+    store = RemoteStore(endpoints, timeout=config["QUERY_TIMEOUT"], max_rows=config["MAX_ROWS"],
+                        graphs=graphs, service_allowlist=config.get("SERVICE_ALLOWLIST", ()))
+    return store, manifest, build_dir if build else None
+
+
+__all__ = ["EMPTY_GRAPH", "Endpoints", "RemoteStore", "RemoteStoreError", "drop_graph", "endpoints_from",
+           "insert_data", "normalise", "open_remote", "parse_only", "refuse_engine_functions"]
