@@ -39,6 +39,8 @@ SELECT ?s ?division ?via ?g ?notation ?level ?wkt ?parent ?parentLevel WHERE {
 }
 """
 
+# Labels of the divisions, their parents and their levels. (A separate `{ BIND(?division
+# AS ?x) }` group would be evaluated before ?division is bound and match every label.)
 _LABELS_QUERY = """
 PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
@@ -47,7 +49,7 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 SELECT DISTINCT ?s ?x ?l WHERE {
   { ?s skos:exactMatch ?division } UNION { ?s a bjkg:ListedDivision . BIND(?s AS ?division) }
   UNION { ?part bjkg:within ?s ; skos:exactMatch ?division }
-  { BIND(?division AS ?x) } UNION { ?division geo:sfWithin ?x } UNION { ?division bjkg:divisionLevel ?x }
+  ?division (geo:sfWithin|bjkg:divisionLevel)? ?x .
   ?x rdfs:label ?l .
 }
 """
