@@ -1,0 +1,189 @@
+"""The servers compared, each started on 127.0.0.1 with the same data, and stopped again.
+
+A peer is started by `start_<name>(data, workdir)` and returns a `Running` with its SPARQL
+URL, its process (whose tree is sampled for memory) and how long loading took. Only one
+peer runs at a time, so each has the machine to itself while it is measured.
+
+* bjkg — `bjkg serve --build DIR` over an artifact folder made by `bench.load`.
+* virtuoso — Virtuoso Open Source from Debian, through `bench.virtuoso` (its own config,
+  127.0.0.1 only, generous buffers), loaded with its bulk loader.
+* rdflib-endpoint — from PyPI, in its own virtual environment (`ensure_rdflib_endpoint`),
+  serving the plain triples from memory.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Running:
+    name: str
+    sparql: str
+    base: str  # http://127.0.0.1:port
+    process: subprocess.Popen | None
+    load_seconds: float | None = None
+    triples: int | None = None
+    stop_callbacks: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        for callback in self.stop_callbacks:
+            callback()
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen | None, timeout: float, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise RuntimeError(f"{url}: the server exited ({process.returncode}): {tail}")
+        try:
+            request = urllib.request.Request(url, headers={"Accept": "application/sparql-results+json"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+# ---------------------------------------------------------------- bjkg
+
+def start_bjkg(build_dir: Path, workdir: Path, *, settings: dict[str, str] | None = None,
+               timeout: float = 600) -> Running:
+    port = free_port()
+    log = workdir / f"bjkg-{port}.log"
+    args = [sys.executable, "-m", "server.cli", "serve", "--build", str(build_dir), "--port", str(port)]
+    for name, value in (settings or {}).items():
+        args += ["-s", name, str(value)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    running = Running("bjkg", f"{base}/sparql", base, process)
+    try:
+        wait_ready(f"{base}/sparql?query=ASK%7B%7D", process, timeout, log)
+        _wait_all_workers(base)
+    except BaseException:
+        running.stop()
+        raise
+    return running
+
+
+def _wait_all_workers(base: str, rounds: int = 30) -> None:
+    """Every gunicorn worker builds its caches as it boots: ask until answers are quick."""
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(8):
+            with urllib.request.urlopen(f"{base}/sparql?query=ASK%7B%7D", timeout=120):
+                pass
+        if time.perf_counter() - started < 0.5:
+            return
+        time.sleep(0.5)
+
+
+# ---------------------------------------------------------------- virtuoso
+
+def virtuoso_available() -> bool:
+    from bench import virtuoso
+
+    return virtuoso.available() is not None
+
+
+def start_virtuoso(nquads: Path, workdir: Path, *, triples: int) -> Running:
+    from bench import virtuoso
+
+    folder = workdir / "virtuoso"
+    if folder.exists():
+        shutil.rmtree(folder)
+    instance = virtuoso.start(folder, load_dirs=(nquads.parent,))
+    try:
+        started = time.perf_counter()
+        instance.load_file(nquads)
+        seconds = time.perf_counter() - started
+    except BaseException:
+        instance.stop()
+        raise
+    running = Running("virtuoso", instance.sparql_url, instance.http_url, instance.process,
+                      load_seconds=seconds, triples=triples)
+    running.stop_callbacks.append(instance.stop)
+    return running
+
+
+# ---------------------------------------------------------------- rdflib-endpoint
+
+def ensure_rdflib_endpoint(venv: Path, *, install: bool) -> Path | None:
+    """The `rdflib-endpoint` executable of its own venv; installed there from PyPI if asked."""
+    exe = venv / "bin" / "rdflib-endpoint"
+    if exe.exists():
+        return exe
+    if not install:
+        return None
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "rdflib-endpoint", "uvicorn"],
+                   check=True)
+    return exe if exe.exists() else None
+
+
+def to_ntriples(nquads: Path, out: Path) -> Path:
+    """Drop the graph names (every triple is in one graph only, so nothing is merged)."""
+    if out.exists() and out.stat().st_mtime >= nquads.stat().st_mtime:
+        return out
+    tmp = out.with_suffix(".tmp")
+    with nquads.open("r", encoding="utf-8") as src, tmp.open("w", encoding="utf-8") as dst:
+        for line in src:
+            head, _graph, _dot = line.rstrip("\n").rsplit(" ", 2)
+            dst.write(head + " .\n")
+    tmp.replace(out)
+    return out
+
+
+def start_rdflib_endpoint(exe: Path, ntriples: Path, workdir: Path, *, triples: int,
+                          timeout: float = 1800) -> Running:
+    port = free_port()
+    log = workdir / f"rdflib-endpoint-{port}.log"
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port),
+                                    str(ntriples)], cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    # its CLI serves the endpoint at the root (`/`), whatever its help text says
+    running = Running("rdflib-endpoint", f"{base}/", base, process, triples=triples)
+    try:
+        wait_ready(f"{base}/?query=ASK%7B%7D", process, timeout, log)
+    except BaseException:
+        running.stop()
+        raise
+    running.load_seconds = time.perf_counter() - started  # parse + start: it loads at start
+    return running

@@ -1,0 +1,580 @@
+"""bjkg's benchmark: bjkg serve against Virtuoso and rdflib-endpoint, same data, same queries.
+
+    python bench/run.py --sizes 10k,100k,1M          # installs missing peers, then runs
+    python bench/run.py --sizes 10k --duration 1 --peers bjkg,pyoxigraph --out /tmp/r
+
+For each size: generate the synthetic data (bench/generate.py, fixed seed), load it into a
+bjkg artifact (bench/load.py, timed), then start each peer alone on 127.0.0.1 and measure
+Q1–Q6 (bench/queries.py) with `wrk` (bench/wrk/request.lua): latency and throughput at
+concurrency 1 and 8, for a bounded duration each, while sampling the memory of the peer's
+processes. bjkg's entity page and search are measured too, uncached and then with its cache
+(HTTP revalidation by build hash: the client sends the ETag and gets 304). pyoxigraph is
+measured in this process, as the floor for latency. The seed graph is built with `bjkg
+build` (timed) and served for its entity page and search.
+
+Writes ``results.json``, ``results.md`` and ``ratios.png`` into --out (bench/results by
+default) and prints, last, one line: the geometric-mean Q1–Q6 throughput ratios at c=8 for
+the largest size run, bjkg's load throughput and the seed entity page's p99 at c=8.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import generate, load, peers  # noqa: E402
+from bench.queries import DESCRIPTIONS, NAMES, queries  # noqa: E402
+
+LUA = ROOT / "bench" / "wrk" / "request.lua"
+RESULTS_ACCEPT = "application/sparql-results+json"
+SEED_ENTITY = "/id/place/tongzhou"
+SEED_SEARCH = "通州"
+ALL_PEERS = ("bjkg", "virtuoso", "rdflib-endpoint", "pyoxigraph")
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- load generator
+
+def wrk(url: str, *, connections: int, duration: float, method: str = "GET", body: bytes | None = None,
+        content_type: str | None = None, accept: str = RESULTS_ACCEPT, etag: str | None = None,
+        workdir: Path) -> dict:
+    """One bounded wrk run against `url` on loopback; its summary (requests/s, percentiles)."""
+    env = dict(os.environ, BENCH_METHOD=method, BENCH_ACCEPT=accept)
+    if body is not None:
+        body_file = workdir / "wrk-body"
+        body_file.write_bytes(body)
+        env["BENCH_BODY"] = str(body_file)
+        env["BENCH_CTYPE"] = content_type or "application/x-www-form-urlencoded"
+    if etag:
+        env["BENCH_ETAG"] = etag
+    seconds = max(1, int(round(duration)))
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "-s", str(LUA), url]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=seconds + 120)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON "):])
+    raise RuntimeError(f"wrk gave no summary: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+
+
+def fetch(url: str, *, method: str = "GET", body: bytes | None = None, content_type: str | None = None,
+          accept: str = RESULTS_ACCEPT, timeout: float = 600) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers={"Accept": accept})
+    if body is not None:
+        request.add_header("Content-Type", content_type or "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def form(query: str) -> bytes:
+    return urllib.parse.urlencode({"query": query}).encode("ascii")
+
+
+# ---------------------------------------------------------------- memory
+
+class MemorySampler:
+    """Peak RSS of a process tree, sampled every 0.2 s (per process and in total)."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.peak_process = 0
+        self.peak_total = 0
+        self.processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        if self.pid is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                sizes = []
+                for proc in procs:
+                    try:
+                        sizes.append(proc.memory_info().rss)
+                    except psutil.Error:
+                        pass
+                if sizes:
+                    self.peak_process = max(self.peak_process, max(sizes))
+                    self.peak_total = max(self.peak_total, sum(sizes))
+                    self.processes = max(self.processes, len(sizes))
+            except psutil.Error:
+                return
+            self._stop.wait(0.2)
+
+    def result(self) -> dict:
+        return {"peak_rss_process_mb": round(self.peak_process / 1e6, 1),
+                "peak_rss_total_mb": round(self.peak_total / 1e6, 1), "processes": self.processes}
+
+
+# ---------------------------------------------------------------- measuring one peer
+
+def rows_of(body: bytes) -> int | None:
+    try:
+        return len(json.loads(body)["results"]["bindings"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def measure_sparql(running: peers.Running, texts: dict[str, str], *, duration: float, workdir: Path,
+                   cached: bool = False) -> dict:
+    """Q1–Q6 against one peer: rows (a check), c=1 latency/throughput, c=8 throughput/p99."""
+    out = {}
+    for name in NAMES:
+        body = form(texts[name])
+        status, headers, answer = fetch(running.sparql, method="POST", body=body)
+        entry = {"status": status, "rows": rows_of(answer)}
+        if cached:  # GET with the query in the URL, revalidated by its ETag
+            url = running.sparql + "?" + body.decode("ascii")
+            status, headers, answer = fetch(url)
+            etag = headers.get("ETag")
+            entry["etag"] = bool(etag)
+            if not etag:
+                out[name] = entry
+                continue
+            runs = {c: wrk(url, connections=c, duration=duration, etag=etag, workdir=workdir) for c in (1, 8)}
+        else:
+            runs = {c: wrk(running.sparql, connections=c, duration=duration, method="POST", body=body,
+                           workdir=workdir) for c in (1, 8)}
+        entry.update(_summary(runs))
+        out[name] = entry
+        log(f"  {running.name}{' (cached)' if cached else ''} {name}: rows {entry['rows']}, "
+            f"c=1 p50 {_fmt(entry['c1']['p50_ms'], 2)} ms, c=8 {entry['c8']['rps']:.0f} req/s")
+    return out
+
+
+def _summary(runs: dict[int, dict]) -> dict:
+    return {f"c{c}": {"rps": r["rps"], "p50_ms": r["p50_ms"] if r["requests"] else None,
+                      "p99_ms": r["p99_ms"] if r["requests"] else None, "seconds": r["seconds"],
+                      "requests": r["requests"], "errors": r["errors"], "bad_status": r["bad_status"]}
+            for c, r in runs.items()}
+
+
+def measure_pages(running: peers.Running, paths: dict[str, str], *, duration: float, workdir: Path,
+                  cached: bool = False) -> dict:
+    """bjkg's own HTML pages (entity page, search), uncached or revalidated."""
+    out = {}
+    for name, path in paths.items():
+        url = running.base + path
+        status, headers, _ = fetch(url, accept="text/html")
+        etag = headers.get("ETag") if cached else None
+        if cached and not etag:
+            out[name] = {"status": status, "etag": False}
+            continue
+        runs = {c: wrk(url, connections=c, duration=duration, accept="text/html", etag=etag, workdir=workdir)
+                for c in (1, 8)}
+        out[name] = {"status": status, **_summary(runs)}
+        log(f"  bjkg{' (cached)' if cached else ''} {name} {path}: c=1 p50 {_fmt(out[name]['c1']['p50_ms'], 2)} ms, "
+            f"c=8 {out[name]['c8']['rps']:.0f} req/s p99 {_fmt(out[name]['c8']['p99_ms'])} ms")
+    return out
+
+
+def measure_in_process(store_dir: Path, texts: dict[str, str], *, duration: float) -> dict:
+    """pyoxigraph in this process, answers serialised to JSON: the floor for latency."""
+    import pyoxigraph as ox
+
+    store = ox.Store.read_only(str(store_dir))
+
+    def once(text: str) -> bytes:
+        return store.query(text, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.JSON)
+
+    out = {}
+    for name in NAMES:
+        rows = rows_of(once(texts[name]))
+        latencies = []
+        stop = time.perf_counter() + duration
+        while time.perf_counter() < stop or len(latencies) < 5:
+            started = time.perf_counter()
+            once(texts[name])
+            latencies.append((time.perf_counter() - started) * 1000)
+        latencies.sort()
+        total = sum(latencies) / 1000
+        counter = [0]
+        lock = threading.Lock()
+        end = time.perf_counter() + duration
+
+        def loop() -> None:
+            while time.perf_counter() < end:
+                once(texts[name])
+                with lock:
+                    counter[0] += 1
+
+        threads = [threading.Thread(target=loop) for _ in range(8)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - began
+        out[name] = {"rows": rows, "c1": {"rps": len(latencies) / total, "p50_ms": _pct(latencies, 50),
+                                          "p99_ms": _pct(latencies, 99), "requests": len(latencies)},
+                     "c8": {"rps": counter[0] / elapsed, "p50_ms": None, "p99_ms": None,
+                            "requests": counter[0]}}
+        log(f"  pyoxigraph {name}: rows {rows}, c=1 p50 {out[name]['c1']['p50_ms']:.2f} ms")
+    del store
+    return out
+
+
+def _pct(sorted_values: list[float], pct: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, math.ceil(pct / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+# ---------------------------------------------------------------- one size
+
+def run_size(size: str, *, peer_names: list[str], duration: float, workdir: Path, install: bool,
+             seed: int) -> dict:
+    sizedir = workdir / f"size-{size}"
+    sizedir.mkdir(parents=True, exist_ok=True)
+    nquads = sizedir / f"data-{seed}.nq"
+    info = generate.write(size, nquads, seed=seed, ontology=ROOT / "ontology")
+    texts = queries(info["samples"])
+    triples = info["quads"]
+    log(f"{size}: {triples} triples generated")
+    result: dict = {"size": size, "triples": triples, "seed": seed, "samples": info["samples"],
+                    "queries": texts, "peers": {}, "load": {}}
+
+    build_dir = sizedir / "bjkg-build"
+    loaded = load.load(nquads, build_dir)
+    result["load"]["bjkg"] = {"seconds": loaded["load_seconds"], "triples_per_second": loaded["triples_per_second"]}
+    log(f"{size}: bjkg load {loaded['triples_per_second']:,.0f} triples/s")
+
+    entity = "/id/" + info["samples"]["initiative"].split("/id/", 1)[1]
+    pages = {"entity page": entity, "search": "/search?q=" + urllib.parse.quote("龙凤")}
+
+    for name in peer_names:
+        try:
+            if name == "pyoxigraph":
+                result["peers"][name] = {"queries": measure_in_process(build_dir / "store", texts,
+                                                                       duration=duration)}
+                continue
+            if name == "bjkg":
+                for variant, settings in (("bjkg", {}), ("bjkg (cached)", {})):
+                    running = peers.start_bjkg(build_dir, sizedir, settings=settings)
+                    try:
+                        with MemorySampler(running.process.pid) as memory:
+                            cached = variant != "bjkg"
+                            q = measure_sparql(running, texts, duration=duration, workdir=sizedir, cached=cached)
+                            p = measure_pages(running, pages, duration=duration, workdir=sizedir, cached=cached)
+                        result["peers"][variant] = {"queries": q, "pages": p, "memory": memory.result()}
+                    finally:
+                        running.stop()
+                continue
+            if name == "virtuoso":
+                if not peers.virtuoso_available():
+                    log("virtuoso: not installed (apt-get install -y virtuoso-opensource); skipped")
+                    continue
+                running = peers.start_virtuoso(nquads, sizedir, triples=triples)
+            elif name == "rdflib-endpoint":
+                exe = peers.ensure_rdflib_endpoint(workdir / "rdflib-endpoint-venv", install=install)
+                if exe is None:
+                    log("rdflib-endpoint: not installed (run with --install); skipped")
+                    continue
+                nt = peers.to_ntriples(nquads, sizedir / f"data-{seed}.nt")
+                running = peers.start_rdflib_endpoint(exe, nt, sizedir, triples=triples)
+            else:
+                raise ValueError(f"unknown peer {name}")
+            try:
+                result["load"][name] = {"seconds": running.load_seconds,
+                                        "triples_per_second": triples / running.load_seconds
+                                        if running.load_seconds else None}
+                with MemorySampler(running.process.pid if running.process else None) as memory:
+                    q = measure_sparql(running, texts, duration=duration, workdir=sizedir)
+                result["peers"][name] = {"queries": q, "memory": memory.result()}
+            finally:
+                running.stop()
+        except Exception as exc:  # noqa: BLE001 - one failing peer must not lose the others' figures
+            log(f"{name} at {size} failed: {exc}")
+            result["peers"].setdefault(name, {})["error"] = str(exc)[:2000]
+    result["ratios"] = ratios(result)
+    return result
+
+
+def ratios(size_result: dict) -> dict:
+    """bjkg's c=8 throughput divided by each peer's, per query, with the geometric mean."""
+    ours = size_result["peers"].get("bjkg", {}).get("queries")
+    out = {}
+    if not ours:
+        return out
+    for peer in ("virtuoso", "rdflib-endpoint"):
+        theirs = size_result["peers"].get(peer, {}).get("queries")
+        if not theirs:
+            continue
+        per, bounds = {}, []
+        for name in NAMES:
+            mine, other = ours.get(name, {}).get("c8", {}), theirs.get(name, {}).get("c8", {})
+            a, b = mine.get("rps"), other.get("rps")
+            if a and b is not None and not b and other.get("seconds"):
+                # not one answer within the run: it took longer than the run, so bjkg's ratio
+                # is at least its throughput × the run's length
+                b = 1 / other["seconds"]
+                bounds.append(name)
+            if a and b:
+                per[name] = a / b
+        if per:
+            out[peer] = {"per_query": per, "at_least": bounds,
+                         "geomean": math.exp(sum(math.log(v) for v in per.values()) / len(per))}
+    return out
+
+
+# ---------------------------------------------------------------- the seed graph
+
+def run_seed(*, duration: float, workdir: Path) -> dict:
+    out_dir = workdir / "seed-build"
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "server.cli", "build", "--out", str(out_dir)], cwd=ROOT,
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        return {"error": (done.stdout + done.stderr)[-2000:]}
+    manifest = json.loads((out_dir / "build.json").read_text(encoding="utf-8"))
+    log(f"seed: bjkg build {seconds:.2f} s ({manifest['triples']} triples)")
+    result = {"build_seconds": seconds, "triples": manifest["triples"]}
+    pages = {"entity page": SEED_ENTITY, "search": "/search?q=" + urllib.parse.quote(SEED_SEARCH)}
+    for variant in ("bjkg", "bjkg (cached)"):
+        running = peers.start_bjkg(out_dir, workdir)
+        try:
+            with MemorySampler(running.process.pid) as memory:
+                result[variant] = measure_pages(running, pages, duration=duration, workdir=workdir,
+                                                cached=variant != "bjkg")
+            result[variant]["memory"] = memory.result()
+        finally:
+            running.stop()
+    return result
+
+
+# ---------------------------------------------------------------- reports
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    try:
+        import psutil
+
+        memory = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": memory, "system": platform.platform(),
+            "python": platform.python_version()}
+
+
+def final_line(results: dict) -> str:
+    sizes = results["sizes"]
+    largest = sizes[-1] if sizes else None
+    label = largest["size"] if largest else "?"
+
+    def ratio(peer: str) -> str:
+        value = (largest or {}).get("ratios", {}).get(peer, {}).get("geomean")
+        return f"{value:.2f}" if value else "n/a"
+
+    loaded = (largest or {}).get("load", {}).get("bjkg", {}).get("triples_per_second")
+    seed = results.get("seed", {}).get("bjkg", {}).get("entity page", {})
+    p99 = seed.get("c8", {}).get("p99_ms")
+    if p99 is None:  # no seed run: the synthetic entity page of the largest size
+        p99 = (largest or {}).get("peers", {}).get("bjkg", {}).get("pages", {}).get("entity page", {}) \
+            .get("c8", {}).get("p99_ms")
+    return (f"bench: ratios at {label} c=8 (geomean Q1-Q6 throughput): vs virtuoso {ratio('virtuoso')}, "
+            f"vs rdflib-endpoint {ratio('rdflib-endpoint')}; load {loaded:.0f} triples/s; "
+            f"entity page p99 {p99:.1f} ms" if loaded and p99 is not None else
+            f"bench: ratios at {label} c=8 (geomean Q1-Q6 throughput): vs virtuoso {ratio('virtuoso')}, "
+            f"vs rdflib-endpoint {ratio('rdflib-endpoint')}; load {loaded or 0:.0f} triples/s; "
+            f"entity page p99 {p99 if p99 is not None else float('nan'):.1f} ms")
+
+
+def _fmt(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [f"# bjkg benchmark — {results['date']}", "",
+             f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['system']}; "
+             f"Python {m['python']}. Duration per measurement: {results['duration']} s; wrk, 1 thread, "
+             "loopback. Throughput in requests/s; latency in ms. Uncached unless marked.", ""]
+    for size in results["sizes"]:
+        lines += [f"## {size['size']} ({size['triples']:,} triples)", "",
+                  "| query | peer | rows | c=1 p50 | c=1 p99 | c=1 req/s | c=8 req/s | c=8 p99 |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for name in NAMES:
+            for peer, data in size["peers"].items():
+                q = data.get("queries", {}).get(name)
+                if not q or "c1" not in q:
+                    continue
+                lines.append(f"| {name} | {peer} | {q.get('rows', '–')} | {_fmt(q['c1']['p50_ms'], 2)} | "
+                             f"{_fmt(q['c1']['p99_ms'], 2)} | {_fmt(q['c1']['rps'], 0)} | "
+                             f"{_fmt(q['c8']['rps'], 0)} | {_fmt(q['c8'].get('p99_ms'), 1)} |")
+        for peer, data in size["peers"].items():
+            for page, q in data.get("pages", {}).items():
+                if "c1" in q:
+                    lines.append(f"| {page} | {peer} | – | {_fmt(q['c1']['p50_ms'], 2)} | "
+                                 f"{_fmt(q['c1']['p99_ms'], 2)} | {_fmt(q['c1']['rps'], 0)} | "
+                                 f"{_fmt(q['c8']['rps'], 0)} | {_fmt(q['c8']['p99_ms'], 1)} |")
+        lines += ["", "| ratio (bjkg ÷ peer, c=8 req/s) | " + " | ".join(NAMES) + " | geomean |",
+                  "|---|" + "---:|" * (len(NAMES) + 1)]
+        for peer, r in size.get("ratios", {}).items():
+            lines.append(f"| vs {peer} | " + " | ".join(("≥ " if n in r.get("at_least", ()) else "")
+                                                         + _fmt(r["per_query"].get(n), 2) for n in NAMES)
+                         + f" | **{'≥ ' if r.get('at_least') else ''}{_fmt(r['geomean'], 2)}** |")
+        lines += ["", "| peer | load (triples/s) | load (s) | peak RSS per process (MB) | peak RSS total (MB) | processes |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for peer, data in size["peers"].items():
+            loaded = size["load"].get(peer.replace(" (cached)", ""), {}) if "(cached)" not in peer else {}
+            mem = data.get("memory", {})
+            lines.append(f"| {peer} | {_fmt(loaded.get('triples_per_second'), 0)} | {_fmt(loaded.get('seconds'), 2)} | "
+                         f"{_fmt(mem.get('peak_rss_process_mb'))} | {_fmt(mem.get('peak_rss_total_mb'))} | "
+                         f"{mem.get('processes', '–')} |")
+        errors = {p: d["error"] for p, d in size["peers"].items() if "error" in d}
+        for peer, error in errors.items():
+            lines.append(f"\n{peer} failed: `{error[:300]}`")
+        lines.append("")
+    seed = results.get("seed")
+    if seed:
+        lines += ["## Seed graph", ""]
+        if "error" in seed:
+            lines.append(f"build failed: `{seed['error'][:500]}`")
+        else:
+            lines += [f"`bjkg build`: {seed['build_seconds']:.2f} s for {seed['triples']:,} triples.", "",
+                      "| page | variant | c=1 p50 | c=1 p99 | c=8 req/s | c=8 p99 |", "|---|---|---:|---:|---:|---:|"]
+            for variant in ("bjkg", "bjkg (cached)"):
+                for page, q in seed.get(variant, {}).items():
+                    if isinstance(q, dict) and "c1" in q:
+                        lines.append(f"| {page} | {variant} | {_fmt(q['c1']['p50_ms'], 2)} | {_fmt(q['c1']['p99_ms'], 2)} | "
+                                     f"{_fmt(q['c8']['rps'], 0)} | {_fmt(q['c8']['p99_ms'], 1)} |")
+        lines.append("")
+    lines += ["Queries: " + "; ".join(f"{n} {DESCRIPTIONS[n]}" for n in NAMES) + ".", "",
+              final_line(results), ""]
+    return "\n".join(lines)
+
+
+def chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [s for s in results["sizes"] if s.get("ratios")]
+    fig, axes = plt.subplots(1, max(1, len(sizes)), figsize=(5 * max(1, len(sizes)), 4), squeeze=False)
+    for ax, size in zip(axes[0], sizes or [None]):
+        if size is None:
+            ax.text(0.5, 0.5, "no peer to compare with", ha="center", va="center")
+            ax.set_axis_off()
+            continue
+        width = 0.38
+        for i, (peer, r) in enumerate(sorted(size["ratios"].items())):
+            values = [r["per_query"].get(n, 0) for n in NAMES] + [r["geomean"]]
+            xs = [j + (i - 0.5) * width for j in range(len(values))]
+            ax.bar(xs, values, width, label=f"vs {peer}")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(NAMES) + 1), [*NAMES, "geomean"])
+        ax.set_title(f"{size['size']}: bjkg ÷ peer, c=8 throughput")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10k,100k,1M", help="comma-separated: 10k, 100k, 1M or numbers")
+    parser.add_argument("--peers", default=",".join(ALL_PEERS), help="comma-separated subset of " + ", ".join(ALL_PEERS))
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (and per in-process run)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--workdir", type=Path, default=None, help="data, builds and peers' files (default: a temp dir)")
+    parser.add_argument("--seed", type=int, default=20240121)
+    parser.add_argument("--no-seed-graph", action="store_true", help="skip building and serving the seed graph")
+    parser.add_argument("--install", action=argparse.BooleanOptionalAction, default=True,
+                        help="install missing peers (wrk and Virtuoso with apt-get, rdflib-endpoint in its own venv)")
+    args = parser.parse_args(argv)
+    peer_names = [p.strip() for p in args.peers.split(",") if p.strip()]
+    unknown = set(peer_names) - set(ALL_PEERS)
+    if unknown:
+        parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
+    if args.install:
+        install_system_peers(peer_names)
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed (apt-get install -y wrk)")
+    workdir = args.workdir or Path(tempfile.gettempdir()) / "bjkg-bench"
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+               "duration": args.duration, "peers": peer_names, "sizes": []}
+    for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
+        results["sizes"].append(run_size(size, peer_names=peer_names, duration=args.duration, workdir=workdir,
+                                         install=args.install, seed=args.seed))
+    if not args.no_seed_graph and "bjkg" in peer_names:
+        results["seed"] = run_seed(duration=args.duration, workdir=workdir)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (args.out / "results.md").write_text(markdown(results), encoding="utf-8")
+    chart(results, args.out / "ratios.png")
+    log(f"wrote {args.out / 'results.json'}, results.md, ratios.png")
+    print(final_line(results), flush=True)
+    return 0
+
+
+def install_system_peers(peer_names: list[str]) -> None:
+    """apt-get install what is missing (wrk always, Virtuoso if asked for); quiet if present."""
+    missing = []
+    if shutil.which("wrk") is None:
+        missing.append("wrk")
+    if "virtuoso" in peer_names and shutil.which("virtuoso-t") is None:
+        missing.append("virtuoso-opensource")
+    if not missing or shutil.which("apt-get") is None:
+        return
+    log(f"installing {' '.join(missing)} with apt-get")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], env=env, check=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The fast paths of issue 5 give the same answers as the general ones.
+
+* inline evaluation (QUERY_MODE=inline) with the engine writing bounded SELECT answers;
+* the server's own queries with their substituted variables written as constants;
+* facet counts prepared once per build (server.facets) instead of evaluated.
+"""
+from __future__ import annotations
+
+import json
+
+import pyoxigraph
+import pytest
+
+from server import create_app, facets
+from server.sparql_text import analyse
+
+ACCEPT = {"Accept": "application/sparql-results+json"}
+
+
+def rows(response) -> list[str]:
+    assert response.status_code == 200, response.data
+    return sorted(json.dumps(b, sort_keys=True) for b in response.get_json()["results"]["bindings"])
+
+
+@pytest.fixture(scope="module")
+def inline_app(tiny_build, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    application = create_app({"BUILD_DIR": str(tiny_build), "QUERY_MODE": "inline", "TESTING": True,
+                              "CACHE_DIR": str(cache)})
+    yield application
+    application.extensions["bjkg"].store.close()
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT ?s ?p ?o WHERE { ?s ?p ?o }",
+    "SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 3",
+    "SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s OFFSET 2",
+    "SELECT ?s WHERE { ?s ?p ?o } VALUES ?p { <http://www.w3.org/2000/01/rdf-schema#label> }",
+    "SELECT * WHERE { { SELECT ?s WHERE { ?s ?p ?o } LIMIT 2 } } # LIMIT 1",
+])
+def test_inline_answers_equal_the_pool(app, inline_app, query):
+    pooled = app.test_client().post("/sparql", data={"query": query}, headers=ACCEPT)
+    inline = inline_app.test_client().post("/sparql", data={"query": query}, headers=ACCEPT)
+    assert rows(inline) == rows(pooled)
+
+
+def test_a_long_answer_is_still_truncated_inline(tiny_build):
+    application = create_app({"BUILD_DIR": str(tiny_build), "QUERY_MODE": "inline", "MAX_ROWS": 5,
+                              "TESTING": True})
+    try:
+        response = application.test_client().post(
+            "/sparql", data={"query": "SELECT * WHERE { ?s ?p ?o }"}, headers=ACCEPT)
+        assert response.status_code == 200
+        assert response.headers["X-BJKG-Truncated"] == "true"
+        assert len(response.get_json()["results"]["bindings"]) == 5
+    finally:
+        application.extensions["bjkg"].store.close()
+
+
+def test_the_lexer_reports_the_top_level_limit():
+    assert (analyse("SELECT * WHERE { ?s ?p ?o } LIMIT 7").row_bound, analyse("SELECT * { ?s ?p ?o }").limit_appendable) == (7, True)
+    sub = analyse("SELECT * WHERE { { SELECT * WHERE { ?s ?p ?o } LIMIT 2 } }")
+    assert sub.row_bound is None and sub.limit_appendable
+    assert not analyse("SELECT * WHERE { ?s ?p ?o } VALUES ?s { <x:a> }").limit_appendable
+
+
+def test_entity_pages_are_the_same_inline(client, inline_app):
+    for path in ("/id/place/tongzhou.json", "/id/initiative/wuzi-liandong.json"):
+        pooled = client.get(path)
+        inline = inline_app.test_client().get(path)
+        if pooled.status_code == 404:
+            continue
+        assert inline.get_json() == pooled.get_json()
+
+
+FACET = "SELECT ?c (COUNT(?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c"
+
+
+def test_facet_shapes():
+    assert facets.match(FACET).predicate.endswith("#type")
+    assert facets.match("PREFIX x: <http://e/> SELECT ?o (COUNT(*) AS ?k) WHERE { ?s x:p ?o . } GROUP BY ?o") \
+        == facets.Shape("http://e/p", "o", "k")
+    for other in ("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c",
+                  FACET + " ORDER BY ?n", FACET + " LIMIT 3", "SELECT ?c (COUNT(?x) AS ?n) WHERE { ?s a ?c } GROUP BY ?c",
+                  "SELECT ?c (COUNT(?s) AS ?n) FROM <http://g> WHERE { ?s a ?c } GROUP BY ?c"):
+        assert facets.match(other) is None, other
+
+
+def test_facet_counts_equal_the_engine(tiny_build, tmp_path):
+    store = pyoxigraph.Store.read_only(str(tiny_build / "store"))
+    facets.MIN_TRIPLES, saved = 1, facets.MIN_TRIPLES
+    try:
+        table = facets.compute(store)
+    finally:
+        facets.MIN_TRIPLES = saved
+    body = table.answer(facets.match(FACET))
+    assert body is not None
+    engine = store.query(FACET, use_default_graph_as_union=True).serialize(format=pyoxigraph.QueryResultsFormat.JSON)
+    key = lambda b: sorted(json.dumps(x, sort_keys=True) for x in json.loads(b)["results"]["bindings"])  # noqa: E731
+    assert key(body) == key(engine)
