@@ -1,4 +1,4 @@
-"""The `bjkg` command: build, validate, inspect, query and serve the graph.
+"""The `bjkg` command: build, validate, inspect, query, serve and publish the graph.
 
 One click group, Datasette-style. Build-side commands import only `graph`; `serve`
 imports the server lazily so that building never loads Flask.
@@ -39,12 +39,61 @@ def build(out_dir: str, sources_dir: str | None, base: str | None) -> None:
 
     try:
         summary = build_dataset(_repo_root(), Path(out_dir), sources=_sources(sources_dir),
-                                base=base, log=lambda m: click.echo(m, err=True))
+                                base=base, log=lambda m: click.echo(m, err=True), progress=True)
     except BuildError as exc:
         click.echo(f"build failed: {exc}", err=True)
         sys.exit(1)
     click.echo(f"built {summary['triples']} triples in {len(summary['graphs'])} graphs "
                f"into {out_dir} (hash {summary['hash'][:12]}); quote check: {summary['quote_check']}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--graph", "graph_iri", default=None,
+              help="Named graph: <base>graph/external/<name> [default: from --name or the file name].")
+@click.option("--format", "fmt", default=None,
+              type=click.Choice(["turtle", "ntriples", "nquads", "trig", "rdfxml", "jsonld", "csvw"]),
+              help="Input format [default: from the file extension].")
+@click.option("--name", default=None, help="Dataset name (a slug) [default: from --graph].")
+@click.option("--title", default=None, help="Dataset title in English [default: the name].")
+@click.option("--licence", "--license", "licence", default=None, help="Licence IRI.")
+@click.option("--publisher", default=None, help="Who publishes the data.")
+@click.option("--source", default=None, help="Where the files were obtained (URL).")
+@click.option("--retrieved", default=None, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Date the files were obtained [default: today].")
+@click.option("--mapping", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSVW metadata for a CSV table [default: <file>-metadata.json].")
+@click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True,
+              type=click.Path(file_okay=False), help="The build to load into (rebuilt atomically).")
+@click.option("--sources", "sources_dir", default=None, type=click.Path(file_okay=False),
+              help="Corpus folder for the quote check.")
+@click.option("--base", default=None, help="Base IRI [default: the build's, else https://w3id.org/bjkg/].")
+def load(files: tuple[Path, ...], graph_iri: str | None, fmt: str | None, name: str | None,
+         title: str | None, licence: str | None, publisher: str | None, source: str | None,
+         retrieved, mapping: Path | None, out_dir: str, sources_dir: str | None,
+         base: str | None) -> None:
+    """Add FILES as an external dataset: append it to graph/external.toml and rebuild OUT.
+
+    RDF (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD with embedded contexts) or a
+    CSV table with its CSVW metadata. If a file fails to parse or validate, the manifest
+    and the build stay as they were and the error names the file and line.
+    """
+    from graph.build import BuildError
+    from graph.external_load import load_files
+
+    try:
+        summary = load_files(_repo_root(), Path(out_dir), _sources(sources_dir), list(files),
+                             graph=graph_iri, fmt=fmt, name=name, title=title, licence=licence,
+                             publisher=publisher, mapping=mapping, source=source,
+                             retrieved=retrieved.date() if retrieved else None, base=base,
+                             log=lambda m: click.echo(m, err=True), progress=True)
+    except BuildError as exc:
+        click.echo(f"load failed: {exc}", err=True)
+        sys.exit(1)
+    entry = summary["external"][-1]
+    click.echo(f"loaded {entry['triples']} triples into {entry['graph']}; the build now has "
+               f"{summary['triples']} triples (hash {summary['hash'][:12]})")
 
 
 @main.command()
@@ -126,13 +175,70 @@ def _help_settings(ctx: click.Context, _param: click.Parameter, value: bool) -> 
               help="Set a server setting, e.g. -s QUERY_TIMEOUT 10 (see --help-settings).")
 @click.option("--help-settings", is_flag=True, expose_value=False, is_eager=True,
               callback=_help_settings, help="List the server settings and exit.")
-def serve(build_dir: str, host: str, port: int, empty: bool, update_token: str | None,
-          workers: int | None, get_path: str | None, settings: tuple[tuple[str, str], ...]) -> None:
+@click.option("--sparql-endpoint", default=None,
+              help="Serve an existing SPARQL store at this query endpoint instead of a build folder "
+                   "(publish into it first with `bjkg publish`).")
+@click.option("--update-endpoint", default=None,
+              help="The remote store's SPARQL Update endpoint (writes need --update-token).")
+@click.option("--graph-store", default=None,
+              help="The remote store's Graph Store Protocol URL (writes need --update-token).")
+@click.pass_context
+def serve(ctx: click.Context, build_dir: str, host: str, port: int, empty: bool, update_token: str | None,
+          workers: int | None, get_path: str | None, settings: tuple[tuple[str, str], ...],
+          sparql_endpoint: str | None, update_endpoint: str | None, graph_store: str | None) -> None:
     """Serve the graph: SPARQL endpoint, entity pages and search."""
     from server.serve import run
 
+    overrides = dict(settings)
+    if sparql_endpoint:
+        overrides["SPARQL_ENDPOINT"] = sparql_endpoint
+        # over a remote store a build folder is optional: only one named explicitly is used
+        if ctx.get_parameter_source("build_dir") is click.core.ParameterSource.DEFAULT:
+            import os
+
+            build_dir = overrides.get("BUILD_DIR", os.environ.get("BJKG_BUILD_DIR", ""))
+    for name, value in (("UPDATE_ENDPOINT", update_endpoint), ("GRAPH_STORE", graph_store)):
+        if value:
+            overrides[name] = value
     run(build_dir=None if empty else build_dir, host=host, port=port,
-        update_token=update_token, workers=workers, get_path=get_path, settings=dict(settings))
+        update_token=update_token, workers=workers, get_path=get_path, settings=overrides)
+
+
+@main.command()
+@click.option("--build", "build_dir", default=DEFAULT_OUT, show_default=True,
+              type=click.Path(file_okay=False, exists=True), help="Built graph folder to publish.")
+@click.option("--to", "endpoint", required=True,
+              help="The store's SPARQL endpoint: updates are sent there (unless --graph-store is "
+                   "given) and the counts are read back from it.")
+@click.option("--graph-store", default=None,
+              help="The store's Graph Store Protocol URL: each named graph is then PUT there.")
+@click.option("--user", default=None, envvar="BJKG_PUBLISH_USER",
+              help="User for HTTP Digest/Basic authentication [env: BJKG_PUBLISH_USER].")
+@click.option("--password", default=None, envvar="BJKG_PUBLISH_PASSWORD",
+              help="Password of --user [env: BJKG_PUBLISH_PASSWORD].")
+@click.option("--token", default=None, envvar="BJKG_PUBLISH_TOKEN",
+              help="Bearer token instead of a user [env: BJKG_PUBLISH_TOKEN].")
+@click.option("--timeout", default=600.0, show_default=True, type=float,
+              help="Seconds the whole publication may take.")
+def publish(build_dir: str, endpoint: str, graph_store: str | None, user: str | None,
+            password: str | None, token: str | None, timeout: float) -> None:
+    """Push a built graph (every named graph) into a SPARQL store, replacing what was there."""
+    from server.publish import PublishError, publish as run_publish
+    from server.sparql_client import (Credentials, SparqlClient, StoreHTTPError, StoreTimeout,
+                                      StoreUnreachable)
+
+    client = SparqlClient(endpoint, update_url=endpoint, graph_store_url=graph_store,
+                          credentials=Credentials(user, password, token))
+    try:
+        report = run_publish(Path(build_dir), client, timeout=timeout, log=lambda m: click.echo(m, err=True))
+    except (PublishError, StoreHTTPError, StoreTimeout, StoreUnreachable) as exc:
+        click.echo(f"publish failed: {exc}", err=True)
+        sys.exit(1)
+    total = sum(report.graphs.values())
+    dropped = f"; dropped {len(report.dropped)} stale graphs" if report.dropped else ""
+    click.echo(f"published {total} triples in {len(report.graphs)} graphs to {endpoint} "
+               f"({'Graph Store PUT' if report.method == 'gsp' else 'SPARQL Update'}, "
+               f"{report.seconds:.1f} s){dropped}")
 
 
 def _sources(option: str | None) -> Path:

@@ -22,6 +22,7 @@ from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
 from server import i18n, vocab
 from server.chart import build_charts
+from server.divisions import LISTED_DIVISION, division_facts
 from server.labels import canonical_lang, group_labels, local_name, pick
 from server.numbers import humanize, to_decimal
 
@@ -45,7 +46,9 @@ PROPERTY_ORDER: tuple[str, ...] = (
     V.BJKG + "involvesPlace", V.BJKG + "involvesAgency", V.BJKG + "leadAgency",
     V.BJKG + "hasTheme", V.BJKG + "proposedBy",
     # places, agencies, people, posts
-    V.BJKG + "within", V.BJKG + "contains", V.BJKG + "locatedIn", V.ORG + "subOrganizationOf",
+    V.BJKG + "within", V.BJKG + "contains", V.GEO + "sfWithin", V.BJKG + "divisionLevel",
+    V.GEO + "hasGeometry", V.GEO + "asWKT", V.SCHEMA + "longitude", V.SCHEMA + "latitude",
+    V.BJKG + "locatedIn", V.ORG + "subOrganizationOf",
     V.ORG + "hasSubOrganization", V.BJKG + "cooperatesWith", V.ORG + "holds", V.ORG + "heldBy",
     V.ORG + "postIn", V.ORG + "hasPost", V.ORG + "member", V.BJKG + "post",
     V.ORG + "organization", V.BJKG + "attestedOn",
@@ -58,7 +61,8 @@ PROPERTY_ORDER: tuple[str, ...] = (
     V.SKOS + "broader", V.SKOS + "narrower", V.SKOS + "inScheme", V.RDFS + "subClassOf",
     V.RDFS + "subPropertyOf", V.RDFS + "domain", V.RDFS + "range", V.OWL + "inverseOf",
     # identifiers
-    V.SKOS + "notation", V.OWL + "sameAs", V.SKOS + "closeMatch", V.BJKG + "note",
+    V.SKOS + "notation", V.OWL + "sameAs", V.SKOS + "exactMatch", V.SKOS + "closeMatch",
+    V.BJKG + "note",
 )
 _ORDER_INDEX = {iri: i for i, iri in enumerate(PROPERTY_ORDER)}
 
@@ -187,6 +191,7 @@ class Linker:
     base: str
     lang: str
     _labels: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    _grouped: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # labels() per IRI
 
     def href(self, iri: str) -> str:
         """Local path for IRIs under the base (`/id/…`, `/graph/…`, `/ontology#Term`), else /resource."""
@@ -207,10 +212,14 @@ class Linker:
                 pair = (text.value, canonical_lang(text.language))
                 if pair not in pairs:
                     pairs.append(pair)
+                    self._grouped.pop(node.value, None)
 
     def labels(self, iri: str) -> dict[str, list[str]]:
         """Every loaded label of the resource as {language: [texts]}."""
-        return group_labels(self._labels.get(iri, ()))
+        grouped = self._grouped.get(iri)
+        if grouped is None:
+            grouped = self._grouped[iri] = group_labels(self._labels.get(iri, ()))
+        return grouped
 
     def label(self, iri: str) -> str:
         """The label to show: chosen language with fallback, else a built-in or compact name."""
@@ -244,11 +253,14 @@ class Linker:
 # --------------------------------------------------------------------------- provenance
 
 def graph_kind(base: str, graph: str) -> str:
-    """'source', 'reference', 'ontology', 'inferred' or 'other' for a named graph IRI."""
+    """'source', 'reference', 'ontology', 'inferred', 'external', 'links' or 'other' for a
+    named graph IRI."""
     prefix = base + "graph/"
     if not graph.startswith(prefix):
         return "other"
     slug = graph[len(prefix):]
+    if slug.startswith(("external/", "links/")):
+        return slug.split("/", 1)[0]
     return slug if slug in ("reference", "ontology", "inferred") else "source"
 
 
@@ -385,8 +397,35 @@ def _inbound(store, linker: Linker, node: NamedNode, hidden: set[str], focus_pre
              page: int) -> list[dict]:
     """Inbound links grouped by predicate; each group shows one page of subjects, never all."""
     counts = {p: n for p, n in inbound_counts(store, node).items() if p not in hidden}
-    return [inbound_page(store, linker, node, p, counts[p], page if p == focus_predicate else 1)
+    # Groups that fit on one page are read together, in one query; larger ones page by page.
+    small = [p for p, n in counts.items() if n <= INBOUND_PAGE_SIZE and p != focus_predicate]
+    whole = _small_inbound_groups(store, linker, node, small, counts) if len(small) > 1 else {}
+    return [whole.get(p) or inbound_page(store, linker, node, p, counts[p],
+                                         page if p == focus_predicate else 1)
             for p in _sort_predicates(counts)]
+
+
+def _small_inbound_groups(store, linker: Linker, node: NamedNode, predicates: list[str],
+                          counts: dict[str, int]) -> dict[str, dict]:
+    """The complete (single-page) inbound groups of `predicates`, from one query."""
+    values = " ".join(str(NamedNode(p)) for p in predicates)  # validated terms, N-Triples syntax
+    text = ("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+            "SELECT ?s ?p ?x ?l WHERE { VALUES ?p { " + values + " }\n"
+            "  ?x ?p ?s FILTER(isIRI(?x)) OPTIONAL { ?x rdfs:label ?l } }")
+    rows = select(store, text, s=node,
+                  max_rows=(sum(counts[p] for p in predicates) + 1) * _LABEL_ROWS_PER_SUBJECT)
+    linker.add_labels(rows)
+    subjects: dict[str, dict[str, None]] = {p: {} for p in predicates}
+    for row in rows:
+        subjects[row["p"].value][row["x"].value] = None
+    out = {}
+    for p, found in subjects.items():
+        if len(found) != counts[p]:
+            continue  # not what the count said (cut by the row bound): page it the usual way
+        items = sorted((linker.link(x) for x in found), key=lambda x: (x["label"], x["iri"]))
+        out[p] = {"predicate": linker.link(p), "total": counts[p], "page": 1,
+                  "page_size": INBOUND_PAGE_SIZE, "items": items, "has_next": False, "has_prev": False}
+    return out
 
 
 def _observations(store, linker: Linker, node: NamedNode, lang: str) -> tuple[list[dict], int]:
@@ -453,10 +492,11 @@ def kind_of(base: str, iri: str) -> str | None:
 
 
 def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | None = None,
-             inbound_page: int = 1) -> dict | None:
+             inbound_page: int = 1, locator=None) -> dict | None:
     """The description of one resource (the page's data): labels, types, properties with
-    provenance, inbound links (paged), observations and charts. None if the store has
-    nothing about the IRI."""
+    provenance, inbound links (paged), observations, charts and, for places, the joined
+    division data of the external datasets with a locator map (`locator` returns the
+    process's base map). None if the store has nothing about the IRI."""
     node = NamedNode(iri)
     linker = Linker(base, lang)
     rows = select(store, _OUTBOUND_QUERY, use_union=False, s=node)
@@ -478,6 +518,8 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
         return None
     is_indicator = kind == "indicator" or V.BJKG + "Indicator" in type_iris
     charts = build_charts(observations, lang) if is_indicator else []
+    is_place = kind in ("place", "division") or bool(type_iris & {V.BJKG + "Place", LISTED_DIVISION})
+    division = division_facts(select, store, linker, node, locator) if is_place else None
     return {
         "iri": iri,
         "href": linker.href(iri),
@@ -492,6 +534,7 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
         "observations_total": obs_total,
         "observations_limit": OBSERVATION_LIMIT,
         "charts": charts,
+        "division": division,
     }
 
 

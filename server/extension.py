@@ -1,8 +1,10 @@
 """The store extension: opened once per process by `init_app`, reached through `get_store()`.
 
 Flask's "extensions bind late" pattern: nothing is opened at import time; `create_app`
-calls `init_app(app)`, which builds the backend from the app's settings and keeps it, with
-the build's manifest, in ``app.extensions["bjkg"]``. Views call `get_store()` /
+calls `init_app(app)`, which builds the backend from the app's settings — a build, an
+empty in-memory dataset, or a remote store (`server.store_remote`) — and keeps it, with the
+build's manifest (and, when SERVICE is allow-listed, the federation relay), in
+``app.extensions["bjkg"]``. Views call `get_store()` /
 `get_manifest()`. The errors the store layer raises are translated to HTTP here, once.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from flask import Flask, current_app
 
 from server.errors import HTTPProblem, forbidden, render_problem, server_error, service_unavailable
 from server.evaluate import QueryFailed, QueryTimedOut
+from server.federation import ServiceRelay
 from server.store import Backend, BuildStore, MemoryStore, ReadOnly
 from server.workers import PoolBusy, StoreUnavailable, WorkerCrashed
 
@@ -30,6 +33,7 @@ class BjkgState:
     store: Backend
     manifest: dict[str, Any] | None  # build.json, None for --empty
     build_dir: Path | None
+    relay: ServiceRelay | None = None  # SERVICE calls of the embedded engine go through it
 
     @property
     def build_hash(self) -> str | None:
@@ -42,20 +46,33 @@ def init_app(app: Flask) -> BjkgState:
     if config["EMPTY"]:
         store: Backend = MemoryStore(timeout=config["QUERY_TIMEOUT"], max_rows=config["MAX_ROWS"])
         state = BjkgState(store, None, None)
+    elif config.get("SPARQL_ENDPOINT"):
+        from server.store_remote import open_remote
+
+        store, manifest, remote_build = open_remote(config)
+        state = BjkgState(store, manifest, remote_build.resolve() if remote_build else None)
     else:
         # Absolute, since Flask's send_file reads relative paths against the app's folder.
         build_dir = Path(config["BUILD_DIR"]).resolve()
         store = BuildStore(build_dir, timeout=config["QUERY_TIMEOUT"], max_rows=config["MAX_ROWS"],
                            query_workers=config["QUERY_WORKERS"],
-                           isolate_network=not config["SERVICE_ALLOWLIST"])
+                           isolate_network=not config["SERVICE_ALLOWLIST"],
+                           mode="inline" if config["QUERY_MODE"] == "inline" else "pool",
+                           prepared_dir=_prepared_dir(config))
         state = BjkgState(store, store.manifest, build_dir)
+        if store.mode == "inline":
+            _install_inline_guard(app)
+    if config["SERVICE_ALLOWLIST"] and getattr(store, "evaluates_locally", True):
+        state.relay = ServiceRelay(config["SERVICE_ALLOWLIST"], timeout=config["SERVICE_TIMEOUT"],
+                                   max_rows=config["SERVICE_MAX_ROWS"])
+        _close_at_exit(state.relay)
     app.extensions[EXTENSION_KEY] = state
     _close_at_exit(store)
     _register_error_translation(app)
     return state
 
 
-def _close_at_exit(store: Backend) -> None:
+def _close_at_exit(store: Backend | ServiceRelay) -> None:
     ref = weakref.ref(store)
 
     def close() -> None:
@@ -88,11 +105,7 @@ def _register_error_translation(app: Flask) -> None:
         return problem(HTTPProblem(exc.status, exc.message))
 
     def on_timeout(exc: QueryTimedOut):
-        seconds = app.config["QUERY_TIMEOUT"]
-        return problem(service_unavailable(
-            f"The query did not finish within the time limit of {seconds:g} s (setting "
-            "QUERY_TIMEOUT) and was stopped. Make it more selective (LIMIT, fewer unbound "
-            "patterns), or download a dump of the dataset and query it locally."))
+        return problem(timeout_problem(app.config["QUERY_TIMEOUT"]))
 
     def on_busy(exc: PoolBusy):
         return problem(service_unavailable(
@@ -117,3 +130,63 @@ def _register_error_translation(app: Flask) -> None:
     app.register_error_handler(WorkerCrashed, on_crash)
     app.register_error_handler(StoreUnavailable, on_unavailable)
     app.register_error_handler(ReadOnly, on_read_only)
+
+
+def _install_inline_guard(app: Flask) -> None:
+    """QUERY_MODE=inline: each request tells the watchdog how to answer 503 on its socket
+    (server.inline), and is counted so that a retiring worker can let it finish."""
+    from flask import request
+
+    from server import inline
+
+    seconds = app.config["QUERY_TIMEOUT"]
+    cors = app.config.get("CORS_ORIGIN")
+
+    def before() -> None:
+        guard = inline.watchdog()
+        guard.request_started()
+        sock = request.environ.get("gunicorn.socket")
+        if sock is None:
+            inline.set_responder(None)
+            return
+        accept = request.headers.get("Accept")
+        inline.set_responder(inline.socket_responder(
+            sock, lambda: _timeout_response_bytes(app, seconds, accept, cors)))
+
+    def after(_exc=None) -> None:
+        inline.set_responder(None)
+        inline.watchdog().request_finished()
+
+    app.before_request(before)
+    app.teardown_request(after)
+
+
+def timeout_problem(seconds: float) -> HTTPProblem:
+    return service_unavailable(
+        f"The query did not finish within the time limit of {seconds:g} s (setting "
+        "QUERY_TIMEOUT) and was stopped. Make it more selective (LIMIT, fewer unbound "
+        "patterns), or download a dump of the dataset and query it locally.")
+
+
+def _timeout_response_bytes(app: Flask, seconds: float, accept: str | None, cors: str | None) -> bytes:
+    """The 503 the query worker pool would give, as raw HTTP/1.1 bytes for the watchdog."""
+    from http import HTTPStatus
+
+    with app.test_request_context(headers={"Accept": accept} if accept else {}):
+        response = render_problem(timeout_problem(seconds))
+    body = response.get_data()
+    head = [f"HTTP/1.1 {response.status_code} {HTTPStatus(response.status_code).phrase}"]
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-length", "connection"):
+            head.append(f"{name}: {value}")
+    if cors:
+        head.append(f"Access-Control-Allow-Origin: {cors}")
+    head += [f"Content-Length: {len(body)}", "Connection: close"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _prepared_dir(config) -> Path:
+    """Where `bjkg serve` keeps what it prepares once per build (CACHE_DIR)."""
+    from server.views.search import cache_dir
+
+    return cache_dir(config)

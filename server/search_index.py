@@ -50,7 +50,7 @@ def latin_key(text: str) -> str:
     return _strip(plain.casefold().replace("ü", "v"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One label of one resource, with its precomputed keys."""
 

@@ -10,6 +10,8 @@ which makes smoke tests and scripts easy.
 Sizing for a small (2-core) machine: 1 HTTP worker process × 8 threads, and 3 query worker
 processes per HTTP worker; HTTP threads mostly wait on query workers, so threads are cheap.
 An in-memory dataset (``--empty``) must be a single process, since memory is not shared.
+Over a remote store (``--sparql-endpoint``) the processes hold no data at all, so any number
+of them, on any number of machines, can serve one store (docs/deploy.md).
 """
 from __future__ import annotations
 
@@ -41,22 +43,26 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
     from server import create_app
     from server.settings import SettingsError, load_settings
     from server.store import BuildNotFound
+    from server.store_remote import RemoteStoreError
 
     overrides = _settings(build_dir, update_token, workers, settings)
     try:
         resolved = load_settings(overrides)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-    if resolved["UPDATE_TOKEN"] and not resolved["EMPTY"]:
-        raise click.UsageError("--update-token needs --empty: a build is always served read-only "
-                               "(rebuild it to change it).")
+    remote = resolved["SPARQL_ENDPOINT"] and not resolved["EMPTY"]
+    remote_writable = remote and (resolved["UPDATE_ENDPOINT"] or resolved["GRAPH_STORE"])
+    if resolved["UPDATE_TOKEN"] and not resolved["EMPTY"] and not remote_writable:
+        raise click.UsageError("--update-token needs --empty, or a remote store with --update-endpoint "
+                               "or --graph-store: a build is always served read-only (rebuild it to "
+                               "change it).")
     if resolved["EMPTY"]:
         overrides["WORKERS"] = 1
 
     if get_path is not None:
         try:
             app = create_app(overrides)
-        except BuildNotFound as exc:
+        except (BuildNotFound, RemoteStoreError) as exc:
             raise click.ClickException(str(exc)) from None
         try:
             _get_once(app, get_path)
@@ -64,9 +70,13 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
             app.extensions["bjkg"].store.close()
         return
 
+    inline = not remote and (resolved["QUERY_MODE"] == "inline" or (  # a remote store evaluates itself
+        resolved["QUERY_MODE"] == "auto" and not resolved["EMPTY"]))
+    if inline:  # gunicorn workers are the sandbox (server.inline)
+        overrides["QUERY_MODE"] = "inline"
     options = {
         "bind": f"{host}:{port}",
-        "workers": 1 if resolved["EMPTY"] else (workers or resolved["WORKERS"]),
+        "workers": 1 if resolved["EMPTY"] else (workers or resolved["WORKERS"] or default_workers()),
         "worker_class": "gthread",
         "threads": resolved["THREADS"],
         # the worker must outlive the slowest query it waits for
@@ -74,13 +84,24 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
         "graceful_timeout": 10,
         "keepalive": 5,
         "limit_request_line": 8190,  # longer queries must be POSTed
-        "accesslog": "-",
+        "accesslog": resolved["ACCESS_LOG"] or None,  # gunicorn's default: none
         "errorlog": "-",
         "proc_name": "bjkg",
         "preload_app": False,
         "control_socket_disable": True,  # gunicorn >= 25.1; several servers may share a home
     }
-    if not resolved["EMPTY"]:  # fail fast, before forking, if the build is missing
+    if inline:
+        options["post_worker_init"] = _remember_worker
+        if not resolved["SERVICE_ALLOWLIST"]:
+            options["post_fork"] = _isolate_worker
+    if remote:  # fail fast, before forking, if the store cannot be served
+        from server.store_remote import open_remote
+
+        try:
+            open_remote(resolved)
+        except (BuildNotFound, RemoteStoreError) as exc:
+            raise click.ClickException(str(exc)) from None
+    elif not resolved["EMPTY"]:  # fail fast, before forking, if the build is missing
         from pathlib import Path
 
         from server.store import load_manifest
@@ -89,18 +110,75 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
             load_manifest(Path(resolved["BUILD_DIR"]))
         except BuildNotFound as exc:
             raise click.ClickException(str(exc)) from None
-    mode = "empty in-memory dataset" + (" (writable with the token)" if resolved["UPDATE_TOKEN"] else "") \
-        if resolved["EMPTY"] else f"build {resolved['BUILD_DIR']} (read-only)"
+    if resolved["EMPTY"]:
+        mode = "empty in-memory dataset" + (" (writable with the token)" if resolved["UPDATE_TOKEN"] else "")
+    elif remote:
+        mode = f"the store at {resolved['SPARQL_ENDPOINT']}" + (
+            " (writes passed on with the token)" if resolved["UPDATE_TOKEN"] else " (read-only)")
+    else:
+        mode = f"build {resolved['BUILD_DIR']} (read-only)"
+    if not resolved["EMPTY"] and not resolved.get("SPARQL_ENDPOINT"):
+        _prepare_search_index(overrides)
     click.echo(f"bjkg: serving {mode} on http://{host}:{port}/sparql", err=True)
     BjkgServer(lambda: _warm(create_app(overrides)), options).run()
 
 
+def _prepare_search_index(overrides: Mapping[str, Any]) -> None:
+    """Build the search index and the facet counts once, in a separate process, for every
+    HTTP worker to load (server.prepare); on failure each worker builds its own index."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    settings = {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))}
+    try:
+        subprocess.run([sys.executable, "-m", "server.prepare", json.dumps(settings)], env=env,
+                       check=True, stdout=subprocess.DEVNULL, timeout=3600)
+    except (OSError, subprocess.SubprocessError) as exc:
+        click.echo(f"bjkg: could not prepare the search index and facets ahead ({exc})",
+                   err=True)
+
+
+def default_workers() -> int:
+    """HTTP worker processes when WORKERS is 0: one per core, plus one."""
+    import os
+
+    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) + 1
+
+
 def _warm(app):
-    """Start the query workers as the HTTP worker boots, so the first query is not slow."""
-    pool = getattr(app.extensions["bjkg"].store, "pool", None)
-    if pool is not None:
-        pool.start()
+    """Open the store or start the query workers, and build the search index, as the HTTP
+    worker boots, so that no request pays for them."""
+    store = app.extensions["bjkg"].store
+    start = getattr(store, "start", None) or getattr(getattr(store, "pool", None), "start", None)
+    if start is not None:
+        start()
+    if getattr(store, "manifest", None) is not None and not getattr(store, "writable", False):
+        from server.views.search import index
+
+        with app.app_context():
+            index()
     return app
+
+
+def _remember_worker(worker) -> None:
+    """gunicorn post_worker_init: the watchdog retires this worker after a runaway query."""
+    from server import inline
+
+    inline.set_gunicorn_worker(worker)
+
+
+def _isolate_worker(server, worker) -> None:
+    """gunicorn post_fork: with no SERVICE allowed, an HTTP worker that evaluates queries
+    itself moves into an empty network namespace (its listening socket keeps working), as
+    the query worker processes do: a query can make no outbound connection."""
+    from server.workers import _isolate_network
+
+    _isolate_network()
 
 
 def _get_once(app, path: str) -> None:

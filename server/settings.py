@@ -44,6 +44,22 @@ def _positive_int(value: Any) -> int:
     return number
 
 
+def _non_negative_int(value: Any) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"must be 0 or more, got {value!r}")
+    return number
+
+
+def _choice(*names: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in names:
+            raise ValueError(f"expected one of {', '.join(names)}, got {value!r}")
+        return text
+    return parse
+
+
 def _optional_str(value: Any) -> str | None:
     if value is None:
         return None
@@ -80,7 +96,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Base IRI of the dataset; entity IRIs under it are served on this host, and "
             "relative IRIs in queries and updates resolve against it."),
     Setting("BUILD_DIR", "_build",
-            "Built graph folder to serve read-only (the output of `bjkg build --out DIR`)."),
+            "Built graph folder to serve read-only (the output of `bjkg build --out DIR`); "
+            "with SPARQL_ENDPOINT, optional (empty: none)."),
     Setting("EMPTY", False,
             "Serve an empty in-memory dataset instead of BUILD_DIR (writable with UPDATE_TOKEN). "
             "Queries then run in the server process, so QUERY_TIMEOUT is only checked between rows.",
@@ -98,8 +115,32 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SERVICE_ALLOWLIST", (),
             "SERVICE endpoints queries may call (IRIs separated by spaces or commas). Empty: "
             "SERVICE is refused and the server never makes an outbound request.", _iri_list),
+    Setting("SERVICE_TIMEOUT", 10.0,
+            "Seconds an allow-listed SERVICE endpoint may take to answer one call (the call "
+            "then fails; SERVICE SILENT turns that into no rows).", _positive_float),
+    Setting("SERVICE_MAX_ROWS", 10000,
+            "Most rows taken from one SERVICE call; the rest of that endpoint's answer is "
+            "not read.", _positive_int),
+    Setting("SPARQL_ENDPOINT", None,
+            "Serve an existing SPARQL 1.1 store at this query endpoint instead of BUILD_DIR "
+            "(e.g. Virtuoso's http://host:8890/sparql); the dataset is what `bjkg publish` "
+            "recorded there. BUILD_DIR, if also set, must be that build (its dumps are served).",
+            _optional_str),
+    Setting("UPDATE_ENDPOINT", None,
+            "SPARQL Update endpoint of the remote store; with UPDATE_TOKEN, updates sent to "
+            "/sparql are passed on to it.", _optional_str),
+    Setting("GRAPH_STORE", None,
+            "Graph Store Protocol URL of the remote store; with UPDATE_TOKEN, /graph-store "
+            "writes are passed on to it.", _optional_str),
+    Setting("REMOTE_USER", None,
+            "User name for the remote store (HTTP Digest or Basic authentication).", _optional_str),
+    Setting("REMOTE_PASSWORD", None, "Password of REMOTE_USER for the remote store.",
+            _optional_str, secret=True),
+    Setting("REMOTE_TOKEN", None, "Bearer token for the remote store (instead of a user).",
+            _optional_str, secret=True),
     Setting("UPDATE_TOKEN", None,
-            "Bearer token that allows SPARQL Update and Graph Store writes (needs EMPTY). "
+            "Bearer token that allows SPARQL Update and Graph Store writes (needs EMPTY, or a "
+            "remote store with UPDATE_ENDPOINT or GRAPH_STORE). "
             "Unset: the server is read-only.", _optional_str, secret=True),
     Setting("CORS_ORIGIN", "*",
             "Access-Control-Allow-Origin sent on every response; empty disables CORS.",
@@ -107,13 +148,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_MAX_AGE", 300,
             "Cache-Control max-age (seconds) for GET answers from a build; ETags derive from "
             "the build hash so clients can revalidate cheaply.", int),
-    Setting("WORKERS", 1,
-            "HTTP worker processes (gunicorn). Forced to 1 with EMPTY, whose data lives in memory.",
-            _positive_int),
-    Setting("THREADS", 8, "Threads per HTTP worker process.", _positive_int),
+    Setting("WORKERS", 0,
+            "HTTP worker processes (gunicorn), each opening the read-only store once; 0 means "
+            "one per CPU core plus one. Forced to 1 with EMPTY, whose data lives in memory.",
+            _non_negative_int),
+    Setting("THREADS", 4, "Threads per HTTP worker process.", _positive_int),
+    Setting("ACCESS_LOG", "",
+            "Where gunicorn logs each request (`-` for standard output, or a file); empty: no "
+            "access log, gunicorn's default (a line per request costs about as much as a "
+            "small query).", lambda v: "" if v is None else str(v)),
+    Setting("QUERY_MODE", "auto",
+            "Where build queries run: `inline` in the HTTP worker process, which a watchdog "
+            "retires (after answering 503) when a query passes QUERY_TIMEOUT; `pool` in "
+            "QUERY_WORKERS separate processes per HTTP worker (a process hop per query); "
+            "`auto`: inline under `bjkg serve`, pool elsewhere (test client, --get).",
+            _choice("auto", "inline", "pool")),
+    Setting("CACHE_DIR", "",
+            "Folder for what the server derives once per build (the search index); empty: "
+            "$XDG_CACHE_HOME/bjkg, else ~/.cache/bjkg.", lambda v: "" if v is None else str(v)),
     Setting("QUERY_WORKERS", 3,
-            "Query evaluation processes per HTTP worker, each holding the read-only store open; "
-            "a runaway query occupies one until QUERY_TIMEOUT ends it.", _positive_int),
+            "Query evaluation processes per HTTP worker with QUERY_MODE=pool, each holding the "
+            "read-only store open; a runaway query occupies one until QUERY_TIMEOUT ends it.",
+            _positive_int),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

@@ -16,11 +16,18 @@ escapes inside IRIs, so targets are decoded the same way before comparison.
 `add_using` applies the protocol's ``using-graph-uri``/``using-named-graph-uri`` to an update
 by inserting validated ``USING <iri>`` clauses at token boundaries (pyoxigraph's update API
 takes no dataset), refusing the combinations the protocol calls conflicts.
+
+Two more rewrites work the same way, on token boundaries and with validated terms only:
+`redirect_services` points each (already allow-listed) SERVICE target at the federation
+relay (`server.federation`), and `substitute` binds variables to terms for stores without
+SEP-0007 substitution (`server.store_remote`). `Analysis.engine_functions` lists IRIs in
+Virtuoso's ``bif:``/``sql:`` namespaces: through them a remote Virtuoso calls built-in SQL
+procedures (``bif:http_get`` fetches a URL), so they are refused whatever the store.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -150,12 +157,26 @@ def _decode_iri(token_text: str) -> str:
 
 @dataclass(frozen=True)
 class ServiceCall:
-    """A SERVICE in the text: its resolved target IRI (None when it cannot be known)."""
+    """A SERVICE in the text: its resolved target IRI (None when it cannot be known), and
+    `span`, the (start, end) of the characters naming the target, for `redirect_services`."""
 
     target: str | None
     line: int
     column: int
     silent: bool = False
+    span: tuple[int, int] | None = None
+
+
+ENGINE_SCHEMES = ("bif:", "sql:")  # Virtuoso's built-in function namespaces
+
+
+@dataclass(frozen=True)
+class EngineFunction:
+    """An IRI in an engine's built-in function namespace (``bif:``/``sql:``), where written."""
+
+    iri: str
+    line: int
+    column: int
 
 
 @dataclass
@@ -166,6 +187,13 @@ class Analysis:
     services: list[ServiceCall] = field(default_factory=list)
     loads: list[tuple[int, int]] = field(default_factory=list)  # (line, column) of each LOAD
     dataset_clause: bool = False  # FROM / FROM NAMED present
+    from_graphs: list[str] = field(default_factory=list)  # resolved FROM IRIs
+    from_named_graphs: list[str] = field(default_factory=list)  # resolved FROM NAMED IRIs
+    engine_functions: list[EngineFunction] = field(default_factory=list)
+    # The top level after the WHERE group (server.evaluate lets the engine serialise an
+    # answer whose length is bounded): the query's LIMIT, and whether one may be appended.
+    row_bound: int | None = None
+    limit_appendable: bool = False
 
     def refused_services(self, allowlist: Sequence[str]) -> list[ServiceCall]:
         allowed = set(allowlist)
@@ -193,14 +221,25 @@ class _Names:
         return namespace + _LOCAL_ESCAPE.sub(r"\1", local)
 
 
+def _engine_iri(value: str | None) -> bool:
+    return value is not None and value.lower().startswith(ENGINE_SCHEMES)
+
+
 def analyse(text: str, *, base_iri: str | None = None) -> Analysis:
-    """Lex `text` (a query or an update) and report its form, SERVICE targets, LOADs, FROMs."""
+    """Lex `text` (a query or an update) and report its form, SERVICE targets, LOADs, FROMs
+    and engine function IRIs."""
     toks = list(tokenize(text))
     names = _Names(base_iri)
     result = Analysis()
+    for tok in toks:  # every IRI, declarations included: `PREFIX b: <bif:>` leads there too
+        if tok.kind == "IRI" and _engine_iri(_decode_iri(tok.text)):
+            result.engine_functions.append(EngineFunction(_decode_iri(tok.text), *_line_col(text, tok.start)))
     i = 0
     while i < len(toks):
         tok = toks[i]
+        if tok.kind == "PNAME" and (_engine_iri(names.pname(tok.text)) or (
+                names.pname(tok.text) is None and _engine_iri(tok.text.split(":", 1)[0] + ":"))):
+            result.engine_functions.append(EngineFunction(tok.text, *_line_col(text, tok.start)))
         if tok.kind == "WORD" and tok.head == "PREFIX" and i + 2 < len(toks) \
                 and toks[i + 1].kind == "PNAME" and toks[i + 2].kind == "IRI":
             names.prefixes[toks[i + 1].text[:-1] if toks[i + 1].text.endswith(":")
@@ -218,36 +257,170 @@ def analyse(text: str, *, base_iri: str | None = None) -> Analysis:
                     ("UPDATE" if any(head.startswith(w) for w in UPDATE_WORDS) else None)
             if tok.kind == "WORD" and head.startswith("FROM"):
                 result.dataset_clause = True
+                _from_clause(toks, i, names, result)
             if head.startswith("LOAD"):
                 result.loads.append(_line_col(text, tok.start))
             if "SERVICE" in head:
                 result.services.append(_service_call(text, toks, i, names))
         i += 1
+    if result.form == "SELECT":
+        result.row_bound, result.limit_appendable = _top_level_limit(toks)
     return result
+
+
+def _top_level_limit(toks: list[Token]) -> tuple[int | None, bool]:
+    """(LIMIT n of the outermost query or None, whether `LIMIT n` may be appended to the text).
+
+    Solution modifiers of the outermost query are the depth-0 tokens after its first `{`
+    (the WHERE group; a subquery's LIMIT sits inside braces). A trailing VALUES block or a
+    second operation makes appending unsafe; so does anything the lexer cannot place.
+    """
+    depth = 0
+    seen_group = False
+    limit: int | None = None
+    appendable = True
+    for index, tok in enumerate(toks):
+        if tok.kind == "PUNCT" and tok.text == "{":
+            depth += 1
+            seen_group = True
+            continue
+        if tok.kind == "PUNCT" and tok.text == "}":
+            depth -= 1
+            continue
+        if depth or not seen_group:
+            continue
+        if tok.kind == "WORD" and tok.head in ("VALUES", "SELECT", "CONSTRUCT", "ASK", "DESCRIBE"):
+            appendable = False
+        elif tok.kind == "PUNCT" and tok.text == ";":
+            appendable = False
+        elif tok.kind == "WORD" and tok.head == "LIMIT":
+            following = toks[index + 1] if index + 1 < len(toks) else None
+            if following is not None and following.kind == "NUMBER" and following.text.isdigit():
+                limit = int(following.text)
+            appendable = False
+    if depth != 0 or not seen_group:
+        return None, False
+    return limit, appendable and limit is None
+
+
+def _from_clause(toks: list[Token], i: int, names: _Names, result: Analysis) -> None:
+    """Record the graph of ``FROM [NAMED] <iri>`` starting at token `i` (when it is one)."""
+    j = i + 1
+    named = j < len(toks) and toks[j].kind == "WORD" and toks[j].text.upper() == "NAMED"
+    j += 1 if named else 0
+    if toks[i].text.upper() != "FROM" or j >= len(toks):
+        return
+    target = toks[j]
+    iri = names.iri(target.text) if target.kind == "IRI" else (
+        names.pname(target.text) if target.kind == "PNAME" else None)
+    if iri is not None:
+        (result.from_named_graphs if named else result.from_graphs).append(iri)
 
 
 def _service_call(text: str, toks: list[Token], i: int, names: _Names) -> ServiceCall:
     tok = toks[i]
     line, col = _line_col(text, tok.start)
-    rest = tok.text[tok.text.upper().find("SERVICE") + len("SERVICE"):]
+    cut = tok.text.upper().find("SERVICE") + len("SERVICE")
+    rest, rest_start = tok.text[cut:], tok.start + cut
     silent = False
     j = i + 1
     if rest.upper().startswith("SILENT"):
-        silent, rest = True, rest[len("SILENT"):]
+        silent, rest, rest_start = True, rest[len("SILENT"):], rest_start + len("SILENT")
     if not rest and j < len(toks) and toks[j].kind in ("WORD", "PNAME") \
             and toks[j].text.upper().startswith("SILENT") and not silent:
-        silent, rest, j = True, toks[j].text[len("SILENT"):], j + 1
+        silent, rest, rest_start, j = True, toks[j].text[len("SILENT"):], toks[j].start + len("SILENT"), j + 1
     target: str | None = None
+    span: tuple[int, int] | None = None
     if rest:
         if ":" in rest:
             target = names.pname(rest)
+            span = (rest_start, rest_start + len(rest))
     elif j < len(toks):
         nxt = toks[j]
         if nxt.kind == "IRI":
             target = names.iri(nxt.text)
         elif nxt.kind == "PNAME":
             target = names.pname(nxt.text)
-    return ServiceCall(target, line, col, silent)
+        span = (nxt.start, nxt.start + len(nxt.text))
+    return ServiceCall(target, line, col, silent, span if target is not None else None)
+
+
+def redirect_services(text: str, calls: Sequence[ServiceCall], route) -> str:
+    """Replace each SERVICE target by ``route(target)`` (an absolute IRI, validated here).
+
+    Every call must have a known target (refuse the others first); the replacement is the
+    N-Triples form of a `NamedNode`, padded with spaces so it can follow ``SERVICE`` or
+    ``SILENT`` directly.
+    """
+    edits = []
+    for call in calls:
+        if call.target is None or call.span is None:
+            raise ValueError(f"SERVICE at line {call.line} has no known target to redirect")
+        edits.append((call.span, f" {NamedNode(route(call.target))} "))
+    for (start, end), replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+# --------------------------------------------------------------------------- substitution
+
+def sparql_term(term) -> str:
+    """A `NamedNode` or `Literal` in SPARQL syntax (its N-Triples form, which SPARQL reads)."""
+    from pyoxigraph import Literal
+
+    if isinstance(term, (NamedNode, Literal)):
+        return str(term)
+    raise ValueError(f"only IRIs and literals can be substituted, not {term!r}")
+
+
+def substitute(text: str, bindings: Mapping[str, object]) -> str:
+    """Bind variables to terms for a store without SEP-0007 substitution.
+
+    Inside the query's braces each bound variable is replaced by its term (in an inner
+    SELECT's projection by ``(term AS ?v)``), so the store can use the constant. For
+    SELECT and DESCRIBE a ``VALUES`` block at the start of the WHERE group binds the
+    variables once more for the projection, GROUP BY and ORDER BY (a trailing VALUES
+    clause would do in SPARQL, but Virtuoso drops every row when its variables are not in
+    the pattern). Terms are validated pyoxigraph terms written in N-Triples form, never
+    text from a request.
+    """
+    if not bindings:
+        return text
+    terms = {name.lstrip("?$"): sparql_term(term) for name, term in bindings.items()}
+    toks = list(tokenize(text))
+    edits: list[tuple[int, int, str]] = []
+    depth = parens = 0
+    projection = False  # inside an inner SELECT's projection
+    form = None
+    where_open: int | None = None  # just after the `{` opening the top-level WHERE group
+    for tok in toks:
+        if form is None and tok.kind == "WORD" and tok.text.upper() in QUERY_FORMS:
+            form = tok.text.upper()
+        if tok.kind == "PUNCT" and tok.text == "{":
+            if depth == 0 and where_open is None and form in ("SELECT", "DESCRIBE"):
+                where_open = tok.start + 1
+            depth += 1
+            projection = False
+        elif tok.kind == "PUNCT" and tok.text == "}":
+            depth -= 1
+        elif tok.kind == "PUNCT" and tok.text == "(":
+            parens += 1
+        elif tok.kind == "PUNCT" and tok.text == ")":
+            parens -= 1
+        elif tok.kind == "WORD" and depth >= 1 and tok.text.upper() == "SELECT":
+            projection, parens = True, 0
+        elif tok.kind == "WORD" and tok.text.upper() == "WHERE":
+            projection = False
+        elif tok.kind == "VAR" and depth >= 1 and tok.text[1:] in terms:
+            term = terms[tok.text[1:]]
+            replacement = f"({term} AS {tok.text})" if projection and parens == 0 else term
+            edits.append((tok.start, tok.start + len(tok.text), replacement))
+    if where_open is not None:
+        names = " ".join(f"?{name}" for name in terms)
+        edits.append((where_open, where_open, f" VALUES ({names}) {{ ({' '.join(terms.values())}) }} "))
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
 
 
 # --------------------------------------------------------------------------- updates
@@ -355,3 +528,121 @@ def dataset_iris(values: Sequence[str], parameter: str) -> tuple[str, ...]:
             raise ValueError(f"{parameter}={value!r} is not an absolute IRI") from None
     return tuple(out)
 
+
+
+# --------------------------------------------------------------------------- DESCRIBE
+
+_DESCRIBED = "?__bjkg_described"
+
+
+def describe_as_construct(text: str) -> str | None:
+    """A DESCRIBE query as the CONSTRUCT of what the embedded store answers: every triple
+    whose subject is a described resource.
+
+    SPARQL leaves DESCRIBE's answer to the store (Virtuoso adds the triples pointing *at*
+    the resource, Oxigraph does not), so a remote store is sent this CONSTRUCT instead,
+    and both stores give the same graph. The query's prologue, dataset clauses, pattern,
+    modifiers and VALUES are kept as written, inside a sub-SELECT. None for ``DESCRIBE *``
+    (sent as it is).
+    """
+    toks = list(tokenize(text))
+    start = next((i for i, t in enumerate(toks) if t.kind == "WORD" and t.text.upper() == "DESCRIBE"), None)
+    if start is None:
+        return None
+    i = start + 1
+    targets: list[Token] = []
+    while i < len(toks) and toks[i].kind in ("VAR", "IRI", "PNAME"):
+        targets.append(toks[i])
+        i += 1
+    if not targets:
+        return None  # DESCRIBE * (or not a DESCRIBE): leave it to the store
+    dataset_start = toks[i].start if i < len(toks) else len(text)
+    while i < len(toks) and toks[i].kind == "WORD" and toks[i].text.upper() in ("FROM", "NAMED") \
+            or (i < len(toks) and toks[i].kind in ("IRI", "PNAME")):
+        i += 1
+    dataset_end = toks[i].start if i < len(toks) else len(text)
+    if i < len(toks) and toks[i].kind == "WORD" and toks[i].text.upper() == "WHERE":
+        i += 1
+    prologue = text[:toks[start].start]
+    dataset = text[dataset_start:dataset_end]
+    variables = [t.text for t in targets if t.kind == "VAR"]
+    if i >= len(toks) or toks[i].text != "{":
+        if variables:
+            return None  # variables but no pattern: nothing to describe, as the store sees it
+        choices = " ".join(t.text for t in targets)
+        inner = f"VALUES {_DESCRIBED} {{ {choices} }}"
+    else:
+        pattern_and_modifiers = text[toks[i].start:]
+        projection = " ".join(variables) if variables else "(1 AS ?__bjkg_hit)"
+        pick = targets[-1].text
+        for index in range(len(targets) - 1, 0, -1):
+            pick = f"IF(?__bjkg_k = {index}, {targets[index - 1].text}, {pick})"
+        inner = (f"{{ SELECT {projection} WHERE {pattern_and_modifiers} }} "
+                 f"VALUES ?__bjkg_k {{ {' '.join(str(n) for n in range(1, len(targets) + 1))} }} "
+                 f"BIND({pick} AS {_DESCRIBED}) FILTER(isIRI({_DESCRIBED}) || isBlank({_DESCRIBED}))")
+    return (f"{prologue}CONSTRUCT {{ {_DESCRIBED} ?__bjkg_p ?__bjkg_o }} {dataset}"
+            f"WHERE {{ {{ SELECT DISTINCT {_DESCRIBED} WHERE {{ {inner} }} }} "
+            f"{_DESCRIBED} ?__bjkg_p ?__bjkg_o }}")
+
+
+def strip_dataset_clauses(text: str) -> str:
+    """The query without its ``FROM``/``FROM NAMED`` clauses.
+
+    For a store that merges a query's FROM with the protocol's ``default-graph-uri``
+    instead of letting the protocol win (Virtuoso does): the dataset is then sent only as
+    protocol parameters, computed from those clauses (`Analysis.from_graphs`).
+    """
+    toks = list(tokenize(text))
+    cuts: list[tuple[int, int]] = []
+    depth = 0
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok.kind == "PUNCT" and tok.text in "{":
+            depth += 1
+        elif tok.kind == "PUNCT" and tok.text in "}":
+            depth -= 1
+        elif depth == 0 and tok.kind == "WORD" and tok.text.upper() == "FROM":
+            j = i + 1
+            if j < len(toks) and toks[j].kind == "WORD" and toks[j].text.upper() == "NAMED":
+                j += 1
+            if j < len(toks) and toks[j].kind in ("IRI", "PNAME"):
+                cuts.append((tok.start, toks[j].start + len(toks[j].text)))
+                i = j
+        i += 1
+    for start, end in reversed(cuts):
+        text = text[:start] + " " + text[end:]
+    return text
+
+
+def limit_rows(text: str, rows: int) -> str:
+    """A SELECT query that yields at most `rows` solutions: its own top-level LIMIT if that
+    is smaller, else ``LIMIT rows`` (so a remote store stops there instead of computing,
+    and sending, rows the server would not read). The same first rows come back.
+
+    An ordered query is left as it is: Virtuoso refuses a LIMIT above its MaxSortedTopRows
+    (10,000 by default) on a sorted result, and a sort must see every row anyway.
+    """
+    toks = list(tokenize(text))
+    depth = 0
+    seen_group = False
+    insert_at = len(text.rstrip())
+    for index, tok in enumerate(toks):
+        if tok.kind == "PUNCT" and tok.text == "{":
+            depth += 1
+        elif tok.kind == "PUNCT" and tok.text == "}":
+            depth -= 1
+            seen_group = seen_group or depth == 0
+        elif depth == 0 and seen_group and tok.kind == "WORD" and tok.text.upper() == "ORDER":
+            return text
+        elif depth == 0 and seen_group and tok.kind == "WORD" and tok.text.upper() == "LIMIT":
+            number = toks[index + 1] if index + 1 < len(toks) else None
+            if number is None or number.kind != "NUMBER" or not number.text.isdigit():
+                return text  # not a plain LIMIT: the parser will have refused it
+            if int(number.text) <= rows:
+                return text
+            return text[:number.start] + str(rows) + text[number.start + len(number.text):]
+        elif depth == 0 and seen_group and tok.kind == "WORD" and tok.text.upper() == "VALUES":
+            insert_at = tok.start
+            break
+    return f"{text[:insert_at]} LIMIT {rows} {text[insert_at:]}"

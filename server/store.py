@@ -5,7 +5,8 @@ in rows and time), run an update, and the handful of graph operations the Graph 
 Protocol needs. Reading a graph is just a CONSTRUCT over a one-graph dataset, so a remote
 SPARQL store (e.g. Virtuoso) can implement the protocol with SPARQL alone.
 
-Two embedded implementations:
+Two embedded implementations here, and `server.store_remote.RemoteStore` for an existing
+SPARQL store reached over HTTP:
 
 * `BuildStore` — a build folder served read-only. Queries run in worker processes that each
   opened ``DIR/store`` once (`server.workers`), so the time limit holds for any query.
@@ -29,7 +30,7 @@ from typing import Any, Protocol
 import pyoxigraph
 from pyoxigraph import DefaultGraph, NamedNode, Quad, Triple
 
-from server.evaluate import QueryAnswer, QueryFailed, QueryRequest, evaluate
+from server.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate
 from server.workers import QueryWorkerPool
 
 DEFAULT_GRAPH = ""  # how the store's default graph is named in `Dataset` and graph operations
@@ -57,6 +58,7 @@ class Backend(Protocol):
 
     writable: bool
     union_default_graph: bool
+    evaluates_locally: bool  # True: pyoxigraph in our processes makes SERVICE calls (via the relay)
 
     def query(self, sparql: str, *, dataset: Dataset | None = None,
               substitutions: Mapping[str, Any] | None = None, base_iri: str | None = None,
@@ -94,8 +96,11 @@ class Backend(Protocol):
 def _request(sparql: str, *, dataset: Dataset | None, substitutions: Mapping[str, Any] | None,
              base_iri: str | None, results_format: str | None, graph_format: str | None,
              max_rows: int | None, union: bool,
-             prefixes: Mapping[str, str] | None = None) -> QueryRequest:
-    return QueryRequest(
+             prefixes: Mapping[str, str] | None = None, analysis: Any = None) -> QueryRequest:
+    hints = {}
+    if analysis is not None and getattr(analysis, "form", None) == "SELECT":
+        hints = {"row_bound": analysis.row_bound, "limit_appendable": analysis.limit_appendable}
+    return QueryRequest(**hints,
         sparql=sparql, base_iri=base_iri,
         default_graph=None if dataset is None else tuple(dataset.default_graphs),
         named_graphs=None if dataset is None else tuple(dataset.named_graphs),
@@ -120,29 +125,109 @@ def load_manifest(build_dir: Path) -> dict[str, Any]:
 
 
 class BuildStore:
-    """A build folder, read-only, queried through a pool of worker processes."""
+    """A build folder, read-only, queried through a pool of worker processes, or inline.
+
+    `mode` "pool": every query runs in a query worker process (`server.workers`), which is
+    killed at the time limit. "inline": queries run in the calling thread on a store this
+    process opened once, under the watchdog of `server.inline` (only where a gunicorn
+    worker can be retired, i.e. under `bjkg serve`).
+    """
 
     writable = False
     union_default_graph = True
+    takes_analysis = True  # query(analysis=...) lets the engine serialise bounded answers
+    evaluates_locally = True
 
     def __init__(self, build_dir: Path, *, timeout: float, max_rows: int, query_workers: int,
-                 isolate_network: bool = True) -> None:
+                 isolate_network: bool = True, mode: str = "pool",
+                 prepared_dir: str | Path | None = None) -> None:
         self.build_dir = Path(build_dir)
         self.manifest = load_manifest(self.build_dir)
         self.timeout = timeout
         self.max_rows = max_rows
-        self.pool = QueryWorkerPool(str(self.build_dir / "store"), query_workers,
-                                    isolate_network=isolate_network)
+        self.mode = mode
+        # what `bjkg serve` prepared for this build (server.facets), loaded on first use
+        self.prepared_dir = prepared_dir
+        self._facets = None
+        self._facets_loaded = False
+        self._store: pyoxigraph.Store | None = None
+        self._store_pid: int | None = None
+        self._open_lock = threading.Lock()
+        self.pool = None if mode == "inline" else QueryWorkerPool(
+            str(self.build_dir / "store"), query_workers, isolate_network=isolate_network)
+
+    def local_store(self) -> pyoxigraph.Store:
+        """The read-only store opened by this process (inline mode), opened on first use."""
+        import os
+
+        if self._store is None or self._store_pid != os.getpid():
+            with self._open_lock:
+                if self._store is None or self._store_pid != os.getpid():
+                    self._store = pyoxigraph.Store.read_only(str(self.build_dir / "store"))
+                    self._store_pid = os.getpid()
+        return self._store
+
+    def start(self) -> None:
+        """Open the store (inline) or start the query workers (pool) now."""
+        if self.pool is not None:
+            self.pool.start()
+        else:
+            self.local_store()
 
     def query(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
               graph_format=None, max_rows=None, timeout=None, use_union=None,
-              prefixes=None) -> QueryAnswer:
+              prefixes=None, analysis=None) -> QueryAnswer:
         request = _request(sparql, dataset=dataset, substitutions=substitutions, base_iri=base_iri,
                            results_format=results_format, graph_format=graph_format,
                            max_rows=self.max_rows if max_rows is None else max_rows,
                            union=self.union_default_graph if use_union is None else use_union,
-                           prefixes=prefixes)
-        return self.pool.run(request, self.timeout if timeout is None else timeout)
+                           prefixes=prefixes, analysis=analysis)
+        timeout = self.timeout if timeout is None else timeout
+        if dataset is None and request.union_default_graph and not substitutions and results_format:
+            answer = self._facet_answer(sparql, results_format, request.max_rows)
+            if answer is not None:
+                return answer
+        if self.pool is not None:
+            return self.pool.run(request, timeout)
+        return self._inline(request, timeout)
+
+    def _facet_answer(self, sparql: str, results_format: str, max_rows: int | None) -> QueryAnswer | None:
+        """A facet count (server.facets) from the table prepared for this build, if any."""
+        head = sparql[:4000].upper()
+        if "GROUP" not in head or "COUNT" not in head or self.prepared_dir is None:
+            return None
+        if not self._facets_loaded:
+            from server import facets
+
+            self._facets = facets.load(self.prepared_dir, self.manifest.get("hash", ""))
+            self._facets_loaded = True
+        if self._facets is None:
+            return None
+        from server import facets
+
+        shape = facets.match(sparql)
+        body = self._facets.answer(shape, max_rows) if shape is not None else None
+        if body is None:
+            return None
+        fmt = pyoxigraph.QueryResultsFormat.from_media_type(results_format)
+        if fmt != pyoxigraph.QueryResultsFormat.JSON:
+            body = pyoxigraph.parse_query_results(body, pyoxigraph.QueryResultsFormat.JSON).serialize(format=fmt)
+        return QueryAnswer("bindings", media_type=results_format, body=body,
+                           variables=(shape.object_var, shape.count_var))
+
+    def _inline(self, request: QueryRequest, timeout: float) -> QueryAnswer:
+        from server import inline
+
+        store = self.local_store()
+        guard = inline.watchdog()
+        token = guard.watch(timeout, inline.current_responder())
+        try:
+            answer = evaluate(store, request, deadline=time.monotonic() + timeout)
+        finally:
+            expired = guard.done(token)
+        if expired:  # the client already has its 503; nothing more may be written
+            raise QueryTimedOut()
+        return answer
 
     def update(self, sparql, *, base_iri=None) -> None:
         raise ReadOnly("a build is served read-only")
@@ -162,7 +247,9 @@ class BuildStore:
         raise ReadOnly("a build is served read-only")
 
     def close(self) -> None:
-        self.pool.close()
+        if self.pool is not None:
+            self.pool.close()
+        self._store = None
 
 
 class MemoryStore:
@@ -170,6 +257,8 @@ class MemoryStore:
 
     writable = True
     union_default_graph = False
+    takes_analysis = True
+    evaluates_locally = True
 
     def __init__(self, *, timeout: float, max_rows: int) -> None:
         self.store = pyoxigraph.Store()
@@ -179,12 +268,12 @@ class MemoryStore:
 
     def query(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
               graph_format=None, max_rows=None, timeout=None, use_union=None,
-              prefixes=None) -> QueryAnswer:
+              prefixes=None, analysis=None) -> QueryAnswer:
         request = _request(sparql, dataset=dataset, substitutions=substitutions, base_iri=base_iri,
                            results_format=results_format, graph_format=graph_format,
                            max_rows=self.max_rows if max_rows is None else max_rows,
                            union=self.union_default_graph if use_union is None else use_union,
-                           prefixes=prefixes)
+                           prefixes=prefixes, analysis=analysis)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         return evaluate(self.store, request, deadline=deadline)
 

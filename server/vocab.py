@@ -33,6 +33,7 @@ QUDT = "http://qudt.org/schema/qudt/"
 TIME = "http://www.w3.org/2006/time#"
 GEO = "http://www.opengis.net/ont/geosparql#"
 VANN = "http://purl.org/vocab/vann/"
+PAV = "http://purl.org/pav/"
 
 # Order matters only for display: the editor's PREFIX block lists them in this order.
 PREFIXES: dict[str, str] = {
@@ -67,6 +68,7 @@ META_PREFIXES: dict[str, str] = {
     "sh": SH,
     "qudt": QUDT,
     "vann": VANN,
+    "pav": PAV,
 }
 
 RDF_TYPE = RDF + "type"

@@ -8,6 +8,7 @@ translator `t`, the chosen `lang` and `lang_url` from one context processor.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, json, render_template, request
@@ -99,10 +100,17 @@ def _template_globals() -> dict:
     base = current_app.config["BASE_IRI"]
     return {"lang": lang, "t": t, "lang_url": lang_url, "page_url": page_url,
             "LANGS": LANGS, "LANG_NAMES": LANG_NAMES,
-            "editor_examples": [ex.as_dict(lang) for ex in load_examples(base)],
+            "editor_examples": _editor_examples(base, lang),
             "default_query": default_query(base)}
 
 
+@lru_cache(maxsize=16)
+def _editor_examples(base: str, lang: str) -> tuple[dict, ...]:
+    """The examples as templates show them (fixed per process: computed once per language)."""
+    return tuple(ex.as_dict(lang) for ex in load_examples(base))
+
+
+@lru_cache(maxsize=4)
 def default_query(base: str) -> str:
     """What the query editor starts with: the prefixes, then a first look at the data."""
     return (vocab.sparql_prefix_block(vocab.prefixes_for(base)) + "\n\n"

@@ -109,6 +109,8 @@ def home():
         "classes": classes,
         "graphs": graphs,
         "sources": sources,
+        "external": [{**entry, "graph_href": linker.href(entry["graph"]) if entry.get("graph") else None}
+                     for entry in manifest.get("external", [])],
         "dumps": _dumps(manifest),
         "examples": [ex.as_dict(lang) for ex in load_examples(_base())],
         "sparql_endpoint": "/sparql",
@@ -429,11 +431,74 @@ def void_triples(root: str, base: str, manifest: dict) -> list[Triple]:
         add(subset, V.RDF_TYPE, n(V.VOID + "Dataset"))
         add(subset, V.SD + "name", n(graph))
         add(subset, V.VOID + "triples", lit(str(count), datatype=n(V.XSD + "integer")))
+    for external in manifest.get("external", []):
+        out += _external_triples(dataset, doc, external)
     for index, (cls, count) in enumerate(sorted(manifest.get("classes", {}).items()), start=1):
         part = n(f"{doc}#class-{index}")
         add(dataset, V.VOID + "classPartition", part)
         add(part, V.VOID + "class", n(cls))
         add(part, V.VOID + "entities", lit(str(count), datatype=n(V.XSD + "integer")))
+    return out
+
+
+def _external_triples(dataset: NamedNode, doc: str, entry: dict) -> list[Triple]:
+    """One external dataset of build.json as a VoID/DCAT subset of the dataset, with its
+    licence, publisher, retrieval date, input checksums and triple count, and its links to
+    bjkg as a void:Linkset (no blank nodes: every node is a fragment of the VoID document)."""
+    n, lit = NamedNode, Literal
+    name = entry.get("name", "dataset")
+    node = n(f"{doc}#external-{name}")
+    out: list[Triple] = []
+
+    def add(s, p, o):
+        out.append(Triple(s, n(p), o))
+
+    def integer(value) -> Literal:
+        return lit(str(value), datatype=n(V.XSD + "integer"))
+
+    add(dataset, V.VOID + "subset", node)
+    add(node, V.RDF_TYPE, n(V.VOID + "Dataset"))
+    add(node, V.RDF_TYPE, n(V.DCAT + "Dataset"))
+    if entry.get("title"):
+        add(node, V.DCTERMS + "title", lit(entry["title"], language="en"))
+    if entry.get("title_zh"):
+        add(node, V.DCTERMS + "title", lit(entry["title_zh"], language="zh-Hans"))
+    if entry.get("description"):
+        add(node, V.DCTERMS + "description", lit(entry["description"], language="en"))
+    if entry.get("graph"):
+        add(node, V.SD + "name", n(entry["graph"]))
+    if entry.get("triples") is not None:
+        add(node, V.VOID + "triples", integer(entry["triples"]))
+    if entry.get("licence"):
+        add(node, V.DCTERMS + "license", n(entry["licence"]))
+    if entry.get("publisher"):
+        agent = n(f"{doc}#external-{name}-publisher")
+        add(node, V.DCTERMS + "publisher", agent)
+        add(agent, V.RDF_TYPE, n(V.FOAF + "Agent"))
+        add(agent, V.FOAF + "name", lit(entry["publisher"]))
+    if entry.get("retrieved"):
+        add(node, V.PAV + "retrievedOn", lit(entry["retrieved"], datatype=n(V.XSD + "date")))
+    if entry.get("source"):
+        add(node, V.DCTERMS + "source", n(entry["source"]))
+        add(node, V.PAV + "retrievedFrom", n(entry["source"]))
+    if entry.get("landing_page"):
+        add(node, V.DCAT + "landingPage", n(entry["landing_page"]))
+    for index, item in enumerate(entry.get("inputs", []), start=1):
+        checksum = n(f"{doc}#external-{name}-input-{index}-sha256")
+        add(node, V.SPDX + "checksum", checksum)
+        add(checksum, V.RDF_TYPE, n(V.SPDX + "Checksum"))
+        add(checksum, V.SPDX + "algorithm", n(V.SPDX + "checksumAlgorithm_sha256"))
+        add(checksum, V.SPDX + "checksumValue", lit(item.get("sha256", ""), datatype=n(V.XSD + "hexBinary")))
+        add(checksum, V.RDFS + "comment", lit(item.get("file") or item.get("resource") or ""))
+    if entry.get("links_graph"):
+        linkset = n(f"{doc}#links-{name}")
+        add(dataset, V.VOID + "subset", linkset)
+        add(linkset, V.RDF_TYPE, n(V.VOID + "Linkset"))
+        add(linkset, V.SD + "name", n(entry["links_graph"]))
+        add(linkset, V.VOID + "linkPredicate", n(V.SKOS + "exactMatch"))
+        add(linkset, V.VOID + "subjectsTarget", dataset)
+        add(linkset, V.VOID + "objectsTarget", node)
+        add(linkset, V.VOID + "triples", integer(entry.get("links") or 0))
     return out
 
 

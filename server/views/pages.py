@@ -17,9 +17,11 @@ from flask import Blueprint, Response, current_app, redirect, request
 
 from server import vocab
 from server.conneg import HTML, RDF_FORMATS, Format, format_by_name, negotiate, response_mimetype
-from server.describe import describe, description_triples
+from server.describe import describe, description_triples, select
 from server.errors import bad_request, not_found
-from server.extension import get_store
+from server.divisions import name_sources
+from server.extension import get_manifest, get_state, get_store
+from server.locator_map import POINTS_QUERY, LocatorMap, get_map
 from server.views.common import current_lang, install, page_number, respond
 
 bp = Blueprint("pages", __name__)
@@ -114,10 +116,13 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
     page = page_number()
     store = get_store()
     description = describe(store, iri, base=current_app.config["BASE_IRI"], lang=lang,
-                           inbound_predicate=inbound_predicate, inbound_page=page)
+                           inbound_predicate=inbound_predicate, inbound_page=page,
+                           locator=_locator)
     alternates = [(self_href(s), SUFFIXES[s]) for s in ADVERTISED]
     if description is None:
         return _not_found(iri, media_type)
+    if description.get("division"):
+        name_sources(description["division"], (get_manifest() or {}).get("external", []), lang)
     description["alternates"] = [{"href": href, "type": media} for href, media in alternates]
     description["sparql_href"] = _sparql_href(iri)
     if media_type in (HTML.media_type, _JSON):
@@ -125,6 +130,27 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
                        alternates=alternates, here=here)
     fmt = next(f for f in RDF_FORMATS if f.media_type == media_type)
     return _rdf_response(description_triples(store, iri, description), fmt, alternates)
+
+
+def _locator() -> LocatorMap | None:
+    """The process's locator map of all listed divisions, built on first use."""
+    def load() -> list[str]:
+        rows = select(get_store(), POINTS_QUERY, max_rows=100_000)
+        return [row["wkt"].value for row in rows if "wkt" in row]
+
+    return get_map(current_app.extensions, load)
+
+
+@bp.route("/-/locator-map.svg")
+def locator_map():
+    """The locator map's base layer: one dot per listed division, drawn once per process."""
+    found = _locator()
+    if found is None:
+        raise not_found("This dataset has no division points to draw a map from.")
+    response = Response(found.svg, content_type="image/svg+xml; charset=utf-8")
+    response.set_etag(get_state().build_hash or "empty")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response.make_conditional(request)
 
 
 def _rdf_response(triples, fmt: Format, alternates) -> Response:

@@ -1,9 +1,11 @@
 """The SPARQL 1.1 Protocol endpoint at ``/sparql``: query, update, service description.
 
 `server.protocol` turns each of the request shapes into one `Operation`; this module runs
-it: lexical checks first (form, SERVICE allow-list, LOAD), then negotiation for the query
-form, then evaluation through the store (worker processes with a time and row limit). All
-serialisation is pyoxigraph's; all errors are raised as `HTTPProblem`s.
+it: lexical checks first (form, SERVICE allow-list, LOAD, engine function IRIs), then
+negotiation for the query form, then evaluation through the store (worker processes with a
+time and row limit, or a remote store); allow-listed SERVICE calls of the embedded engine
+are pointed at the federation relay. All serialisation is pyoxigraph's; all errors are
+raised as `HTTPProblem`s.
 """
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ from server.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAccepta
                            response_mimetype, results_format)
 from server.errors import bad_request
 from server.evaluate import DEFAULT_PREFIXES
-from server.extension import get_manifest, get_store
+from server.extension import get_manifest, get_state, get_store
 from server.protocol import Operation, read_operation
 from server.service_description import PREFIXES as SD_PREFIXES
 from server.service_description import describe_service
-from server.sparql_text import Analysis, DatasetConflict, SparqlTextError, add_using, analyse
+from server.sparql_text import Analysis, DatasetConflict, SparqlTextError, add_using, analyse, redirect_services
 from server.store import Dataset
+from server.store_remote import refuse_engine_functions
 
 bp = Blueprint("sparql", __name__)
 
@@ -56,7 +59,9 @@ def _analyse(text: str) -> Analysis:
 
 
 def _refuse_outbound(analysis: Analysis) -> None:
-    """400 for any SERVICE whose target is not allow-listed (the server never calls out)."""
+    """400 for any SERVICE whose target is not allow-listed (the server never calls out), and
+    for IRIs in a store's built-in function namespaces (bif:, sql:), some of which do."""
+    refuse_engine_functions(analysis)
     allowlist = current_app.config["SERVICE_ALLOWLIST"]
     refused = analysis.refused_services(allowlist)
     if refused:
@@ -66,6 +71,15 @@ def _refuse_outbound(analysis: Analysis) -> None:
             f"SERVICE {target} (line {call.line}, column {call.column}) is refused: this server makes no "
             "outbound requests except to endpoints listed in the SERVICE_ALLOWLIST setting "
             f"(BJKG_SERVICE_ALLOWLIST), which {'is empty' if not allowlist else 'does not list it'}.")
+
+
+def _federate(text: str, analysis: Analysis) -> str:
+    """Point allow-listed SERVICE calls of the embedded engine at the relay (`server.federation`),
+    which enforces SERVICE_TIMEOUT and SERVICE_MAX_ROWS; a remote store calls them itself."""
+    relay = get_state().relay
+    if relay is None or not analysis.services:
+        return text
+    return redirect_services(text, analysis.services, relay.route)
 
 
 def _query(operation: Operation) -> Response:
@@ -80,12 +94,13 @@ def _query(operation: Operation) -> Response:
     graph = fmt if fmt.kind == "rdf" else _fallback(RDF_FORMATS, accept)
     store = get_store()
     answer = store.query(
-        operation.text,
+        _federate(operation.text, analysis),
         dataset=Dataset(operation.default_graphs, operation.named_graphs) if operation.has_dataset else None,
         base_iri=current_app.config["BASE_IRI"],
         results_format=results.media_type, graph_format=graph.media_type,
         use_union=store.union_default_graph and not analysis.dataset_clause,
         prefixes=prefixes() if graph.media_type in _PREFIXED_FORMATS else None,
+        **({"analysis": analysis} if getattr(store, "takes_analysis", False) else {}),
     )
     response = Response(answer.body, content_type=response_mimetype(_BY_MEDIA_TYPE[answer.media_type]))
     response.vary.add("Accept")
@@ -138,7 +153,8 @@ def _update(operation: Operation) -> Response:
         text = add_using(operation.text, operation.default_graphs, operation.named_graphs)
     except DatasetConflict as exc:
         raise bad_request(str(exc)) from None
-    get_store().update(text, base_iri=current_app.config["BASE_IRI"])
+    get_store().update(_federate(text, analyse(text, base_iri=current_app.config["BASE_IRI"])),
+                       base_iri=current_app.config["BASE_IRI"])
     return Response(status=204)
 
 

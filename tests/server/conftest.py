@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from server import create_app
+from tests.server.backends import virtuoso, virtuoso_real, virtuoso_tiny  # noqa: F401  (session fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-token"

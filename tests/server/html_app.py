@@ -1,9 +1,14 @@
-"""The app the HTML-side tests share: `create_app` over the session's `tiny_build`."""
+"""The app the HTML-side tests share: `create_app` over the session's `tiny_build`.
+
+`html_app` is parametrised over the store backends (`tests.server.backends`): every page,
+search and metadata test runs over the embedded store and over Virtuoso, unchanged.
+"""
 from __future__ import annotations
 
 import pytest
 
 from server import create_app
+from tests.server.backends import BACKENDS, backend_app
 
 
 def make_app(build_dir, **settings):
@@ -11,9 +16,9 @@ def make_app(build_dir, **settings):
     return create_app({"BUILD_DIR": str(build_dir), "TESTING": True, **settings})
 
 
-@pytest.fixture(scope="module")
-def html_app(tiny_build):
-    app = make_app(tiny_build)
+@pytest.fixture(scope="module", params=BACKENDS)
+def html_app(request, tiny_build):
+    app = backend_app(request, tiny_build)
     yield app
     from server.extension import get_store
 

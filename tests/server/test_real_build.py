@@ -1,4 +1,5 @@
-"""The server over a real build of this checkout: the artifact contract holds end to end."""
+"""The server over a real build of this checkout: the artifact contract holds end to end,
+over the embedded store and over Virtuoso after `bjkg publish`."""
 from __future__ import annotations
 
 import json
@@ -8,12 +9,17 @@ import pytest
 from pyoxigraph import QueryResultsFormat
 
 from server import create_app
+from tests.server.backends import BACKENDS, remote_app
 from tests.server.conftest import close_app
 
 
-@pytest.fixture(scope="module")
-def real_client(real_build):
-    app = create_app({"BUILD_DIR": str(real_build), "TESTING": True})
+@pytest.fixture(scope="module", params=BACKENDS)
+def real_client(request, real_build):
+    """The real build served by the embedded store, and published into Virtuoso."""
+    if request.param == "virtuoso":
+        app = remote_app(request.getfixturevalue("virtuoso_real"))
+    else:
+        app = create_app({"BUILD_DIR": str(real_build), "TESTING": True})
     yield app.test_client()
     close_app(app)
 
