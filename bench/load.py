@@ -11,7 +11,6 @@ itself, flush and compaction included (the manifest's counts are timed apart).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -19,16 +18,9 @@ import time
 from pathlib import Path
 
 import pyoxigraph as ox
+from graph.files import sha256_file as _sha256
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load(nquads: Path, out: Path, *, base: str = "https://w3id.org/bjkg/") -> dict:

@@ -8,7 +8,6 @@ free of timestamps, so the same inputs give byte-identical RDF files.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from .records import RecordsInvalid, read_catalog
 from .terms import TermError, to_oxigraph
 from .validate import load_shapes, validate
 from .vocab import DEFAULT_BASE, ONTOLOGY_IRI, PREFIXES, Iris
+from .files import sha256_file as _sha256
 
 FORMAT_VERSION = 1
 
@@ -177,14 +177,6 @@ def _sorted_quads(compiled: Compiled) -> list[ox.Quad]:
     quads = _quads(compiled.graphs) + compiled.external.quads
     quads.sort(key=lambda q: (q.graph_name.value, str(q.subject), str(q.predicate), str(q.object)))
     return quads
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_artifact(compiled: Compiled, folder: Path) -> dict:

@@ -36,6 +36,7 @@ from .csvw import CsvwError, read_metadata, table_triples
 from .external_manifest import MANIFEST, ExternalDataset, Input, ManifestError, read_manifest
 from .rdf_input import RdfInputError, read_quads
 from .terms import to_rdflib
+from .files import sha256_file as _sha256_file
 
 SHACL_CACHE_VERSION = "1"
 
@@ -175,14 +176,6 @@ def _version(package: str) -> str:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return "(version unknown)"
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _dataset_quads(root: Path, dataset: ExternalDataset, inputs: list[_Loaded],

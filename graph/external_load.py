@@ -11,7 +11,6 @@ store, and byte-identical with a later `bjkg build` from the same manifest.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from .build import BuildError, build_dataset, resolve_base
 from .external_manifest import (FORMATS, GRAPH_PREFIX, MANIFEST, NAME_RE, ManifestError,
                                 append_entry, read_manifest)
 from .rdf_input import guess_format
+from .files import sha256_file as _sha256
 
 
 def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
@@ -129,11 +129,3 @@ def _relative(root: Path, path: Path) -> str:
         return path.relative_to(root.resolve()).as_posix()
     except ValueError:
         return str(path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
