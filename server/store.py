@@ -95,8 +95,11 @@ class Backend(Protocol):
 
 def _request(sparql: str, *, dataset: Dataset | None, substitutions: Mapping[str, Any] | None,
              base_iri: str | None, results_format: str | None, graph_format: str | None,
-             max_rows: int | None, union: bool,
+             max_rows: int | None, use_union: bool | None, store: Any,
              prefixes: Mapping[str, str] | None = None, analysis: Any = None) -> QueryRequest:
+    """One query's request; row limit and default-graph union fall back to the store's own."""
+    max_rows = store.max_rows if max_rows is None else max_rows
+    union = store.union_default_graph if use_union is None else use_union
     hints = {}
     if analysis is not None and getattr(analysis, "form", None) == "SELECT":
         hints = {"row_bound": analysis.row_bound, "limit_appendable": analysis.limit_appendable}
@@ -179,9 +182,8 @@ class BuildStore:
               prefixes=None, analysis=None) -> QueryAnswer:
         request = _request(sparql, dataset=dataset, substitutions=substitutions, base_iri=base_iri,
                            results_format=results_format, graph_format=graph_format,
-                           max_rows=self.max_rows if max_rows is None else max_rows,
-                           union=self.union_default_graph if use_union is None else use_union,
-                           prefixes=prefixes, analysis=analysis)
+                           max_rows=max_rows, use_union=use_union, prefixes=prefixes,
+                           analysis=analysis, store=self)
         timeout = self.timeout if timeout is None else timeout
         if dataset is None and request.union_default_graph and not substitutions and results_format:
             answer = self._facet_answer(sparql, results_format, request.max_rows)
@@ -271,9 +273,8 @@ class MemoryStore:
               prefixes=None, analysis=None) -> QueryAnswer:
         request = _request(sparql, dataset=dataset, substitutions=substitutions, base_iri=base_iri,
                            results_format=results_format, graph_format=graph_format,
-                           max_rows=self.max_rows if max_rows is None else max_rows,
-                           union=self.union_default_graph if use_union is None else use_union,
-                           prefixes=prefixes, analysis=analysis)
+                           max_rows=max_rows, use_union=use_union, prefixes=prefixes,
+                           analysis=analysis, store=self)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         return evaluate(self.store, request, deadline=deadline)
 
