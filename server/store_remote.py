@@ -287,23 +287,22 @@ class RemoteStore:
         return bool(self.query(_GRAPH_EXISTS_QUERY, substitutions={"g": NamedNode(graph)}).boolean)
 
     def replace_graph(self, graph, triples) -> bool:
-        triples = list(triples)
-        created = not self.graph_exists(graph)
-        if self.endpoints.graph_store:
-            self._graph_store("PUT", graph, triples)
-        else:
-            self._require_update()
-            self._send_update(f"{drop_graph(graph)} ;\n{insert_data(graph, triples)}")
-        return created
+        return self._write_graph(graph, triples, replace=True)
 
     def add_to_graph(self, graph, triples) -> bool:
+        return self._write_graph(graph, triples, replace=False)
+
+    def _write_graph(self, graph, triples, *, replace: bool) -> bool:
+        """PUT/POST to the Graph Store when there is one, else the same as SPARQL Update;
+        True when the graph did not exist before."""
         triples = list(triples)
         created = not self.graph_exists(graph)
         if self.endpoints.graph_store:
-            self._graph_store("POST", graph, triples)
+            self._graph_store("PUT" if replace else "POST", graph, triples)
         else:
             self._require_update()
-            self._send_update(insert_data(graph, triples))
+            insert = insert_data(graph, triples)
+            self._send_update(f"{drop_graph(graph)} ;\n{insert}" if replace else insert)
         return created
 
     def drop_graph(self, graph) -> bool:
