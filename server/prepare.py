@@ -1,10 +1,11 @@
 """What `bjkg serve` prepares once per build, before its HTTP workers start.
 
 Run as ``python -m server.prepare SETTINGS-JSON`` (a separate process, so the memory the
-preparation takes is returned when it ends): the search index (`server.views.search`) and
-the facet counts (`server.facets`), written into CACHE_DIR under the build hash. Every HTTP
-worker loads them; if they cannot be written, each worker builds the search index itself
-and facet queries are evaluated by the engine.
+preparation takes is returned when it ends): the search index (`server.views.search`), the
+facet counts (`server.facets`) and the string literals (`server.literal_index`), written into
+CACHE_DIR under the build hash. Every HTTP worker loads them; if they cannot be written, each
+worker builds the search index itself, and facet queries and string filters are evaluated
+by the engine as written.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 
 def prepare(settings: dict) -> list[str]:
-    from server import facets
+    from server import facets, literal_index
     from server.settings import load_settings
     from server.store import load_manifest
     from server.views import search
@@ -24,7 +25,9 @@ def prepare(settings: dict) -> list[str]:
     build_dir = Path(config["BUILD_DIR"]).resolve()
     build_hash = load_manifest(build_dir).get("hash")
     if build_hash:
-        done.append(str(facets.prepare(str(build_dir / "store"), search.cache_dir(config), build_hash) or ""))
+        store, cache = str(build_dir / "store"), search.cache_dir(config)
+        done.append(str(facets.prepare(store, cache, build_hash) or ""))
+        done.append(str(literal_index.prepare(store, cache, build_hash) or ""))
     return done
 
 

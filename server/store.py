@@ -19,6 +19,7 @@ SPARQL store reached over HTTP:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -149,10 +150,13 @@ class BuildStore:
         self.timeout = timeout
         self.max_rows = max_rows
         self.mode = mode
-        # what `bjkg serve` prepared for this build (server.facets), loaded on first use
+        # what `bjkg serve` prepared for this build (server.facets, server.literal_index),
+        # loaded on first use
         self.prepared_dir = prepared_dir
         self._facets = None
         self._facets_loaded = False
+        self._literals = None
+        self._literals_loaded = False
         self._store: pyoxigraph.Store | None = None
         self._store_pid: int | None = None
         self._open_lock = threading.Lock()
@@ -189,9 +193,36 @@ class BuildStore:
             answer = self._facet_answer(sparql, results_format, request.max_rows)
             if answer is not None:
                 return answer
+        rewritten = self._string_filters(sparql) if not substitutions else None
+        if rewritten is not None:
+            try:
+                return self._run(dataclasses.replace(request, sparql=rewritten), timeout)
+            except QueryFailed as exc:
+                if exc.status != 400:
+                    raise  # a syntax error is reported against the text as it was sent
+        return self._run(request, timeout)
+
+    def _run(self, request: QueryRequest, timeout: float) -> QueryAnswer:
         if self.pool is not None:
             return self.pool.run(request, timeout)
         return self._inline(request, timeout)
+
+    def _string_filters(self, sparql: str) -> str | None:
+        """The query with its string filters answered from the literal index
+        (server.literal_index) prepared for this build; None to run it as written."""
+        if self.prepared_dir is None or "(" not in sparql:
+            return None
+        head = sparql[:20000].upper()
+        if "CONTAINS" not in head and "STRSTARTS" not in head and "STRENDS" not in head:
+            return None
+        from server import literal_index
+
+        if not self._literals_loaded:
+            self._literals = literal_index.load(self.prepared_dir, self.manifest.get("hash", ""))
+            self._literals_loaded = True
+        if self._literals is None:
+            return None
+        return literal_index.rewrite(sparql, self._literals)
 
     def _facet_answer(self, sparql: str, results_format: str, max_rows: int | None) -> QueryAnswer | None:
         """A facet count (server.facets) from the table prepared for this build, if any."""
