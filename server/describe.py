@@ -16,17 +16,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from urllib.parse import quote
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
 from server import i18n, vocab
 from server.chart import build_charts
-from server.divisions import LISTED_DIVISION, division_facts
-from server.labels import canonical_lang, group_labels, local_name, pick
+from server.divisions import (LISTED_DIVISION, division_facts, division_rows,
+                              indexed_division_rows)
+from server.labels import canonical_lang as _canonical_lang, group_labels, local_name, pick
 from server.numbers import humanize, to_decimal
 
 V = vocab
+# Pure functions of a few hundred distinct tags and IRIs, called for every label and link of
+# a page (hundreds of times per request): remembered per process.
+canonical_lang = lru_cache(maxsize=256)(_canonical_lang)
+_compact = lru_cache(maxsize=8192)(vocab.compact)
 INBOUND_PAGE_SIZE = 20
 OBSERVATION_LIMIT = 200
 
@@ -177,6 +183,92 @@ def exists(store, iri: str) -> bool:
     return bool(rows)
 
 
+# --------------------------------------------------------------------------- sources
+
+class QuerySource:
+    """The reads of an entity page as fixed SPARQL queries with bound terms: any backend
+    (the embedded store, a remote store). `server.page_reads.IndexSource` answers the
+    same reads from a local store's indexes, without SPARQL."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def outbound(self, node: NamedNode) -> list[dict]:
+        return select(self.store, _OUTBOUND_QUERY, use_union=False, s=node)
+
+    def neighbour_labels(self, node: NamedNode, outbound: list[dict]) -> list[dict]:
+        return select(self.store, _NEIGHBOUR_LABELS_QUERY, s=node)
+
+    def assertions(self, node: NamedNode) -> list[dict]:
+        return select(self.store, _ASSERTIONS_QUERY, s=node)
+
+    def inbound_counts(self, node: NamedNode) -> dict[str, int]:
+        return inbound_counts(self.store, node)
+
+    def inbound_rows(self, node: NamedNode, predicate: str, subjects: int) -> list[dict]:
+        """{x, l} rows of at least the first `subjects` subjects in IRI order (fewer only when
+        a subject has more than _LABEL_ROWS_PER_SUBJECT labels)."""
+        return select(self.store, _INBOUND_PAGE_QUERY, s=node, p=NamedNode(predicate),
+                      max_rows=subjects * _LABEL_ROWS_PER_SUBJECT)
+
+    def small_inbound_rows(self, node: NamedNode, predicates: list[str], subjects: int) -> list[dict]:
+        values = " ".join(str(NamedNode(p)) for p in predicates)  # validated terms, N-Triples syntax
+        text = ("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+                "SELECT ?s ?p ?x ?l WHERE { VALUES ?p { " + values + " }\n"
+                "  ?x ?p ?s FILTER(isIRI(?x)) OPTIONAL { ?x rdfs:label ?l } }")
+        return select(self.store, text, s=node, max_rows=subjects * _LABEL_ROWS_PER_SUBJECT)
+
+    def observations(self, node: NamedNode) -> tuple[list[dict], int, list[dict]]:
+        """(one row per observation, at most OBSERVATION_LIMIT; the total; label rows)."""
+        first_row: dict[str, dict] = {}
+        for row in select(self.store, _OBSERVATIONS_QUERY, focus=node):
+            first_row.setdefault(row["obs"].value, row)
+        labels = select(self.store, _OBSERVATION_LABELS_QUERY, focus=node)
+        return list(first_row.values())[:OBSERVATION_LIMIT], len(first_row), labels
+
+    def divisions(self, node: NamedNode) -> tuple[list[dict], list[dict]]:
+        return division_rows(select, self.store, node)
+
+
+class IndexPages:
+    """`server.page_reads.IndexSource` with the row shapes `describe` expects."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+        self.outbound = data.outbound
+        self.neighbour_labels = data.neighbour_labels
+        self.assertions = data.assertions
+        self.inbound_counts = data.inbound_counts
+
+    def _subject_rows(self, groups: list[tuple[list[str], dict]]) -> list[dict]:
+        """{x, l} rows (plus each group's `extra` bindings) of the groups' subjects, in their
+        order: one row per label, or a bare {x} row for a subject without one (the queries'
+        OPTIONAL). The labels of all groups are read in one pass."""
+        by_subject: dict[str, list[dict]] = {}
+        for row in self.data.label_rows({s for subjects, _ in groups for s in subjects}, pref=False):
+            by_subject.setdefault(row["x"].value, []).append(row)
+        out = []
+        for subjects, extra in groups:
+            for s in subjects:
+                rows = by_subject.get(s) or [{"x": NamedNode(s)}]
+                out.extend({**row, **extra} for row in rows)
+        return out
+
+    def inbound_rows(self, node: NamedNode, predicate: str, subjects: int) -> list[dict]:
+        return self._subject_rows([(self.data.inbound_subjects(node, predicate, subjects), {})])
+
+    def small_inbound_rows(self, node: NamedNode, predicates: list[str], subjects: int) -> list[dict]:
+        return self._subject_rows([(self.data.inbound_subjects(node, p, subjects),
+                                    {"s": node, "p": NamedNode(p)}) for p in predicates])
+
+    def observations(self, node: NamedNode) -> tuple[list[dict], int, list[dict]]:
+        rows, total, iris = self.data.observations(node, OBSERVATION_LINKS, OBSERVATION_LIMIT)
+        return rows, total, self.data.label_rows(iris, pref=False)
+
+    def divisions(self, node: NamedNode) -> tuple[list[dict], list[dict]]:
+        return indexed_division_rows(self.data, node)
+
+
 # --------------------------------------------------------------------------- linking
 
 @dataclass
@@ -226,12 +318,12 @@ class Linker:
         found = pick(self.labels(iri), self.lang)
         if found:
             return found[0]
-        return i18n.term_label(iri, self.lang) or vocab.compact(iri) or local_name(iri)
+        return i18n.term_label(iri, self.lang) or _compact(iri) or local_name(iri)
 
     def link(self, iri: str) -> dict:
         """An IRI as {type, iri, href, label, curie} for templates and the JSON twin."""
         return {"type": "iri", "iri": iri, "href": self.href(iri), "label": self.label(iri),
-                "curie": vocab.compact(iri)}
+                "curie": _compact(iri)}
 
     def term(self, node) -> dict:
         """Any RDF term as a JSON-ready dict."""
@@ -243,7 +335,7 @@ class Linker:
                 out["lang"] = canonical_lang(node.language)
             elif node.datatype.value != V.XSD + "string":
                 out["datatype"] = node.datatype.value
-                out["datatype_curie"] = vocab.compact(node.datatype.value)
+                out["datatype_curie"] = _compact(node.datatype.value)
             return out
         if isinstance(node, BlankNode):
             return {"type": "bnode", "value": node.value}
@@ -269,11 +361,11 @@ def _key(term) -> str:
     return str(term)
 
 
-def _assertions(store, linker: Linker, subject: NamedNode) -> dict[tuple[str, str], list[dict]]:
+def _assertions(source, linker: Linker, subject: NamedNode) -> dict[tuple[str, str], list[dict]]:
     """Evidence from the assertions about `subject`, keyed by (predicate IRI, object key)."""
     out: dict[tuple[str, str], list[dict]] = {}
     seen = set()
-    for row in select(store, _ASSERTIONS_QUERY, s=subject):
+    for row in source.assertions(subject):
         key = (row["p"].value, _key(row["o"]))
         ident = (key, row["a"].value, _key(row.get("doc")), _key(row.get("quote")))
         if ident in seen:
@@ -287,7 +379,13 @@ def _assertions(store, linker: Linker, subject: NamedNode) -> dict[tuple[str, st
             "assertion": linker.link(row["a"].value),
             "via": "assertion",
         })
+    for evidence in out.values():  # a fixed order, whatever order the store answered in
+        evidence.sort(key=_evidence_key)
     return out
+
+
+def _evidence_key(item: dict) -> tuple:
+    return ((item["document"] or {}).get("iri", ""), item["assertion"]["iri"], item["quote"] or "")
 
 
 def _own_evidence(linker: Linker, rows: list[dict]) -> dict[str, dict]:
@@ -311,13 +409,13 @@ def _own_evidence(linker: Linker, rows: list[dict]) -> dict[str, dict]:
 
 def _sort_predicates(iris: Iterable[str]) -> list[str]:
     """Predicates in table order, unknown ones after, by compact name."""
-    return sorted(iris, key=lambda p: (_ORDER_INDEX.get(p, len(_ORDER_INDEX)), vocab.compact(p) or p))
+    return sorted(iris, key=lambda p: (_ORDER_INDEX.get(p, len(_ORDER_INDEX)), _compact(p) or p))
 
 
 _NO_PROVENANCE = {V.RDFS_LABEL, V.SKOS_PREF, V.SKOS_ALT, V.BJKG + "quote", V.PROV + "wasDerivedFrom"}
 
 
-def _outbound(store, linker: Linker, node: NamedNode, base: str,
+def _outbound(source, linker: Linker, node: NamedNode, base: str,
               rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """(types, properties): every outbound triple grouped by predicate, with provenance."""
     by_pred: dict[str, dict[str, dict]] = {}
@@ -331,12 +429,12 @@ def _outbound(store, linker: Linker, node: NamedNode, base: str,
         if graph not in entry["graphs"]:
             entry["graphs"].append(graph)
 
-    assertions = _assertions(store, linker, node)
+    assertions = _assertions(source, linker, node)
     own = _own_evidence(linker, rows)
     types = []
     for key, entry in by_pred.pop(V.RDF_TYPE, {}).items():
         types.append({**linker.term(objects[key]), "inferred": _only_inferred(base, entry["graphs"])})
-    types.sort(key=lambda t: (t["inferred"], t.get("label", "")))
+    types.sort(key=lambda t: (t["inferred"], t.get("label", ""), t.get("iri", "")))
 
     by_pred.pop(V.RDFS_LABEL, None)  # shown as the description's "labels", in every language
     properties = []
@@ -363,23 +461,25 @@ def _only_inferred(base: str, graphs: list[str]) -> bool:
 
 
 def _value_sort_key(value: dict) -> tuple:
+    """Asserted before inferred, then by language and text; ties (two resources with the
+    same label) by IRI, so the order never depends on the order the store answered in."""
     lang_rank = {"zh-Hans": 0, "zh-Hant": 1, "en": 2}.get(value.get("lang", ""), 3)
-    return (value.get("inferred", False), lang_rank, value.get("label") or value.get("value") or "")
+    return (value.get("inferred", False), lang_rank, value.get("label") or value.get("value") or "",
+            value.get("iri") or "", value.get("datatype") or "")
 
 
 def inbound_page(store, linker: Linker, node: NamedNode, predicate: str, total: int,
-                 page: int, size: int | None = None) -> dict:
+                 page: int, size: int | None = None, source=None) -> dict:
     """One page of the subjects linking to `node` by `predicate` (in IRI order), labelled.
 
     Also lists a class's instances (predicate rdf:type). The page is fetched with a row
-    bound, never the whole group.
+    bound, never the whole group. `source`: where to read (default: queries on `store`).
     """
     size = size or INBOUND_PAGE_SIZE
     start = (page - 1) * size
     if start >= total:
         page, start = 1, 0
-    rows = select(store, _INBOUND_PAGE_QUERY, s=node, p=NamedNode(predicate),
-                  max_rows=(start + size + 1) * _LABEL_ROWS_PER_SUBJECT)
+    rows = (source or QuerySource(store)).inbound_rows(node, predicate, start + size + 1)
     linker.add_labels(rows)
     subjects = list(dict.fromkeys(row["x"].value for row in rows))
     items = sorted((linker.link(s) for s in subjects[start:start + size]),
@@ -393,27 +493,22 @@ def inbound_counts(store, node: NamedNode) -> dict[str, int]:
     return {row["p"].value: int(row["n"].value) for row in select(store, _INBOUND_COUNTS_QUERY, s=node)}
 
 
-def _inbound(store, linker: Linker, node: NamedNode, hidden: set[str], focus_predicate: str | None,
+def _inbound(source, linker: Linker, node: NamedNode, hidden: set[str], focus_predicate: str | None,
              page: int) -> list[dict]:
     """Inbound links grouped by predicate; each group shows one page of subjects, never all."""
-    counts = {p: n for p, n in inbound_counts(store, node).items() if p not in hidden}
+    counts = {p: n for p, n in source.inbound_counts(node).items() if p not in hidden}
     # Groups that fit on one page are read together, in one query; larger ones page by page.
     small = [p for p, n in counts.items() if n <= INBOUND_PAGE_SIZE and p != focus_predicate]
-    whole = _small_inbound_groups(store, linker, node, small, counts) if len(small) > 1 else {}
-    return [whole.get(p) or inbound_page(store, linker, node, p, counts[p],
-                                         page if p == focus_predicate else 1)
+    whole = _small_inbound_groups(source, linker, node, small, counts) if len(small) > 1 else {}
+    return [whole.get(p) or inbound_page(None, linker, node, p, counts[p],
+                                         page if p == focus_predicate else 1, source=source)
             for p in _sort_predicates(counts)]
 
 
-def _small_inbound_groups(store, linker: Linker, node: NamedNode, predicates: list[str],
+def _small_inbound_groups(source, linker: Linker, node: NamedNode, predicates: list[str],
                           counts: dict[str, int]) -> dict[str, dict]:
-    """The complete (single-page) inbound groups of `predicates`, from one query."""
-    values = " ".join(str(NamedNode(p)) for p in predicates)  # validated terms, N-Triples syntax
-    text = ("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
-            "SELECT ?s ?p ?x ?l WHERE { VALUES ?p { " + values + " }\n"
-            "  ?x ?p ?s FILTER(isIRI(?x)) OPTIONAL { ?x rdfs:label ?l } }")
-    rows = select(store, text, s=node,
-                  max_rows=(sum(counts[p] for p in predicates) + 1) * _LABEL_ROWS_PER_SUBJECT)
+    """The complete (single-page) inbound groups of `predicates`, from one read."""
+    rows = source.small_inbound_rows(node, predicates, sum(counts[p] for p in predicates) + 1)
     linker.add_labels(rows)
     subjects: dict[str, dict[str, None]] = {p: {} for p in predicates}
     for row in rows:
@@ -428,15 +523,10 @@ def _small_inbound_groups(store, linker: Linker, node: NamedNode, predicates: li
     return out
 
 
-def _observations(store, linker: Linker, node: NamedNode, lang: str) -> tuple[list[dict], int]:
+def _observations(source, linker: Linker, node: NamedNode, lang: str) -> tuple[list[dict], int]:
     """Observations linked to the focus (as area, place, initiative, agency or indicator)."""
-    rows = select(store, _OBSERVATIONS_QUERY, focus=node)
-    linker.add_labels(select(store, _OBSERVATION_LABELS_QUERY, focus=node))
-    first_row: dict[str, dict] = {}
-    for row in rows:
-        first_row.setdefault(row["obs"].value, row)
-    total = len(first_row)
-    chosen = list(first_row.values())[:OBSERVATION_LIMIT]
+    chosen, total, labels = source.observations(node)
+    linker.add_labels(labels)
     out = [_observation_row(linker, row, lang) for row in chosen]
     out.sort(key=lambda o: ((o["indicator"] or {}).get("label", ""), o["period_sort"],
                             o["status"] or "", o["iri"]))
@@ -492,34 +582,38 @@ def kind_of(base: str, iri: str) -> str | None:
 
 
 def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | None = None,
-             inbound_page: int = 1, locator=None) -> dict | None:
+             inbound_page: int = 1, locator=None, indexes=None) -> dict | None:
     """The description of one resource (the page's data): labels, types, properties with
     provenance, inbound links (paged), observations, charts and, for places, the joined
     division data of the external datasets with a locator map (`locator` returns the
-    process's base map). None if the store has nothing about the IRI."""
+    process's base map). None if the store has nothing about the IRI.
+
+    `indexes` (a `server.page_reads.IndexSource` of the served store) answers the reads
+    without SPARQL; without it they are queries on `store`."""
     node = NamedNode(iri)
     linker = Linker(base, lang)
-    rows = select(store, _OUTBOUND_QUERY, use_union=False, s=node)
-    linker.add_labels(select(store, _NEIGHBOUR_LABELS_QUERY, s=node))
+    source = IndexPages(indexes) if indexes is not None else QuerySource(store)
+    rows = source.outbound(node)
+    linker.add_labels(source.neighbour_labels(node, rows))
     linker.add_labels(({"x": node, "l": r["o"]} for r in rows
                        if r["p"].value in (V.RDFS_LABEL, V.SKOS_PREF)))
-    types, properties = _outbound(store, linker, node, base, rows)
+    types, properties = _outbound(source, linker, node, base, rows)
     kind = kind_of(base, iri)
     type_iris = {t["iri"] for t in types}
     wants_observations = kind in OBSERVATION_KINDS or bool(type_iris & {
         V.BJKG + "Place", V.BJKG + "Initiative", V.BJKG + "Agency", V.BJKG + "Indicator"})
-    observations, obs_total = (_observations(store, linker, node, lang) if wants_observations
+    observations, obs_total = (_observations(source, linker, node, lang) if wants_observations
                                else ([], 0))
     hidden = set(_INBOUND_HIDDEN)
     if observations:
         hidden.update(OBSERVATION_LINKS)
-    inbound = _inbound(store, linker, node, hidden, inbound_predicate, max(1, inbound_page))
+    inbound = _inbound(source, linker, node, hidden, inbound_predicate, max(1, inbound_page))
     if not rows and not inbound and not observations:
         return None
     is_indicator = kind == "indicator" or V.BJKG + "Indicator" in type_iris
     charts = build_charts(observations, lang) if is_indicator else []
     is_place = kind in ("place", "division") or bool(type_iris & {V.BJKG + "Place", LISTED_DIVISION})
-    division = division_facts(select, store, linker, node, locator) if is_place else None
+    division = division_facts(*source.divisions(node), linker, locator) if is_place else None
     return {
         "iri": iri,
         "href": linker.href(iri),

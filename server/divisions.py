@@ -57,17 +57,75 @@ SELECT DISTINCT ?s ?x ?l WHERE {
 _LEVEL_ORDER = {V.BJKG + "ProvinceLevel": 0, V.BJKG + "PrefectureLevel": 1, V.BJKG + "CountyLevel": 2}
 
 
-def division_facts(select, store, linker, node: NamedNode,
+def division_rows(select, store, node: NamedNode) -> tuple[list[dict], list[dict]]:
+    """(rows of `_DIVISIONS_QUERY`, label rows of `_LABELS_QUERY`) for `node`, by query.
+
+    `select` is `server.describe.select` (passed in to keep this module free of the
+    description code)."""
+    rows = select(store, _DIVISIONS_QUERY, s=node)
+    return rows, (select(store, _LABELS_QUERY, s=node) if rows else [])
+
+
+def indexed_division_rows(data, node: NamedNode) -> tuple[list[dict], list[dict]]:
+    """The same rows as `division_rows`, read from the store's indexes
+    (`server.page_reads.IndexSource`) instead of two queries."""
+    s = node.value
+    exact = V.SKOS + "exactMatch"
+    candidates = [(o.value, "self") for o in data.objects([s], exact).get(s, [])
+                  if isinstance(o, NamedNode)]
+    if data.graphs_of(s, V.RDF_TYPE, LISTED_DIVISION):
+        candidates.append((s, "self"))
+    parts = data.subjects(s, V.BJKG + "within")
+    for part, matches in sorted(data.objects(parts, exact).items()):
+        candidates += [(o.value, "part") for o in matches if isinstance(o, NamedNode)]
+    if not candidates:
+        return [], []
+    iris = sorted({d for d, _ in candidates})
+    notation = data.objects(iris, V.SKOS + "notation")
+    level = data.objects(iris, V.BJKG + "divisionLevel")
+    geometry = data.objects(iris, V.GEO + "hasGeometry")
+    wkt = data.objects([g.value for gs in geometry.values() for g in gs
+                        if isinstance(g, NamedNode)], V.GEO + "asWKT")
+    parents = data.objects(iris, V.GEO + "sfWithin")
+    parent_iris = [p.value for ps in parents.values() for p in ps if isinstance(p, NamedNode)]
+    parent_level = data.objects(parent_iris, V.BJKG + "divisionLevel")
+    rows = []
+    for division, via in candidates:
+        term = NamedNode(division)
+        points = [w for g in geometry.get(division, []) if isinstance(g, NamedNode)
+                  for w in wkt.get(g.value, [])]
+        ups = [(p, lv) for p in parents.get(division, []) if isinstance(p, NamedNode)
+               for lv in (parent_level.get(p.value) or [None])]
+        for g in data.graphs_of(division, V.RDF_TYPE, LISTED_DIVISION):
+            for code in notation.get(division) or [None]:
+                for lev in level.get(division) or [None]:
+                    for point in points or [None]:
+                        for parent, plevel in ups or [(None, None)]:
+                            row = {"s": node, "division": term, "via": Literal(via),
+                                   "g": NamedNode(g)}
+                            for name, value in (("notation", code), ("level", lev), ("wkt", point),
+                                                ("parent", parent), ("parentLevel", plevel)):
+                                if value is not None:
+                                    row[name] = value
+                            rows.append(row)
+    if not rows:
+        return [], []
+    label_iris = set(iris)
+    for found in (parents, level):
+        label_iris.update(o.value for objs in found.values() for o in objs if isinstance(o, NamedNode))
+    return rows, data.label_rows(label_iris, pref=False)
+
+
+def division_facts(rows: list[dict], label_rows: list[dict], linker,
                    locator: Callable[[], LocatorMap | None] | None) -> dict | None:
     """{'divisions': [...], 'map': {...}} for the page of `node`, or None if it has none.
 
-    `select` is `server.describe.select` (passed in to keep this module free of the
-    description code); `locator` the process's base map, if the dataset has points.
+    `rows`, `label_rows`: what `division_rows` or `indexed_division_rows` read;
+    `locator` the process's base map, if the dataset has points.
     """
-    rows = select(store, _DIVISIONS_QUERY, s=node)
     if not rows:
         return None
-    linker.add_labels(select(store, _LABELS_QUERY, s=node))
+    linker.add_labels(label_rows)
     by_division: dict[str, dict] = {}
     for row in rows:
         iri = row["division"].value

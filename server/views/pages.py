@@ -22,6 +22,7 @@ from server.errors import bad_request, not_found
 from server.divisions import name_sources
 from server.extension import get_manifest, get_state, get_store
 from server.locator_map import POINTS_QUERY, LocatorMap, get_map
+from server.page_reads import IndexSource
 from server.views.common import current_lang, install, page_number, respond
 
 bp = Blueprint("pages", __name__)
@@ -117,7 +118,7 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
     store = get_store()
     description = describe(store, iri, base=current_app.config["BASE_IRI"], lang=lang,
                            inbound_predicate=inbound_predicate, inbound_page=page,
-                           locator=_locator)
+                           locator=_locator, indexes=_indexes(store))
     alternates = [(self_href(s), SUFFIXES[s]) for s in ADVERTISED]
     if description is None:
         return _not_found(iri, media_type)
@@ -130,6 +131,18 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
                        alternates=alternates, here=here)
     fmt = next(f for f in RDF_FORMATS if f.media_type == media_type)
     return _rdf_response(description_triples(store, iri, description), fmt, alternates)
+
+
+def _indexes(store) -> IndexSource | None:
+    """Reads of the served build's own store indexes (`server.page_reads`), or None for a
+    writable (`--empty`) or remote store, whose pages read through SPARQL queries.
+
+    Made per request, never kept: `local_store` is the store this process opened (it
+    reopens after a fork), and wrapping it costs nothing."""
+    local_store = getattr(store, "local_store", None)
+    if local_store is None or getattr(store, "writable", False):
+        return None
+    return IndexSource(local_store())
 
 
 def _locator() -> LocatorMap | None:

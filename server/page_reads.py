@@ -1,0 +1,246 @@
+"""Entity-page reads answered straight from the served pyoxigraph store's indexes.
+
+An entity page needs a dozen small reads — the resource's outbound triples, its
+assertions, inbound links per predicate, its observations, its divisions and the labels of
+everything it links to. Asked as SPARQL, each read costs the engine's parse, plan and
+materialisation (≈ 0.5–10 ms), which was most of a page's time. Each of them is in fact
+a lookup by key, which the store's own indexes answer through `Store.quads_for_pattern`
+in microseconds (a subject's 30 quads ≈ 140 µs, a label ≈ 18 µs at 1M triples) — with no
+second copy of the data and nothing to prepare.
+
+`IndexSource` answers the same reads as `server.describe.QuerySource` with rows of the
+same shape (variable name → pyoxigraph term), so the description code is shared and the
+two give the same description (tests/server/test_page_data.py compares them for every
+resource of a build). Semantics kept from the queries:
+
+* the queries' default graph is the union of all graphs, while `quads_for_pattern(...,
+  None)` yields one quad per graph holding a triple: reads whose query was DISTINCT (or
+  counted DISTINCT) drop those repeats; `outbound` keeps one row per graph, since the
+  page shows where a triple comes from (asserted or inferred);
+* rows whose order the query left to the engine come in a fixed order here (subjects by
+  IRI, objects by `term_key`), so a page never depends on index order.
+
+Only a local, read-only `pyoxigraph.Store` can be read this way (`BuildStore.local_store`);
+the writable `--empty` store and a remote store keep `QuerySource`.
+"""
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+
+from pyoxigraph import BlankNode, Literal, NamedNode
+
+from server import vocab as V
+
+RDF_SUBJECT = NamedNode(V.RDF + "subject")
+RDF_PREDICATE = V.RDF + "predicate"
+RDF_OBJECT = V.RDF + "object"
+RDF_TYPE = NamedNode(V.RDF_TYPE)
+DERIVED_FROM = V.PROV + "wasDerivedFrom"
+QUOTE = V.BJKG + "quote"
+RDFS_LABEL = NamedNode(V.RDFS_LABEL)
+SKOS_PREF = NamedNode(V.SKOS_PREF)
+OBSERVATION = NamedNode(V.QB + "Observation")
+START_DATE = NamedNode(V.SCHEMA + "startDate")
+_XSD_STRING = V.XSD + "string"
+
+# Observation columns of `server.describe._OBSERVATIONS_QUERY`: variable → predicate.
+OBSERVATION_COLUMNS = {
+    "indicator": V.BJKG + "indicator", "value": V.SDMX_MEASURE + "obsValue",
+    "unit": V.SDMX_ATTR + "unitMeasure", "status": V.BJKG + "status",
+    "qualifier": V.BJKG + "qualifier", "period": V.SDMX_DIM + "refPeriod",
+    "area": V.SDMX_DIM + "refArea", "quote": QUOTE, "statedAs": V.BJKG + "statedAs",
+    "doc": DERIVED_FROM, "min": V.SCHEMA + "minValue", "max": V.SCHEMA + "maxValue",
+}
+
+
+def term_key(term) -> str:
+    """A term as one sortable string (I<iri>, B<id>, S<text>, L<lang>@<text>, T<dt> <text>):
+    the fixed order of objects that several rows or values share."""
+    if isinstance(term, NamedNode):
+        return "I" + term.value
+    if isinstance(term, BlankNode):
+        return "B" + term.value
+    if isinstance(term, Literal):
+        if term.language:
+            return "L" + term.language + "@" + term.value
+        if term.datatype.value == _XSD_STRING:
+            return "S" + term.value
+        return "T" + term.datatype.value + " " + term.value
+    return "Z" + str(term)  # quoted triples: not in a bjkg build
+
+
+class IndexSource:
+    """The reads of an entity page, answered from a read-only pyoxigraph Store's indexes.
+
+    Each method mirrors one query of `server.describe.QuerySource` (same variables, union
+    of all graphs). The store is only read, so one object serves every thread.
+    """
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def _quads(self, s=None, p=None, o=None):
+        """Quads of the pattern in every graph, the default graph included."""
+        return self.store.quads_for_pattern(s, p, o, None)
+
+    def _iri_subjects(self, p, o) -> set[str]:
+        """Distinct IRI subjects of (?, p, o) in any graph (the queries' FILTER(isIRI))."""
+        return {q.subject.value for q in self._quads(None, p, o) if isinstance(q.subject, NamedNode)}
+
+    # -- outbound and labels
+
+    def outbound(self, node: NamedNode) -> list[dict]:
+        """`_OUTBOUND_QUERY`: every quad with the node as subject, one row per graph, with
+        its graph ("g" absent for the default graph)."""
+        out = []
+        for quad in self._quads(node):
+            row = {"s": node, "p": quad.predicate, "o": quad.object}
+            if isinstance(quad.graph_name, (NamedNode, BlankNode)):
+                row["g"] = quad.graph_name
+            out.append(row)
+        return out
+
+    def label_rows(self, iris: Iterable[str], *, pref: bool) -> list[dict]:
+        """Distinct {x, l} rows of rdfs:label (and skos:prefLabel when `pref`) of the IRIs:
+        literals only, by IRI, each label once however many graphs hold it (the queries were
+        DISTINCT); one IRI's labels in index order, since the Linker groups and sorts them."""
+        predicates = (RDFS_LABEL, SKOS_PREF) if pref else (RDFS_LABEL,)
+        quads = self.store.quads_for_pattern
+        out = []
+        for iri in sorted(set(iris)):
+            node = NamedNode(iri)
+            seen: set[Literal] = set()
+            for predicate in predicates:
+                for quad in quads(node, predicate, None, None):
+                    label = quad.object
+                    if isinstance(label, Literal) and label not in seen:
+                        seen.add(label)
+                        out.append({"x": node, "l": label})
+        return out
+
+    def neighbour_labels(self, node: NamedNode, outbound: list[dict]) -> list[dict]:
+        """`_NEIGHBOUR_LABELS_QUERY`: labels of the node's objects and predicates, of the
+        predicates linking to it, and of its assertions and their documents."""
+        iris = {row["p"].value for row in outbound}
+        iris.update(row["o"].value for row in outbound if isinstance(row["o"], NamedNode))
+        iris.update(q.predicate.value for q in self._quads(None, None, node))
+        assertions = self._assertion_iris(node)
+        iris.update(assertions)
+        derived = NamedNode(DERIVED_FROM)
+        for a in assertions:
+            iris.update(q.object.value for q in self._quads(NamedNode(a), derived)
+                        if isinstance(q.object, NamedNode))
+        return self.label_rows(iris, pref=True)
+
+    # -- assertions
+
+    def _assertion_iris(self, node: NamedNode) -> list[str]:
+        """The IRI assertions (reified statements) about the node, in IRI order."""
+        return sorted(self._iri_subjects(RDF_SUBJECT, node))
+
+    def assertions(self, node: NamedNode) -> list[dict]:
+        """`_ASSERTIONS_QUERY`: one row per assertion about the node × predicate × object ×
+        document × quote (the optional ones absent when the assertion has none)."""
+        wanted = (RDF_PREDICATE, RDF_OBJECT, DERIVED_FROM, QUOTE)
+        out = []
+        for a in self._assertion_iris(node):
+            subject = NamedNode(a)
+            got = {p: self._distinct_objects(subject, p) for p in wanted}
+            for p in got[RDF_PREDICATE]:
+                for o in got[RDF_OBJECT]:
+                    for doc in got[DERIVED_FROM] or [None]:
+                        for quote in got[QUOTE] or [None]:
+                            row = {"s": node, "a": subject, "p": p, "o": o}
+                            if doc is not None:
+                                row["doc"] = doc
+                            if quote is not None:
+                                row["quote"] = quote
+                            out.append(row)
+        return out
+
+    def _distinct_objects(self, subject, predicate: str) -> list:
+        """The objects of (subject, predicate) in any graph, each once, by `term_key`."""
+        found = {term_key(q.object): q.object for q in self._quads(subject, NamedNode(predicate))}
+        return [found[k] for k in sorted(found)]
+
+    # -- inbound
+
+    def inbound_counts(self, node: NamedNode) -> dict[str, int]:
+        """`_INBOUND_COUNTS_QUERY`: distinct IRI subjects linking to the node, per predicate."""
+        pairs = {(q.predicate.value, q.subject.value) for q in self._quads(None, None, node)
+                 if isinstance(q.subject, NamedNode)}
+        counts: dict[str, int] = {}
+        for p, _ in pairs:
+            counts[p] = counts.get(p, 0) + 1
+        return counts
+
+    def inbound_subjects(self, node: NamedNode, predicate: str, limit: int) -> list[str]:
+        """The first `limit` distinct IRI subjects linking by `predicate`, in IRI order (the
+        index is not in IRI order, so the whole group is read; no term is built for it)."""
+        return heapq.nsmallest(limit, self._iri_subjects(NamedNode(predicate), node))
+
+    # -- observations
+
+    def observations(self, node: NamedNode, links: Iterable[str],
+                     limit: int) -> tuple[list[dict], int, list[str]]:
+        """(rows, total, IRIs to label) of the observations linked to the node by `links`:
+        the first `limit` observations in IRI order, one row each (the smallest value, by
+        `term_key`, of a property that has several), shaped like `_OBSERVATIONS_QUERY`'s."""
+        linked: set[str] = set()
+        for link in links:
+            linked |= self._iri_subjects(NamedNode(link), node)
+        names = sorted(s for s in linked if self._has_quad(NamedNode(s), RDF_TYPE, OBSERVATION))
+        chosen = names[:limit]
+        columns = {p: var for var, p in OBSERVATION_COLUMNS.items()}
+        label_iris = set(chosen)
+        rows = []
+        for obs in chosen:
+            subject = NamedNode(obs)
+            best: dict[str, tuple[str, object]] = {}
+            for quad in self._quads(subject):
+                obj = quad.object
+                if isinstance(obj, NamedNode):
+                    label_iris.add(obj.value)
+                var = columns.get(quad.predicate.value)
+                if var is not None:
+                    key = term_key(obj)
+                    if var not in best or key < best[var][0]:
+                        best[var] = (key, obj)
+            row = {"focus": node, "obs": subject}
+            for var in OBSERVATION_COLUMNS:  # the query's column order
+                if var in best:
+                    row[var] = best[var][1]
+            period = row.get("period")
+            if isinstance(period, NamedNode):
+                starts = self._distinct_objects(period, START_DATE.value)
+                if starts:
+                    row["start"] = starts[0]
+            rows.append(row)
+        return rows, len(names), sorted(label_iris)
+
+    def _has_quad(self, s, p, o) -> bool:
+        """True when the triple is in any graph."""
+        return next(iter(self._quads(s, p, o)), None) is not None
+
+    # -- divisions
+
+    def objects(self, subjects: Iterable[str], predicate: str) -> dict[str, list]:
+        """subject IRI → its distinct objects by `predicate` (terms, by `term_key`);
+        subjects without any are left out."""
+        out: dict[str, list] = {}
+        for s in sorted(set(subjects)):
+            found = self._distinct_objects(NamedNode(s), predicate)
+            if found:
+                out[s] = found
+        return out
+
+    def subjects(self, obj: str, predicate: str) -> list[str]:
+        """IRIs with `predicate` `obj` (IRI), in IRI order."""
+        return sorted(self._iri_subjects(NamedNode(predicate), NamedNode(obj)))
+
+    def graphs_of(self, subject: str, predicate: str, obj: str) -> list[str]:
+        """Named graphs holding the triple (subject, predicate, IRI obj), in IRI order."""
+        return sorted(q.graph_name.value for q in
+                      self._quads(NamedNode(subject), NamedNode(predicate), NamedNode(obj))
+                      if isinstance(q.graph_name, NamedNode))

@@ -1,0 +1,140 @@
+"""Entity pages read from the store's indexes (server.page_reads) say exactly what the queries say."""
+from __future__ import annotations
+
+import pytest
+from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, Store
+
+from server import create_app, describe as describe_module
+from server.describe import describe
+from server.page_reads import IndexSource, term_key
+from server.views import pages
+from tests.server.conftest import BASE, TOKEN, close_app
+
+HTML = {"Accept": "text/html"}
+EX = "https://example.org/"
+LABEL = NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+
+
+def _iris(store) -> list[str]:
+    rows = store.query("SELECT DISTINCT ?s WHERE { { ?s ?p ?o } UNION { ?o ?p ?s } FILTER(isIRI(?s)) }",
+                       max_rows=0).bindings()
+    return sorted(row["s"].value for row in rows)
+
+
+def _both(app, indexes, iri: str, **kwargs) -> tuple[dict | None, dict | None]:
+    store = app.extensions["bjkg"].store
+    with app.test_request_context("/"):
+        by_query = describe(store, iri, base=BASE, locator=pages._locator, **kwargs)
+        by_index = describe(store, iri, base=BASE, locator=pages._locator, indexes=indexes, **kwargs)
+    return by_query, by_index
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_build):
+    app = create_app({"BUILD_DIR": str(tiny_build), "TESTING": True})
+    yield app, IndexSource(app.extensions["bjkg"].store.local_store())
+    close_app(app)
+
+
+def test_terms_sort_by_kind_then_text():
+    terms = [Literal("5.2", datatype=NamedNode("http://www.w3.org/2001/XMLSchema#decimal")),
+             Literal("通州区", language="zh-hans"), Literal("b"), Literal("a"),
+             NamedNode(EX + "b"), NamedNode(EX + "a")]
+    assert sorted(terms, key=term_key) == [NamedNode(EX + "a"), NamedNode(EX + "b"),
+                                           Literal("通州区", language="zh-hans"), Literal("a"),
+                                           Literal("b"), terms[0]]
+
+
+def test_union_graph_reads_deduplicate_like_the_queries():
+    """A triple in two graphs (and the default graph) is one label, one inbound subject,
+    but one outbound row per graph, since the page shows where it comes from."""
+    store = Store()
+    a, b, link = NamedNode(EX + "a"), NamedNode(EX + "b"), NamedNode(EX + "link")
+    g1, g2 = NamedNode(EX + "g1"), NamedNode(EX + "g2")
+    for graph in (g1, g2, DefaultGraph()):
+        store.add(Quad(a, link, b, graph))
+        store.add(Quad(a, LABEL, Literal("A", language="en"), graph))
+    store.add(Quad(a, LABEL, NamedNode(EX + "not-a-literal"), g1))
+    reads = IndexSource(store)
+    assert reads.label_rows([EX + "a", EX + "a", EX + "b"], pref=True) == [
+        {"x": a, "l": Literal("A", language="en")}]
+    rows = [r for r in reads.outbound(a) if r["p"] == link]
+    assert sorted(r.get("g", NamedNode(EX)).value for r in rows) == [EX, EX + "g1", EX + "g2"]
+    assert reads.inbound_counts(b) == {link.value: 1}
+    assert reads.inbound_subjects(b, link.value, 5) == [EX + "a"]
+    assert reads.subjects(EX + "b", link.value) == [EX + "a"]
+    assert reads.objects([EX + "a", EX + "b"], link.value) == {EX + "a": [b]}
+    assert reads.graphs_of(EX + "a", link.value, EX + "b") == [EX + "g1", EX + "g2"]
+
+
+@pytest.mark.parametrize("lang", ["zh-Hans", "en"])
+def test_every_description_of_the_tiny_build_is_the_same(tiny, lang):
+    app, indexes = tiny
+    iris = _iris(app.extensions["bjkg"].store)
+    assert len(iris) > 20
+    for iri in iris + [BASE + "id/place/atlantis"]:
+        by_query, by_index = _both(app, indexes, iri, lang=lang)
+        assert by_index == by_query, iri
+
+
+def test_inbound_paging_is_the_same(tiny, monkeypatch):
+    app, indexes = tiny
+    monkeypatch.setattr(describe_module, "INBOUND_PAGE_SIZE", 1)
+    seen_pages = 0
+    for iri in _iris(app.extensions["bjkg"].store):
+        by_query, by_index = _both(app, indexes, iri, lang="en")
+        assert by_index == by_query, iri
+        for group in (by_query or {}).get("inbound", []):
+            if group["has_next"]:
+                focus = group["predicate"]["iri"]
+                for page in (2, group["total"], group["total"] + 5):
+                    q, d = _both(app, indexes, iri, lang="en", inbound_predicate=focus, inbound_page=page)
+                    assert d == q, (iri, focus, page)
+                    seen_pages += 1
+    assert seen_pages  # the tiny build has groups of more than one subject
+
+
+def test_pages_are_read_from_the_indexes_without_queries(tiny, monkeypatch):
+    app, _ = tiny
+    client = app.test_client()
+    store = app.extensions["bjkg"].store
+    with monkeypatch.context() as m:
+        m.setattr(pages, "_indexes", lambda store: None)  # the queries' page
+        expected = client.get("/id/place/tongzhou?lang=zh-Hans", headers=HTML).get_data()
+    assert b"tongzhou" in expected
+
+    def no_queries(*args, **kwargs):
+        raise AssertionError("an entity page asked the store a query")
+
+    monkeypatch.setattr(store, "query", no_queries)
+    assert client.get("/id/place/tongzhou?lang=zh-Hans", headers=HTML).get_data() == expected
+    for path in ("/id/place/tongzhou", "/id/place/beijing?lang=en", "/id/place/beijing.json"):
+        assert client.get(path, headers=HTML).status_code == 200, path
+    assert client.get("/id/place/atlantis", headers=HTML).status_code == 404
+
+
+def test_a_writable_store_keeps_the_queries():
+    app = create_app({"EMPTY": True, "UPDATE_TOKEN": TOKEN, "TESTING": True})
+    try:
+        store = app.extensions["bjkg"].store
+        assert pages._indexes(store) is None
+        store.update(f"INSERT DATA {{ <{BASE}id/place/x> <{LABEL.value}> \"X\"@en }}")
+        response = app.test_client().get("/id/place/x?lang=en", headers=HTML)
+        assert response.status_code == 200 and b"X" in response.get_data()
+    finally:
+        close_app(app)
+
+
+def test_real_build_places_and_hubs_are_the_same(real_build):
+    app = create_app({"BUILD_DIR": str(real_build), "TESTING": True})
+    try:
+        indexes = IndexSource(app.extensions["bjkg"].store.local_store())
+        iris = _iris(app.extensions["bjkg"].store)
+        chosen = [i for i in iris if "/id/place/" in i or "/id/document/" in i or "/id/indicator/" in i
+                  or "/id/report/" in i] + iris[::97]
+        for iri in chosen:
+            for lang in ("zh-Hans", "en"):
+                by_query, by_index = _both(app, indexes, iri, lang=lang)
+                assert by_index == by_query, (iri, lang)
+    finally:
+        close_app(app)
