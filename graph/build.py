@@ -8,12 +8,18 @@ free of timestamps, so the same inputs give byte-identical RDF files.
 """
 from __future__ import annotations
 
+import gc
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 import time
+import traceback
+from itertools import chain
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -31,6 +37,7 @@ from .terms import TermError, to_oxigraph
 from .validate import load_shapes, validate
 from .vocab import DEFAULT_BASE, ONTOLOGY_IRI, PREFIXES, Iris
 from .files import sha256_file as _sha256
+from .store_load import load_nquads
 
 FORMAT_VERSION = 1
 
@@ -119,23 +126,20 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
     graphs[iris.inferred_graph] = inferred
     log(f"inference: {len(inferred)} triples kept")
     _refuse_blank_nodes(graphs)
-    data = Graph()
-    for triple in asserted:
-        data.add(triple)
-    for triple in inferred:
-        data.add(triple)
-    for triple in ontology:
-        data.add(triple)
-    shapes = load_shapes(root)
-    conforms, report, text = validate(data, shapes)
-    if not conforms:
-        raise BuildError("SHACL validation failed:\n" + _shorten(text))
-    log(f"shacl: conforms ({time.perf_counter() - started:.1f}s so far)")
     curated = {name: triples for name, triples in graphs.items() if name != iris.ontology_graph}
+    # The external datasets' links and SHACL run beside the curated graph's SHACL: they
+    # only read the curated graph, and each takes seconds of pyshacl.
+    external_job = _Background(lambda log_external: link_external(
+        root, base, prepared, lambda: _quads(curated), log=log_external))
     try:
-        external = link_external(root, base, prepared, lambda: _quads(curated), log=log)
-    except ExternalError as exc:
-        raise BuildError(str(exc)) from None
+        shapes = load_shapes(root)
+        conforms, report, text = validate(chain(asserted, inferred, ontology), shapes)
+        if not conforms:
+            raise BuildError("SHACL validation failed:\n" + _shorten(text))
+        log(f"shacl: conforms ({time.perf_counter() - started:.1f}s so far)")
+        external = external_job.result(log)
+    finally:
+        external_job.stop()
     version = next((str(o) for o in ontology.objects(ONTOLOGY_IRI, OWL.versionInfo)), None)
     docs = [{"document": str(iris.entity(d.id)), "file": d.file, "sha256": d.sha256,
              "graph": str(iris.doc_graph(d.id))}
@@ -144,6 +148,72 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
                     shape_files=sorted((root / "shapes").glob("*.ttl")) + external.shape_files,
                     quote_check=quote_check, base=base, sources=docs, ontology_version=version,
                     external=external)
+
+
+class _Background:
+    """`link_external` in a forked process, so that its pyshacl run uses the second core
+    while this process validates the curated graph.
+
+    The child inherits the prepared datasets and the curated graph by fork, and sends
+    back its result (the quads as N-Quads bytes, which parse far faster than pickled
+    quads), its log lines (replayed here in order, after the curated graph's), or its
+    ExternalError. Without fork (not Linux/macOS) the job runs in this process when its
+    result is asked for.
+    """
+
+    def __init__(self, job: Callable[[Callable[[str], None]], ExternalResult]) -> None:
+        self._job = job
+        self._process = None
+        if "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+            self._receiver, sender = context.Pipe(duplex=False)
+            self._process = context.Process(target=self._run, args=(sender,), daemon=True)
+            self._process.start()
+            sender.close()
+
+    def _run(self, sender) -> None:
+        lines: list[str] = []
+        try:
+            result = self._job(lines.append)
+            sender.send(("ok", lines, ox.serialize(result.quads, format=ox.RdfFormat.N_QUADS),
+                         result.datasets, result.graphs, result.shape_files))
+        except ExternalError as exc:
+            sender.send(("error", lines, str(exc)))
+        except BaseException:  # noqa: BLE001 - reported by the parent, which raises
+            sender.send(("crash", lines, traceback.format_exc()))
+        finally:
+            sender.close()
+
+    def result(self, log: Callable[[str], None]) -> ExternalResult:
+        """The job's result, or BuildError with its message; its log lines go to `log`."""
+        if self._process is None:
+            try:
+                return self._job(log)
+            except ExternalError as exc:
+                raise BuildError(str(exc)) from None
+        try:
+            kind, lines, *rest = self._receiver.recv()
+        except EOFError:
+            raise BuildError("internal error: the external datasets' process ended without "
+                             f"a result (exit code {self._process.exitcode})") from None
+        for line in lines:
+            log(line)
+        if kind == "error":
+            raise BuildError(rest[0])
+        if kind == "crash":
+            raise BuildError("internal error in the external datasets' process:\n" + rest[0])
+        nquads, datasets, graphs, shape_files = rest
+        return ExternalResult(quads=list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS)),
+                              datasets=datasets, graphs=graphs, shape_files=shape_files)
+
+    def stop(self) -> None:
+        """End the child (if the build failed before asking for its result) and reap it."""
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process.join()
+            self._receiver.close()
+            self._process = None
 
 
 def _shorten(text: str, limit: int = 12000) -> str:
@@ -184,10 +254,16 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
     quads = _sorted_quads(compiled)
     prefixes = dict(PREFIXES)
     prefixes["id"] = f"{compiled.base}id/"
-    for name, fmt in (("bjkg.trig", ox.RdfFormat.TRIG), ("bjkg.nq", ox.RdfFormat.N_QUADS),
-                      ("bjkg.jsonld", ox.RdfFormat.JSON_LD)):
-        data = ox.serialize(quads, format=fmt, prefixes=prefixes if fmt == ox.RdfFormat.TRIG else None)
-        (folder / name).write_bytes(_canonical_language_case(data, quads, fmt))
+    with ThreadPoolExecutor(max_workers=1) as loader:
+        store_loaded = None
+        for name, fmt in (("bjkg.nq", ox.RdfFormat.N_QUADS), ("bjkg.trig", ox.RdfFormat.TRIG),
+                          ("bjkg.jsonld", ox.RdfFormat.JSON_LD)):
+            data = ox.serialize(quads, format=fmt,
+                                prefixes=prefixes if fmt == ox.RdfFormat.TRIG else None)
+            (folder / name).write_bytes(_canonical_language_case(data, quads, fmt))
+            if store_loaded is None:
+                store_loaded = loader.submit(_load_store, folder / "store", folder / name)
+        store_loaded.result()
     # The shapes as written (with their comments), so readers see what gated the build.
     (folder / "shapes.ttl").write_bytes(b"\n".join(
         path.read_bytes() for path in compiled.shape_files))
@@ -195,11 +271,6 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
         ox.serialize(_sorted_triples(_skolemize(compiled.report, compiled.base, "validation")),
                      format=ox.RdfFormat.TURTLE,
                      prefixes={"sh": "http://www.w3.org/ns/shacl#"}))
-    store = ox.Store(str(folder / "store"))
-    store.bulk_extend(quads)
-    store.flush()
-    store.optimize()
-    del store
     dumps = {name: {"sha256": _sha256(folder / name), "bytes": (folder / name).stat().st_size}
              for name in ("bjkg.trig", "bjkg.nq", "bjkg.jsonld")}
     manifest = {
@@ -219,6 +290,17 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
     (folder / "build.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
                                        encoding="utf-8")
     return manifest
+
+
+def _load_store(path: Path, nquads: Path) -> None:
+    """The on-disk store, bulk-loaded from the N-Quads dump just written and checked.
+
+    Oxigraph parses the file without the GIL, so this runs in a thread while the other
+    dumps are serialised and checked. `load_nquads` is the one store-writing path (large
+    data is loaded in concurrent pieces); lenient, as the dump was written from validated
+    quads and parsed back before this runs.
+    """
+    load_nquads(path, nquads, lenient=True)
 
 
 # Oxigraph lower-cases language tags (they are case-insensitive); the dumps use the
@@ -275,21 +357,40 @@ def _class_counts(quads: list[ox.Quad]) -> dict[str, int]:
     return {cls: len(members) for cls, members in sorted(instances.items())}
 
 
+@contextmanager
+def _cycle_collector_paused():
+    """Pause Python's cycle collector for the build, and restore it afterwards.
+
+    The build holds a few million long-lived objects (rdflib terms and graphs, pyshacl's
+    shapes); every collection walks all of them, which cost more than a tenth of the
+    build. Its garbage is freed by reference counting or, after the build, by the
+    collector again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_dataset(root: Path, out: Path, sources: Path, base: str | None = None,
                   log: Callable[[str], None] = _log_nothing, *,
                   external_manifest: Path | None = None, progress: bool = False) -> dict:
     """Compile and write the artifact to `out`, replacing it only if everything passed."""
-    compiled = compile_dataset(root, sources, base, log, external_manifest=external_manifest,
-                               progress=progress)
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    try:
-        manifest = write_artifact(compiled, staging)
-        _swap_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with _cycle_collector_paused():
+        compiled = compile_dataset(root, sources, base, log, external_manifest=external_manifest,
+                                   progress=progress)
+        out = out.resolve()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        try:
+            manifest = write_artifact(compiled, staging)
+            _swap_into_place(staging, out)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     log(f"wrote {out}")
     return manifest
 

@@ -256,7 +256,7 @@ def _validate(shapes: Path, quads: list[ox.Quad], links: list[ox.Quad], curated:
 
     A conforming result is remembered by the hash of exactly what was validated (data,
     shapes, pyshacl version), so unchanged external data is not re-validated on every
-    build: pyshacl needs ~15 s for the 3,500 divisions. A failure is never cached.
+    build. A failure is never cached.
     """
     linked = {q.subject for q in links}
     data = quads + links + [q for q in curated if q.subject in linked]
@@ -264,22 +264,20 @@ def _validate(shapes: Path, quads: list[ox.Quad], links: list[ox.Quad], curated:
         shapes_bytes = shapes.read_bytes()
     except OSError as exc:
         raise ExternalError(f"{where}: cannot read shapes {shapes}: {exc}") from None
-    key = _validation_key(data, shapes_bytes)
-    marker = _cache_dir() / "shacl" / key if _cache_dir() else None
+    cache = _cache_dir()
+    marker = cache / "shacl" / _validation_key(data, shapes_bytes) if cache else None
     if marker is not None and marker.is_file():
         return
-    from pyshacl import validate
+    from .validate import validate
 
-    graph = Graph()
-    for quad in data:
-        graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
     shapes_graph = Graph()
     try:
         shapes_graph.parse(data=shapes_bytes, format="turtle")
     except Exception as exc:  # rdflib raises several parser exception types
         raise ExternalError(f"{where}: cannot parse shapes {shapes}: {exc}") from None
-    conforms, _report, text = validate(graph, shacl_graph=shapes_graph, inference="none",
-                                       advanced=True, allow_warnings=True)
+    conforms, _report, text = validate(
+        ((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)) for q in data),
+        shapes_graph)
     if not conforms:
         text = text if len(text) < 8000 else text[:8000] + "\n… (report truncated)"
         raise ExternalError(f"{where}: SHACL validation against {shapes} failed:\n{text}")

@@ -39,9 +39,83 @@ def _premise(s, p, o) -> bool:
     return not isinstance(o, Literal) or str(p).startswith(_SCHEMA_HTTPS)
 
 
+class _IndexedGraph(Graph):
+    """A graph held in three plain dict indexes (subject, predicate and object first), for
+    owlrl to expand.
+
+    owlrl tests and looks up triples hundreds of thousands of times; rdflib's default
+    store keeps contexts for every triple and costs about half of the reasoner's time
+    on the way. This class answers the same calls (`add`, `remove`, `in`, `len`,
+    iteration and `triples`, through which `objects`, `subjects`, `value`, `items` and
+    the other helpers of Graph go) from plain dicts. Only `triples` patterns of terms
+    are supported: no property paths, which owlrl never asks for.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._spo: dict = {}
+        self._pos: dict = {}
+        self._osp: dict = {}
+        self._count = 0
+
+    def add(self, triple):
+        s, p, o = triple
+        objects = self._spo.setdefault(s, {}).setdefault(p, set())
+        if o not in objects:
+            objects.add(o)
+            self._pos.setdefault(p, {}).setdefault(o, set()).add(s)
+            self._osp.setdefault(o, {}).setdefault(s, set()).add(p)
+            self._count += 1
+        return self
+
+    def remove(self, triple):
+        for s, p, o in list(self.triples(triple)):
+            self._spo[s][p].discard(o)
+            self._pos[p][o].discard(s)
+            self._osp[o][s].discard(p)
+            self._count -= 1
+        return self
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self):
+        return self.triples((None, None, None))
+
+    def __contains__(self, triple) -> bool:
+        for _ in self.triples(triple):
+            return True
+        return False
+
+    def triples(self, pattern):
+        """Matching triples, from a snapshot: the caller may change the graph meanwhile."""
+        s, p, o = pattern
+        if s is not None:
+            by_predicate = self._spo.get(s, {})
+            if p is not None:
+                objects = by_predicate.get(p, ())
+                found = ([o] if o in objects else []) if o is not None else list(objects)
+                return iter([(s, p, x) for x in found])
+            if o is not None:
+                return iter([(s, x, o) for x in list(self._osp.get(o, {}).get(s, ()))])
+            return iter([(s, q, x) for q, objects in list(by_predicate.items())
+                         for x in list(objects)])
+        if p is not None:
+            by_object = self._pos.get(p, {})
+            if o is not None:
+                return iter([(x, p, o) for x in list(by_object.get(o, ()))])
+            return iter([(x, p, y) for y, subjects in list(by_object.items())
+                         for x in list(subjects)])
+        if o is not None:
+            return iter([(x, q, o) for x, predicates in list(self._osp.get(o, {}).items())
+                         for q in list(predicates)])
+        return iter([(x, q, y) for x, by_predicate in list(self._spo.items())
+                     for q, objects in list(by_predicate.items()) for y in list(objects)])
+
+
 def infer(asserted: Graph, ontology: Graph, entity_prefix: str) -> set:
     """Triples entailed by OWL-RL that are not asserted, pruned (see module doc)."""
-    closure = Graph()
+    closure = _IndexedGraph()
     # Only premises that can lead to a kept conclusion go in: owlrl is pure Python and
     # its time grows with every triple, and labels, comments and quotes entail nothing
     # we keep. Links to Wikidata/GeoNames are for consumers, not premises: reasoning

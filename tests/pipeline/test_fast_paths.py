@@ -1,0 +1,113 @@
+"""The build's fast paths decide exactly what the plain ones do: owlrl over the indexed
+graph, pyshacl with SPARQL answered by oxigraph, and the external datasets' SHACL run in
+a forked process, whose failures still fail the build with their message."""
+from __future__ import annotations
+
+import owlrl
+import pytest
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF
+
+from graph import build as build_module
+from graph.build import BuildError, compile_dataset
+from graph.infer import _IndexedGraph
+from graph.validate import OxigraphQueryMemory, data_graph, validate
+
+from .conftest import ROOT
+from .test_external import MINI_ROWS, _mini_manifest
+
+EX = "http://example.org/"
+TBOX = f"""
+@prefix ex: <{EX}> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:partOf a owl:ObjectProperty, owl:TransitiveProperty ; owl:inverseOf ex:hasPart ;
+    rdfs:domain ex:Part ; rdfs:range ex:Whole .
+ex:within rdfs:subPropertyOf ex:partOf .
+ex:Task rdfs:subClassOf ex:Initiative . ex:Initiative rdfs:subClassOf ex:Thing .
+ex:near a owl:SymmetricProperty .
+"""
+ABOX = f"""
+@prefix ex: <{EX}> .
+ex:a ex:partOf ex:b . ex:b ex:partOf ex:c . ex:c ex:within ex:d .
+ex:a a ex:Task ; ex:near ex:e ; ex:label "a"@en .
+"""
+
+
+def _closure(graph: Graph) -> set:
+    graph.parse(data=TBOX, format="turtle")
+    graph.parse(data=ABOX, format="turtle")
+    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, rdfs_closure=False, axiomatic_triples=False,
+                           datatype_axioms=False).expand(graph)
+    return set(graph)
+
+
+def test_owlrl_closure_over_the_indexed_graph_is_rdflibs():
+    fast, plain = _closure(_IndexedGraph()), _closure(Graph())
+    assert fast == plain
+    assert (URIRef(EX + "a"), URIRef(EX + "partOf"), URIRef(EX + "d")) in fast
+    assert (URIRef(EX + "d"), URIRef(EX + "hasPart"), URIRef(EX + "a")) in fast
+
+
+def test_indexed_graph_answers_every_pattern_like_rdflib():
+    fast, plain = _IndexedGraph(), Graph()
+    for graph in (fast, plain):
+        graph.parse(data=TBOX + ABOX, format="turtle")
+        graph.remove((URIRef(EX + "a"), None, URIRef(EX + "e")))
+    assert len(fast) == len(plain)
+    terms = [None, URIRef(EX + "a"), URIRef(EX + "partOf"), URIRef(EX + "b"), RDF.type,
+             URIRef(EX + "Task"), Literal("a", lang="en"), URIRef(EX + "e")]
+    for s in terms:
+        for p in terms:
+            for o in terms:
+                assert set(fast.triples((s, p, o))) == set(plain.triples((s, p, o))), (s, p, o)
+
+
+def test_sparql_is_answered_by_oxigraph_and_sees_later_changes():
+    graph = data_graph([(URIRef(EX + "a"), URIRef(EX + "p"), Literal("x", lang="zh-Hans"))])
+    store = graph.store
+    assert isinstance(store, OxigraphQueryMemory)
+    rows = list(graph.query(f"SELECT ?s WHERE {{ ?s <{EX}p> ?o }}"))
+    assert rows == [(URIRef(EX + "a"),)] and store._oxigraph is not None
+    graph.add((URIRef(EX + "b"), URIRef(EX + "p"), Literal("y")))
+    rows = {row[0] for row in graph.query(f"SELECT ?s WHERE {{ ?s <{EX}p> ?o }}")}
+    assert rows == {URIRef(EX + "a"), URIRef(EX + "b")}
+    # LANG() keeps rdflib's answer (oxigraph would lower-case the tag).
+    (row,) = graph.query(f"SELECT (LANG(?o) AS ?l) WHERE {{ <{EX}a> <{EX}p> ?o }}")
+    assert str(row[0]) == "zh-Hans"
+    assert bool(graph.query(f"ASK {{ ?s <{EX}p> \"y\" }}"))
+    # Initial bindings (pyshacl's $this) stay rdflib's: it binds unprojected variables.
+    bound = graph.query(f"SELECT ?o WHERE {{ ?s <{EX}p> ?o }}", initBindings={"s": URIRef(EX + "b")})
+    assert [row[0] for row in bound] == [Literal("y")]
+
+
+def test_sparql_target_still_finds_its_violation():
+    shapes = Graph().parse(data=f"""
+        @prefix sh: <http://www.w3.org/ns/shacl#> .
+        <{EX}Shape> a sh:NodeShape ;
+            sh:target [ a sh:SPARQLTarget ;
+                        sh:select "SELECT ?this WHERE {{ ?this <{EX}start> ?s ; <{EX}end> ?e . FILTER(?e < ?s) }}" ] ;
+            sh:property [ sh:path <{EX}end> ; sh:maxCount 0 ] .
+        """, format="turtle")
+    data = Graph().parse(data=f"""
+        @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+        <{EX}ok> <{EX}start> "2024-01-01"^^xsd:date ; <{EX}end> "2024-12-31"^^xsd:date .
+        <{EX}bad> <{EX}start> "2024-12-31"^^xsd:date ; <{EX}end> "2024-01-01"^^xsd:date .
+        """, format="turtle")
+    conforms, report, _ = validate(data, shapes)
+    focus = {str(o) for o in report.objects(None, URIRef("http://www.w3.org/ns/shacl#focusNode"))}
+    assert not conforms and focus == {EX + "bad"}
+    assert len(data) == 4  # the caller's graph is left as it was
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_external_shacl_failure_fails_the_build_with_its_message(tmp_path, sources, monkeypatch, fork):
+    if not fork:
+        monkeypatch.setattr(build_module.multiprocessing, "get_all_start_methods", lambda: [])
+    wrong = ("PREFIX geo: <http://www.opengis.net/ont/geosparql#>\n"
+             "CONSTRUCT { <https://w3id.org/bjkg/id/division/110000> geo:sfWithin "
+             "<https://w3id.org/bjkg/id/division/110112> } WHERE {}\n")
+    manifest = _mini_manifest(tmp_path, MINI_ROWS, extra_rule=wrong)
+    with pytest.raises(BuildError, match="within the divisions its code starts with") as caught:
+        compile_dataset(ROOT, sources, external_manifest=manifest)
+    assert "external.toml:1: dataset 'mini'" in str(caught.value)
