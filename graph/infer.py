@@ -8,6 +8,8 @@ users query (ORG, SKOS, GeoSPARQL); everything else is dropped.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
+
 import owlrl
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
@@ -113,7 +115,52 @@ class _IndexedGraph(Graph):
                      for q, objects in list(by_predicate.items()) for y in list(objects)])
 
 
-def infer(asserted: Graph, ontology: Graph, entity_prefix: str) -> set:
+class _ResolvedNamespace:
+    """An rdflib vocabulary namespace (OWL, RDF, RDFS) with every term it declares already
+    looked up, as plain attributes.
+
+    owlrl's rules name their vocabulary as `OWL.sameAs`, `RDF.type` … inside the loops over
+    every triple of every cycle — millions of attribute lookups, each through rdflib's
+    `DefinedNamespace` metaclass `__getattr__` (a third of the reasoner's time). The terms
+    are the same URIRefs; anything not declared (and `RDF[...]` items) goes to the namespace.
+    """
+
+    def __init__(self, namespace) -> None:
+        self._namespace = namespace
+        for name in (*getattr(namespace, "__annotations__", {}), *getattr(namespace, "_extras", ())):
+            try:
+                setattr(self, name, getattr(namespace, name))
+            except (AttributeError, TypeError):
+                pass
+
+    def __getattr__(self, name):
+        return getattr(self._namespace, name)
+
+    def __getitem__(self, key):
+        return self._namespace[key]
+
+
+@contextmanager
+def _resolved_vocabulary():
+    """owlrl's OWL/RDF/RDFS module globals replaced by `_ResolvedNamespace`s while it runs."""
+    import owlrl.Closure
+    import owlrl.OWLRL
+
+    saved = []
+    for module in (owlrl.OWLRL, owlrl.Closure):
+        for name in ("OWL", "RDF", "RDFS"):
+            namespace = getattr(module, name, None)
+            if namespace is not None and not isinstance(namespace, _ResolvedNamespace):
+                saved.append((module, name, namespace))
+                setattr(module, name, _ResolvedNamespace(namespace))
+    try:
+        yield
+    finally:
+        for module, name, namespace in saved:
+            setattr(module, name, namespace)
+
+
+def infer(asserted: Graph, ontology: Graph, entity_prefix: str, *, resolve_vocabulary: bool = True) -> set:
     """Triples entailed by OWL-RL that are not asserted, pruned (see module doc)."""
     closure = _IndexedGraph()
     # Only premises that can lead to a kept conclusion go in: owlrl is pure Python and
@@ -126,8 +173,9 @@ def infer(asserted: Graph, ontology: Graph, entity_prefix: str) -> set:
     for triple in asserted:
         if _premise(*triple):
             closure.add(triple)
-    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, rdfs_closure=False, axiomatic_triples=False,
-                           datatype_axioms=False).expand(closure)
+    with _resolved_vocabulary() if resolve_vocabulary else nullcontext():
+        owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, rdfs_closure=False, axiomatic_triples=False,
+                               datatype_axioms=False).expand(closure)
     kept = set()
     for s, p, o in closure:
         if (s, p, o) in asserted or (s, p, o) in ontology:

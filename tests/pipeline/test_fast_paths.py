@@ -10,7 +10,7 @@ from rdflib.namespace import RDF
 
 from graph import build as build_module
 from graph.build import BuildError, compile_dataset
-from graph.infer import _IndexedGraph
+from graph.infer import _IndexedGraph, _resolved_vocabulary, infer
 from graph.validate import OxigraphQueryMemory, data_graph, validate
 
 from .conftest import ROOT
@@ -47,6 +47,23 @@ def test_owlrl_closure_over_the_indexed_graph_is_rdflibs():
     assert fast == plain
     assert (URIRef(EX + "a"), URIRef(EX + "partOf"), URIRef(EX + "d")) in fast
     assert (URIRef(EX + "d"), URIRef(EX + "hasPart"), URIRef(EX + "a")) in fast
+
+
+def test_owlrl_with_resolved_vocabulary_gives_the_same_closure():
+    with _resolved_vocabulary():
+        resolved = _closure(_IndexedGraph())
+        assert type(owlrl.OWLRL.OWL).__name__ == "_ResolvedNamespace"
+    assert type(owlrl.OWLRL.OWL).__name__ != "_ResolvedNamespace"  # restored afterwards
+    assert resolved == _closure(_IndexedGraph())
+
+
+def test_inference_is_the_same_with_and_without_resolved_vocabulary():
+    ontology, asserted = Graph(), Graph()
+    ontology.parse(data=TBOX, format="turtle")
+    asserted.parse(data=ABOX, format="turtle")
+    fast = infer(asserted, ontology, EX)
+    assert fast == infer(asserted, ontology, EX, resolve_vocabulary=False)
+    assert (URIRef(EX + "a"), RDF.type, URIRef(EX + "Initiative")) in fast
 
 
 def test_indexed_graph_answers_every_pattern_like_rdflib():
