@@ -18,11 +18,10 @@ HAVING, ORDER BY, LIMIT — is evaluated as usual.
 from __future__ import annotations
 
 import json
-import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+from server import prepared
 from server.sparql_text import Token, tokenize
 
 FORMAT = 1
@@ -137,32 +136,16 @@ def compute(store) -> FacetTable:
 
 
 def path_for(cache_dir: str | Path, build_hash: str) -> Path:
-    return Path(cache_dir) / f"facets-{build_hash[:24]}-v{FORMAT}.pickle"
+    return prepared.path_for(cache_dir, "facets", build_hash, FORMAT)
 
 
 def load(cache_dir: str | Path, build_hash: str) -> FacetTable | None:
-    try:
-        with path_for(cache_dir, build_hash).open("rb") as handle:
-            table = pickle.load(handle)  # written by `prepare`, for this build hash
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        return None
-    return table if isinstance(table, FacetTable) else None
+    return prepared.load(path_for(cache_dir, build_hash), FacetTable)
 
 
 def prepare(store_path: str, cache_dir: str | Path, build_hash: str) -> Path | None:
-    """Compute and write the table for a build (once per build hash); None if not writable."""
+    """Compute and write the table of a build (once per build hash); None if not writable."""
     import pyoxigraph as ox
 
-    path = path_for(cache_dir, build_hash)
-    if path.is_file():
-        return path
-    table = compute(ox.Store.read_only(store_path))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        with tmp.open("wb") as handle:
-            pickle.dump(table, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError:
-        return None
-    return path
+    return prepared.prepare(path_for(cache_dir, build_hash),
+                            lambda: compute(ox.Store.read_only(store_path)))

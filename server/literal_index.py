@@ -26,13 +26,12 @@ more than `MAX_MATCHES` matching literals — is evaluated by the engine as writ
 """
 from __future__ import annotations
 
-import os
-import pickle
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
+from server import prepared
 from server.sparql_text import SparqlTextError, Token, tokenize
 
 FORMAT = 1
@@ -137,35 +136,19 @@ def compute(store) -> LiteralIndex:
 
 
 def path_for(cache_dir: str | Path, build_hash: str) -> Path:
-    return Path(cache_dir) / f"literals-{build_hash[:24]}-v{FORMAT}.pickle"
+    return prepared.path_for(cache_dir, "literals", build_hash, FORMAT)
 
 
 def load(cache_dir: str | Path, build_hash: str) -> LiteralIndex | None:
-    try:
-        with path_for(cache_dir, build_hash).open("rb") as handle:
-            index = pickle.load(handle)  # written by `prepare`, for this build hash
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        return None
-    return index if isinstance(index, LiteralIndex) else None
+    return prepared.load(path_for(cache_dir, build_hash), LiteralIndex)
 
 
 def prepare(store_path: str, cache_dir: str | Path, build_hash: str) -> Path | None:
     """Compute and write the index of a build (once per build hash); None if not writable."""
     import pyoxigraph as ox
 
-    path = path_for(cache_dir, build_hash)
-    if path.is_file():
-        return path
-    index = compute(ox.Store.read_only(store_path))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        with tmp.open("wb") as handle:
-            pickle.dump(index, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError:
-        return None
-    return path
+    return prepared.prepare(path_for(cache_dir, build_hash),
+                            lambda: compute(ox.Store.read_only(store_path)))
 
 
 # ---------------------------------------------------------------- the rewrite

@@ -151,12 +151,9 @@ class BuildStore:
         self.max_rows = max_rows
         self.mode = mode
         # what `bjkg serve` prepared for this build (server.facets, server.literal_index),
-        # loaded on first use
+        # loaded on first use: module name → the loaded object, or None
         self.prepared_dir = prepared_dir
-        self._facets = None
-        self._facets_loaded = False
-        self._literals = None
-        self._literals_loaded = False
+        self._prepared: dict[str, Any] = {}
         self._store: pyoxigraph.Store | None = None
         self._store_pid: int | None = None
         self._open_lock = threading.Lock()
@@ -217,29 +214,28 @@ class BuildStore:
             return None
         from server import literal_index
 
-        if not self._literals_loaded:
-            self._literals = literal_index.load(self.prepared_dir, self.manifest.get("hash", ""))
-            self._literals_loaded = True
-        if self._literals is None:
-            return None
-        return literal_index.rewrite(sparql, self._literals)
+        index = self._prepared_data(literal_index)
+        return literal_index.rewrite(sparql, index) if index is not None else None
+
+    def _prepared_data(self, module):
+        """`module.load` of this build's prepared data, once per process (None if absent)."""
+        name = module.__name__
+        if name not in self._prepared:
+            self._prepared[name] = module.load(self.prepared_dir, self.manifest.get("hash", ""))
+        return self._prepared[name]
 
     def _facet_answer(self, sparql: str, results_format: str, max_rows: int | None) -> QueryAnswer | None:
         """A facet count (server.facets) from the table prepared for this build, if any."""
         head = sparql[:4000].upper()
         if "GROUP" not in head or "COUNT" not in head or self.prepared_dir is None:
             return None
-        if not self._facets_loaded:
-            from server import facets
-
-            self._facets = facets.load(self.prepared_dir, self.manifest.get("hash", ""))
-            self._facets_loaded = True
-        if self._facets is None:
-            return None
         from server import facets
 
+        table = self._prepared_data(facets)
+        if table is None:
+            return None
         shape = facets.match(sparql)
-        body = self._facets.answer(shape, max_rows) if shape is not None else None
+        body = table.answer(shape, max_rows) if shape is not None else None
         if body is None:
             return None
         fmt = pyoxigraph.QueryResultsFormat.from_media_type(results_format)

@@ -1,0 +1,43 @@
+"""Per-build data that `bjkg serve` computes once and every HTTP worker loads: one pickle
+per kind and build hash in CACHE_DIR (facet counts, string literals).
+
+A build never changes while it is served, so what is computed from it stays true; the file
+name carries the build hash and the format version, and it is written to a temporary name
+and renamed, so a worker never reads half a file.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Callable
+
+
+def path_for(cache_dir: str | Path, kind: str, build_hash: str, version: int) -> Path:
+    return Path(cache_dir) / f"{kind}-{build_hash[:24]}-v{version}.pickle"
+
+
+def load(path: Path, cls: type):
+    """The object pickled at `path` if it is a `cls`, else None (missing, stale or broken)."""
+    try:
+        with path.open("rb") as handle:
+            value = pickle.load(handle)  # written by `prepare`, for this build hash
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+    return value if isinstance(value, cls) else None
+
+
+def prepare(path: Path, compute: Callable[[], object]) -> Path | None:
+    """Write `compute()` to `path` unless it is there already; None if it cannot be written."""
+    if path.is_file():
+        return path
+    value = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        with tmp.open("wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError:
+        return None
+    return path
