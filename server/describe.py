@@ -296,12 +296,14 @@ class Linker:
         return "/resource?iri=" + quote(iri, safe="")
 
     def add_labels(self, rows: Iterable[dict], subject: str = "x", label: str = "l") -> None:
-        """Remember labels from query rows binding `subject` to an IRI and `label` to a literal."""
+        """Remember labels from rows binding `subject` to an IRI and `label` to a literal
+        (query rows) or a (text, language) pair (`server.label_table`)."""
         for row in rows:
             node, text = row.get(subject), row.get(label)
-            if isinstance(node, NamedNode) and isinstance(text, Literal):
+            if isinstance(node, NamedNode) and isinstance(text, (Literal, tuple)):
                 pairs = self._labels.setdefault(node.value, [])
-                pair = (text.value, canonical_lang(text.language))
+                pair = ((text.value, canonical_lang(text.language)) if isinstance(text, Literal)
+                        else (text[0], canonical_lang(text[1])))
                 if pair not in pairs:
                     pairs.append(pair)
                     self._grouped.pop(node.value, None)

@@ -77,12 +77,20 @@ class IndexSource:
     of all graphs). The store is only read, so one object serves every thread.
     """
 
-    def __init__(self, store) -> None:
+    def __init__(self, store, labels=None) -> None:
         self.store = store
+        self.labels = labels  # a server.label_table.LabelTable of this store, or None
+        self._read: dict[tuple, list] = {}
 
-    def _quads(self, s=None, p=None, o=None):
-        """Quads of the pattern in every graph, the default graph included."""
-        return self.store.quads_for_pattern(s, p, o, None)
+    def _quads(self, s=None, p=None, o=None) -> list:
+        """Quads of the pattern in every graph, the default graph included. A page asks
+        some patterns several times (the node's inbound links: for the labels of their
+        predicates, for the counts); each is read once per IndexSource, i.e. per page."""
+        key = (s, p, o)
+        found = self._read.get(key)
+        if found is None:
+            found = self._read[key] = list(self.store.quads_for_pattern(s, p, o, None))
+        return found
 
     def _iri_subjects(self, p, o) -> set[str]:
         """Distinct IRI subjects of (?, p, o) in any graph (the queries' FILTER(isIRI))."""
@@ -105,6 +113,9 @@ class IndexSource:
         """Distinct {x, l} rows of rdfs:label (and skos:prefLabel when `pref`) of the IRIs:
         literals only, by IRI, each label once however many graphs hold it (the queries were
         DISTINCT); one IRI's labels in index order, since the Linker groups and sorts them."""
+        if self.labels is not None:  # "l" a (text, language) pair: Linker.add_labels takes both
+            return [{"x": node, "l": label} for iri in sorted(set(iris))
+                    for node in (NamedNode(iri),) for label in self.labels.labels(iri, pref=pref)]
         predicates = (RDFS_LABEL, SKOS_PREF) if pref else (RDFS_LABEL,)
         quads = self.store.quads_for_pattern
         out = []
@@ -146,7 +157,12 @@ class IndexSource:
         out = []
         for a in self._assertion_iris(node):
             subject = NamedNode(a)
-            got = {p: self._distinct_objects(subject, p) for p in wanted}
+            found: dict[str, dict[str, object]] = {p: {} for p in wanted}
+            for q in self._quads(subject):  # a reified statement: a handful of triples
+                objects = found.get(q.predicate.value)
+                if objects is not None:
+                    objects[term_key(q.object)] = q.object
+            got = {p: [objects[k] for k in sorted(objects)] for p, objects in found.items()}
             for p in got[RDF_PREDICATE]:
                 for o in got[RDF_OBJECT]:
                     for doc in got[DERIVED_FROM] or [None]:
@@ -166,19 +182,27 @@ class IndexSource:
 
     # -- inbound
 
+    def _inbound_groups(self, node: NamedNode) -> dict[str, set[str]]:
+        """predicate IRI → the distinct IRI subjects linking to the node by it, from one
+        read of all the node's inbound quads (which the counts need anyway), once per page."""
+        key = ("inbound", node)
+        groups = self._read.get(key)
+        if groups is None:
+            groups = {}
+            for q in self._quads(None, None, node):
+                if isinstance(q.subject, NamedNode):
+                    groups.setdefault(q.predicate.value, set()).add(q.subject.value)
+            self._read[key] = groups
+        return groups
+
     def inbound_counts(self, node: NamedNode) -> dict[str, int]:
         """`_INBOUND_COUNTS_QUERY`: distinct IRI subjects linking to the node, per predicate."""
-        pairs = {(q.predicate.value, q.subject.value) for q in self._quads(None, None, node)
-                 if isinstance(q.subject, NamedNode)}
-        counts: dict[str, int] = {}
-        for p, _ in pairs:
-            counts[p] = counts.get(p, 0) + 1
-        return counts
+        return {p: len(subjects) for p, subjects in self._inbound_groups(node).items()}
 
     def inbound_subjects(self, node: NamedNode, predicate: str, limit: int) -> list[str]:
         """The first `limit` distinct IRI subjects linking by `predicate`, in IRI order (the
-        index is not in IRI order, so the whole group is read; no term is built for it)."""
-        return heapq.nsmallest(limit, self._iri_subjects(NamedNode(predicate), node))
+        index is not in IRI order, so the whole group is read)."""
+        return heapq.nsmallest(limit, self._inbound_groups(node).get(predicate, ()))
 
     # -- observations
 
@@ -221,7 +245,7 @@ class IndexSource:
 
     def _has_quad(self, s, p, o) -> bool:
         """True when the triple is in any graph."""
-        return next(iter(self._quads(s, p, o)), None) is not None
+        return next(iter(self.store.quads_for_pattern(s, p, o, None)), None) is not None
 
     # -- divisions
 

@@ -2,10 +2,11 @@
 
 Run as ``python -m server.prepare SETTINGS-JSON`` (a separate process, so the memory the
 preparation takes is returned when it ends): the search index (`server.views.search`), the
-facet counts (`server.facets`) and the string literals (`server.literal_index`), written into
-CACHE_DIR under the build hash. Every HTTP worker loads them; if they cannot be written, each
-worker builds the search index itself, and facet queries and string filters are evaluated
-by the engine as written.
+facet counts (`server.facets`), the string literals (`server.literal_index`) and the labels
+(`server.label_table`), written into CACHE_DIR under the build hash. Every HTTP worker loads
+them; if they cannot be written, each worker builds the search index itself, facet queries
+and string filters are evaluated by the engine as written, and pages read labels from the
+store.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 
 def prepare(settings: dict) -> list[str]:
-    from server import facets, literal_index
+    from server import facets, label_table, literal_index
     from server.settings import load_settings
     from server.store import load_manifest
     from server.views import search
@@ -28,6 +29,7 @@ def prepare(settings: dict) -> list[str]:
         store, cache = str(build_dir / "store"), search.cache_dir(config)
         done.append(str(facets.prepare(store, cache, build_hash) or ""))
         done.append(str(literal_index.prepare(store, cache, build_hash) or ""))
+        done.append(str(label_table.prepare(store, cache, build_hash) or ""))
     return done
 
 

@@ -1,5 +1,5 @@
 """Per-build data that `bjkg serve` computes once and every HTTP worker loads: one pickle
-per kind and build hash in CACHE_DIR (facet counts, string literals).
+per kind and build hash in CACHE_DIR (facet counts, string literals, labels).
 
 A build never changes while it is served, so what is computed from it stays true; the file
 name carries the build hash and the format version, and it is written to a temporary name

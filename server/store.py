@@ -150,7 +150,7 @@ class BuildStore:
         self.timeout = timeout
         self.max_rows = max_rows
         self.mode = mode
-        # what `bjkg serve` prepared for this build (server.facets, server.literal_index),
+        # what `bjkg serve` prepared for this build (facets, literal index, label table),
         # loaded on first use: module name → the loaded object, or None
         self.prepared_dir = prepared_dir
         self._prepared: dict[str, Any] = {}
@@ -216,6 +216,15 @@ class BuildStore:
 
         index = self._prepared_data(literal_index)
         return literal_index.rewrite(sparql, index) if index is not None else None
+
+    def label_table(self):
+        """The labels of this build (server.label_table) as `bjkg serve` prepared them, or
+        None (not prepared: the pages read the labels from the store)."""
+        if self.prepared_dir is None:
+            return None
+        from server import label_table
+
+        return self._prepared_data(label_table)
 
     def _prepared_data(self, module):
         """`module.load` of this build's prepared data, once per process (None if absent)."""

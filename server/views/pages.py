@@ -138,11 +138,12 @@ def _indexes(store) -> IndexSource | None:
     writable (`--empty`) or remote store, whose pages read through SPARQL queries.
 
     Made per request, never kept: `local_store` is the store this process opened (it
-    reopens after a fork), and wrapping it costs nothing."""
+    reopens after a fork), and the reads of one page are remembered for that page only.
+    The labels come from the table `bjkg serve` prepared for the build, if there is one."""
     local_store = getattr(store, "local_store", None)
     if local_store is None or getattr(store, "writable", False):
         return None
-    return IndexSource(local_store())
+    return IndexSource(local_store(), labels=store.label_table())
 
 
 def _locator() -> LocatorMap | None:

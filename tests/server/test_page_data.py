@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, Store
+from pyoxigraph import BlankNode as BlankNode_, DefaultGraph, Literal, NamedNode, Quad, Store
 
-from server import create_app, describe as describe_module
+from server import create_app, describe as describe_module, label_table
 from server.describe import describe
 from server.page_reads import IndexSource, term_key
+from server.prepare import prepare
 from server.views import pages
 from tests.server.conftest import BASE, TOKEN, close_app
 
@@ -29,10 +30,14 @@ def _both(app, indexes, iri: str, **kwargs) -> tuple[dict | None, dict | None]:
     return by_query, by_index
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_build):
+@pytest.fixture(scope="module", params=["store labels", "label table"])
+def tiny(tiny_build, request):
+    """The tiny build, and its index reads with the labels read from the store or from
+    the table `bjkg serve` prepares (server.label_table)."""
     app = create_app({"BUILD_DIR": str(tiny_build), "TESTING": True})
-    yield app, IndexSource(app.extensions["bjkg"].store.local_store())
+    local = app.extensions["bjkg"].store.local_store()
+    labels = label_table.compute(local) if request.param == "label table" else None
+    yield app, IndexSource(local, labels=labels)
     close_app(app)
 
 
@@ -65,6 +70,30 @@ def test_union_graph_reads_deduplicate_like_the_queries():
     assert reads.subjects(EX + "b", link.value) == [EX + "a"]
     assert reads.objects([EX + "a", EX + "b"], link.value) == {EX + "a": [b]}
     assert reads.graphs_of(EX + "a", link.value, EX + "b") == [EX + "g1", EX + "g2"]
+    table = label_table.compute(store)
+    assert IndexSource(store, labels=table).label_rows([EX + "a", EX + "b"], pref=True) == [
+        {"x": a, "l": ("A", "en")}]
+
+
+def test_the_label_table_keeps_every_label_once_and_pref_labels_apart():
+    store = Store()
+    a, b = NamedNode(EX + "a"), NamedNode(EX + "b")
+    pref = NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel")
+    store.add(Quad(a, LABEL, Literal("通州", language="zh-Hans"), NamedNode(EX + "g1")))
+    store.add(Quad(a, LABEL, Literal("通州", language="zh-Hans"), NamedNode(EX + "g2")))
+    store.add(Quad(a, LABEL, Literal("Tongzhou"), DefaultGraph()))
+    store.add(Quad(a, pref, Literal("通州区", language="zh-Hans"), DefaultGraph()))
+    store.add(Quad(a, pref, Literal("Tongzhou"), DefaultGraph()))
+    store.add(Quad(BlankNode_(), LABEL, Literal("blank"), DefaultGraph()))
+    store.add(Quad(b, pref, Literal("only preferred", language="en"), DefaultGraph()))
+    table = label_table.compute(store)
+    assert sorted(table.labels(a.value, pref=False)) == [("Tongzhou", ""), ("通州", "zh-hans")]
+    assert sorted(table.labels(a.value, pref=True)) == [("Tongzhou", ""), ("通州", "zh-hans"),
+                                                        ("通州区", "zh-hans")]
+    assert table.labels(b.value, pref=False) == ()
+    assert table.labels(b.value, pref=True) == (("only preferred", "en"),)
+    assert table.labels(EX + "nothing", pref=True) == ()
+    assert set(table.rdfs) == {a.value}  # blank nodes are never linked to, so never labelled
 
 
 @pytest.mark.parametrize("lang", ["zh-Hans", "en"])
@@ -128,13 +157,46 @@ def test_a_writable_store_keeps_the_queries():
 def test_real_build_places_and_hubs_are_the_same(real_build):
     app = create_app({"BUILD_DIR": str(real_build), "TESTING": True})
     try:
-        indexes = IndexSource(app.extensions["bjkg"].store.local_store())
+        local = app.extensions["bjkg"].store.local_store()
+        table = label_table.compute(local)
         iris = _iris(app.extensions["bjkg"].store)
         chosen = [i for i in iris if "/id/place/" in i or "/id/document/" in i or "/id/indicator/" in i
                   or "/id/report/" in i] + iris[::97]
         for iri in chosen:
             for lang in ("zh-Hans", "en"):
-                by_query, by_index = _both(app, indexes, iri, lang=lang)
+                by_query, by_index = _both(app, IndexSource(local), iri, lang=lang)
                 assert by_index == by_query, (iri, lang)
+                assert _both(app, IndexSource(local, labels=table), iri, lang=lang)[1] == by_query, (iri, lang)
     finally:
         close_app(app)
+
+
+def test_the_server_reads_labels_from_the_table_it_prepared(real_build, tmp_path, monkeypatch):
+    """`bjkg serve` prepares the label table; pages use it (no label is read from the
+    store) and are byte for byte the pages read without it."""
+    settings = {"BUILD_DIR": str(real_build), "CACHE_DIR": str(tmp_path), "QUERY_MODE": "inline",
+                "TESTING": True}
+    paths = ["/id/place/tongzhou", "/id/place/tongzhou?lang=en", "/id/place/beijing.json",
+             "/id/indicator/gdp?lang=zh-Hant"]
+    app = create_app(settings)  # nothing prepared yet: labels come from the store
+    try:
+        assert app.extensions["bjkg"].store.label_table() is None
+        expected = [app.test_client().get(p, headers=HTML).get_data() for p in paths]
+    finally:
+        close_app(app)
+    prepare(settings)
+    assert list(tmp_path.glob("labels-*.pickle"))
+    app = create_app(settings)
+    try:
+        assert app.extensions["bjkg"].store.label_table() is not None
+        read = IndexSource.label_rows
+
+        def only_from_the_table(self, iris, *, pref):
+            assert self.labels is not None, "a page read its labels from the store"
+            return read(self, iris, pref=pref)
+
+        monkeypatch.setattr(IndexSource, "label_rows", only_from_the_table)
+        got = [app.test_client().get(p, headers=HTML).get_data() for p in paths]
+    finally:
+        close_app(app)
+    assert got == expected and all(b"<" in body or b"{" in body for body in got)

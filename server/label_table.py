@@ -1,0 +1,72 @@
+"""The labels of a build, prepared once: IRI → its rdfs:label and skos:prefLabel literals.
+
+An entity page shows a label for everything it links to — a hundred IRIs on a place's
+page. Read from the store, each IRI's labels cost a seek and the decoding of its quads
+(≈ 15 µs, whatever the store's size), ≈ 1.5 ms of the page. A build never changes while
+it is served, so `bjkg serve` reads every label once (`prepare`, ≈ 1 s at 1M triples,
+≈ 20 MB per worker for 70,000 labels) and the page reads (`server.page_reads`) look them up
+in a dict instead. The table holds what the store holds — the literals of IRI subjects,
+each once however many graphs hold it — so a page is the same with or without it
+(tests/server/test_page_data.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from server import prepared
+from server import vocab as V
+
+FORMAT = 2
+
+# A label as plain data, unpickled ten times faster and in half the memory of pyoxigraph
+# terms: (text, language tag as the store gives it, "" for a literal without one). A page
+# only shows a label's text in a language, so two literals that differ in datatype alone
+# are one label.
+Label = tuple[str, str]
+
+
+class LabelTable:
+    """rdfs:label and skos:prefLabel texts per IRI subject."""
+
+    def __init__(self, rdfs: dict[str, tuple[Label, ...]], pref: dict[str, tuple[Label, ...]]) -> None:
+        self.rdfs = rdfs
+        self.pref = pref
+
+    def labels(self, iri: str, *, pref: bool) -> tuple[Label, ...]:
+        """The IRI's labels: rdfs:label, then skos:prefLabel when `pref`, each once."""
+        found = self.rdfs.get(iri, ())
+        if pref and iri in self.pref:
+            found = tuple(dict.fromkeys(found + self.pref[iri]))
+        return found
+
+
+def _labels(store, predicate: str) -> dict[str, tuple[Label, ...]]:
+    from pyoxigraph import Literal, NamedNode
+
+    found: dict[str, dict[Label, None]] = {}
+    for quad in store.quads_for_pattern(None, NamedNode(predicate), None, None):
+        subject, obj = quad.subject, quad.object
+        if isinstance(subject, NamedNode) and isinstance(obj, Literal):
+            found.setdefault(subject.value, {})[(obj.value, obj.language or "")] = None
+    return {iri: tuple(labels) for iri, labels in found.items()}
+
+
+def compute(store) -> LabelTable:
+    """Every label of `store` (a pyoxigraph Store), in any graph."""
+    return LabelTable(_labels(store, V.RDFS_LABEL), _labels(store, V.SKOS_PREF))
+
+
+def path_for(cache_dir: str | Path, build_hash: str) -> Path:
+    return prepared.path_for(cache_dir, "labels", build_hash, FORMAT)
+
+
+def load(cache_dir: str | Path, build_hash: str) -> LabelTable | None:
+    return prepared.load(path_for(cache_dir, build_hash), LabelTable)
+
+
+def prepare(store_path: str, cache_dir: str | Path, build_hash: str) -> Path | None:
+    """Compute and write the table of a build (once per build hash); None if not writable."""
+    import pyoxigraph as ox
+
+    return prepared.prepare(path_for(cache_dir, build_hash),
+                            lambda: compute(ox.Store.read_only(store_path)))
