@@ -271,6 +271,13 @@ class IndexPages:
 
 # --------------------------------------------------------------------------- linking
 
+@lru_cache(maxsize=4096)
+def _resource_href(iri: str) -> str:
+    """/resource?iri=…: remembered, since the vocabulary's IRIs recur on every page and
+    percent-encoding them was a few per cent of a page's time."""
+    return "/resource?iri=" + quote(iri, safe="")
+
+
 @dataclass
 class Linker:
     """Turns IRIs into hrefs on this host and labels in the reader's language.
@@ -284,6 +291,7 @@ class Linker:
     lang: str
     _labels: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     _grouped: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # labels() per IRI
+    _shown: dict[str, str] = field(default_factory=dict)  # label() per IRI
 
     def href(self, iri: str) -> str:
         """Local path for IRIs under the base (`/id/…`, `/graph/…`, `/ontology#Term`), else /resource."""
@@ -293,7 +301,7 @@ class Linker:
                 return "/" + rest
             if rest == "ontology" or rest.startswith("ontology#"):
                 return "/" + rest
-        return "/resource?iri=" + quote(iri, safe="")
+        return _resource_href(iri)
 
     def add_labels(self, rows: Iterable[dict], subject: str = "x", label: str = "l") -> None:
         """Remember labels from rows binding `subject` to an IRI and `label` to a literal
@@ -307,6 +315,7 @@ class Linker:
                 if pair not in pairs:
                     pairs.append(pair)
                     self._grouped.pop(node.value, None)
+                    self._shown.pop(node.value, None)
 
     def labels(self, iri: str) -> dict[str, list[str]]:
         """Every loaded label of the resource as {language: [texts]}."""
@@ -317,10 +326,12 @@ class Linker:
 
     def label(self, iri: str) -> str:
         """The label to show: chosen language with fallback, else a built-in or compact name."""
-        found = pick(self.labels(iri), self.lang)
-        if found:
-            return found[0]
-        return i18n.term_label(iri, self.lang) or _compact(iri) or local_name(iri)
+        shown = self._shown.get(iri)
+        if shown is None:
+            found = pick(self.labels(iri), self.lang)
+            shown = self._shown[iri] = found[0] if found else (
+                i18n.term_label(iri, self.lang) or _compact(iri) or local_name(iri))
+        return shown
 
     def link(self, iri: str) -> dict:
         """An IRI as {type, iri, href, label, curie} for templates and the JSON twin."""

@@ -98,3 +98,26 @@ def test_facet_counts_equal_the_engine(tiny_build, tmp_path):
     engine = store.query(FACET, use_default_graph_as_union=True).serialize(format=pyoxigraph.QueryResultsFormat.JSON)
     key = lambda b: sorted(json.dumps(x, sort_keys=True) for x in json.loads(b)["results"]["bindings"])  # noqa: E731
     assert key(body) == key(engine)
+
+
+def test_a_warmed_worker_exempts_its_lasting_data_from_the_cycle_collector(tiny_build, tmp_path):
+    """`bjkg serve` warms each HTTP worker (search index, label table), then freezes what it
+    holds: a full collection then walks only what requests allocate."""
+    import gc
+
+    from server.prepare import prepare
+    from server.serve import _warm
+
+    settings = {"BUILD_DIR": str(tiny_build), "CACHE_DIR": str(tmp_path), "QUERY_MODE": "inline",
+                "TESTING": True}
+    prepare(settings)
+    application = create_app(settings)
+    try:
+        _warm(application)
+        assert application.extensions["bjkg"].store.label_table() is not None
+        assert gc.get_freeze_count() > 1000
+        response = application.test_client().get("/id/place/tongzhou", headers={"Accept": "text/html"})
+        assert response.status_code == 200
+    finally:
+        gc.unfreeze()
+        application.extensions["bjkg"].store.close()
