@@ -151,20 +151,30 @@ def default_workers() -> int:
 
 
 def _warm(app):
-    """Open the store or start the query workers, and build the search index, as the HTTP
-    worker boots, so that no request pays for them."""
+    """Do, as the HTTP worker boots, what would otherwise fall on the first requests it
+    serves: open the store or start the query workers, load what `bjkg serve` prepared
+    for the build (search index, facet counts, string literals, labels), draw the locator
+    map and compile every template. A cold worker answered its first few seconds of page
+    requests several times slower."""
     store = app.extensions["bjkg"].store
     start = getattr(store, "start", None) or getattr(getattr(store, "pool", None), "start", None)
     if start is not None:
         start()
     if getattr(store, "manifest", None) is not None and not getattr(store, "writable", False):
+        from server.views.pages import _locator
         from server.views.search import index
 
+        load_prepared = getattr(store, "load_prepared", None)
+        if load_prepared is not None:
+            load_prepared()
         with app.app_context():
             index()
-        label_table = getattr(store, "label_table", None)
-        if label_table is not None:
-            label_table()
+            try:
+                _locator()
+            except Exception as exc:  # noqa: BLE001 - a place page will draw it, or say why
+                click.echo(f"bjkg: the locator map is drawn on first use ({exc})", err=True)
+    for name in app.jinja_env.list_templates(filter_func=lambda n: n.endswith(".html")):
+        app.jinja_env.get_template(name)
     _settle_heap()
     return app
 

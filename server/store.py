@@ -226,6 +226,14 @@ class BuildStore:
 
         return self._prepared_data(label_table)
 
+    def load_prepared(self) -> None:
+        """Load everything `bjkg serve` prepared for this build now (a worker booting)."""
+        if self.prepared_dir is not None:
+            from server import facets, label_table, literal_index
+
+            for module in (facets, label_table, literal_index):
+                self._prepared_data(module)
+
     def _prepared_data(self, module):
         """`module.load` of this build's prepared data, once per process (None if absent)."""
         name = module.__name__

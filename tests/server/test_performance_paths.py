@@ -100,11 +100,13 @@ def test_facet_counts_equal_the_engine(tiny_build, tmp_path):
     assert key(body) == key(engine)
 
 
-def test_a_warmed_worker_exempts_its_lasting_data_from_the_cycle_collector(tiny_build, tmp_path):
-    """`bjkg serve` warms each HTTP worker (search index, label table), then freezes what it
-    holds: a full collection then walks only what requests allocate."""
+def test_a_warmed_worker_has_done_its_setup_and_exempts_it_from_the_cycle_collector(tiny_build, tmp_path):
+    """`bjkg serve` warms each HTTP worker — prepared data loaded, locator map drawn,
+    templates compiled — then freezes what it holds: a full collection then walks only
+    what requests allocate."""
     import gc
 
+    from server.locator_map import EXTENSION_KEY
     from server.prepare import prepare
     from server.serve import _warm
 
@@ -113,11 +115,19 @@ def test_a_warmed_worker_exempts_its_lasting_data_from_the_cycle_collector(tiny_
     prepare(settings)
     application = create_app(settings)
     try:
+        compiled = []
+        application.jinja_env.compile = (lambda original: lambda *a, **k: compiled.append(a[1:2])
+                                         or original(*a, **k))(application.jinja_env.compile)
         _warm(application)
-        assert application.extensions["bjkg"].store.label_table() is not None
+        store = application.extensions["bjkg"].store
+        assert store.label_table() is not None
+        assert all(value is not None for value in store._prepared.values()) and len(store._prepared) == 3
+        assert EXTENSION_KEY in application.extensions  # the locator map (None: no points)
+        assert len(compiled) >= 10  # every template, compiled once
         assert gc.get_freeze_count() > 1000
+        compiled.clear()
         response = application.test_client().get("/id/place/tongzhou", headers={"Accept": "text/html"})
-        assert response.status_code == 200
+        assert response.status_code == 200 and compiled == []  # nothing left for a request
     finally:
         gc.unfreeze()
         application.extensions["bjkg"].store.close()
