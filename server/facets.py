@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from server import prepared
 from server.sparql_text import Token, tokenize
@@ -135,17 +134,6 @@ def compute(store) -> FacetTable:
     return FacetTable(counts)
 
 
-def path_for(cache_dir: str | Path, build_hash: str) -> Path:
-    return prepared.path_for(cache_dir, "facets", build_hash, FORMAT)
-
-
-def load(cache_dir: str | Path, build_hash: str) -> FacetTable | None:
-    return prepared.load(path_for(cache_dir, build_hash), FacetTable)
-
-
-def prepare(store_path: str, cache_dir: str | Path, build_hash: str) -> Path | None:
-    """Compute and write the table of a build (once per build hash); None if not writable."""
-    import pyoxigraph as ox
-
-    return prepared.prepare(path_for(cache_dir, build_hash),
-                            lambda: compute(ox.Store.read_only(store_path)))
+KIND = prepared.Kind("facets", FORMAT, FacetTable, compute)
+load = KIND.load  # (cache_dir, build hash) → the build's FacetTable, or None
+prepare = KIND.prepare  # (store path, cache_dir, build hash): computed once per build

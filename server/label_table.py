@@ -11,7 +11,6 @@ each once however many graphs hold it — so a page is the same with or without 
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from server import prepared
 from server import vocab as V
@@ -56,17 +55,6 @@ def compute(store) -> LabelTable:
     return LabelTable(_labels(store, V.RDFS_LABEL), _labels(store, V.SKOS_PREF))
 
 
-def path_for(cache_dir: str | Path, build_hash: str) -> Path:
-    return prepared.path_for(cache_dir, "labels", build_hash, FORMAT)
-
-
-def load(cache_dir: str | Path, build_hash: str) -> LabelTable | None:
-    return prepared.load(path_for(cache_dir, build_hash), LabelTable)
-
-
-def prepare(store_path: str, cache_dir: str | Path, build_hash: str) -> Path | None:
-    """Compute and write the table of a build (once per build hash); None if not writable."""
-    import pyoxigraph as ox
-
-    return prepared.prepare(path_for(cache_dir, build_hash),
-                            lambda: compute(ox.Store.read_only(store_path)))
+KIND = prepared.Kind("labels", FORMAT, LabelTable, compute)
+load = KIND.load  # (cache_dir, build hash) → the build's LabelTable, or None
+prepare = KIND.prepare  # (store path, cache_dir, build hash): computed once per build

@@ -29,7 +29,6 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
-from pathlib import Path
 
 from server import prepared
 from server.sparql_text import SparqlTextError, Token, tokenize
@@ -135,20 +134,9 @@ def compute(store) -> LiteralIndex:
     return LiteralIndex(packed, skipped)
 
 
-def path_for(cache_dir: str | Path, build_hash: str) -> Path:
-    return prepared.path_for(cache_dir, "literals", build_hash, FORMAT)
-
-
-def load(cache_dir: str | Path, build_hash: str) -> LiteralIndex | None:
-    return prepared.load(path_for(cache_dir, build_hash), LiteralIndex)
-
-
-def prepare(store_path: str, cache_dir: str | Path, build_hash: str) -> Path | None:
-    """Compute and write the index of a build (once per build hash); None if not writable."""
-    import pyoxigraph as ox
-
-    return prepared.prepare(path_for(cache_dir, build_hash),
-                            lambda: compute(ox.Store.read_only(store_path)))
+KIND = prepared.Kind("literals", FORMAT, LiteralIndex, compute)
+load = KIND.load  # (cache_dir, build hash) → the build's LiteralIndex, or None
+prepare = KIND.prepare  # (store path, cache_dir, build hash): computed once per build
 
 
 # ---------------------------------------------------------------- the rewrite

@@ -3,14 +3,40 @@ per kind and build hash in CACHE_DIR (facet counts, string literals, labels).
 
 A build never changes while it is served, so what is computed from it stays true; the file
 name carries the build hash and the format version, and it is written to a temporary name
-and renamed, so a worker never reads half a file.
+and renamed, so a worker never reads half a file. Each kind is a `Kind`: its name, format
+version, class and how to compute it from the build's store.
 """
 from __future__ import annotations
 
 import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of prepared data: `compute(store)` gives a `cls` from a read-only store."""
+
+    name: str
+    version: int
+    cls: type
+    compute: Callable[[object], object]
+
+    def path(self, cache_dir: str | Path, build_hash: str) -> Path:
+        return path_for(cache_dir, self.name, build_hash, self.version)
+
+    def load(self, cache_dir: str | Path, build_hash: str):
+        """The prepared object of the build, or None (not prepared, stale or broken)."""
+        return load(self.path(cache_dir, build_hash), self.cls)
+
+    def prepare(self, store_path: str, cache_dir: str | Path, build_hash: str) -> Path | None:
+        """Compute and write it for a build (once per build hash); None if not writable."""
+        import pyoxigraph as ox
+
+        return prepare(self.path(cache_dir, build_hash),
+                       lambda: self.compute(ox.Store.read_only(store_path)))
 
 
 def path_for(cache_dir: str | Path, kind: str, build_hash: str, version: int) -> Path:
