@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 
 from server import prepared
-from server.sparql_text import Token, tokenize
+from server.sparql_text import prologue, token_iri, tokenize
 
 FORMAT = 1
 MIN_TRIPLES = 1000  # a predicate with fewer triples is cheap to scan anyway
@@ -48,14 +48,10 @@ def match(text: str, base_iri: str | None = None) -> Shape | None:
         toks = [t for t in tokenize(text)]
     except ValueError:
         return None
-    prefixes: dict[str, str] = {}
-    i = 0
-    while i + 2 < len(toks) and toks[i].kind == "WORD" and toks[i].text.upper() == "PREFIX":
-        if toks[i + 1].kind != "PNAME" or toks[i + 2].kind != "IRI":
-            return None
-        prefixes[toks[i + 1].text.rstrip(":").split(":", 1)[0] if toks[i + 1].text.endswith(":")
-                 else toks[i + 1].text.split(":", 1)[0]] = toks[i + 2].text[1:-1]
-        i += 3
+    head = prologue(toks)
+    if head is None:
+        return None
+    prefixes, i = head
     rest = toks[i:]
     words = [(t.kind, t.text if t.kind in ("VAR", "IRI", "PNAME") else t.text.upper()) for t in rest]
     # SELECT ?o ( COUNT ( ?s | * ) AS ?n ) WHERE { ?s P ?o [.] } GROUP BY ?o
@@ -80,23 +76,10 @@ def match(text: str, base_iri: str | None = None) -> Shape | None:
         return None
     if counted not in (("PUNCT", "*"), ("VAR", subj)):
         return None
-    predicate = _iri(pred, prefixes)
+    predicate = token_iri(pred, prefixes)
     if predicate is None:
         return None
     return Shape(predicate, obj[1:], count_var[1:])
-
-
-def _iri(tok: Token, prefixes: dict[str, str]) -> str | None:
-    if tok.kind == "IRI" and "\\" not in tok.text:
-        value = tok.text[1:-1]
-        return value if ":" in value else None  # relative IRIs: let the engine resolve them
-    if tok.kind == "PNAME" and "\\" not in tok.text and "%" not in tok.text:
-        prefix, _, local = tok.text.partition(":")
-        if prefix in prefixes and ":" in prefixes[prefix]:
-            return prefixes[prefix] + local
-    if tok.kind == "WORD" and tok.text == "a":
-        return "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-    return None
 
 
 # ---------------------------------------------------------------- the table

@@ -31,7 +31,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from server import prepared
-from server.sparql_text import SparqlTextError, Token, tokenize
+from server.sparql_text import SparqlTextError, Token, prologue, token_iri, tokenize
 
 FORMAT = 1
 MAX_MATCHES = 1000  # more literals than this: VALUES would cost more than it saves
@@ -159,9 +159,10 @@ def rewrite(text: str, index: LiteralIndex) -> str | None:
         toks = list(tokenize(text))
     except SparqlTextError:
         return None
-    prefixes = _prefixes(toks)
-    if prefixes is None:
+    head = prologue(toks)
+    if head is None:
         return None
+    prefixes = head[0]
     edits = []
     for found in string_filters(toks, prefixes):
         terms = index.matching(found.predicate, found.function, found.needle)
@@ -172,21 +173,6 @@ def rewrite(text: str, index: LiteralIndex) -> str | None:
     for at, block in sorted(edits, reverse=True):
         text = text[:at] + block + text[at:]
     return text
-
-
-def _prefixes(toks: list[Token]) -> dict[str, str] | None:
-    """The PREFIX declarations of the prologue; None when a BASE is declared (relative IRIs
-    are left to the engine)."""
-    prefixes: dict[str, str] = {}
-    i = 0
-    while i < len(toks) and toks[i].kind == "WORD" and toks[i].text.upper() in ("PREFIX", "BASE"):
-        if toks[i].text.upper() == "BASE":
-            return None
-        if i + 2 >= len(toks) or toks[i + 1].kind != "PNAME" or toks[i + 2].kind != "IRI":
-            return None
-        prefixes[toks[i + 1].text.split(":", 1)[0]] = toks[i + 2].text[1:-1]
-        i += 3
-    return prefixes
 
 
 def string_filters(toks: list[Token], prefixes: dict[str, str]) -> list[StringFilter]:
@@ -371,20 +357,9 @@ def _binding_predicate(toks: list[Token], group: tuple[int, int], variable: str,
         if not (after.kind == "PUNCT" and after.text in (".", ";", ",", "}", "]")
                 or after.kind == "WORD" and after.text.upper() in ("FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES")):
             continue
-        iri = _predicate_iri(pred, prefixes)
+        iri = token_iri(pred, prefixes)
         if iri is not None:
             return iri
     return None
 
 
-def _predicate_iri(tok: Token, prefixes: dict[str, str]) -> str | None:
-    if tok.kind == "IRI" and "\\" not in tok.text:
-        value = tok.text[1:-1]
-        return value if ":" in value else None
-    if tok.kind == "PNAME" and "\\" not in tok.text and "%" not in tok.text:
-        prefix, _, local = tok.text.partition(":")
-        if prefix in prefixes and ":" in prefixes[prefix]:
-            return prefixes[prefix] + local
-    if tok.kind == "WORD" and tok.text == "a":
-        return "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-    return None

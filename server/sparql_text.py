@@ -155,6 +155,41 @@ def _decode_iri(token_text: str) -> str:
     return _UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), body)
 
 
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+def prologue(toks: Sequence[Token]) -> tuple[dict[str, str], int] | None:
+    """(prefix → namespace, index of the first token after them) of the PREFIX
+    declarations that open a query; None for a BASE (relative IRIs are left to the
+    engine) or a malformed declaration. For the server's shortcuts that read a query's
+    shape (server.facets, server.literal_index)."""
+    prefixes: dict[str, str] = {}
+    i = 0
+    while i < len(toks) and toks[i].kind == "WORD" and toks[i].text.upper() in ("PREFIX", "BASE"):
+        if toks[i].text.upper() == "BASE":
+            return None
+        if i + 2 >= len(toks) or toks[i + 1].kind != "PNAME" or toks[i + 2].kind != "IRI":
+            return None
+        prefixes[toks[i + 1].text.split(":", 1)[0]] = toks[i + 2].text[1:-1]
+        i += 3
+    return prefixes, i
+
+
+def token_iri(tok: Token, prefixes: Mapping[str, str]) -> str | None:
+    """The absolute IRI a token names (<iri>, a prefixed name, or `a`), or None: escapes,
+    relative IRIs and unknown prefixes are left to the engine."""
+    if tok.kind == "IRI" and "\\" not in tok.text:
+        value = tok.text[1:-1]
+        return value if ":" in value else None
+    if tok.kind == "PNAME" and "\\" not in tok.text and "%" not in tok.text:
+        prefix, _, local = tok.text.partition(":")
+        if prefix in prefixes and ":" in prefixes[prefix]:
+            return prefixes[prefix] + local
+    if tok.kind == "WORD" and tok.text == "a":
+        return RDF_TYPE
+    return None
+
+
 @dataclass(frozen=True)
 class ServiceCall:
     """A SERVICE in the text: its resolved target IRI (None when it cannot be known), and
