@@ -128,3 +128,46 @@ def test_external_shacl_failure_fails_the_build_with_its_message(tmp_path, sourc
     with pytest.raises(BuildError, match="within the divisions its code starts with") as caught:
         compile_dataset(ROOT, sources, external_manifest=manifest)
     assert "external.toml:1: dataset 'mini'" in str(caught.value)
+
+
+# Text that looks like a tag, inside literals of every kind, next to real tags.
+_TRICKY_TEXTS = ["plain", "ends with a backslash\\", 'has "@zh-hans inside', '"@zh-hans', "@zh-hans",
+                 '"@language": "zh-hans"', '\\"@zh-hant\\\\', 'quote at the end"', "通州\n区", ""]
+
+
+@pytest.mark.parametrize("fmt", ["N_QUADS", "TRIG", "JSON_LD"])
+def test_dump_language_tags_are_fixed_and_nothing_else(fmt):
+    """The dumps restore zh-Hans/zh-Hant/zh-Latn-pinyin after oxigraph lower-cased them,
+    only where a tag is written; the result parses to the same quads, and differs only in
+    the case of those tags."""
+    import pyoxigraph as ox
+
+    label = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+    quads = [ox.Quad(ox.NamedNode(f"https://w3id.org/bjkg/id/x{i}"), label,
+                     ox.Literal(text, language=lang) if lang else ox.Literal(text),
+                     ox.NamedNode("https://w3id.org/bjkg/graph/test"))
+             for i, text in enumerate(_TRICKY_TEXTS)
+             for lang in ("zh-Hans", "zh-Hant", "zh-Latn-pinyin", "en", "zh-Hans-CN", None)]
+    form = getattr(ox.RdfFormat, fmt)
+    data = ox.serialize(quads, format=form)
+    fixed = build_module._canonical_language_case(data, quads, form)
+    assert set(ox.parse(fixed, format=form)) == set(quads)
+    assert fixed.lower() == data.lower()
+    if fmt == "N_QUADS":  # rdflib keeps a tag's case as written
+        from rdflib import Dataset
+
+        langs = {o.language for *_, o, _ in Dataset().parse(data=fixed, format="nquads").quads()
+                 if isinstance(o, Literal) and o.language}
+        assert langs == {"zh-Hans", "zh-Hant", "zh-Latn-pinyin", "en", "zh-hans-cn"}
+
+
+def test_dump_language_tag_fix_refuses_a_count_it_cannot_explain():
+    """The fix proves itself by counting: one fixed tag per quad whose literal has one."""
+    import pyoxigraph as ox
+
+    quad = ox.Quad(ox.NamedNode("https://w3id.org/bjkg/id/x"),
+                   ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label"),
+                   ox.Literal("通州", language="zh-Hans"), ox.NamedNode("https://w3id.org/bjkg/graph/t"))
+    data = ox.serialize([quad], format=ox.RdfFormat.N_QUADS)
+    with pytest.raises(BuildError, match="1 language tags fixed .* 2 expected"):
+        build_module._canonical_language_case(data, [quad, quad], ox.RdfFormat.N_QUADS)
