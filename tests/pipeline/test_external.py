@@ -186,6 +186,51 @@ def test_shapes_gate_the_derived_data(tmp_path):
         link_external(ROOT, BASE, prepared, lambda: [])
 
 
+
+_NOTATION = ox.NamedNode(SKOS + "notation")
+
+
+def _without(quads: list, subject: str, datatype: str | None) -> list:
+    """The quads without `subject`'s codes of `datatype` (all its codes when None)."""
+    return [q for q in quads if not (q.subject.value == subject and q.predicate == _NOTATION and (
+        datatype is None or q.object.datatype.value == datatype))]
+
+
+@pytest.mark.parametrize("change, message", [
+    ("no six-digit code", "exactly one six-digit code"),
+    ("two six-digit codes", "exactly one six-digit code"),
+    ("a five-digit code", "exactly one six-digit code"),
+    ("no twelve-digit code", "keeps its twelve-digit code"),
+    ("two twelve-digit codes", "keeps its twelve-digit code"),
+    ("no code at all", "exactly one six-digit code"),
+])
+def test_each_division_has_one_code_of_each_kind(tmp_path, change, message):
+    """The divisions' code counts (whole-graph SPARQL targets in the shapes) catch a missing,
+    doubled or malformed code, and a division without any code."""
+    from graph.external_data import _validate
+
+    shapes = ROOT / "shapes" / "external" / "cpca-divisions.ttl"
+    prepared = read_external(ROOT, BASE, manifest=_mini_manifest(tmp_path, MINI_ROWS))
+    quads = list(prepared[0].quads)
+    _validate(shapes, quads, [], [], "mini")  # conforms as read
+    division, graph = f"{BASE}id/division/110112", quads[0].graph_name
+    six, twelve = BJKG + "GBT2260Code", BJKG + "StatisticalDivisionCode"
+
+    def code(text, datatype):
+        return ox.Quad(ox.NamedNode(division), _NOTATION, ox.Literal(text, datatype=ox.NamedNode(datatype)), graph)
+
+    changed = {
+        "no six-digit code": lambda: _without(quads, division, six),
+        "two six-digit codes": lambda: quads + [code("110113", six)],
+        "a five-digit code": lambda: _without(quads, division, six) + [code("11011", six)],
+        "no twelve-digit code": lambda: _without(quads, division, twelve),
+        "two twelve-digit codes": lambda: quads + [code("110112000001", twelve)],
+        "no code at all": lambda: _without(quads, division, None),
+    }[change]()
+    with pytest.raises(ExternalError, match=message):
+        _validate(shapes, changed, [], [], "mini")
+
+
 # --------------------------------------------------------------------------- the divisions
 
 def test_divisions_have_their_own_graph_and_description(store, manifest):
