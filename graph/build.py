@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 from itertools import chain
@@ -93,8 +94,9 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
                     external_manifest: Path | None = None, progress: bool = False) -> Compiled:
     """Read, check, generate, infer and validate; nothing is written.
 
-    External datasets (`graph/external.toml`, or `external_manifest`) are loaded after
-    the curated graph passed its own checks, since their links rules read it.
+    External datasets (`graph/external.toml`, or `external_manifest`) are read and
+    validated beside the curated graph, in a second process; their links rules read the
+    curated graph once it has been reasoned about.
     """
     base = resolve_base(base)
     iris = Iris(base)
@@ -110,28 +112,29 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
     except QuoteError as exc:
         raise BuildError(str(exc)) from None
     log(f"quotes: {quote_check}")
+    # The external datasets are read, linked and validated in a second process from now
+    # on: their reading, links and pyshacl run take seconds and need the curated graph
+    # only for the links, after inference.
+    external_job = _External(
+        lambda: read_external(root, base, manifest=external_manifest, progress=progress),
+        lambda prepared, curated_quads, log_external: link_external(
+            root, base, prepared, curated_quads, log=log_external))
     try:
-        prepared = read_external(root, base, manifest=external_manifest, progress=progress)
-    except ExternalError as exc:
-        raise BuildError(str(exc)) from None
-    graphs = generate(catalog, iris)
-    ontology = load_ontology(root)
-    graphs[iris.ontology_graph] = set(ontology)
-    asserted = Graph()
-    for name, triples in graphs.items():
-        if name != iris.ontology_graph:
-            for triple in triples:
-                asserted.add(triple)
-    inferred = infer(asserted, ontology, f"{base}id/")
-    graphs[iris.inferred_graph] = inferred
-    log(f"inference: {len(inferred)} triples kept")
-    _refuse_blank_nodes(graphs)
-    curated = {name: triples for name, triples in graphs.items() if name != iris.ontology_graph}
-    # The external datasets' links and SHACL run beside the curated graph's SHACL: they
-    # only read the curated graph, and each takes seconds of pyshacl.
-    external_job = _Background(lambda log_external: link_external(
-        root, base, prepared, lambda: _quads(curated), log=log_external))
-    try:
+        graphs = generate(catalog, iris)
+        ontology = load_ontology(root)
+        graphs[iris.ontology_graph] = set(ontology)
+        asserted = Graph()
+        for name, triples in graphs.items():
+            if name != iris.ontology_graph:
+                for triple in triples:
+                    asserted.add(triple)
+        external_job.check(log)  # a broken external file fails the build before inference
+        inferred = infer(asserted, ontology, f"{base}id/")
+        graphs[iris.inferred_graph] = inferred
+        log(f"inference: {len(inferred)} triples kept")
+        _refuse_blank_nodes(graphs)
+        curated = {name: triples for name, triples in graphs.items() if name != iris.ontology_graph}
+        external_job.send_curated(lambda: _quads(curated))
         shapes = load_shapes(root)
         conforms, report, text = validate(chain(asserted, inferred, ontology), shapes)
         if not conforms:
@@ -150,31 +153,46 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
                     external=external)
 
 
-class _Background:
-    """`link_external` in a forked process, so that its pyshacl run uses the second core
-    while this process validates the curated graph.
+class _External:
+    """The external datasets (`read`, then `link`) in a forked process, on the second
+    core, while this process builds, reasons about and validates the curated graph.
 
-    The child inherits the prepared datasets and the curated graph by fork, and sends
-    back its result (the quads as N-Quads bytes, which parse far faster than pickled
-    quads), its log lines (replayed here in order, after the curated graph's), or its
-    ExternalError. Without fork (not Linux/macOS) the job runs in this process when its
-    result is asked for.
+    The child reads the datasets at once, then waits for the curated quads (asserted and
+    inferred: the links rules read them), which this process sends as N-Quads once
+    inference is done (`send_curated`); a broken external file is reported by the next
+    `check`. The child sends back its result (the quads as N-Quads bytes, which parse far
+    faster than pickled quads), its log lines (replayed here in order, after the curated
+    graph's), or its ExternalError. Without fork (not Linux/macOS) the datasets are read
+    here at once and linked when the result is asked for.
     """
 
-    def __init__(self, job: Callable[[Callable[[str], None]], ExternalResult]) -> None:
-        self._job = job
+    def __init__(self, read: Callable[[], list],
+                 link: Callable[[list, Callable[[], list[ox.Quad]], Callable[[str], None]], ExternalResult]) -> None:
+        self._read, self._link = read, link
         self._process = None
+        self._answer = None  # the child's message, once received
+        self._curated: Callable[[], list[ox.Quad]] = list
         if "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
             self._receiver, sender = context.Pipe(duplex=False)
-            self._process = context.Process(target=self._run, args=(sender,), daemon=True)
+            curated_receiver, self._curated_sender = context.Pipe(duplex=False)
+            self._process = context.Process(target=self._run, args=(sender, curated_receiver),
+                                            daemon=True)
             self._process.start()
             sender.close()
+            curated_receiver.close()
+        else:
+            try:
+                self._prepared = read()
+            except ExternalError as exc:
+                raise BuildError(str(exc)) from None
 
-    def _run(self, sender) -> None:
+    def _run(self, sender, curated_receiver) -> None:
         lines: list[str] = []
         try:
-            result = self._job(lines.append)
+            prepared = self._read()
+            result = self._link(prepared, lambda: list(ox.parse(
+                curated_receiver.recv_bytes(), format=ox.RdfFormat.N_QUADS)), lines.append)
             sender.send(("ok", lines, ox.serialize(result.quads, format=ox.RdfFormat.N_QUADS),
                          result.datasets, result.graphs, result.shape_files))
         except ExternalError as exc:
@@ -184,18 +202,51 @@ class _Background:
         finally:
             sender.close()
 
+    def check(self, log: Callable[[str], None]) -> None:
+        """BuildError now if the child has already failed; never waits."""
+        if self._process is not None and self._answer is None and self._receiver.poll():
+            self._answer = self._receive()
+            if self._answer[0] != "ok":
+                self._raise_or_return(log)
+
+    def send_curated(self, quads: Callable[[], list[ox.Quad]]) -> None:
+        """Hand the curated quads to the job. A writer thread sends them, so this process
+        goes on even if the child is not reading yet (or never does: no links rule)."""
+        if self._process is None:
+            self._curated = quads
+            return
+        data = ox.serialize(quads(), format=ox.RdfFormat.N_QUADS)
+
+        def send() -> None:
+            try:
+                self._curated_sender.send_bytes(data)
+            except OSError:
+                pass  # the child has ended; its answer says how
+            finally:
+                self._curated_sender.close()
+
+        threading.Thread(target=send, name="bjkg-send-curated", daemon=True).start()
+
     def result(self, log: Callable[[str], None]) -> ExternalResult:
         """The job's result, or BuildError with its message; its log lines go to `log`."""
         if self._process is None:
             try:
-                return self._job(log)
+                return self._link(self._prepared, self._curated, log)
             except ExternalError as exc:
                 raise BuildError(str(exc)) from None
+        if self._answer is None:
+            self._answer = self._receive()
+        return self._raise_or_return(log)
+
+    def _receive(self) -> tuple:
         try:
-            kind, lines, *rest = self._receiver.recv()
+            return self._receiver.recv()
         except EOFError:
-            raise BuildError("internal error: the external datasets' process ended without "
-                             f"a result (exit code {self._process.exitcode})") from None
+            return ("crash", [], "the external datasets' process ended without a result "
+                                 f"(exit code {self._process.exitcode})")
+
+    def _raise_or_return(self, log: Callable[[str], None]) -> ExternalResult:
+        kind, lines, *rest = self._answer
         for line in lines:
             log(line)
         if kind == "error":

@@ -130,6 +130,20 @@ def test_external_shacl_failure_fails_the_build_with_its_message(tmp_path, sourc
     assert "external.toml:1: dataset 'mini'" in str(caught.value)
 
 
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_broken_external_input_fails_the_build_with_its_message(tmp_path, sources, monkeypatch, fork):
+    """The external datasets are read in the second process (or here, without fork); a
+    file that does not match its checksum still fails the build, naming the manifest."""
+    if not fork:
+        monkeypatch.setattr(build_module.multiprocessing, "get_all_start_methods", lambda: [])
+    manifest = _mini_manifest(tmp_path, MINI_ROWS)
+    (tmp_path / "mini.csv").write_text("adcode,name,longitude,latitude\r\n", encoding="utf-8")
+    with pytest.raises(BuildError, match="SHA-256 mismatch for .*mini.csv") as caught:
+        compile_dataset(ROOT, sources, external_manifest=manifest)
+    assert "external.toml:1: dataset 'mini'" in str(caught.value)
+
+
 # Text that looks like a tag, inside literals of every kind, next to real tags.
 _TRICKY_TEXTS = ["plain", "ends with a backslash\\", 'has "@zh-hans inside', '"@zh-hans', "@zh-hans",
                  '"@language": "zh-hans"', '\\"@zh-hant\\\\', 'quote at the end"', "通州\n区", ""]
