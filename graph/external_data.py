@@ -20,6 +20,7 @@ rest. External data is not fed to OWL-RL inference, and the curated graph is not
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.resources
@@ -275,9 +276,10 @@ def _validate(shapes: Path, quads: list[ox.Quad], links: list[ox.Quad], curated:
         shapes_graph.parse(data=shapes_bytes, format="turtle")
     except Exception as exc:  # rdflib raises several parser exception types
         raise ExternalError(f"{where}: cannot parse shapes {shapes}: {exc}") from None
+    term = functools.lru_cache(maxsize=None)(to_rdflib)  # the same terms recur on every line
     conforms, _report, text = validate(
-        ((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)) for q in data),
-        shapes_graph)
+        ((term(q.subject), term(q.predicate), term(q.object)) for q in data), shapes_graph,
+        oxigraph=data)
     if not conforms:
         text = text if len(text) < 8000 else text[:8000] + "\n… (report truncated)"
         raise ExternalError(f"{where}: SHACL validation against {shapes} failed:\n{text}")

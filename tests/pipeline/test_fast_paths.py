@@ -93,6 +93,7 @@ def test_indexed_graph_holds_one_object_per_term():
     assert s1 is o2 and o1 is s2
     assert len(graph) == 2 and (URIRef(EX + "a"), URIRef(EX + "partOf"), URIRef(EX + "b")) in graph
 
+
 def test_sparql_is_answered_by_oxigraph_and_sees_later_changes():
     graph = data_graph([(URIRef(EX + "a"), URIRef(EX + "p"), Literal("x", lang="zh-Hans"))])
     store = graph.store
@@ -110,6 +111,21 @@ def test_sparql_is_answered_by_oxigraph_and_sees_later_changes():
     bound = graph.query(f"SELECT ?o WHERE {{ ?s <{EX}p> ?o }}", initBindings={"s": URIRef(EX + "b")})
     assert [row[0] for row in bound] == [Literal("y")]
 
+
+
+def test_sparql_copy_can_come_from_the_callers_quads_until_a_change():
+    """External data arrives as pyoxigraph quads: those seed the SPARQL copy directly."""
+    import pyoxigraph as ox
+
+    quads = [ox.Quad(ox.NamedNode(EX + "a"), ox.NamedNode(EX + "p"), ox.Literal("x"))]
+    graph = data_graph([(URIRef(EX + "a"), URIRef(EX + "p"), Literal("x"))], oxigraph=quads)
+    copy = graph.store._oxigraph
+    assert copy is not None and len(copy) == 1
+    assert [row[0] for row in graph.query(f"SELECT ?s WHERE {{ ?s <{EX}p> ?o }}")] == [URIRef(EX + "a")]
+    assert graph.store._oxigraph is copy  # answered from the given quads, not a new copy
+    graph.add((URIRef(EX + "b"), URIRef(EX + "p"), Literal("y")))
+    assert {row[0] for row in graph.query(f"SELECT ?s WHERE {{ ?s <{EX}p> ?o }}")} == {
+        URIRef(EX + "a"), URIRef(EX + "b")}
 
 def test_sparql_target_still_finds_its_violation():
     shapes = Graph().parse(data=f"""
