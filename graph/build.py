@@ -303,6 +303,7 @@ def _sorted_quads(compiled: Compiled) -> list[ox.Quad]:
 def write_artifact(compiled: Compiled, folder: Path) -> dict:
     """Write every artifact file into `folder` (which must be new and empty)."""
     quads = _sorted_quads(compiled)
+    tagged = _tagged_literals(quads)
     prefixes = dict(PREFIXES)
     prefixes["id"] = f"{compiled.base}id/"
     with ThreadPoolExecutor(max_workers=1) as loader:
@@ -311,7 +312,7 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
                           ("bjkg.jsonld", ox.RdfFormat.JSON_LD)):
             data = ox.serialize(quads, format=fmt,
                                 prefixes=prefixes if fmt == ox.RdfFormat.TRIG else None)
-            (folder / name).write_bytes(_canonical_language_case(data, quads, fmt))
+            (folder / name).write_bytes(_canonical_language_case(data, fmt, tagged))
             if store_loaded is None:
                 store_loaded = loader.submit(_load_store, folder / "store", folder / name)
         store_loaded.result()
@@ -371,10 +372,16 @@ _TAG = {
 _TAG[ox.RdfFormat.TRIG] = _TAG[ox.RdfFormat.N_QUADS]
 
 
-def _canonical_language_case(data: bytes, quads: list, fmt) -> bytes:
+def _tagged_literals(quads: list) -> int:
+    """How many quads have a literal tagged zh-Hans, zh-Hant or zh-Latn-pinyin."""
+    return sum(1 for quad in quads
+               if isinstance(quad.object, ox.Literal) and quad.object.language in _TAG_CASE)
+
+
+def _canonical_language_case(data: bytes, fmt, tagged: int) -> bytes:
     """Restore `zh-Hans` etc. in a dump written by oxigraph, and prove that every such
     literal was fixed and nothing else: one fix per quad whose object carries one of these
-    tags (each format writes every quad's object once)."""
+    tags (`tagged`: each format writes every quad's object once)."""
     found = 0
 
     def fix(match: re.Match) -> bytes:
@@ -387,11 +394,9 @@ def _canonical_language_case(data: bytes, quads: list, fmt) -> bytes:
         return whole[:cut] + _TAG_CASE[tag.decode()].encode() + whole[cut + len(tag):]
 
     fixed = _TAG[fmt].sub(fix, data)
-    expected = sum(1 for quad in quads
-                   if isinstance(quad.object, ox.Literal) and quad.object.language in _TAG_CASE)
-    if found != expected:
+    if found != tagged:
         raise BuildError(f"internal error: {found} language tags fixed in the {fmt} output, "
-                         f"{expected} expected")
+                         f"{tagged} expected")
     return fixed
 
 

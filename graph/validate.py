@@ -34,9 +34,15 @@ def load_shapes(root: Path) -> Graph:
 
 
 # Oxigraph lower-cases language tags, so LANG() differs from rdflib's (which keeps the
-# case written); such a query is left to rdflib. Comparing two literals is unaffected:
-# both engines compare tags case-insensitively.
+# case written); such a query is left to rdflib, unless LANG() only feeds LANGMATCHES,
+# which (like comparing two literals) ignores case in both engines.
 _LANG_FUNCTION = re.compile(r"\blang\s*\(", re.IGNORECASE)
+_LANGMATCHES_LANG = re.compile(r"\blangmatches\s*\(\s*lang\s*\(", re.IGNORECASE)
+
+
+def _reads_tag_case(query: str) -> bool:
+    """Whether the query may see a language tag's case: LANG() outside LANGMATCHES."""
+    return bool(_LANG_FUNCTION.search(_LANGMATCHES_LANG.sub("", query)))
 
 
 class OxigraphQueryMemory(Memory):
@@ -46,8 +52,9 @@ class OxigraphQueryMemory(Memory):
     store raises NotImplementedError: here for a parsed query object, a query with
     initial bindings (rdflib binds variables a SELECT does not project, oxigraph's
     substitutions cannot: pyshacl's per-focus-node SPARQL constraints), a query using
-    LANG(), or data oxigraph cannot take (a blank node). The selects of SPARQL targets,
-    run once over the whole graph, are what this is for. The oxigraph copy is made at
+    LANG() other than in LANGMATCHES, or data oxigraph cannot take (a blank node). The
+    selects of SPARQL targets, run once over the whole graph, are what this is for (the
+    shapes' whole-graph checks). The oxigraph copy is made at
     the first query and dropped whenever a triple is added or removed, so it never
     answers for stale data.
     """
@@ -80,7 +87,7 @@ class OxigraphQueryMemory(Memory):
         return self._oxigraph
 
     def query(self, query, initNs, initBindings, queryGraph, **kwargs) -> Result:  # noqa: N803
-        if not isinstance(query, str) or kwargs or initBindings or _LANG_FUNCTION.search(query):
+        if not isinstance(query, str) or kwargs or initBindings or _reads_tag_case(query):
             raise NotImplementedError
         try:
             store = self._store()

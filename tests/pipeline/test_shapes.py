@@ -91,6 +91,9 @@ CASES = {
         "DELETE { <place/beijing> rdfs:label ?l } WHERE { <place/beijing> rdfs:label ?l . "
         "FILTER(LANGMATCHES(LANG(?l), 'zh-Latn-pinyin')) }",
         "place/beijing", "http://www.w3.org/2000/01/rdf-schema#label"),
+    "no label at all": (
+        "DELETE WHERE { <place/beijing> rdfs:label ?l }",
+        "place/beijing", "http://www.w3.org/2000/01/rdf-schema#label"),
     "bad sha256": (
         "DELETE { <document/doc> schema:sha256 ?h } INSERT { <document/doc> schema:sha256 \"ABC\" } "
         "WHERE { <document/doc> schema:sha256 ?h }",
@@ -123,3 +126,20 @@ def test_bad_iri_pattern(context):
     graph.update(PREFIXES + """INSERT DATA { <%s> a bjkg:Place ;
         rdfs:label "通州"@zh-Hans, "通州"@zh-Hant, "Tongzhou"@en, "Tōngzhōu"@zh-Latn-pinyin }""" % bad)
     assert (str(bad), "") in _violations(graph, context)
+
+
+def test_ontology_terms_need_labels_and_an_english_comment(context):
+    graph = _good()
+    shapes, ontology = context
+    part_of = "https://w3id.org/bjkg/ontology#partOf"
+    for t in ontology:
+        if str(t[0]) == part_of and str(t[1]).endswith(("#comment", "#label")) and t[2].language == "en":
+            continue
+        graph.add(t)
+    conforms, report, _ = validate(graph, shapes)
+    messages = {(str(f), str(m)) for f, m in report.query("""
+        PREFIX sh: <http://www.w3.org/ns/shacl#>
+        SELECT ?f ?m WHERE { ?r a sh:ValidationResult ; sh:focusNode ?f ; sh:resultMessage ?m }""")}
+    assert not conforms
+    assert messages == {(part_of, "an ontology term needs an English rdfs:comment"),
+                        (part_of, "needs exactly one rdfs:label in English (@en)")}
