@@ -203,10 +203,12 @@ def _without(quads: list, subject: str, datatype: str | None) -> list:
     ("no twelve-digit code", "keeps its twelve-digit code"),
     ("two twelve-digit codes", "keeps its twelve-digit code"),
     ("no code at all", "exactly one six-digit code"),
+    ("a point that is not WKT", "a geometry is one WKT POINT"),
 ])
 def test_each_division_has_one_code_of_each_kind(tmp_path, change, message):
     """The divisions' code counts (whole-graph SPARQL targets in the shapes) catch a missing,
-    doubled or malformed code, and a division without any code."""
+    doubled or malformed code, and a division without any code; a division's point is
+    checked too."""
     from graph.external_data import _validate
 
     shapes = ROOT / "shapes" / "external" / "cpca-divisions.ttl"
@@ -226,6 +228,9 @@ def test_each_division_has_one_code_of_each_kind(tmp_path, change, message):
         "no twelve-digit code": lambda: _without(quads, division, twelve),
         "two twelve-digit codes": lambda: quads + [code("110112000001", twelve)],
         "no code at all": lambda: _without(quads, division, None),
+        "a point that is not WKT": lambda: [q for q in quads if q.predicate.value != GEO + "asWKT"] + [
+            ox.Quad(ox.NamedNode(division + "/geometry"), ox.NamedNode(GEO + "asWKT"),
+                    ox.Literal("116.6 39.9", datatype=ox.NamedNode(GEO + "wktLiteral")), graph)],
     }[change]()
     with pytest.raises(ExternalError, match=message):
         _validate(shapes, changed, [], [], "mini")
