@@ -98,8 +98,15 @@ def link_external(root: Path, base: str, prepared: list[Prepared],
     only when a dataset has a links rule.
     """
     result = ExternalResult()
+    # Each dataset's own graph for pyshacl is built first: the build calls this while
+    # the curated graph is still being reasoned about, so `bjkg_quads` may have to wait.
+    checks = [_Validation(_path(root, item.dataset.shapes), item.quads, item.where)
+              if item.dataset.shapes else None for item in prepared]
+    for check in checks:
+        if check is not None:
+            check.prepare()
     curated: list[ox.Quad] | None = None
-    for item in prepared:
+    for item, check in zip(prepared, checks):
         started = time.perf_counter()
         dataset, where, quads = item.dataset, item.where, item.quads
         links: list[ox.Quad] = []
@@ -108,10 +115,9 @@ def link_external(root: Path, base: str, prepared: list[Prepared],
                 curated = bjkg_quads()
             links = _links(root, dataset, quads, curated,
                            ox.NamedNode(dataset.links_graph_iri(base)), where)
-        if dataset.shapes:
-            shapes = _path(root, dataset.shapes)
-            _validate(shapes, quads, links, curated or [], where)
-            result.shape_files.append(shapes)
+        if check is not None:
+            check.finish(links, curated or [])
+            result.shape_files.append(check.shapes)
         result.quads += quads + links
         result.graphs[dataset.graph_iri(base)] = len(quads)
         if dataset.links:
@@ -253,42 +259,73 @@ def _links(root: Path, dataset: ExternalDataset, quads: list[ox.Quad], curated: 
 
 def _validate(shapes: Path, quads: list[ox.Quad], links: list[ox.Quad], curated: list[ox.Quad],
               where: str) -> None:
-    """pyshacl over the dataset, its links and the curated statements about linked entities.
+    """pyshacl over the dataset, its links and the curated statements about linked entities
+    (see `_Validation`), in one step."""
+    _Validation(shapes, quads, where).finish(links, curated)
+
+
+class _Validation:
+    """One dataset's pyshacl run over the dataset, its links and the curated statements
+    about the linked entities, in two steps: `prepare` reads the shapes and builds the
+    dataset's own graph (most of the data) before the links exist; `finish` adds the
+    links and the linked statements and validates.
 
     A conforming result is remembered by the hash of exactly what was validated (data,
     shapes, pyshacl version), so unchanged external data is not re-validated on every
     build. A failure is never cached.
     """
-    linked = {q.subject for q in links}
-    data = quads + links + [q for q in curated if q.subject in linked]
-    try:
-        shapes_bytes = shapes.read_bytes()
-    except OSError as exc:
-        raise ExternalError(f"{where}: cannot read shapes {shapes}: {exc}") from None
-    cache = _cache_dir()
-    marker = cache / "shacl" / _validation_key(data, shapes_bytes) if cache else None
-    if marker is not None and marker.is_file():
-        return
-    from .validate import validate
 
-    shapes_graph = Graph()
-    try:
-        shapes_graph.parse(data=shapes_bytes, format="turtle")
-    except Exception as exc:  # rdflib raises several parser exception types
-        raise ExternalError(f"{where}: cannot parse shapes {shapes}: {exc}") from None
-    term = functools.lru_cache(maxsize=None)(to_rdflib)  # the same terms recur on every line
-    conforms, _report, text = validate(
-        ((term(q.subject), term(q.predicate), term(q.object)) for q in data), shapes_graph,
-        oxigraph=data)
-    if not conforms:
-        text = text if len(text) < 8000 else text[:8000] + "\n… (report truncated)"
-        raise ExternalError(f"{where}: SHACL validation against {shapes} failed:\n{text}")
-    if marker is not None:
+    def __init__(self, shapes: Path, quads: list[ox.Quad], where: str) -> None:
+        self.shapes, self.quads, self.where = shapes, quads, where
         try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.write_text("conforms\n", encoding="utf-8")
-        except OSError:
-            pass  # a read-only cache only costs time
+            self.shapes_bytes = shapes.read_bytes()
+        except OSError as exc:
+            raise ExternalError(f"{where}: cannot read shapes {shapes}: {exc}") from None
+        self._term = functools.lru_cache(maxsize=None)(to_rdflib)  # terms recur on every line
+        self._graph: Graph | None = None
+        self._shapes_graph: Graph | None = None
+
+    def _triples(self, quads: list[ox.Quad]):
+        term = self._term
+        return ((term(q.subject), term(q.predicate), term(q.object)) for q in quads)
+
+    def prepare(self) -> None:
+        from .validate import data_graph
+
+        self._shapes_graph = Graph()
+        try:
+            self._shapes_graph.parse(data=self.shapes_bytes, format="turtle")
+        except Exception as exc:  # rdflib raises several parser exception types
+            raise ExternalError(f"{self.where}: cannot parse shapes {self.shapes}: {exc}") from None
+        self._graph = data_graph(self._triples(self.quads))
+
+    def finish(self, links: list[ox.Quad], curated: list[ox.Quad]) -> None:
+        """Validate; ExternalError with pyshacl's report if the data does not conform."""
+        linked = {q.subject for q in links}
+        added = links + [q for q in curated if q.subject in linked]
+        data = self.quads + added
+        cache = _cache_dir()
+        marker = cache / "shacl" / _validation_key(data, self.shapes_bytes) if cache else None
+        if marker is not None and marker.is_file():
+            return
+        from .validate import validate
+
+        if self._graph is None:
+            self.prepare()
+        graph = self._graph
+        graph.addN((s, p, o, graph) for s, p, o in self._triples(added))
+        graph.store.use_copy(data)
+        conforms, _report, text = validate(graph, self._shapes_graph)
+        self._graph = None  # pyshacl may have worked on it in place
+        if not conforms:
+            text = text if len(text) < 8000 else text[:8000] + "\n… (report truncated)"
+            raise ExternalError(f"{self.where}: SHACL validation against {self.shapes} failed:\n{text}")
+        if marker is not None:
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.write_text("conforms\n", encoding="utf-8")
+            except OSError:
+                pass  # a read-only cache only costs time
 
 
 def _validation_key(data: list[ox.Quad], shapes: bytes) -> str:

@@ -121,8 +121,10 @@ def data_graph(triples: Iterable, oxigraph: list[ox.Quad] | None = None) -> Grap
     return graph
 
 
-def validate(data: Iterable, shapes: Graph, oxigraph: list[ox.Quad] | None = None) -> tuple[bool, Graph, str]:
-    """(conforms, report graph, report text) for the triples of `data`.
+def validate(data: Iterable | Graph, shapes: Graph,
+             oxigraph: list[ox.Quad] | None = None) -> tuple[bool, Graph, str]:
+    """(conforms, report graph, report text) for the triples of `data`, or for a graph
+    made by `data_graph` (which pyshacl may then change).
 
     `data` holds the asserted and inferred triples and the ontology itself: the
     inferred types make subclass instances visible to class targets without asking
@@ -130,7 +132,9 @@ def validate(data: Iterable, shapes: Graph, oxigraph: list[ox.Quad] | None = Non
     for their labels by the same run. It is copied into a graph of its own, so the
     caller's graph is never changed. `oxigraph`: see `data_graph`.
     """
+    graph = data if isinstance(data, Graph) and isinstance(data.store, OxigraphQueryMemory) \
+        else data_graph(data, oxigraph)
     conforms, report, text = shacl_validate(
-        data_graph(data, oxigraph), shacl_graph=shapes, inference="none",
+        graph, shacl_graph=shapes, inference="none",
         abort_on_first=False, allow_warnings=True, advanced=True, inplace=True)
     return conforms, report, text
