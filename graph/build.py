@@ -292,29 +292,27 @@ def _quads(graphs: dict[URIRef, set]) -> list[ox.Quad]:
             for g, triples in graphs.items() for s, p, o in triples]
 
 
-def _sorted_quads(compiled: Compiled) -> list[ox.Quad]:
-    """All quads, curated and external, in a fixed order: graph, subject, predicate, object
-    (by their N-Triples form)."""
-    quads = _quads(compiled.graphs) + compiled.external.quads
-    quads.sort(key=lambda q: (q.graph_name.value, str(q.subject), str(q.predicate), str(q.object)))
-    return quads
+def _quad_order(quad: ox.Quad) -> tuple:
+    """The dumps' fixed order: graph, subject, predicate, object (by their N-Triples form),
+    for all quads, curated and external."""
+    return (quad.graph_name.value, str(quad.subject), str(quad.predicate), str(quad.object))
 
 
 def write_artifact(compiled: Compiled, folder: Path) -> dict:
     """Write every artifact file into `folder` (which must be new and empty)."""
-    quads = _sorted_quads(compiled)
-    tagged = _tagged_literals(quads)
+    quads = _quads(compiled.graphs) + compiled.external.quads
     prefixes = dict(PREFIXES)
     prefixes["id"] = f"{compiled.base}id/"
     with ThreadPoolExecutor(max_workers=1) as loader:
-        store_loaded = None
+        store_loaded = loader.submit(_load_store, folder / "store",
+                                     ox.serialize(quads, format=ox.RdfFormat.N_QUADS))
+        quads.sort(key=_quad_order)
+        tagged = _tagged_literals(quads)
         for name, fmt in (("bjkg.nq", ox.RdfFormat.N_QUADS), ("bjkg.trig", ox.RdfFormat.TRIG),
                           ("bjkg.jsonld", ox.RdfFormat.JSON_LD)):
             data = ox.serialize(quads, format=fmt,
                                 prefixes=prefixes if fmt == ox.RdfFormat.TRIG else None)
             (folder / name).write_bytes(_canonical_language_case(data, fmt, tagged))
-            if store_loaded is None:
-                store_loaded = loader.submit(_load_store, folder / "store", folder / name)
         store_loaded.result()
     # The shapes as written (with their comments), so readers see what gated the build.
     (folder / "shapes.ttl").write_bytes(b"\n".join(
@@ -344,13 +342,13 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
     return manifest
 
 
-def _load_store(path: Path, nquads: Path) -> None:
-    """The on-disk store, bulk-loaded from the N-Quads dump just written and checked.
+def _load_store(path: Path, nquads: bytes) -> None:
+    """The on-disk store, bulk-loaded from the build's quads serialised as N-Quads (in no
+    particular order: the store's order is its own).
 
-    Oxigraph parses the file without the GIL, so this runs in a thread while the other
-    dumps are serialised and checked. `load_nquads` is the one store-writing path (large
-    data is loaded in concurrent pieces); lenient, as the dump was written from validated
-    quads and parsed back before this runs.
+    Oxigraph parses and loads without the GIL, so this runs in a thread while the quads
+    are sorted and the dumps written. `load_nquads` is the one store-writing path;
+    lenient, as the quads are already terms oxigraph made (validated).
     """
     load_nquads(path, nquads, lenient=True)
 

@@ -34,10 +34,11 @@ PARALLEL_MIN_BYTES = 16 << 20
 MAX_PIECE_BYTES = 256 << 20
 
 
-def load_nquads(store_dir: Path, nquads: Path, *, threads: int | None = None,
+def load_nquads(store_dir: Path, nquads: Path | bytes, *, threads: int | None = None,
                 piece_bytes: int | None = None, lenient: bool = False) -> None:
     """Create the store `store_dir` (which must not hold a store yet) with the quads of
-    the N-Quads file `nquads`, compacted, flushed and closed.
+    the N-Quads file `nquads` (or of N-Quads bytes in memory, loaded in one call),
+    compacted, flushed and closed.
 
     `threads`: concurrent bulk loads (default: the usable cores). `piece_bytes`: target
     size of a piece (default: the file split evenly over the threads, at most
@@ -45,6 +46,15 @@ def load_nquads(store_dir: Path, nquads: Path, *, threads: int | None = None,
     `lenient` skips pyoxigraph's IRI and literal validation: only for a file that was
     written from already-validated quads (the build's own dump).
     """
+    if isinstance(nquads, bytes):
+        store = ox.Store(str(store_dir))
+        try:
+            store.bulk_load(input=nquads, format=ox.RdfFormat.N_QUADS, lenient=lenient)
+            store.flush()
+            store.optimize()
+        finally:
+            del store
+        return
     nquads = Path(nquads)
     size = nquads.stat().st_size
     threads = max(1, threads or len(os.sched_getaffinity(0)))

@@ -39,6 +39,14 @@ def _stored(store_dir) -> set:
     return set(ox.Store.read_only(str(store_dir)))
 
 
+
+def test_store_from_bytes_in_memory(tmp_path):
+    """The build loads its quads from memory while it writes the dumps: same store."""
+    path = tmp_path / "data.nq"
+    path.write_bytes(_nquads(400))
+    load_nquads(tmp_path / "store", path.read_bytes(), lenient=True)
+    assert _stored(tmp_path / "store") == _quads_of(path)
+
 @pytest.mark.parametrize("piece_bytes", [None, 1, 97, 4096])
 def test_store_has_the_files_quads(tmp_path, piece_bytes):
     """Whole (None) and in pieces down to one line each: same quads as the file."""
