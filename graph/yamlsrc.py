@@ -41,8 +41,14 @@ class LocatedList(list):
         return f"{self.file}:{self.item_lines[index]}"
 
 
-def _loader_for(file: str):
-    class Loader(yaml.SafeLoader):
+# libyaml's parser (PyYAML's C binding) reads the records six times faster than the pure
+# Python one, with the same lines in its errors; the Python parser's wording is more
+# specific ("found character '\t'…"), so a file that fails is parsed again with it.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _loader_for(file: str, base=_FAST_LOADER):
+    class Loader(base):
         pass
 
     def construct_mapping(loader, node, deep=False):
@@ -84,7 +90,10 @@ def load(path: Path, display: str | None = None) -> Located:
     except UnicodeDecodeError as exc:
         raise RecordError(f"{name}:1", f"not UTF-8 text ({exc.reason})") from None
     try:
-        data = yaml.load(text, Loader=_loader_for(name))  # noqa: S506 - SafeLoader subclass
+        try:
+            data = yaml.load(text, Loader=_loader_for(name))  # noqa: S506 - SafeLoader subclass
+        except yaml.MarkedYAMLError:
+            data = yaml.load(text, Loader=_loader_for(name, yaml.SafeLoader))  # noqa: S506
     except yaml.MarkedYAMLError as exc:
         # The context mark is where the broken construct began (the line to fix); the
         # problem mark is where the parser gave up, often a line later.

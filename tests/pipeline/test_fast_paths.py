@@ -226,3 +226,28 @@ def test_dump_language_tag_fix_refuses_a_count_it_cannot_explain():
     data = ox.serialize([quad], format=ox.RdfFormat.N_QUADS)
     with pytest.raises(BuildError, match="1 language tags fixed .* 2 expected"):
         build_module._canonical_language_case(data, ox.RdfFormat.N_QUADS, build_module._tagged_literals([quad, quad]))
+
+
+def test_records_parse_alike_with_libyaml_and_errors_keep_the_python_wording(tmp_path):
+    """The records are read with libyaml when PyYAML has it; the structure and its lines
+    are the pure-Python parser's, and a syntax error is reported in its words."""
+    import yaml
+
+    from graph import yamlsrc
+
+    def shape(x):
+        if isinstance(x, dict):
+            return ("map", x.line, sorted(x.key_lines.items()), [(k, shape(v)) for k, v in x.items()])
+        if isinstance(x, list):
+            return ("seq", x.line, x.item_lines, [shape(v) for v in x])
+        return x
+
+    path = ROOT / "graph" / "reference" / "places.yaml"
+    fast = yamlsrc.load(path)
+    slow = yaml.load(path.read_text(encoding="utf-8"),  # noqa: S506 - SafeLoader subclass
+                     Loader=yamlsrc._loader_for(str(path), yaml.SafeLoader))
+    assert shape(fast) == shape(slow)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("places:\n  - id: place/x\n\tzh: 通州\n", encoding="utf-8")
+    with pytest.raises(yamlsrc.RecordError, match=r"broken.yaml:3: YAML syntax error: found character '\\t'"):
+        yamlsrc.load(broken, "broken.yaml")
