@@ -13,7 +13,7 @@ same graph; `graph/inferred` marks what a reasoner derived.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -25,7 +25,7 @@ from server import i18n, vocab
 from server.chart import build_charts
 from server.divisions import (LISTED_DIVISION, division_facts, division_rows,
                               indexed_division_rows)
-from server.labels import canonical_lang as _canonical_lang, group_labels, local_name, pick
+from server.labels import best, canonical_lang as _canonical_lang, group_labels, local_name
 from server.numbers import humanize, to_decimal
 
 V = vocab
@@ -183,6 +183,20 @@ def exists(store, iri: str) -> bool:
     return bool(rows)
 
 
+# IRI → its labels as (text, language tag) pairs: what every read of labels gives the Linker.
+Labels = Mapping[str, Iterable[tuple[str, str]]]
+
+
+def label_sets(rows: Iterable[dict], subject: str = "x", label: str = "l") -> dict[str, list]:
+    """Query rows binding `subject` to an IRI and `label` to a literal, as `Labels`."""
+    out: dict[str, list] = {}
+    for row in rows:
+        node, text = row.get(subject), row.get(label)
+        if isinstance(node, NamedNode) and isinstance(text, Literal):
+            out.setdefault(node.value, []).append((text.value, text.language or ""))
+    return out
+
+
 # --------------------------------------------------------------------------- sources
 
 class QuerySource:
@@ -196,8 +210,8 @@ class QuerySource:
     def outbound(self, node: NamedNode) -> list[dict]:
         return select(self.store, _OUTBOUND_QUERY, use_union=False, s=node)
 
-    def neighbour_labels(self, node: NamedNode, outbound: list[dict]) -> list[dict]:
-        return select(self.store, _NEIGHBOUR_LABELS_QUERY, s=node)
+    def neighbour_labels(self, node: NamedNode, outbound: list[dict]) -> Labels:
+        return label_sets(select(self.store, _NEIGHBOUR_LABELS_QUERY, s=node))
 
     def assertions(self, node: NamedNode) -> list[dict]:
         return select(self.store, _ASSERTIONS_QUERY, s=node)
@@ -205,33 +219,42 @@ class QuerySource:
     def inbound_counts(self, node: NamedNode) -> dict[str, int]:
         return inbound_counts(self.store, node)
 
-    def inbound_rows(self, node: NamedNode, predicate: str, subjects: int) -> list[dict]:
-        """{x, l} rows of at least the first `subjects` subjects in IRI order (fewer only when
-        a subject has more than _LABEL_ROWS_PER_SUBJECT labels)."""
-        return select(self.store, _INBOUND_PAGE_QUERY, s=node, p=NamedNode(predicate),
+    def inbound_group(self, node: NamedNode, predicate: str, subjects: int) -> tuple[list[str], Labels]:
+        """(at least the first `subjects` subjects linking by `predicate`, in IRI order, fewer
+        only when a subject has more than _LABEL_ROWS_PER_SUBJECT labels; their labels)."""
+        rows = select(self.store, _INBOUND_PAGE_QUERY, s=node, p=NamedNode(predicate),
                       max_rows=subjects * _LABEL_ROWS_PER_SUBJECT)
+        return list(dict.fromkeys(row["x"].value for row in rows)), label_sets(rows)
 
-    def small_inbound_rows(self, node: NamedNode, predicates: list[str], subjects: int) -> list[dict]:
+    def small_inbound_groups(self, node: NamedNode, predicates: list[str],
+                             subjects: int) -> tuple[dict[str, list[str]], Labels]:
+        """({predicate: its subjects}, their labels) for several small groups, from one query
+        of at most `subjects` subjects (a group it cuts short has fewer than its count)."""
         values = " ".join(str(NamedNode(p)) for p in predicates)  # validated terms, N-Triples syntax
         text = ("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
                 "SELECT ?s ?p ?x ?l WHERE { VALUES ?p { " + values + " }\n"
                 "  ?x ?p ?s FILTER(isIRI(?x)) OPTIONAL { ?x rdfs:label ?l } }")
-        return select(self.store, text, s=node, max_rows=subjects * _LABEL_ROWS_PER_SUBJECT)
+        rows = select(self.store, text, s=node, max_rows=subjects * _LABEL_ROWS_PER_SUBJECT)
+        found: dict[str, dict[str, None]] = {}
+        for row in rows:
+            found.setdefault(row["p"].value, {})[row["x"].value] = None
+        return {p: list(xs) for p, xs in found.items()}, label_sets(rows)
 
-    def observations(self, node: NamedNode) -> tuple[list[dict], int, list[dict]]:
-        """(one row per observation, at most OBSERVATION_LIMIT; the total; label rows)."""
+    def observations(self, node: NamedNode) -> tuple[list[dict], int, Labels]:
+        """(one row per observation, at most OBSERVATION_LIMIT; the total; labels)."""
         first_row: dict[str, dict] = {}
         for row in select(self.store, _OBSERVATIONS_QUERY, focus=node):
             first_row.setdefault(row["obs"].value, row)
-        labels = select(self.store, _OBSERVATION_LABELS_QUERY, focus=node)
+        labels = label_sets(select(self.store, _OBSERVATION_LABELS_QUERY, focus=node))
         return list(first_row.values())[:OBSERVATION_LIMIT], len(first_row), labels
 
-    def divisions(self, node: NamedNode) -> tuple[list[dict], list[dict]]:
-        return division_rows(select, self.store, node)
+    def divisions(self, node: NamedNode) -> tuple[list[dict], Labels]:
+        rows, labels = division_rows(select, self.store, node)
+        return rows, label_sets(labels)
 
 
 class IndexPages:
-    """`server.page_reads.IndexSource` with the row shapes `describe` expects."""
+    """`server.page_reads.IndexSource` with the shapes `describe` expects."""
 
     def __init__(self, data) -> None:
         self.data = data
@@ -240,32 +263,20 @@ class IndexPages:
         self.assertions = data.assertions
         self.inbound_counts = data.inbound_counts
 
-    def _subject_rows(self, groups: list[tuple[list[str], dict]]) -> list[dict]:
-        """{x, l} rows (plus each group's `extra` bindings) of the groups' subjects, in their
-        order: one row per label, or a bare {x} row for a subject without one (the queries'
-        OPTIONAL). The labels of all groups are read in one pass."""
-        by_subject: dict[str, list[dict]] = {}
-        for row in self.data.label_rows({s for subjects, _ in groups for s in subjects}, pref=False):
-            by_subject.setdefault(row["x"].value, []).append(row)
-        out = []
-        for subjects, extra in groups:
-            for s in subjects:
-                rows = by_subject.get(s) or [{"x": NamedNode(s)}]
-                out.extend({**row, **extra} for row in rows)
-        return out
+    def inbound_group(self, node: NamedNode, predicate: str, subjects: int) -> tuple[list[str], Labels]:
+        found = self.data.inbound_subjects(node, predicate, subjects)
+        return found, self.data.labels_of(found, pref=False)
 
-    def inbound_rows(self, node: NamedNode, predicate: str, subjects: int) -> list[dict]:
-        return self._subject_rows([(self.data.inbound_subjects(node, predicate, subjects), {})])
+    def small_inbound_groups(self, node: NamedNode, predicates: list[str],
+                             subjects: int) -> tuple[dict[str, list[str]], Labels]:
+        found = {p: self.data.inbound_subjects(node, p, subjects) for p in predicates}
+        return found, self.data.labels_of({s for group in found.values() for s in group}, pref=False)
 
-    def small_inbound_rows(self, node: NamedNode, predicates: list[str], subjects: int) -> list[dict]:
-        return self._subject_rows([(self.data.inbound_subjects(node, p, subjects),
-                                    {"s": node, "p": NamedNode(p)}) for p in predicates])
-
-    def observations(self, node: NamedNode) -> tuple[list[dict], int, list[dict]]:
+    def observations(self, node: NamedNode) -> tuple[list[dict], int, Labels]:
         rows, total, iris = self.data.observations(node, OBSERVATION_LINKS, OBSERVATION_LIMIT)
-        return rows, total, self.data.label_rows(iris, pref=False)
+        return rows, total, self.data.labels_of(iris, pref=False)
 
-    def divisions(self, node: NamedNode) -> tuple[list[dict], list[dict]]:
+    def divisions(self, node: NamedNode) -> tuple[list[dict], Labels]:
         return indexed_division_rows(self.data, node)
 
 
@@ -282,55 +293,57 @@ def _resource_href(iri: str) -> str:
 class Linker:
     """Turns IRIs into hrefs on this host and labels in the reader's language.
 
-    Labels are loaded in bulk (`add_labels`) by the few queries that describe a resource;
-    an IRI without a loaded label reads as its built-in name (`server.i18n`), its compact
-    name (`bjkg:partOf`) or its last segment, never as a bare IRI.
+    Labels are loaded in bulk (`add_label_sets`, or `add_labels` from query rows) by the
+    few reads that describe a resource; an IRI without a loaded label reads as its built-in
+    name (`server.i18n`), its compact name (`bjkg:partOf`) or its last segment, never as a
+    bare IRI.
     """
 
     base: str
     lang: str
-    _labels: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    _grouped: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # labels() per IRI
+    # (text, language tag as the store gives it) pairs per IRI, each once; tags are
+    # canonicalised only for what is shown (`labels`), not for every label loaded.
+    _labels: dict[str, dict[tuple[str, str], None]] = field(default_factory=dict)
     _shown: dict[str, str] = field(default_factory=dict)  # label() per IRI
 
     def href(self, iri: str) -> str:
         """Local path for IRIs under the base (`/id/…`, `/graph/…`, `/ontology#Term`), else /resource."""
         if iri.startswith(self.base):
             rest = iri[len(self.base):]
-            if rest.startswith(("id/", "graph/")) and not any(c in rest for c in "#?%"):
+            if (rest.startswith(("id/", "graph/"))
+                    and "#" not in rest and "?" not in rest and "%" not in rest):
                 return "/" + rest
             if rest == "ontology" or rest.startswith("ontology#"):
                 return "/" + rest
         return _resource_href(iri)
 
     def add_labels(self, rows: Iterable[dict], subject: str = "x", label: str = "l") -> None:
-        """Remember labels from rows binding `subject` to an IRI and `label` to a literal
-        (query rows) or a (text, language) pair (`server.label_table`)."""
-        for row in rows:
-            node, text = row.get(subject), row.get(label)
-            if isinstance(node, NamedNode) and isinstance(text, (Literal, tuple)):
-                pairs = self._labels.setdefault(node.value, [])
-                pair = ((text.value, canonical_lang(text.language)) if isinstance(text, Literal)
-                        else (text[0], canonical_lang(text[1])))
+        """Remember labels from query rows binding `subject` to an IRI and `label` to a literal."""
+        self.add_label_sets(label_sets(rows, subject, label))
+
+    def add_label_sets(self, labels: Mapping[str, Iterable[tuple[str, str]]]) -> None:
+        """Remember labels given as IRI → (text, language tag) pairs (`label_sets`,
+        `server.page_reads.IndexSource.labels_of`)."""
+        known, shown = self._labels, self._shown
+        for iri, found in labels.items():
+            pairs = known.setdefault(iri, {})
+            for pair in found:
                 if pair not in pairs:
-                    pairs.append(pair)
-                    self._grouped.pop(node.value, None)
-                    self._shown.pop(node.value, None)
+                    pairs[pair] = None
+                    shown.pop(iri, None)
 
     def labels(self, iri: str) -> dict[str, list[str]]:
         """Every loaded label of the resource as {language: [texts]}."""
-        grouped = self._grouped.get(iri)
-        if grouped is None:
-            grouped = self._grouped[iri] = group_labels(self._labels.get(iri, ()))
-        return grouped
+        return group_labels(self._labels.get(iri, ()))
 
     def label(self, iri: str) -> str:
         """The label to show: chosen language with fallback, else a built-in or compact name."""
         shown = self._shown.get(iri)
         if shown is None:
-            found = pick(self.labels(iri), self.lang)
-            shown = self._shown[iri] = found[0] if found else (
-                i18n.term_label(iri, self.lang) or _compact(iri) or local_name(iri))
+            shown = best(self._labels.get(iri, ()), self.lang)
+            if shown is None:
+                shown = i18n.term_label(iri, self.lang) or _compact(iri) or local_name(iri)
+            self._shown[iri] = shown
         return shown
 
     def link(self, iri: str) -> dict:
@@ -431,46 +444,50 @@ _NO_PROVENANCE = {V.RDFS_LABEL, V.SKOS_PREF, V.SKOS_ALT, V.BJKG + "quote", V.PRO
 def _outbound(source, linker: Linker, node: NamedNode, base: str,
               rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """(types, properties): every outbound triple grouped by predicate, with provenance."""
-    by_pred: dict[str, dict[str, dict]] = {}
+    by_pred: dict[str, dict[str, list[str]]] = {}  # predicate → object key → graphs ("" default)
     objects: dict[str, object] = {}
+    # One link per named graph, shared by the values it holds (a page has a few graphs and
+    # a hundred values).
+    graph_links: dict[str, dict] = {}
     for row in rows:
         p, obj = row["p"].value, row["o"]
         key = _key(obj)
         objects[key] = obj
-        entry = by_pred.setdefault(p, {}).setdefault(key, {"graphs": []})
+        graphs = by_pred.setdefault(p, {}).setdefault(key, [])
         graph = row["g"].value if isinstance(row.get("g"), NamedNode) else ""
-        if graph not in entry["graphs"]:
-            entry["graphs"].append(graph)
+        if graph not in graphs:
+            graphs.append(graph)
+            if graph and graph not in graph_links:
+                graph_links[graph] = {"iri": graph, "kind": graph_kind(base, graph),
+                                      "href": linker.href(graph)}
+
+    def only_inferred(graphs: list[str]) -> bool:
+        return all(g in graph_links and graph_links[g]["kind"] == "inferred" for g in graphs)
 
     assertions = _assertions(source, linker, node)
     own = _own_evidence(linker, rows)
     types = []
-    for key, entry in by_pred.pop(V.RDF_TYPE, {}).items():
-        types.append({**linker.term(objects[key]), "inferred": _only_inferred(base, entry["graphs"])})
+    for key, graphs in by_pred.pop(V.RDF_TYPE, {}).items():
+        types.append({**linker.term(objects[key]), "inferred": only_inferred(graphs)})
     types.sort(key=lambda t: (t["inferred"], t.get("label", ""), t.get("iri", "")))
 
     by_pred.pop(V.RDFS_LABEL, None)  # shown as the description's "labels", in every language
     properties = []
     for p in _sort_predicates(by_pred):
         values = []
-        for key, entry in by_pred[p].items():
+        for key, graphs in by_pred[p].items():
+            named = sorted(g for g in graphs if g)
             value = linker.term(objects[key])
-            value["inferred"] = _only_inferred(base, entry["graphs"])
-            value["graphs"] = [{"iri": g, "kind": graph_kind(base, g), "href": linker.href(g)}
-                               for g in sorted(entry["graphs"]) if g]
+            value["inferred"] = only_inferred(graphs)
+            value["graphs"] = [graph_links[g] for g in named]
             if p in _NO_PROVENANCE:
                 value["provenance"] = []
             else:
-                value["provenance"] = assertions.get((p, key)) or [
-                    own[g] for g in sorted(entry["graphs"]) if g in own]
+                value["provenance"] = assertions.get((p, key)) or [own[g] for g in named if g in own]
             values.append(value)
         values.sort(key=_value_sort_key)
         properties.append({"predicate": linker.link(p), "values": values})
     return types, properties
-
-
-def _only_inferred(base: str, graphs: list[str]) -> bool:
-    return bool(graphs) and all(graph_kind(base, g) == "inferred" for g in graphs)
 
 
 def _value_sort_key(value: dict) -> tuple:
@@ -492,9 +509,8 @@ def inbound_page(store, linker: Linker, node: NamedNode, predicate: str, total: 
     start = (page - 1) * size
     if start >= total:
         page, start = 1, 0
-    rows = (source or QuerySource(store)).inbound_rows(node, predicate, start + size + 1)
-    linker.add_labels(rows)
-    subjects = list(dict.fromkeys(row["x"].value for row in rows))
+    subjects, labels = (source or QuerySource(store)).inbound_group(node, predicate, start + size + 1)
+    linker.add_label_sets(labels)
     items = sorted((linker.link(s) for s in subjects[start:start + size]),
                    key=lambda x: (x["label"], x["iri"]))
     return {"predicate": linker.link(predicate), "total": total, "page": page, "page_size": size,
@@ -521,13 +537,12 @@ def _inbound(source, linker: Linker, node: NamedNode, hidden: set[str], focus_pr
 def _small_inbound_groups(source, linker: Linker, node: NamedNode, predicates: list[str],
                           counts: dict[str, int]) -> dict[str, dict]:
     """The complete (single-page) inbound groups of `predicates`, from one read."""
-    rows = source.small_inbound_rows(node, predicates, sum(counts[p] for p in predicates) + 1)
-    linker.add_labels(rows)
-    subjects: dict[str, dict[str, None]] = {p: {} for p in predicates}
-    for row in rows:
-        subjects[row["p"].value][row["x"].value] = None
+    subjects, labels = source.small_inbound_groups(node, predicates,
+                                                   sum(counts[p] for p in predicates) + 1)
+    linker.add_label_sets(labels)
     out = {}
-    for p, found in subjects.items():
+    for p in predicates:
+        found = subjects.get(p, ())
         if len(found) != counts[p]:
             continue  # not what the count said (cut by the row bound): page it the usual way
         items = sorted((linker.link(x) for x in found), key=lambda x: (x["label"], x["iri"]))
@@ -539,7 +554,7 @@ def _small_inbound_groups(source, linker: Linker, node: NamedNode, predicates: l
 def _observations(source, linker: Linker, node: NamedNode, lang: str) -> tuple[list[dict], int]:
     """Observations linked to the focus (as area, place, initiative, agency or indicator)."""
     chosen, total, labels = source.observations(node)
-    linker.add_labels(labels)
+    linker.add_label_sets(labels)
     out = [_observation_row(linker, row, lang) for row in chosen]
     out.sort(key=lambda o: ((o["indicator"] or {}).get("label", ""), o["period_sort"],
                             o["status"] or "", o["iri"]))
@@ -607,7 +622,7 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
     linker = Linker(base, lang)
     source = IndexPages(indexes) if indexes is not None else QuerySource(store)
     rows = source.outbound(node)
-    linker.add_labels(source.neighbour_labels(node, rows))
+    linker.add_label_sets(source.neighbour_labels(node, rows))
     linker.add_labels(({"x": node, "l": r["o"]} for r in rows
                        if r["p"].value in (V.RDFS_LABEL, V.SKOS_PREF)))
     types, properties = _outbound(source, linker, node, base, rows)

@@ -66,20 +66,24 @@ def division_rows(select, store, node: NamedNode) -> tuple[list[dict], list[dict
     return rows, (select(store, _LABELS_QUERY, s=node) if rows else [])
 
 
-def indexed_division_rows(data, node: NamedNode) -> tuple[list[dict], list[dict]]:
+def indexed_division_rows(data, node: NamedNode) -> tuple[list[dict], dict]:
     """The same rows as `division_rows`, read from the store's indexes
-    (`server.page_reads.IndexSource`) instead of two queries."""
+    (`server.page_reads.IndexSource`) instead of two queries, and their labels as IRI →
+    (text, language tag) pairs."""
     s = node.value
     exact = V.SKOS + "exactMatch"
     candidates = [(o.value, "self") for o in data.objects([s], exact).get(s, [])
                   if isinstance(o, NamedNode)]
     if data.graphs_of(s, V.RDF_TYPE, LISTED_DIVISION):
         candidates.append((s, "self"))
-    parts = data.subjects(s, V.BJKG + "within")
-    for part, matches in sorted(data.objects(parts, exact).items()):
-        candidates += [(o.value, "part") for o in matches if isinstance(o, NamedNode)]
+    # A place with a listed division of its own shows only that (`division_facts`): the
+    # divisions of the places within it (31 for Beijing) are read only when it has none.
+    if not any(data.graphs_of(d, V.RDF_TYPE, LISTED_DIVISION) for d, _ in candidates):
+        parts = data.subjects(s, V.BJKG + "within")
+        for part, matches in sorted(data.objects(parts, exact).items()):
+            candidates += [(o.value, "part") for o in matches if isinstance(o, NamedNode)]
     if not candidates:
-        return [], []
+        return [], {}
     iris = sorted({d for d, _ in candidates})
     notation = data.objects(iris, V.SKOS + "notation")
     level = data.objects(iris, V.BJKG + "divisionLevel")
@@ -109,23 +113,24 @@ def indexed_division_rows(data, node: NamedNode) -> tuple[list[dict], list[dict]
                                     row[name] = value
                             rows.append(row)
     if not rows:
-        return [], []
+        return [], {}
     label_iris = set(iris)
     for found in (parents, level):
         label_iris.update(o.value for objs in found.values() for o in objs if isinstance(o, NamedNode))
-    return rows, data.label_rows(label_iris, pref=False)
+    return rows, data.labels_of(label_iris, pref=False)
 
 
-def division_facts(rows: list[dict], label_rows: list[dict], linker,
+def division_facts(rows: list[dict], labels: dict, linker,
                    locator: Callable[[], LocatorMap | None] | None) -> dict | None:
     """{'divisions': [...], 'map': {...}} for the page of `node`, or None if it has none.
 
-    `rows`, `label_rows`: what `division_rows` or `indexed_division_rows` read;
-    `locator` the process's base map, if the dataset has points.
+    `rows`: what `division_rows` or `indexed_division_rows` read; `labels` their labels as
+    IRI → (text, language tag) pairs; `locator` the process's base map, if the dataset has
+    points.
     """
     if not rows:
         return None
-    linker.add_labels(label_rows)
+    linker.add_label_sets(labels)
     by_division: dict[str, dict] = {}
     for row in rows:
         iri = row["division"].value

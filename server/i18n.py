@@ -8,6 +8,8 @@ zh-Hans → zh-Hant → en → the key itself.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from server import vocab as V
 from server.labels import fallback_order
 
@@ -211,13 +213,19 @@ _TERMS: dict[str, tuple[str, str, str]] = {
 
 def text(key: str, lang: str, **values) -> str:
     """The UI string `key` in `lang` (with fallback), formatted with `values`."""
-    entry = _UI.get(key)
-    if entry is None:
+    found = _texts(lang).get(key)
+    if found is None:
         return key
-    for tag in fallback_order(lang):
-        if tag in _LANG_INDEX and entry[_LANG_INDEX[tag]]:
-            return entry[_LANG_INDEX[tag]].format(**values) if values else entry[_LANG_INDEX[tag]]
-    return key
+    return found.format(**values) if values else found
+
+
+@lru_cache(maxsize=16)
+def _texts(lang: str) -> dict[str, str]:
+    """Every UI string in `lang` after fallback: built once per language, since a page asks
+    for a few dozen of them."""
+    order = [_LANG_INDEX[tag] for tag in fallback_order(lang) if tag in _LANG_INDEX]
+    return {key: next(entry[i] for i in order if entry[i])
+            for key, entry in _UI.items() if any(entry[i] for i in order)}
 
 
 def term_label(iri: str, lang: str) -> str | None:

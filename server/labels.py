@@ -11,6 +11,7 @@ BCP 47 casing (`zh-Hans`) for display and for the JSON twin.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 LANGS = ("zh-Hans", "zh-Hant", "en")
 DEFAULT_LANG = "zh-Hans"
@@ -53,8 +54,10 @@ def fallback_order(lang: str) -> list[str]:
     return order
 
 
+@lru_cache(maxsize=256)
 def _lang_key(tag: str) -> str:
-    """Map variant tags onto the three scripts: plain `zh` and zh-CN read as Simplified."""
+    """Map variant tags onto the three scripts: plain `zh` and zh-CN read as Simplified.
+    Remembered: a pure function of the few tags a build has, called for every label shown."""
     tag = canonical_lang(tag)
     if tag in ("zh", "zh-CN", "zh-SG", "zh-Hans-CN"):
         return "zh-Hans"
@@ -84,6 +87,22 @@ def pick(labels: Mapping[str, list[str]], lang: str) -> tuple[str, str] | None:
         if labels[tag]:
             return labels[tag][0], tag
     return None
+
+
+@lru_cache(maxsize=512)
+def _rank(tag: str, lang: str) -> tuple[int, str]:
+    """Where labels tagged `tag` come when showing `lang`: `pick`'s fallback order, then the
+    other languages by name."""
+    key = _lang_key(tag)
+    order = fallback_order(lang)
+    return (order.index(key), "") if key in order else (len(order), key)
+
+
+def best(pairs: Iterable[tuple[str, str]], lang: str) -> str | None:
+    """The text `pick(group_labels(pairs), lang)` shows, without grouping every language:
+    a page shows one label for each of a hundred linked IRIs and groups only its own."""
+    found = min(((_rank(tag or "", lang), text) for text, tag in pairs), default=None)
+    return found[1] if found is not None else None
 
 
 def local_name(iri: str) -> str:

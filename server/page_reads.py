@@ -9,9 +9,10 @@ in microseconds (a subject's 30 quads ≈ 140 µs, a label ≈ 18 µs at 1M trip
 second copy of the data and nothing to prepare.
 
 `IndexSource` answers the same reads as `server.describe.QuerySource` with rows of the
-same shape (variable name → pyoxigraph term), so the description code is shared and the
-two give the same description (tests/server/test_page_data.py compares them for every
-resource of a build). Semantics kept from the queries:
+same shape (variable name → pyoxigraph term) and labels as IRI → (text, language tag)
+pairs, so the description code is shared and the two give the same description
+(tests/server/test_page_data.py compares them for every resource of a build). Semantics
+kept from the queries:
 
 * the queries' default graph is the union of all graphs, while `quads_for_pattern(...,
   None)` yields one quad per graph holding a triple: reads whose query was DISTINCT (or
@@ -85,11 +86,26 @@ class IndexSource:
     def _quads(self, s=None, p=None, o=None) -> list:
         """Quads of the pattern in every graph, the default graph included. A page asks
         some patterns several times (the node's inbound links: for the labels of their
-        predicates, for the counts); each is read once per IndexSource, i.e. per page."""
+        predicates, for the counts); each is read once per IndexSource, i.e. per page.
+
+        A pattern with a predicate is taken from the term's quads when those were read
+        already (the node's outbound and inbound quads, which a page always reads):
+        decoding a quad costs ≈5 µs (its terms are looked up in the store), filtering one a
+        fraction of that."""
         key = (s, p, o)
         found = self._read.get(key)
         if found is None:
-            found = self._read[key] = list(self.store.quads_for_pattern(s, p, o, None))
+            wider = None
+            if p is not None:
+                wider = self._read.get((s, None, None)) if s is not None else None
+                if wider is None and o is not None:
+                    wider = self._read.get((None, None, o))
+            if wider is None:
+                found = list(self.store.quads_for_pattern(s, p, o, None))
+            else:
+                found = [q for q in wider if q.predicate == p and (s is None or q.subject == s)
+                         and (o is None or q.object == o)]
+            self._read[key] = found
         return found
 
     def _iri_subjects(self, p, o) -> set[str]:
@@ -109,28 +125,25 @@ class IndexSource:
             out.append(row)
         return out
 
-    def label_rows(self, iris: Iterable[str], *, pref: bool) -> list[dict]:
-        """Distinct {x, l} rows of rdfs:label (and skos:prefLabel when `pref`) of the IRIs:
-        literals only, by IRI, each label once however many graphs hold it (the queries were
-        DISTINCT); one IRI's labels in index order, since the Linker groups and sorts them."""
-        if self.labels is not None:  # "l" a (text, language) pair: Linker.add_labels takes both
-            return [{"x": node, "l": label} for iri in sorted(set(iris))
-                    for node in (NamedNode(iri),) for label in self.labels.labels(iri, pref=pref)]
+    def labels_of(self, iris: Iterable[str], *, pref: bool) -> dict[str, tuple[tuple[str, str], ...]]:
+        """IRI → its rdfs:label (and skos:prefLabel when `pref`) literals as (text, language
+        tag) pairs, each once however many graphs hold it (the queries were DISTINCT); IRIs
+        without a label are left out. Plain pairs rather than query-shaped rows, since a
+        page labels a hundred IRIs and the Linker keeps pairs (`add_label_sets`)."""
+        if self.labels is not None:
+            return {iri: found for iri in set(iris) if (found := self.labels.labels(iri, pref=pref))}
         predicates = (RDFS_LABEL, SKOS_PREF) if pref else (RDFS_LABEL,)
         quads = self.store.quads_for_pattern
-        out = []
-        for iri in sorted(set(iris)):
+        out = {}
+        for iri in set(iris):
             node = NamedNode(iri)
-            seen: set[Literal] = set()
-            for predicate in predicates:
-                for quad in quads(node, predicate, None, None):
-                    label = quad.object
-                    if isinstance(label, Literal) and label not in seen:
-                        seen.add(label)
-                        out.append({"x": node, "l": label})
+            found = {(q.object.value, q.object.language or ""): None for predicate in predicates
+                     for q in quads(node, predicate, None, None) if isinstance(q.object, Literal)}
+            if found:
+                out[iri] = tuple(found)
         return out
 
-    def neighbour_labels(self, node: NamedNode, outbound: list[dict]) -> list[dict]:
+    def neighbour_labels(self, node: NamedNode, outbound: list[dict]) -> dict[str, tuple]:
         """`_NEIGHBOUR_LABELS_QUERY`: labels of the node's objects and predicates, of the
         predicates linking to it, and of its assertions and their documents."""
         iris = {row["p"].value for row in outbound}
@@ -138,11 +151,10 @@ class IndexSource:
         iris.update(q.predicate.value for q in self._quads(None, None, node))
         assertions = self._assertion_iris(node)
         iris.update(assertions)
-        derived = NamedNode(DERIVED_FROM)
         for a in assertions:
-            iris.update(q.object.value for q in self._quads(NamedNode(a), derived)
-                        if isinstance(q.object, NamedNode))
-        return self.label_rows(iris, pref=True)
+            iris.update(o.value for o in self._distinct_objects(NamedNode(a), DERIVED_FROM)
+                        if isinstance(o, NamedNode))
+        return self.labels_of(iris, pref=True)
 
     # -- assertions
 
@@ -156,13 +168,10 @@ class IndexSource:
         wanted = (RDF_PREDICATE, RDF_OBJECT, DERIVED_FROM, QUOTE)
         out = []
         for a in self._assertion_iris(node):
+            # Four narrow reads rather than all of its quads: half of those are its types and
+            # its subject, and decoding a quad costs more than seeking one.
             subject = NamedNode(a)
-            found: dict[str, dict[str, object]] = {p: {} for p in wanted}
-            for q in self._quads(subject):  # a reified statement: a handful of triples
-                objects = found.get(q.predicate.value)
-                if objects is not None:
-                    objects[term_key(q.object)] = q.object
-            got = {p: [objects[k] for k in sorted(objects)] for p, objects in found.items()}
+            got = {p: self._distinct_objects(subject, p) for p in wanted}
             for p in got[RDF_PREDICATE]:
                 for o in got[RDF_OBJECT]:
                     for doc in got[DERIVED_FROM] or [None]:

@@ -119,5 +119,11 @@ def default_query(base: str) -> str:
 
 
 def install(bp: Blueprint) -> None:
-    """Give every template the language helpers (idempotent, once per app)."""
-    bp.app_context_processor(_template_globals)
+    """Give every template the language helpers, once per app however many blueprints ask:
+    a processor registered by each of them ran for every page once per blueprint."""
+    def register(state) -> None:
+        processors = state.app.template_context_processors.setdefault(None, [])
+        if _template_globals not in processors:
+            processors.append(_template_globals)
+
+    bp.record_once(register)

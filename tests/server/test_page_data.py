@@ -61,8 +61,7 @@ def test_union_graph_reads_deduplicate_like_the_queries():
         store.add(Quad(a, LABEL, Literal("A", language="en"), graph))
     store.add(Quad(a, LABEL, NamedNode(EX + "not-a-literal"), g1))
     reads = IndexSource(store)
-    assert reads.label_rows([EX + "a", EX + "a", EX + "b"], pref=True) == [
-        {"x": a, "l": Literal("A", language="en")}]
+    assert reads.labels_of([EX + "a", EX + "a", EX + "b"], pref=True) == {EX + "a": (("A", "en"),)}
     rows = [r for r in reads.outbound(a) if r["p"] == link]
     assert sorted(r.get("g", NamedNode(EX)).value for r in rows) == [EX, EX + "g1", EX + "g2"]
     assert reads.inbound_counts(b) == {link.value: 1}
@@ -71,8 +70,8 @@ def test_union_graph_reads_deduplicate_like_the_queries():
     assert reads.objects([EX + "a", EX + "b"], link.value) == {EX + "a": [b]}
     assert reads.graphs_of(EX + "a", link.value, EX + "b") == [EX + "g1", EX + "g2"]
     table = label_table.compute(store)
-    assert IndexSource(store, labels=table).label_rows([EX + "a", EX + "b"], pref=True) == [
-        {"x": a, "l": ("A", "en")}]
+    assert IndexSource(store, labels=table).labels_of([EX + "a", EX + "b"], pref=True) == {
+        EX + "a": (("A", "en"),)}
 
 
 def test_the_label_table_keeps_every_label_once_and_pref_labels_apart():
@@ -189,13 +188,13 @@ def test_the_server_reads_labels_from_the_table_it_prepared(real_build, tmp_path
     app = create_app(settings)
     try:
         assert app.extensions["bjkg"].store.label_table() is not None
-        read = IndexSource.label_rows
+        read = IndexSource.labels_of
 
         def only_from_the_table(self, iris, *, pref):
             assert self.labels is not None, "a page read its labels from the store"
             return read(self, iris, pref=pref)
 
-        monkeypatch.setattr(IndexSource, "label_rows", only_from_the_table)
+        monkeypatch.setattr(IndexSource, "labels_of", only_from_the_table)
         got = [app.test_client().get(p, headers=HTML).get_data() for p in paths]
     finally:
         close_app(app)
