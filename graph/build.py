@@ -171,6 +171,7 @@ class _External:
         self._read, self._link = read, link
         self._process = None
         self._answer = None  # the child's message, once received
+        self._sending: threading.Thread | None = None  # closes the curated pipe when done
         self._curated: Callable[[], list[ox.Quad]] = list
         if "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
@@ -225,7 +226,8 @@ class _External:
             finally:
                 self._curated_sender.close()
 
-        threading.Thread(target=send, name="bjkg-send-curated", daemon=True).start()
+        self._sending = threading.Thread(target=send, name="bjkg-send-curated", daemon=True)
+        self._sending.start()
 
     def result(self, log: Callable[[str], None]) -> ExternalResult:
         """The job's result, or BuildError with its message; its log lines go to `log`."""
@@ -264,6 +266,8 @@ class _External:
                 self._process.terminate()
             self._process.join()
             self._receiver.close()
+            if self._sending is None:  # the build failed before the curated graph was ready
+                self._curated_sender.close()
             self._process = None
 
 
