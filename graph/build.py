@@ -189,6 +189,8 @@ class _External:
                 raise BuildError(str(exc)) from None
 
     def _run(self, sender, curated_receiver) -> None:
+        self._receiver.close()  # this process's copies of the parent's ends
+        self._curated_sender.close()
         lines: list[str] = []
         try:
             prepared = self._read()
