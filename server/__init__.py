@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server import errors, extension, headers
     from server.settings import load_settings
     from server.views import graph_store, meta, pages, search, sparql
+    from server.views.common import template_globals
 
     app = Flask(__name__)
     app.config.update(load_settings(config))
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for module in (sparql, graph_store, pages, search, meta):
         app.register_blueprint(module.bp)
+    app.context_processor(template_globals)  # once per app: it runs for every page
     return app
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, json, render_template, request
+from flask import Response, current_app, json, render_template, request
 
 from server import i18n, vocab
 from server.conneg import choose
@@ -90,8 +90,9 @@ def remember_lang(response: Response) -> Response:
     return response
 
 
-def _template_globals() -> dict:
-    """Names every HTML-side template may use."""
+def template_globals() -> dict:
+    """Names every HTML-side template may use (one context processor for the app, see
+    `server.create_app`)."""
     lang = current_lang()
 
     def t(key: str, **values) -> str:
@@ -116,14 +117,3 @@ def default_query(base: str) -> str:
     return (vocab.sparql_prefix_block(vocab.prefixes_for(base)) + "\n\n"
             "SELECT ?class (COUNT(?s) AS ?instances) WHERE {\n  ?s a ?class .\n}\n"
             "GROUP BY ?class\nORDER BY DESC(?instances)\nLIMIT 50\n")
-
-
-def install(bp: Blueprint) -> None:
-    """Give every template the language helpers, once per app however many blueprints ask:
-    a processor registered by each of them ran for every page once per blueprint."""
-    def register(state) -> None:
-        processors = state.app.template_context_processors.setdefault(None, [])
-        if _template_globals not in processors:
-            processors.append(_template_globals)
-
-    bp.record_once(register)

@@ -23,10 +23,9 @@ from server.extension import get_manifest, get_state, get_store
 from server.labels import canonical_lang, group_labels, pick
 from server.settings import SETTINGS, public_settings
 from server.store import Dataset
-from server.views.common import current_lang, install, page_number, respond, wants_json
+from server.views.common import current_lang, page_number, respond, wants_json
 
 bp = Blueprint("meta", __name__)
-install(bp)
 
 V = vocab
 CLASS_PAGE_SIZE = 50

@@ -23,10 +23,9 @@ from server.divisions import name_sources
 from server.extension import get_manifest, get_state, get_store
 from server.locator_map import POINTS_QUERY, LocatorMap, get_map
 from server.page_reads import IndexSource
-from server.views.common import current_lang, install, page_number, respond
+from server.views.common import current_lang, page_number, respond
 
 bp = Blueprint("pages", __name__)
-install(bp)
 
 SUFFIXES = {"ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples",
             "rdf": "application/rdf+xml", "trig": "application/trig", "nq": "application/n-quads",

@@ -17,10 +17,9 @@ from server import i18n
 from server.extension import get_store
 from server.labels import canonical_lang, group_labels, local_name, pick
 from server.search_index import MATCH_NAMES, SearchIndex, get_index
-from server.views.common import current_lang, install, respond, wants_json
+from server.views.common import current_lang, respond, wants_json
 
 bp = Blueprint("search", __name__)
-install(bp)
 
 INDEX_KEY = "bjkg.search_index"
 MAX_RESULTS = 50

@@ -22,7 +22,8 @@ def test_best_is_pick_of_the_grouped_labels(lang):
 
 
 def test_the_language_helpers_are_installed_once(app):
-    """Several blueprints ask for the template helpers; each page computes them once."""
-    from server.views.common import _template_globals
+    """The template helpers are one context processor for the app: each page computes them once."""
+    from server.views.common import template_globals
 
-    assert app.template_context_processors[None].count(_template_globals) == 1
+    processors = [f for fs in app.template_context_processors.values() for f in fs]
+    assert processors.count(template_globals) == 1
