@@ -677,17 +677,16 @@ SELECT ?s ?a ?p ?o WHERE { ?a rdf:subject ?s ; ?p ?o }
 
 def description_triples(store, iri: str, description: dict) -> list[Triple]:
     """The RDF of a description: outbound triples, the shown inbound links, the assertions
-    that evidence the outbound triples, and the labels of the linked resources we show."""
+    that evidence the outbound triples, and the labels of the linked resources we show.
+
+    In N-Triples order (subject, predicate, object), so the same description reads the
+    same whichever store answered and in whatever order its indexes keep the triples."""
     node = NamedNode(iri)
-    seen: set[str] = set()
-    out: list[Triple] = []
+    found: dict[str, Triple] = {}
 
     def add(s, p, o) -> None:
         triple = Triple(s, p, o)
-        key = str(triple)
-        if key not in seen:
-            seen.add(key)
-            out.append(triple)
+        found.setdefault(str(triple), triple)
 
     for row in select(store, _OUTBOUND_QUERY, use_union=False, s=node):
         add(node, row["p"], row["o"])
@@ -697,4 +696,4 @@ def description_triples(store, iri: str, description: dict) -> list[Triple]:
             add(NamedNode(item["iri"]), p, node)
     for row in select(store, _ASSERTION_TRIPLES_QUERY, s=node):
         add(row["a"], row["p"], row["o"])
-    return out
+    return [found[key] for key in sorted(found)]

@@ -58,7 +58,8 @@ def init_app(app: Flask) -> BjkgState:
                            query_workers=config["QUERY_WORKERS"],
                            isolate_network=not config["SERVICE_ALLOWLIST"],
                            mode="inline" if config["QUERY_MODE"] == "inline" else "pool",
-                           prepared_dir=_prepared_dir(config))
+                           prepared_dir=_prepared_dir(config),
+                           in_memory_max_triples=config["IN_MEMORY_MAX_TRIPLES"])
         state = BjkgState(store, store.manifest, build_dir)
         if store.mode == "inline":
             _install_inline_guard(app)

@@ -163,6 +163,11 @@ SETTINGS: tuple[Setting, ...] = (
             "QUERY_WORKERS separate processes per HTTP worker (a process hop per query); "
             "`auto`: inline under `bjkg serve`, pool elsewhere (test client, --get).",
             _choice("auto", "inline", "pool")),
+    Setting("IN_MEMORY_MAX_TRIPLES", 250_000,
+            "A build with at most this many triples is read by each inline HTTP worker into "
+            "memory (from its bjkg.nq, ~0.35 KB per triple) instead of from the on-disk store: "
+            "entity pages then cost about a third less. 0: always read the on-disk store.",
+            _non_negative_int),
     Setting("CACHE_DIR", "",
             "Folder for what the server derives once per build (the search index); empty: "
             "$XDG_CACHE_HOME/bjkg, else ~/.cache/bjkg.", lambda v: "" if v is None else str(v)),

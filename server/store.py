@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -33,6 +34,8 @@ from pyoxigraph import DefaultGraph, NamedNode, Quad, Triple
 
 from server.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate
 from server.workers import QueryWorkerPool
+
+log = logging.getLogger("bjkg.store")
 
 DEFAULT_GRAPH = ""  # how the store's default graph is named in `Dataset` and graph operations
 UNLIMITED = 0  # max_rows value meaning "no row limit" (None means the server's MAX_ROWS)
@@ -144,12 +147,14 @@ class BuildStore:
 
     def __init__(self, build_dir: Path, *, timeout: float, max_rows: int, query_workers: int,
                  isolate_network: bool = True, mode: str = "pool",
-                 prepared_dir: str | Path | None = None) -> None:
+                 prepared_dir: str | Path | None = None, in_memory_max_triples: int = 0) -> None:
         self.build_dir = Path(build_dir)
         self.manifest = load_manifest(self.build_dir)
         self.timeout = timeout
         self.max_rows = max_rows
         self.mode = mode
+        self.in_memory_max_triples = in_memory_max_triples
+        self.reads_from: str | None = None  # "memory" or "disk", once the store is opened
         # what `bjkg serve` prepared for this build (facets, literal index, label table),
         # loaded on first use: module name → the loaded object, or None
         self.prepared_dir = prepared_dir
@@ -167,9 +172,40 @@ class BuildStore:
         if self._store is None or self._store_pid != os.getpid():
             with self._open_lock:
                 if self._store is None or self._store_pid != os.getpid():
-                    self._store = pyoxigraph.Store.read_only(str(self.build_dir / "store"))
+                    self._store = self._open()
                     self._store_pid = os.getpid()
         return self._store
+
+    def _open(self) -> pyoxigraph.Store:
+        """The build's quads in memory if the build is small enough (IN_MEMORY_MAX_TRIPLES),
+        else the on-disk store opened read-only.
+
+        Why: a page makes a few hundred small index reads, and each read from RocksDB
+        decodes blocks and strings that pyoxigraph's in-memory store keeps ready (measured
+        on the seed graph: a place page 2.6 → 1.8 ms). The memory copy is loaded from the
+        build's own N-Quads dump, the file the on-disk store was filled from, so both hold
+        the same quads; it is only ever queried, never updated. A dump that cannot be read
+        falls back to the on-disk store, with a warning.
+        """
+        dump = self.build_dir / "bjkg.nq"
+        triples = self.manifest.get("triples")
+        if (self.in_memory_max_triples and isinstance(triples, int)
+                and triples <= self.in_memory_max_triples and dump.is_file()):
+            store = pyoxigraph.Store()
+            try:
+                # the build wrote the dump from validated quads: no need to validate again
+                store.bulk_load(path=str(dump), format=pyoxigraph.RdfFormat.N_QUADS, lenient=True)
+            except (OSError, SyntaxError) as exc:
+                log.warning("reading %s from disk: its dump %s could not be loaded into "
+                            "memory (%s)", self.build_dir, dump, exc)
+            else:
+                if len(store) == triples:
+                    self.reads_from = "memory"
+                    return store
+                log.warning("reading %s from disk: its dump %s holds %d quads, build.json "
+                            "says %d", self.build_dir, dump, len(store), triples)
+        self.reads_from = "disk"
+        return pyoxigraph.Store.read_only(str(self.build_dir / "store"))
 
     def start(self) -> None:
         """Open the store (inline) or start the query workers (pool) now."""

@@ -25,8 +25,10 @@ def rows(response) -> list[str]:
 @pytest.fixture(scope="module")
 def inline_app(tiny_build, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
+    # the disk store, as the pool reads: rows of a query without ORDER BY come in the
+    # order of the store's indexes, which differs in memory (compared below, sorted)
     application = create_app({"BUILD_DIR": str(tiny_build), "QUERY_MODE": "inline", "TESTING": True,
-                              "CACHE_DIR": str(cache)})
+                              "CACHE_DIR": str(cache), "IN_MEMORY_MAX_TRIPLES": 0})
     yield application
     application.extensions["bjkg"].store.close()
 
@@ -131,3 +133,71 @@ def test_a_warmed_worker_has_done_its_setup_and_exempts_it_from_the_cycle_collec
     finally:
         gc.unfreeze()
         application.extensions["bjkg"].store.close()
+
+
+# ---------------------------------------------------------------- small builds read from memory
+
+def _all_quads(store) -> set[str]:
+    return {str(q) for q in store.quads_for_pattern(None, None, None, None)}
+
+
+def _inline(build_dir, **settings):
+    return create_app({"BUILD_DIR": str(build_dir), "QUERY_MODE": "inline", "TESTING": True,
+                       **settings})
+
+
+def test_a_small_build_is_read_from_memory_with_the_same_quads_and_pages(tiny_build):
+    memory, disk = _inline(tiny_build), _inline(tiny_build, IN_MEMORY_MAX_TRIPLES=0)
+    try:
+        memory_store, disk_store = (a.extensions["bjkg"].store for a in (memory, disk))
+        assert _all_quads(memory_store.local_store()) == _all_quads(disk_store.local_store())
+        assert (memory_store.reads_from, disk_store.reads_from) == ("memory", "disk")
+        paths = [row["s"].value.replace("https://w3id.org/bjkg", "") for row in
+                 disk_store.local_store().query("SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s ?p ?o } "
+                                                "FILTER(STRSTARTS(STR(?s), 'https://w3id.org/bjkg/id/')) }")]
+        assert paths
+        for path in paths:
+            for accept in ("text/html", "application/json", "text/turtle"):
+                answers = [a.test_client().get(path, headers={"Accept": accept}) for a in (memory, disk)]
+                assert answers[0].status_code == answers[1].status_code == 200, path
+                assert answers[0].data == answers[1].data, (path, accept)
+        query = {"query": "SELECT ?s (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?s ORDER BY ?s"}
+        assert rows(memory.test_client().get("/sparql", query_string=query, headers=ACCEPT)) == \
+            rows(disk.test_client().get("/sparql", query_string=query, headers=ACCEPT))
+    finally:
+        memory.extensions["bjkg"].store.close()
+        disk.extensions["bjkg"].store.close()
+
+
+def test_a_build_above_the_limit_is_read_from_disk(tiny_build):
+    triples = json.loads((tiny_build / "build.json").read_text(encoding="utf-8"))["triples"]
+    app = _inline(tiny_build, IN_MEMORY_MAX_TRIPLES=triples - 1)
+    try:
+        app.extensions["bjkg"].store.local_store()
+        assert app.extensions["bjkg"].store.reads_from == "disk"
+    finally:
+        app.extensions["bjkg"].store.close()
+
+
+@pytest.mark.parametrize("damage", ["not N-Quads", "a quad missing"])
+def test_a_damaged_dump_falls_back_to_the_store_on_disk(tiny_build, tmp_path, caplog, damage):
+    import shutil
+
+    build = tmp_path / "build"
+    shutil.copytree(tiny_build, build)
+    dump = build / "bjkg.nq"
+    lines = dump.read_text(encoding="utf-8").splitlines(keepends=True)
+    dump.write_text("".join(lines[:-1]) + ("<broken\n" if damage == "not N-Quads" else ""),
+                    encoding="utf-8")
+    app = _inline(build)
+    try:
+        with caplog.at_level("WARNING", logger="bjkg.store"):
+            store = app.extensions["bjkg"].store.local_store()
+        assert app.extensions["bjkg"].store.reads_from == "disk"
+        assert "bjkg.nq" in caplog.text and "from disk" in caplog.text
+        assert len(store) == len(lines)
+        response = app.test_client().get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"},
+                                         headers=ACCEPT)
+        assert response.status_code == 200 and response.get_json()["boolean"] is True
+    finally:
+        app.extensions["bjkg"].store.close()
