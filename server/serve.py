@@ -7,8 +7,15 @@ pool of query worker processes. With ``--get PATH`` it answers one GET in-proces
 the test client, prints the body and exits non-zero on an error status (Datasette's --get),
 which makes smoke tests and scripts easy.
 
-Sizing for a small (2-core) machine: 1 HTTP worker process × 8 threads, and 3 query worker
-processes per HTTP worker; HTTP threads mostly wait on query workers, so threads are cheap.
+Sizing (`sizing`): over a build, one HTTP worker process per core with 2 threads and at
+most 4 connections each. Page rendering is Python, which runs one thread at a time per
+process, so a worker's requests effectively queue for its core; what decides the waits is
+how the keep-alive connections are spread over the workers. A worker accepts while it has
+room, so without a limit one worker could hold most connections (measured, the seed page at
+8 connections on 2 cores: 3 workers × 4 threads spread them 8/0/0 to 3/3/2, p99 28–41 ms;
+2 workers × 2 threads × 4 connections spread them 4/4, p99 17–22 ms). A worker at its limit
+closes a connection after answering, so clients move to a worker with room; keep-alive idle
+time is 2 s, so idle connections do not hold places for long.
 An in-memory dataset (``--empty``) must be a single process, since memory is not shared.
 Over a remote store (``--sparql-endpoint``) the processes hold no data at all, so any number
 of them, on any number of machines, can serve one store (docs/deploy.md).
@@ -74,15 +81,17 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
         resolved["QUERY_MODE"] == "auto" and not resolved["EMPTY"]))
     if inline:  # gunicorn workers are the sandbox (server.inline)
         overrides["QUERY_MODE"] = "inline"
+    processes, threads, connections = sizing(resolved, workers, remote=bool(remote))
     options = {
         "bind": f"{host}:{port}",
-        "workers": 1 if resolved["EMPTY"] else (workers or resolved["WORKERS"] or default_workers()),
+        "workers": processes,
         "worker_class": "gthread",
-        "threads": resolved["THREADS"],
+        "threads": threads,
+        "worker_connections": connections,
         # the worker must outlive the slowest query it waits for
         "timeout": int(resolved["QUERY_TIMEOUT"]) + 30,
         "graceful_timeout": 10,
-        "keepalive": 5,
+        "keepalive": KEEPALIVE_SECONDS,
         "limit_request_line": 8190,  # longer queries must be POSTed
         "accesslog": resolved["ACCESS_LOG"] or None,  # gunicorn's default: none
         "errorlog": "-",
@@ -143,11 +152,27 @@ def _prepare_search_index(overrides: Mapping[str, Any]) -> None:
                    err=True)
 
 
+KEEPALIVE_SECONDS = 2  # an idle keep-alive connection holds one of a worker's CONNECTIONS
+
+
+def sizing(resolved: Mapping[str, Any], workers: int | None = None, *,
+           remote: bool = False) -> tuple[int, int, int]:
+    """(worker processes, threads per worker, connections per worker) for gunicorn, from
+    the settings (0 means the default described in server.settings and the module's doc)."""
+    if resolved["EMPTY"]:
+        processes = 1
+    else:
+        processes = workers or resolved["WORKERS"] or default_workers()
+    threads = resolved["THREADS"] or (8 if remote else 2)
+    connections = max(resolved["CONNECTIONS"] or threads + 2, threads + 1)
+    return processes, threads, connections
+
+
 def default_workers() -> int:
-    """HTTP worker processes when WORKERS is 0: one per core, plus one."""
+    """HTTP worker processes when WORKERS is 0: one per core."""
     import os
 
-    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) + 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _warm(app):

@@ -128,3 +128,48 @@ def test_serve_refuses_a_missing_build(tmp_path):
                            "--get", "/sparql"], cwd=ROOT, capture_output=True, timeout=120)
     assert done.returncode != 0
     assert b"bjkg build" in done.stderr
+
+
+def _keep_alive_get(sock, path: str) -> bytes:
+    """One HTTP/1.1 request on an open socket; the response's status line and headers."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/turtle\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next((line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), b"0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head
+
+
+def test_idle_keep_alive_connections_do_not_lock_out_new_clients(tiny_build):
+    """A worker holds at most CONNECTIONS connections: clients holding them idle must not
+    keep a new client waiting for longer than the keep-alive idle time."""
+    import socket
+
+    from tests.server.conftest import start_server, stop_server
+
+    server = start_server(["--build", str(tiny_build), "--workers", "1", "-s", "THREADS", "1",
+                           "-s", "CONNECTIONS", "2"])
+    try:
+        host, port = urllib.parse.urlsplit(server.url).netloc.split(":")
+        idle = [socket.create_connection((host, int(port)), timeout=30) for _ in range(2)]
+        for sock in idle:
+            assert _keep_alive_get(sock, "/id/place/tongzhou").startswith(b"HTTP/1.1 200")
+        status, _, _ = get(f"{server.url}/sparql?query=ASK%7B%3Fs%20%3Fp%20%3Fo%7D")
+        assert status == 200
+        # the server let the idle connections go (after the keep-alive time) to make room
+        for sock in idle:
+            sock.settimeout(30)
+            assert sock.recv(1) == b""
+            sock.close()
+    finally:
+        stop_server(server)

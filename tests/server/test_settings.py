@@ -74,3 +74,19 @@ def test_create_app_opens_nothing_at_import_and_one_store_per_app(tiny_build):
             assert get_manifest() is state.manifest
     finally:
         state.store.close()
+
+
+def test_server_sizing_defaults_and_bounds(monkeypatch):
+    from server import serve
+
+    monkeypatch.setattr(serve, "default_workers", lambda: 2)
+
+    def sized(remote=False, workers=None, **settings):
+        return serve.sizing(load_settings(settings, environ={}), workers, remote=remote)
+
+    assert sized() == (2, 2, 4)                       # a build: one process per core
+    assert sized(remote=True) == (2, 8, 10)           # a remote store: threads wait on it
+    assert sized(EMPTY=True) == (1, 2, 4)             # in-memory data lives in one process
+    assert sized(workers=5, THREADS=3) == (5, 3, 5)
+    assert sized(CONNECTIONS=9) == (2, 2, 9)
+    assert sized(THREADS=4, CONNECTIONS=2) == (2, 4, 5)  # room for one keep-alive connection
