@@ -161,7 +161,7 @@ def _read_input(where: str, root: Path, item: Input) -> _Loaded:
     else:
         package, _, inner = item.resource.partition(":")
         try:
-            resource = importlib.resources.files(package).joinpath(inner)
+            resource = _package_file(package, inner)
         except ModuleNotFoundError:
             raise ExternalError(f"{where}: package {package!r} is not installed; it provides "
                                 f"{item.resource} (pip install -e . installs it)") from None
@@ -176,6 +176,22 @@ def _read_input(where: str, root: Path, item: Input) -> _Loaded:
                             f"the manifest pins {item.sha256}{hint}. If the new bytes are "
                             "intended, review them and update sha256 and retrieved.")
     return _Loaded(item, data, label, size)
+
+
+def _package_file(package: str, inner: str):
+    """A file shipped inside an installed package, found without importing the package
+    when it is a plain folder: importing runs the package's own start-up (cpca builds its
+    address matcher, ≈0.1 s, through the deprecated pkg_resources), and only a data file
+    is wanted. Otherwise (a zip, say) through importlib.resources, which imports it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package) if "." not in package else None
+    if spec is None and "." not in package:
+        raise ModuleNotFoundError(package)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    if len(folders) == 1 and Path(folders[0]).is_dir():
+        return Path(folders[0]).joinpath(*inner.split("/"))
+    return importlib.resources.files(package).joinpath(inner)
 
 
 def _version(package: str) -> str:

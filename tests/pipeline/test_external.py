@@ -54,6 +54,31 @@ def test_manifest_declares_the_divisions_from_the_installed_package():
     assert not copies, "the table is read from the installed package, not copied into the repo"
 
 
+def test_a_package_resource_is_read_without_importing_the_package(tmp_path):
+    """cpca's own start-up (its address matcher) is not needed to read its table; a
+    missing package or file is named."""
+    import subprocess
+    import sys
+
+    (dataset,) = read_manifest(ROOT / "graph" / "external.toml")
+    item = dataset.inputs[0]
+    script = ("import sys; from pathlib import Path; from graph.external_data import _read_input\n"
+              f"loaded = _read_input('x', Path({str(ROOT)!r}), {item!r})\n"
+              "print(loaded.size, 'cpca' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", "from graph.external_manifest import Input\n" + script],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    size, imported = done.stdout.split()
+    assert int(size) > 100_000 and imported == "False"
+    from graph.external_data import ExternalError, _read_input
+    from graph.external_manifest import Input
+
+    with pytest.raises(ExternalError, match="package 'no_such_package_bjkg' is not installed"):
+        _read_input("x", ROOT, Input(None, "no_such_package_bjkg:data.csv", item.sha256, "csv"))
+    with pytest.raises(ExternalError, match="has no file resources/missing.csv"):
+        _read_input("x", ROOT, Input(None, "cpca:resources/missing.csv", item.sha256, "csv"))
+
+
 def test_manifest_errors_name_the_line(tmp_path):
     path = tmp_path / "external.toml"
     path.write_text('# comment\n\n[[dataset]]\nname = "x"\ntitle = "X"\nformat = "turtle"\n'
