@@ -114,7 +114,7 @@ def index() -> LabelIndex:
 # (`prepare`); each worker then loads the finished index instead of building it itself —
 # once instead of once per worker, and without the memory the label queries leave behind.
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: with the packed keys (server.search_index._PackedKeys)
 
 
 def prepared_path(cache_dir: str | Path, build_hash: str) -> Path:

@@ -82,3 +82,83 @@ def test_index_is_built_once_per_process(client, html_app, monkeypatch):
     client.get("/search.json?q=Tongzhou")
     assert calls == []
     assert search.INDEX_KEY in html_app.extensions
+
+
+# ---------------------------------------------------------------- the packed keys
+
+def _reference_search(index: SearchIndex, query: str, limit: int = 50) -> list[tuple]:
+    """What `search` must answer: the query compared with every key, one label at a time."""
+    from server.search_index import EXACT, PREFIX, SUBSTRING, _has_hanzi
+
+    def match(q: str, key: str) -> int:
+        if not q or not key:
+            return 0
+        return EXACT if key == q else PREFIX if key.startswith(q) else SUBSTRING if q in key else 0
+
+    qh = hanzi_key(query)
+    ql = "" if _has_hanzi(query) else latin_key(query)
+    best: dict[str, tuple] = {}
+    for e in index.entries:
+        score = max(match(qh, e.hanzi), match(ql, e.latin))
+        if score:
+            rank = (-score, e.is_alt, len(e.text), e.iri, e.text)
+            if e.iri not in best or rank < best[e.iri][0]:
+                best[e.iri] = (rank, e.text, e.lang, e.is_alt, score)
+    return [(iri, *rest[1:]) for iri, rest in sorted(best.items(), key=lambda kv: kv[1][0])][:limit]
+
+
+def _answers(index: SearchIndex, query: str, limit: int = 50) -> list[tuple]:
+    return [(h.iri, h.text, h.lang, h.is_alt, h.match) for h in index.search(query, limit)]
+
+
+LABELS = ["通州区", "通州", "北京城市副中心", "城市副中心", "南通市通州区", "數字經濟", "数字经济标杆城市",
+          "Tongzhou District", "Beijing", "京津冀协同发展", "中关村", "中关村科学城", "a", "aa", "aaa",
+          "雄安新区", "Xiong'an New Area", "五子联动", "“五子”联动", "GDP", "1 2 3", "长安街"]
+
+
+def _small_index() -> SearchIndex:
+    rows = [(f"https://example.org/{i // 2}", text, "zh-Hans" if i % 3 else "en", i % 5 == 0)
+            for i, text in enumerate(LABELS)]
+    return SearchIndex(rows)
+
+
+@pytest.mark.parametrize("query", ["通州", "通", "州区", "副中心", "中关村", "a", "aa", "aaa", "aaaa",
+                                   "tongzhou", "zhou", "Beijing", "bei", "京", "市", "gdp", "12", "3",
+                                   "xiongan", "五子", "wuzi", "不存在", "zz", "t", "n", "區", "經濟"])
+def test_packed_search_answers_as_comparing_every_key(query):
+    index = _small_index()
+    assert _answers(index, query) == _reference_search(index, query)
+    assert _answers(index, query, 2) == _reference_search(index, query, 2)
+
+
+def test_packed_search_on_random_labels_and_queries():
+    from hypothesis import given, settings, strategies as st
+
+    alphabet = st.sampled_from(list("通州区北京市中心城副关村数字经济abcAB12 ·“”-"))
+    label = st.text(alphabet, min_size=0, max_size=8)
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(label, max_size=12), st.lists(label, min_size=1, max_size=4))
+    def check(texts, queries):
+        index = SearchIndex([(f"https://example.org/{i % 4}", t, "zh-Hans", i % 2 == 1)
+                             for i, t in enumerate(texts)])
+        for query in queries + [t[1:3] for t in texts]:
+            assert _answers(index, query) == _reference_search(index, query)
+
+    check()
+
+
+def test_real_build_search_answers_as_comparing_every_key(real_build):
+    from server import create_app
+    from server.views.search import build_index
+
+    app = create_app({"BUILD_DIR": str(real_build), "TESTING": True})
+    try:
+        with app.app_context():
+            index = build_index()
+        queries = {e.text[i:i + n] for e in index.entries[::7] for n in (1, 2, 4) for i in (0, 1)}
+        queries |= {e.latin[:5] for e in index.entries[::11]} | {"tongzhou", "北京", "區"}
+        for query in sorted(queries):
+            assert _answers(index, query) == _reference_search(index, query), query
+    finally:
+        app.extensions["bjkg"].store.close()
