@@ -6,6 +6,7 @@ imports the server lazily so that building never loads Flask.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -45,6 +46,31 @@ def build(out_dir: str, sources_dir: str | None, base: str | None) -> None:
         sys.exit(1)
     click.echo(f"built {summary['triples']} triples in {len(summary['graphs'])} graphs "
                f"into {out_dir} (hash {summary['hash'][:12]}); quote check: {summary['quote_check']}")
+    _done()
+
+
+# Set by `program`, the `bjkg` command itself (not when `main` is invoked in-process, e.g.
+# by click's test runner): a finished build may then end the process at once.
+_OWN_PROCESS = False
+
+
+def _done() -> None:
+    """End the `bjkg build` process now that everything is written, flushed and closed.
+
+    The build leaves a few million rdflib objects in reference cycles; tearing the
+    interpreter down collects and frees every one of them (≈0.3 s, a fifteenth of the
+    build), for nothing. As mypy does, skip that and exit directly."""
+    if _OWN_PROCESS:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def program() -> None:
+    """The `bjkg` command (and `python -m server.cli`)."""
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
+    main()
 
 
 @main.command()
@@ -253,4 +279,4 @@ def _sources(option: str | None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
+    program()
