@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from server.extension import get_state
 
@@ -40,7 +40,7 @@ def _etag() -> str | None:
 
 
 def _not_modified():
-    tag = _etag()
+    tag = g.bjkg_etag = _etag()  # kept for _add_headers: the inputs do not change meanwhile
     if tag is not None and request.if_none_match.contains_weak(tag):
         response = Response(status=304)
         response.set_etag(tag, weak=True)
@@ -61,7 +61,7 @@ def _add_headers(response: Response) -> Response:
         if origin != "*":
             response.vary.add("Origin")
     if response.status_code == 200 and "ETag" not in response.headers:
-        tag = _etag()
+        tag = g.bjkg_etag if "bjkg_etag" in g else _etag()
         if tag is not None:
             response.set_etag(tag, weak=True)
             if "Cache-Control" not in response.headers:
