@@ -14,8 +14,8 @@ how the keep-alive connections are spread over the workers. A worker accepts whi
 room, so without a limit one worker could hold most connections (measured, the seed page at
 8 connections on 2 cores: 3 workers × 4 threads spread them 8/0/0 to 3/3/2, p99 28–41 ms;
 2 workers × 2 threads × 4 connections spread them 4/4, p99 17–22 ms). A worker at its limit
-closes a connection after answering, so clients move to a worker with room; keep-alive idle
-time is 2 s, so idle connections do not hold places for long.
+gives a place up when a client waits to be accepted (`server.balanced_worker`), so with
+more clients than places they take turns instead of the first ones keeping them.
 An in-memory dataset (``--empty``) must be a single process, since memory is not shared.
 Over a remote store (``--sparql-endpoint``) the processes hold no data at all, so any number
 of them, on any number of machines, can serve one store (docs/deploy.md).
@@ -81,11 +81,13 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
         resolved["QUERY_MODE"] == "auto" and not resolved["EMPTY"]))
     if inline:  # gunicorn workers are the sandbox (server.inline)
         overrides["QUERY_MODE"] = "inline"
+    from server.balanced_worker import BalancedThreadWorker
+
     processes, threads, connections = sizing(resolved, workers, remote=bool(remote))
     options = {
         "bind": f"{host}:{port}",
         "workers": processes,
-        "worker_class": "gthread",
+        "worker_class": BalancedThreadWorker,
         "threads": threads,
         "worker_connections": connections,
         # the worker must outlive the slowest query it waits for

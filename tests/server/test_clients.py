@@ -173,3 +173,46 @@ def test_idle_keep_alive_connections_do_not_lock_out_new_clients(tiny_build):
             sock.close()
     finally:
         stop_server(server)
+
+
+def test_clients_beyond_the_connection_limit_take_turns(tiny_build):
+    """With more keep-alive clients than the worker holds, every client is answered while
+    the others keep sending: a full worker gives its place to a waiting client."""
+    import http.client
+
+    from tests.server.conftest import start_server, stop_server
+
+    server = start_server(["--build", str(tiny_build), "--workers", "1", "-s", "THREADS", "2",
+                           "-s", "CONNECTIONS", "4"])
+    host, port = urllib.parse.urlsplit(server.url).netloc.split(":")
+    answered = [0] * 12
+    stop = threading.Event()
+
+    def client(number: int) -> None:
+        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            while not stop.is_set():
+                connection.request("GET", "/sparql?query=ASK%7B%3Fs%20%3Fp%20%3Fo%7D",
+                                   headers={"Accept": "application/sparql-results+json"})
+                response = connection.getresponse()
+                assert response.status == 200
+                response.read()
+                answered[number] += 1
+                if response.getheader("Connection", "").lower() == "close":
+                    connection.close()  # reconnects on the next request
+        finally:
+            connection.close()
+
+    try:
+        threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(len(answered))]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while min(answered) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert min(answered) >= 3, answered  # nobody was left waiting behind the others
+    finally:
+        stop_server(server)
