@@ -22,12 +22,55 @@ pyproject.toml.
 from __future__ import annotations
 
 import select
+import threading
+import time
 
 from gunicorn.workers.gthread import ThreadWorker
 
+# A request answered for longer than this holds its thread "for long": a query, not a page.
+LONG_REQUEST_SECONDS = 0.25
+
 
 class BalancedThreadWorker(ThreadWorker):
-    """gthread that lets a waiting client in when it is at its connection limit."""
+    """gthread that lets a waiting client in when it is at its connection limit, and takes
+    no new client while every one of its threads is held by a long request."""
+
+    def handle_request(self, req, conn):
+        """gunicorn's, noting when this thread started answering (see `_held_for_long`)."""
+        started = self.__dict__.setdefault("_answering", {})
+        started[threading.get_ident()] = time.monotonic()
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            started.pop(threading.get_ident(), None)
+
+    def accept(self, listener):
+        """Accept, unless every thread is held by a long request: the client is better
+        off with another worker, or in the queue until a thread here is free."""
+        if self._held_for_long():
+            self.set_accept_enabled(False)  # the loop enables it again once a thread is free
+            return
+        super().accept(listener)
+
+    @property
+    def worker_connections(self) -> int:
+        """The limit gunicorn's loop compares the connections with before it accepts:
+        reached, for now, while every thread is held by a long request."""
+        if self._held_for_long():
+            return min(self._worker_connections, getattr(self, "nr_conns", 0))
+        return self._worker_connections
+
+    @worker_connections.setter
+    def worker_connections(self, value: int) -> None:
+        self._worker_connections = value
+
+    def _held_for_long(self) -> bool:
+        """Every thread answering one request for more than LONG_REQUEST_SECONDS."""
+        started = list(self.__dict__.get("_answering", {}).values())
+        if len(started) < self.cfg.threads:
+            return False
+        now = time.monotonic()
+        return all(now - at > LONG_REQUEST_SECONDS for at in started)
 
     @property
     def max_keepalived(self) -> int:
@@ -43,7 +86,7 @@ class BalancedThreadWorker(ThreadWorker):
 
     def _full_and_wanted(self) -> bool:
         """At the connection limit, with a connection waiting on a listening socket."""
-        if getattr(self, "nr_conns", 0) < getattr(self, "worker_connections", 1 << 30):
+        if getattr(self, "nr_conns", 0) < getattr(self, "_worker_connections", 1 << 30):
             return False
         try:
             readable, _, _ = select.select(self.sockets, [], [], 0)

@@ -7,15 +7,18 @@ pool of query worker processes. With ``--get PATH`` it answers one GET in-proces
 the test client, prints the body and exits non-zero on an error status (Datasette's --get),
 which makes smoke tests and scripts easy.
 
-Sizing (`sizing`): over a build, one HTTP worker process per core with 2 threads and at
+Sizing (`sizing`): over a build, one HTTP worker process per core with one thread and at
 most 4 connections each. Page rendering is Python, which runs one thread at a time per
-process, so a worker's requests effectively queue for its core; what decides the waits is
-how the keep-alive connections are spread over the workers. A worker accepts while it has
-room, so without a limit one worker could hold most connections (measured, the seed page at
-8 connections on 2 cores: 3 workers × 4 threads spread them 8/0/0 to 3/3/2, p99 28–41 ms;
-2 workers × 2 threads × 4 connections spread them 4/4, p99 17–22 ms). A worker at its limit
-gives a place up when a client waits to be accepted (`server.balanced_worker`), so with
-more clients than places they take turns instead of the first ones keeping them.
+process, so a worker's requests queue for its core whatever its threads; what decides the
+waits is how the keep-alive connections are spread over the workers, and whether threads
+of one worker fight over its lock. A worker accepts while it has room, so without a limit
+one worker could hold most connections (measured, the seed page at 8 connections on 2
+cores: 3 workers × 4 threads spread them 8/0/0 to 3/3/2, p99 28–41 ms; 2 workers × 2
+threads × 4 connections, 4/4, p99 17–32 ms; 2 workers × 1 thread × 4 connections, p99
+15–23 ms in the same minutes). The worker (`server.balanced_worker`) gives a place up when
+it is full and a client waits to be accepted, so with more clients than places they take
+turns; and it takes no new client while its thread is held by a long request (a query
+running for seconds), so new clients go to the other workers instead of waiting behind it.
 An in-memory dataset (``--empty``) must be a single process, since memory is not shared.
 Over a remote store (``--sparql-endpoint``) the processes hold no data at all, so any number
 of them, on any number of machines, can serve one store (docs/deploy.md).
@@ -165,16 +168,18 @@ def sizing(resolved: Mapping[str, Any], workers: int | None = None, *,
         processes = 1
     else:
         processes = workers or resolved["WORKERS"] or default_workers()
-    threads = resolved["THREADS"] or (8 if remote else 2)
-    connections = max(resolved["CONNECTIONS"] or threads + 2, threads + 1)
+    threads = resolved["THREADS"] or (8 if remote else 1)
+    connections = max(resolved["CONNECTIONS"] or 4, threads + 1)
     return processes, threads, connections
 
 
 def default_workers() -> int:
-    """HTTP worker processes when WORKERS is 0: one per core."""
+    """HTTP worker processes when WORKERS is 0: one per core, and at least two, so that
+    a long query never holds the whole server."""
     import os
 
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(2, cores)
 
 
 def _warm(app):

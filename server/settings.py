@@ -150,20 +150,21 @@ SETTINGS: tuple[Setting, ...] = (
             "the build hash so clients can revalidate cheaply.", int),
     Setting("WORKERS", 0,
             "HTTP worker processes (gunicorn), each opening the read-only store once; 0 means "
-            "one per CPU core (Python runs one thread at a time per process). Forced to 1 with "
+            "one per CPU core, at least 2 (Python runs one thread at a time per process). Forced to 1 with "
             "EMPTY, whose data lives in memory.",
             _non_negative_int),
     Setting("THREADS", 0,
-            "Threads per HTTP worker process; 0 means 2 over a build (its pages and queries "
-            "keep the core busy, so more threads only queue for it; the second keeps a worker "
-            "answering while a long query runs) and 8 over a remote store (threads wait on it).",
+            "Threads per HTTP worker process; 0 means 1 over a build (its pages and queries "
+            "keep the core busy, and threads of one process only take turns on it, slower: a "
+            "worker whose thread is held by a long query takes no new client meanwhile) and "
+            "8 over a remote store (threads wait on it).",
             _non_negative_int),
     Setting("CONNECTIONS", 0,
             "Client connections one HTTP worker holds at once, idle keep-alive ones included "
             "(gunicorn's worker_connections); more wait in the kernel's queue for a worker "
-            "with room, and a worker at its limit closes a connection after answering. 0 "
-            "means THREADS + 2: keep-alive clients then spread over the workers instead of "
-            "piling onto the one that accepted first; at least THREADS + 1.",
+            "with room, and a worker at its limit gives a connection up after answering when "
+            "a client waits. 0 means 4: keep-alive clients then spread over the workers "
+            "instead of piling onto the one that accepted first. At least THREADS + 1.",
             _non_negative_int),
     Setting("ACCESS_LOG", "",
             "Where gunicorn logs each request (`-` for standard output, or a file); empty: no "

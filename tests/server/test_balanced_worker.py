@@ -47,3 +47,27 @@ def test_a_closed_listener_counts_as_nobody_waiting(listener):
     worker = _worker(listener, connections=4)
     listener.close()
     assert worker.max_keepalived == 2
+
+
+class _Config:
+    threads = 1
+
+
+def test_takes_no_new_client_while_its_thread_is_held_by_a_long_request(listener, monkeypatch):
+    import threading
+
+    from server import balanced_worker
+
+    worker = _worker(listener, connections=1)
+    worker.cfg = _Config()
+    assert worker.worker_connections == 4  # idle: room for four
+    now = [1000.0]
+    monkeypatch.setattr(balanced_worker.time, "monotonic", lambda: now[0])
+    worker._answering = {threading.get_ident(): now[0]}
+    assert worker.worker_connections == 4  # a request just started: a page, most likely
+    now[0] += balanced_worker.LONG_REQUEST_SECONDS + 0.01
+    assert worker.worker_connections == 1  # held for long: full for now, accepts nothing
+    worker.cfg.threads = 2
+    assert worker.worker_connections == 4  # another thread is free
+    worker._answering = {}
+    assert worker.worker_connections == 4

@@ -84,9 +84,9 @@ def test_server_sizing_defaults_and_bounds(monkeypatch):
     def sized(remote=False, workers=None, **settings):
         return serve.sizing(load_settings(settings, environ={}), workers, remote=remote)
 
-    assert sized() == (2, 2, 4)                       # a build: one process per core
-    assert sized(remote=True) == (2, 8, 10)           # a remote store: threads wait on it
-    assert sized(EMPTY=True) == (1, 2, 4)             # in-memory data lives in one process
-    assert sized(workers=5, THREADS=3) == (5, 3, 5)
-    assert sized(CONNECTIONS=9) == (2, 2, 9)
+    assert sized() == (2, 1, 4)                       # a build: one process per core
+    assert sized(remote=True) == (2, 8, 9)            # a remote store: threads wait on it
+    assert sized(EMPTY=True) == (1, 1, 4)             # in-memory data lives in one process
+    assert sized(workers=5, THREADS=3) == (5, 3, 4)
+    assert sized(CONNECTIONS=9) == (2, 1, 9)
     assert sized(THREADS=4, CONNECTIONS=2) == (2, 4, 5)  # room for one keep-alive connection
