@@ -10,14 +10,21 @@ clients on 2 workers × 4 places: p99 1.2 s; 128 clients: timeouts).
 This worker gives the place up when someone is waiting: while it is at its limit and a
 client waits to be accepted, it closes the connection it has just answered, with
 `Connection: close` in that answer (the client reconnects and queues like everyone else;
-measured: 32 clients p99 65–98 ms, 128 clients ≈ 250 ms, no errors). Below the limit, or
-with nobody waiting, it is gunicorn's gthread worker unchanged. An idle connection is not
-closed early: its client may be sending on it at that moment (tried: wrk saw read
+measured: 32 clients p99 65–98 ms, 128 clients ≈ 250 ms, no errors). An idle connection
+is not closed early: its client may be sending on it at that moment (tried: wrk saw read
 errors); it goes at the end of the keep-alive time (2 s).
 
-It uses attributes of gunicorn 27's ThreadWorker (`max_keepalived`, read for each answer;
-`nr_conns`, `worker_connections`, `sockets`), hence the version range pinned in
-pyproject.toml.
+And it takes no new client while every one of its threads has been answering one request
+for more than LONG_REQUEST_SECONDS (a query running for seconds, not a page): with one
+thread per worker, a client accepted then would wait behind that query (the runaway-query
+test in tests/server/test_clients.py fails without this); another worker takes it, or it
+waits in the queue until a thread here is free. Below its limit, with nobody waiting and
+no thread held, it is gunicorn's gthread worker unchanged.
+
+It extends gunicorn 27's ThreadWorker through `handle_request`, `accept`,
+`set_accept_enabled` and the attributes `max_keepalived` (read for each answer),
+`worker_connections` (read before each turn of the event loop), `nr_conns` and `sockets`;
+hence the version range pinned in pyproject.toml.
 """
 from __future__ import annotations
 
@@ -35,14 +42,17 @@ class BalancedThreadWorker(ThreadWorker):
     """gthread that lets a waiting client in when it is at its connection limit, and takes
     no new client while every one of its threads is held by a long request."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        self._answering: dict[int, float] = {}  # thread → when it began its request
+        super().__init__(*args, **kwargs)
+
     def handle_request(self, req, conn):
         """gunicorn's, noting when this thread started answering (see `_held_for_long`)."""
-        started = self.__dict__.setdefault("_answering", {})
-        started[threading.get_ident()] = time.monotonic()
+        self._answering[threading.get_ident()] = time.monotonic()
         try:
             return super().handle_request(req, conn)
         finally:
-            started.pop(threading.get_ident(), None)
+            self._answering.pop(threading.get_ident(), None)
 
     def accept(self, listener):
         """Accept, unless every thread is held by a long request: the client is better
@@ -66,7 +76,7 @@ class BalancedThreadWorker(ThreadWorker):
 
     def _held_for_long(self) -> bool:
         """Every thread answering one request for more than LONG_REQUEST_SECONDS."""
-        started = list(self.__dict__.get("_answering", {}).values())
+        started = list(self._answering.values())  # one C call: safe beside the threads
         if len(started) < self.cfg.threads:
             return False
         now = time.monotonic()

@@ -11,7 +11,7 @@ Sizing (`sizing`): over a build, one HTTP worker process per core with one threa
 most 4 connections each. Page rendering is Python, which runs one thread at a time per
 process, so a worker's requests queue for its core whatever its threads; what decides the
 waits is how the keep-alive connections are spread over the workers, and whether threads
-of one worker fight over its lock. A worker accepts while it has room, so without a limit
+of one worker contend for its interpreter lock. A worker accepts while it has room, so without a limit
 one worker could hold most connections (measured, the seed page at 8 connections on 2
 cores: 3 workers × 4 threads spread them 8/0/0 to 3/3/2, p99 28–41 ms; 2 workers × 2
 threads × 4 connections, 4/4, p99 17–32 ms; 2 workers × 1 thread × 4 connections, p99

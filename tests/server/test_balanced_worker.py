@@ -19,6 +19,7 @@ def listener():
 
 def _worker(listener, *, connections: int, limit: int = 4, keep: int = 2) -> BalancedThreadWorker:
     worker = object.__new__(BalancedThreadWorker)  # the rule only, without a gunicorn arbiter
+    worker._answering = {}
     worker.sockets = [listener]
     worker.worker_connections = limit
     worker.nr_conns = connections
