@@ -185,12 +185,13 @@ def _package_file(package: str, inner: str):
     is wanted. Otherwise (a zip, say) through importlib.resources, which imports it."""
     import importlib.util
 
-    spec = importlib.util.find_spec(package) if "." not in package else None
-    if spec is None and "." not in package:
-        raise ModuleNotFoundError(package)
-    folders = list(spec.submodule_search_locations or []) if spec is not None else []
-    if len(folders) == 1 and Path(folders[0]).is_dir():
-        return Path(folders[0]).joinpath(*inner.split("/"))
+    if "." not in package:  # a subpackage's spec would import its parent anyway
+        spec = importlib.util.find_spec(package)
+        if spec is None:
+            raise ModuleNotFoundError(package)
+        folders = list(spec.submodule_search_locations or [])
+        if len(folders) == 1 and Path(folders[0]).is_dir():
+            return Path(folders[0]).joinpath(*inner.split("/"))
     return importlib.resources.files(package).joinpath(inner)
 
 

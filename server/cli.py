@@ -58,7 +58,7 @@ def _done() -> None:
     """End the `bjkg build` process now that everything is written, flushed and closed.
 
     The build leaves a few million rdflib objects in reference cycles; tearing the
-    interpreter down collects and frees every one of them (≈0.3 s, a fifteenth of the
+    interpreter down collects and frees every one of them (≈0.25 s, a twentieth of the
     build), for nothing. As mypy does, skip that and exit directly."""
     if _OWN_PROCESS:
         sys.stdout.flush()

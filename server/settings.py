@@ -150,8 +150,8 @@ SETTINGS: tuple[Setting, ...] = (
             "the build hash so clients can revalidate cheaply.", int),
     Setting("WORKERS", 0,
             "HTTP worker processes (gunicorn), each opening the read-only store once; 0 means "
-            "one per CPU core, at least 2 (Python runs one thread at a time per process). Forced to 1 with "
-            "EMPTY, whose data lives in memory.",
+            "one per CPU core, at least 2 (Python runs one thread at a time per process). "
+            "Forced to 1 with EMPTY, whose data lives in memory.",
             _non_negative_int),
     Setting("THREADS", 0,
             "Threads per HTTP worker process; 0 means 1 over a build (its pages and queries "
@@ -177,8 +177,8 @@ SETTINGS: tuple[Setting, ...] = (
             "`auto`: inline under `bjkg serve`, pool elsewhere (test client, --get).",
             _choice("auto", "inline", "pool")),
     Setting("IN_MEMORY_MAX_TRIPLES", 250_000,
-            "A build with at most this many triples is read by each inline HTTP worker into "
-            "memory (from its bjkg.nq, ~0.35 KB per triple) instead of from the on-disk store: "
+            "A build with at most this many triples is read by each HTTP worker into memory "
+            "(from its bjkg.nq, ~0.35 KB per triple) instead of from the on-disk store: "
             "entity pages then cost about a third less. 0: always read the on-disk store.",
             _non_negative_int),
     Setting("CACHE_DIR", "",
