@@ -2,7 +2,7 @@
 
 The curated-records build (`bjkg build`) checks quotes, reasons and validates; synthetic
 benchmark data needs none of that, only the artifact's shape (docs/artifact.md): `bjkg.nq`,
-the pyoxigraph `store/` (filled by `graph.store_load.load_nquads`, the build's own loading
+the pyoxigraph `store/` (filled by `bjkg.graph.store_load.load_nquads`, the build's own loading
 path: concurrent `Store.bulk_load`s of line-aligned pieces, then compaction) and
 `build.json` (hash, counts per graph and class). The load time reported is from the N-Quads
 file to a compacted, flushed and closed store (the manifest's counts are timed apart, on
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import pyoxigraph as ox
-from graph.files import sha256_file as _sha256
-from graph.store_load import load_nquads
+from bjkg.graph.files import sha256_file as _sha256
+from bjkg.graph.store_load import load_nquads
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 

@@ -81,7 +81,7 @@ def start_bjkg(build_dir: Path, workdir: Path, *, settings: dict[str, str] | Non
                timeout: float = 600) -> Running:
     port = free_port()
     log = workdir / f"bjkg-{port}.log"
-    args = [sys.executable, "-m", "server.cli", "serve", "--build", str(build_dir), "--port", str(port)]
+    args = [sys.executable, "-m", "bjkg.server.cli", "serve", "--build", str(build_dir), "--port", str(port)]
     for name, value in (settings or {}).items():
         args += ["-s", name, str(value)]
     env = dict(os.environ)

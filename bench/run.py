@@ -362,7 +362,7 @@ def ratios(size_result: dict) -> dict:
 def _seed_build(out_dir: Path, cache_dir: str) -> tuple[float, subprocess.CompletedProcess]:
     """`bjkg build` of the curated records, timed; `cache_dir` "" turns the build cache off."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "server.cli", "build", "--out", str(out_dir)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "bjkg.server.cli", "build", "--out", str(out_dir)], cwd=ROOT,
                           capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT), BJKG_CACHE_DIR=cache_dir))
     return time.perf_counter() - started, done

@@ -29,16 +29,16 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF
 
-from .external_data import ExternalError, ExternalResult, link_external, read_external
-from .infer import infer
-from .quotes import QuoteError, check_quotes
-from .rdfgen import generate
-from .records import RecordsInvalid, read_catalog
-from .terms import TermError, to_oxigraph
-from .validate import load_shapes, validate
-from .vocab import DEFAULT_BASE, ONTOLOGY_IRI, PREFIXES, Iris
-from .files import sha256_file as _sha256
-from .store_load import load_nquads
+from bjkg.graph.datasets.read import ExternalError, ExternalResult, link_external, read_external
+from bjkg.graph.infer import infer
+from bjkg.graph.records.quotes import QuoteError, check_quotes
+from bjkg.graph.records.rdfgen import generate
+from bjkg.graph.records.catalog import RecordsInvalid, read_catalog
+from bjkg.graph.terms import TermError, to_oxigraph
+from bjkg.graph.validate import load_shapes, validate
+from bjkg.graph.vocab import DEFAULT_BASE, ONTOLOGY_IRI, PREFIXES, Iris
+from bjkg.graph.files import sha256_file as _sha256
+from bjkg.graph.store_load import load_nquads
 
 FORMAT_VERSION = 1
 

@@ -14,7 +14,7 @@ import owlrl
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from .vocab import BJKG, GEO, ORG, SCHEMA_HTTP
+from bjkg.graph.vocab import BJKG, GEO, ORG, SCHEMA_HTTP
 
 _KEEP_PREDICATES = {ORG.hasSubOrganization, ORG.subOrganizationOf, ORG.holds, ORG.heldBy,
                     ORG.transitiveSubOrganizationOf, SKOS.narrower, SKOS.broader,

@@ -17,11 +17,11 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from .build import BuildError, build_dataset, resolve_base
-from .external_manifest import (FORMATS, GRAPH_PREFIX, MANIFEST, NAME_RE, ManifestError,
+from bjkg.graph.build import BuildError, build_dataset, resolve_base
+from bjkg.graph.datasets.manifest import (FORMATS, GRAPH_PREFIX, MANIFEST, NAME_RE, ManifestError,
                                 append_entry, read_manifest)
-from .rdf_input import guess_format
-from .files import sha256_file as _sha256
+from bjkg.graph.datasets.rdf_input import guess_format
+from bjkg.graph.files import sha256_file as _sha256
 
 
 def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,

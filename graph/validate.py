@@ -23,7 +23,7 @@ from rdflib import Graph, Variable
 from rdflib.plugins.stores.memory import Memory
 from rdflib.query import Result
 
-from .terms import TermError, to_oxigraph, to_rdflib
+from bjkg.graph.terms import TermError, to_oxigraph, to_rdflib
 
 
 def load_shapes(root: Path) -> Graph:

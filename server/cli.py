@@ -36,7 +36,7 @@ def _repo_root() -> Path:
 @click.option("--base", default=None, help="Base IRI [default: https://w3id.org/bjkg/ or $BJKG_BASE].")
 def build(out_dir: str, sources_dir: str | None, base: str | None) -> None:
     """Build the graph from the curated records into OUT (atomically)."""
-    from graph.build import BuildError, build_dataset
+    from bjkg.graph.build import BuildError, build_dataset
 
     try:
         summary = build_dataset(_repo_root(), Path(out_dir), sources=_sources(sources_dir),
@@ -67,7 +67,7 @@ def _done() -> None:
 
 
 def program() -> None:
-    """The `bjkg` command (and `python -m server.cli`)."""
+    """The `bjkg` command (and `python -m bjkg.server.cli`)."""
     global _OWN_PROCESS
     _OWN_PROCESS = True
     main()
@@ -105,8 +105,8 @@ def load(files: tuple[Path, ...], graph_iri: str | None, fmt: str | None, name: 
     CSV table with its CSVW metadata. If a file fails to parse or validate, the manifest
     and the build stay as they were and the error names the file and line.
     """
-    from graph.build import BuildError
-    from graph.external_load import load_files
+    from bjkg.graph.build import BuildError
+    from bjkg.graph.load import load_files
 
     try:
         summary = load_files(_repo_root(), Path(out_dir), _sources(sources_dir), list(files),
@@ -128,7 +128,7 @@ def load(files: tuple[Path, ...], graph_iri: str | None, fmt: str | None, name: 
 @click.option("--base", default=None, help="Base IRI.")
 def validate(sources_dir: str | None, base: str | None) -> None:
     """Check the curated records, quotes and SHACL shapes without writing anything."""
-    from graph.build import BuildError, compile_dataset
+    from bjkg.graph.build import BuildError, compile_dataset
 
     try:
         result = compile_dataset(_repo_root(), sources=_sources(sources_dir), base=base,
@@ -167,7 +167,7 @@ def stats(build_dir: str, as_json: bool) -> None:
               show_default=True)
 def query(sparql: str, build_dir: str, fmt: str) -> None:
     """Run a SPARQL query over the built store (default graph = union of all graphs)."""
-    from graph.query import QueryError, run_query
+    from bjkg.graph.query import QueryError, run_query
 
     try:
         out = run_query(Path(build_dir), sparql, fmt)
@@ -180,7 +180,7 @@ def query(sparql: str, build_dir: str, fmt: str) -> None:
 def _help_settings(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
-    from server.settings import describe_settings
+    from bjkg.server.core.settings import describe_settings
 
     click.echo(describe_settings())
     ctx.exit()
@@ -213,7 +213,7 @@ def serve(ctx: click.Context, build_dir: str, host: str, port: int, empty: bool,
           workers: int | None, get_path: str | None, settings: tuple[tuple[str, str], ...],
           sparql_endpoint: str | None, update_endpoint: str | None, graph_store: str | None) -> None:
     """Serve the graph: SPARQL endpoint, entity pages and search."""
-    from server.serve import run
+    from bjkg.server.runtime.serve import run
 
     overrides = dict(settings)
     if sparql_endpoint:
@@ -249,8 +249,8 @@ def serve(ctx: click.Context, build_dir: str, host: str, port: int, empty: bool,
 def publish(build_dir: str, endpoint: str, graph_store: str | None, user: str | None,
             password: str | None, token: str | None, timeout: float) -> None:
     """Push a built graph (every named graph) into a SPARQL store, replacing what was there."""
-    from server.publish import PublishError, publish as run_publish
-    from server.sparql_client import (Credentials, SparqlClient, StoreHTTPError, StoreTimeout,
+    from bjkg.server.stores.publish import PublishError, publish as run_publish
+    from bjkg.server.sparql.client import (Credentials, SparqlClient, StoreHTTPError, StoreTimeout,
                                       StoreUnreachable)
 
     client = SparqlClient(endpoint, update_url=endpoint, graph_store_url=graph_store,

@@ -33,11 +33,11 @@ from typing import Callable
 import pyoxigraph as ox
 from rdflib import Graph
 
-from .csvw import CsvwError, read_metadata, table_triples
-from .external_manifest import MANIFEST, ExternalDataset, Input, ManifestError, read_manifest
-from .rdf_input import RdfInputError, read_quads
-from .terms import to_rdflib
-from .files import sha256_file as _sha256_file
+from bjkg.graph.datasets.csvw import CsvwError, read_metadata, table_triples
+from bjkg.graph.datasets.manifest import MANIFEST, ExternalDataset, Input, ManifestError, read_manifest
+from bjkg.graph.datasets.rdf_input import RdfInputError, read_quads
+from bjkg.graph.terms import to_rdflib
+from bjkg.graph.files import sha256_file as _sha256_file
 
 SHACL_CACHE_VERSION = "1"
 
@@ -307,7 +307,7 @@ class _Validation:
         return ((term(q.subject), term(q.predicate), term(q.object)) for q in quads)
 
     def prepare(self) -> None:
-        from .validate import data_graph
+        from bjkg.graph.validate import data_graph
 
         self._shapes_graph = Graph()
         try:
@@ -325,7 +325,7 @@ class _Validation:
         marker = cache / "shacl" / _validation_key(data, self.shapes_bytes) if cache else None
         if marker is not None and marker.is_file():
             return
-        from .validate import validate
+        from bjkg.graph.validate import validate
 
         if self._graph is None:
             self.prepare()

@@ -4,17 +4,16 @@ The YAML files are the source of truth; this module only reads them, checks thei
 shape, resolves every reference and collects every error with its file and line, so a
 curator sees all problems of a change at once. RDF is made elsewhere (`rdfgen`).
 
-Run `python -m graph.records check [FILE…]` to check records without building.
+Run `python -m bjkg.graph.records check [FILE…]` to check records without building.
 """
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .numbers import NumberError, parse_amount
-from .yamlsrc import Located, RecordError, load
+from bjkg.graph.records.numbers import NumberError, parse_amount
+from bjkg.graph.records.yamlsrc import Located, RecordError, load
 
 REFERENCE_DOC = "document/reference-identifiers"
 SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
@@ -455,7 +454,7 @@ def _check_attrs(entity: Entity, item: Located, errors: Errors) -> None:
     if "period" in attrs and not PERIOD_RE.match(attrs["period"]):
         errors.add(item.where("period"), "a period is 2023, 2022-01/2022-11 or 2024-01-21")
     if "unit" in attrs:
-        from .numbers import UNITS
+        from bjkg.graph.records.numbers import UNITS
         if attrs["unit"] not in UNITS:
             errors.add(item.where("unit"), f"unknown unit; use one of {', '.join(UNITS)}")
     if entity.kind == "document" and "file" not in attrs:
@@ -584,7 +583,7 @@ def _read_observation(item: Located, doc: str, catalog: Catalog, errors: Errors)
         except NumberError as exc:
             errors.add(item.where("text"), str(exc))
     if evidence and evidence.quote and text:
-        from .textnorm import fold
+        from bjkg.graph.records.textnorm import fold
         if fold(text) not in fold(evidence.quote):
             errors.add(item.where("text"), f"`text` {text!r} does not occur in the quote")
     if None in (ident, indicator, text, status, evidence, amount):
@@ -659,25 +658,3 @@ def _resolve(catalog: Catalog, errors: Errors) -> None:
         if entity.kind == "initiative" and entity.type == "Proposal" and not any(
                 r.subject == entity.id and r.predicate == "proposedBy" for r in catalog.relations):
             errors.add(entity.where, "a Proposal needs `proposed_by`")
-
-
-def main(argv: list[str]) -> int:
-    """`python -m graph.records check`: read all records (and quotes, if the corpus is there)."""
-    from .quotes import QuoteError, check_quotes
-
-    root = Path(__file__).resolve().parent.parent
-    try:
-        catalog = read_catalog(root)
-        sources = root.parent / "shared" / "sources"
-        status = check_quotes(catalog, sources)
-    except (RecordsInvalid, QuoteError) as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(f"ok: {len(catalog.entities)} entities, {len(catalog.documents)} documents, "
-          f"{len(catalog.relations)} relations, {len(catalog.observations)} observations; "
-          f"quotes: {status}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

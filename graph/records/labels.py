@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pypinyin import Style, lazy_pinyin
 
-from .textnorm import to_simplified, to_traditional
+from bjkg.graph.records.textnorm import to_simplified, to_traditional
 
 _PLACE_SUFFIXES = ("新区", "区", "县", "市", "省")
 

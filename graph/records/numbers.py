@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .textnorm import fold_script
+from bjkg.graph.records.textnorm import fold_script
 
 QUALIFIERS = ("exact", "approximately", "at-least", "at-most", "nearly")
 UNITS = ("yuan", "usd", "yuan-per-person", "percent", "count", "km2", "m2", "km", "rank",

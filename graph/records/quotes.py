@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from .records import REFERENCE_DOC, Catalog
-from .textnorm import fold
+from bjkg.graph.records.catalog import REFERENCE_DOC, Catalog
+from bjkg.graph.records.textnorm import fold
 
 
 class QuoteError(Exception):

@@ -17,9 +17,9 @@ from calendar import monthrange
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
 
-from .labels import pinyin_label, simplified, traditional
-from .records import REFERENCE_DOC, PERIOD_RE, Catalog, Entity, Evidence
-from .vocab import (BJKG, GEO, ORG, PREDICATE_IRIS, QB, QUALIFIER, SCHEMA, SDMX_ATTR,
+from bjkg.graph.records.labels import pinyin_label, simplified, traditional
+from bjkg.graph.records.catalog import REFERENCE_DOC, PERIOD_RE, Catalog, Entity, Evidence
+from bjkg.graph.vocab import (BJKG, GEO, ORG, PREDICATE_IRIS, QB, QUALIFIER, SCHEMA, SDMX_ATTR,
                     SDMX_DIM, SDMX_MEASURE, STATUS, UNITS, WD, Iris)
 
 TYPE_IRIS = {

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pyoxigraph
 
-from server.errors import HTTPProblem
+from bjkg.server.core.errors import HTTPProblem
 
 
 class NotAcceptable(HTTPProblem):

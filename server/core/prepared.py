@@ -67,3 +67,11 @@ def prepare(path: Path, compute: Callable[[], object]) -> Path | None:
     except OSError:
         return None
     return path
+
+
+def cache_dir(config) -> Path:
+    """CACHE_DIR, else $XDG_CACHE_HOME/bjkg, else ~/.cache/bjkg."""
+    if config.get("CACHE_DIR"):
+        return Path(config["CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bjkg"

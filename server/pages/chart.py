@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from server.numbers import QUALIFIER_SIGNS, humanize
+from bjkg.server.pages.numbers import QUALIFIER_SIGNS, humanize
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 72, 16, 24, 44

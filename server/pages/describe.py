@@ -21,12 +21,13 @@ from urllib.parse import quote
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
-from server import i18n, vocab
-from server.chart import build_charts
-from server.divisions import (LISTED_DIVISION, division_facts, division_rows,
+from bjkg.server.pages import i18n
+from bjkg.server.core import vocab
+from bjkg.server.pages.chart import build_charts
+from bjkg.server.pages.divisions import (LISTED_DIVISION, division_facts, division_rows,
                               indexed_division_rows)
-from server.labels import best, canonical_lang as _canonical_lang, group_labels, local_name
-from server.numbers import humanize, to_decimal
+from bjkg.server.pages.labels import best, canonical_lang as _canonical_lang, group_labels, local_name
+from bjkg.server.pages.numbers import humanize, to_decimal
 
 V = vocab
 # Pure functions of a few hundred distinct tags and IRIs, called for every label and link of
@@ -201,7 +202,7 @@ def label_sets(rows: Iterable[dict], subject: str = "x", label: str = "l") -> di
 
 class QuerySource:
     """The reads of an entity page as fixed SPARQL queries with bound terms: any backend
-    (the embedded store, a remote store). `server.page_reads.IndexSource` answers the
+    (the embedded store, a remote store). `bjkg.server.stores.page_reads.IndexSource` answers the
     same reads from a local store's indexes, without SPARQL."""
 
     def __init__(self, store) -> None:
@@ -254,7 +255,7 @@ class QuerySource:
 
 
 class IndexPages:
-    """`server.page_reads.IndexSource` with the shapes `describe` expects."""
+    """`bjkg.server.stores.page_reads.IndexSource` with the shapes `describe` expects."""
 
     def __init__(self, data) -> None:
         self.data = data
@@ -295,7 +296,7 @@ class Linker:
 
     Labels are loaded in bulk (`add_label_sets`, or `add_labels` from query rows) by the
     few reads that describe a resource; an IRI without a loaded label reads as its built-in
-    name (`server.i18n`), its compact name (`bjkg:partOf`) or its last segment, never as a
+    name (`bjkg.server.pages.i18n`), its compact name (`bjkg:partOf`) or its last segment, never as a
     bare IRI.
     """
 
@@ -323,7 +324,7 @@ class Linker:
 
     def add_label_sets(self, labels: Mapping[str, Iterable[tuple[str, str]]]) -> None:
         """Remember labels given as IRI → (text, language tag) pairs (`label_sets`,
-        `server.page_reads.IndexSource.labels_of`)."""
+        `bjkg.server.stores.page_reads.IndexSource.labels_of`)."""
         known, shown = self._labels, self._shown
         for iri, found in labels.items():
             pairs = known.setdefault(iri, {})
@@ -616,7 +617,7 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
     division data of the external datasets with a locator map (`locator` returns the
     process's base map). None if the store has nothing about the IRI.
 
-    `indexes` (a `server.page_reads.IndexSource` of the served store) answers the reads
+    `indexes` (a `bjkg.server.stores.page_reads.IndexSource` of the served store) answers the reads
     without SPARQL; without it they are queries on `store`."""
     node = NamedNode(iri)
     linker = Linker(base, lang)

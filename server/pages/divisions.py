@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from pyoxigraph import Literal, NamedNode
 
-from server import vocab as V
-from server.locator_map import LocatorMap, parse_point
+from bjkg.server.core import vocab as V
+from bjkg.server.pages.locator_map import LocatorMap, parse_point
 
 GBT2260 = V.BJKG + "GBT2260Code"
 CODE12 = V.BJKG + "StatisticalDivisionCode"
@@ -60,7 +60,7 @@ _LEVEL_ORDER = {V.BJKG + "ProvinceLevel": 0, V.BJKG + "PrefectureLevel": 1, V.BJ
 def division_rows(select, store, node: NamedNode) -> tuple[list[dict], list[dict]]:
     """(rows of `_DIVISIONS_QUERY`, label rows of `_LABELS_QUERY`) for `node`, by query.
 
-    `select` is `server.describe.select` (passed in to keep this module free of the
+    `select` is `bjkg.server.pages.describe.select` (passed in to keep this module free of the
     description code)."""
     rows = select(store, _DIVISIONS_QUERY, s=node)
     return rows, (select(store, _LABELS_QUERY, s=node) if rows else [])
@@ -68,7 +68,7 @@ def division_rows(select, store, node: NamedNode) -> tuple[list[dict], list[dict
 
 def indexed_division_rows(data, node: NamedNode) -> tuple[list[dict], dict]:
     """The same rows as `division_rows`, read from the store's indexes
-    (`server.page_reads.IndexSource`) instead of two queries, and their labels as IRI →
+    (`bjkg.server.stores.page_reads.IndexSource`) instead of two queries, and their labels as IRI →
     (text, language tag) pairs."""
     s = node.value
     exact = V.SKOS + "exactMatch"

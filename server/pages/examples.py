@@ -14,9 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
-from server.labels import LANGS, fallback_order
+from bjkg.server.pages.labels import LANGS, fallback_order
 
-QUERY_DIR = Path(__file__).resolve().parent / "queries"
+QUERY_DIR = Path(__file__).resolve().parent.parent / "queries"
 DEFAULT_BASE = "https://w3id.org/bjkg/"
 
 

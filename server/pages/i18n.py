@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from server import vocab as V
-from server.labels import fallback_order
+from bjkg.server.core import vocab as V
+from bjkg.server.pages.labels import fallback_order
 
 # key: (zh-Hans, zh-Hant, en)
 _UI: dict[str, tuple[str, str, str]] = {

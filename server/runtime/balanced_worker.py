@@ -2,7 +2,7 @@
 
 `bjkg serve` limits the connections each HTTP worker holds (CONNECTIONS, gunicorn's
 worker_connections) so that keep-alive clients spread over the workers instead of piling
-onto the one that accepted first (server.serve). A plain gthread worker at its limit stops
+onto the one that accepted first (bjkg.server.runtime.serve). A plain gthread worker at its limit stops
 accepting and keeps its connections for as long as their clients keep sending: with more
 clients than places, the ones left in the kernel's queue waited seconds (measured, 32
 clients on 2 workers × 4 places: p99 1.2 s; 128 clients: timeouts).

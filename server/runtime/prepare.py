@@ -1,9 +1,9 @@
 """What `bjkg serve` prepares once per build, before its HTTP workers start.
 
-Run as ``python -m server.prepare SETTINGS-JSON`` (a separate process, so the memory the
-preparation takes is returned when it ends): the search index (`server.views.search`), the
-facet counts (`server.facets`), the string literals (`server.literal_index`) and the labels
-(`server.label_table`), written into CACHE_DIR under the build hash. Every HTTP worker loads
+Run as ``python -m bjkg.server.runtime.prepare SETTINGS-JSON`` (a separate process, so the memory the
+preparation takes is returned when it ends): the search index (`bjkg.server.web.search`), the
+facet counts (`bjkg.server.sparql.facets`), the string literals (`bjkg.server.sparql.literal_index`) and the labels
+(`bjkg.server.stores.label_table`), written into CACHE_DIR under the build hash. Every HTTP worker loads
 them; if they cannot be written, each worker builds the search index itself, facet queries
 and string filters are evaluated by the engine as written, and pages read labels from the
 store.
@@ -16,21 +16,34 @@ from pathlib import Path
 
 
 def prepare(settings: dict) -> list[str]:
-    from server import facets, label_table, literal_index
-    from server.settings import load_settings
-    from server.store import load_manifest
-    from server.views import search
+    from bjkg.server.core.prepared import cache_dir
+    from bjkg.server.core.settings import load_settings
+    from bjkg.server.sparql import facets, literal_index
+    from bjkg.server.stores import label_table
+    from bjkg.server.stores.embedded import load_manifest
 
-    done = [str(search.prepare(settings) or "")]
+    done = [str(_prepare_search_index(settings) or "")]
     config = load_settings(settings)
     build_dir = Path(config["BUILD_DIR"]).resolve()
     build_hash = load_manifest(build_dir).get("hash")
     if build_hash:
-        store, cache = str(build_dir / "store"), search.cache_dir(config)
+        store, cache = str(build_dir / "store"), cache_dir(config)
         done.append(str(facets.prepare(store, cache, build_hash) or ""))
         done.append(str(literal_index.prepare(store, cache, build_hash) or ""))
         done.append(str(label_table.prepare(store, cache, build_hash) or ""))
     return done
+
+
+def _prepare_search_index(settings: dict) -> Path | None:
+    """The label search index, built through the app (as a worker would) and written once."""
+    from bjkg.server.app import create_app
+    from bjkg.server.web.search import prepare_index
+
+    app = create_app({**settings, "QUERY_MODE": "inline"})
+    try:
+        return prepare_index(app)
+    finally:
+        app.extensions["bjkg"].store.close()
 
 
 if __name__ == "__main__":

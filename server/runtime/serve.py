@@ -15,7 +15,7 @@ of one worker contend for its interpreter lock. A worker accepts while it has ro
 one worker could hold most connections (measured, the seed page at 8 connections on 2
 cores: 3 workers × 4 threads spread them 8/0/0 to 3/3/2, p99 28–41 ms; 2 workers × 2
 threads × 4 connections, 4/4, p99 17–32 ms; 2 workers × 1 thread × 4 connections, p99
-15–23 ms in the same minutes). The worker (`server.balanced_worker`) gives a place up when
+15–23 ms in the same minutes). The worker (`bjkg.server.runtime.balanced_worker`) gives a place up when
 it is full and a client waits to be accepted, so with more clients than places they take
 turns; and it takes no new client while its thread is held by a long request (a query
 running for seconds), so new clients go to the other workers instead of waiting behind it.
@@ -50,10 +50,10 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
         workers: int | None = None, get_path: str | None = None,
         settings: Mapping[str, Any] | None = None) -> None:
     """Serve a build (`build_dir`) read-only, or an empty writable dataset when it is None."""
-    from server import create_app
-    from server.settings import SettingsError, load_settings
-    from server.store import BuildNotFound
-    from server.store_remote import RemoteStoreError
+    from bjkg.server.app import create_app
+    from bjkg.server.core.settings import SettingsError, load_settings
+    from bjkg.server.stores.embedded import BuildNotFound
+    from bjkg.server.stores.remote import RemoteStoreError
 
     overrides = _settings(build_dir, update_token, workers, settings)
     try:
@@ -82,9 +82,9 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
 
     inline = not remote and (resolved["QUERY_MODE"] == "inline" or (  # a remote store evaluates itself
         resolved["QUERY_MODE"] == "auto" and not resolved["EMPTY"]))
-    if inline:  # gunicorn workers are the sandbox (server.inline)
+    if inline:  # gunicorn workers are the sandbox (bjkg.server.sparql.inline)
         overrides["QUERY_MODE"] = "inline"
-    from server.balanced_worker import BalancedThreadWorker
+    from bjkg.server.runtime.balanced_worker import BalancedThreadWorker
 
     processes, threads, connections = sizing(resolved, workers, remote=bool(remote))
     options = {
@@ -109,7 +109,7 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
         if not resolved["SERVICE_ALLOWLIST"]:
             options["post_fork"] = _isolate_worker
     if remote:  # fail fast, before forking, if the store cannot be served
-        from server.store_remote import open_remote
+        from bjkg.server.stores.remote import open_remote
 
         try:
             open_remote(resolved)
@@ -118,7 +118,7 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
     elif not resolved["EMPTY"]:  # fail fast, before forking, if the build is missing
         from pathlib import Path
 
-        from server.store import load_manifest
+        from bjkg.server.stores.embedded import load_manifest
 
         try:
             load_manifest(Path(resolved["BUILD_DIR"]))
@@ -139,18 +139,15 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
 
 def _prepare_search_index(overrides: Mapping[str, Any]) -> None:
     """Build the search index and the facet counts once, in a separate process, for every
-    HTTP worker to load (server.prepare); on failure each worker builds its own index."""
+    HTTP worker to load (bjkg.server.runtime.prepare); on failure each worker builds its own index."""
     import json
     import os
     import subprocess
-    from pathlib import Path
 
-    root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     settings = {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))}
     try:
-        subprocess.run([sys.executable, "-m", "server.prepare", json.dumps(settings)], env=env,
+        subprocess.run([sys.executable, "-m", "bjkg.server.runtime.prepare", json.dumps(settings)], env=env,
                        check=True, stdout=subprocess.DEVNULL, timeout=3600)
     except (OSError, subprocess.SubprocessError) as exc:
         click.echo(f"bjkg: could not prepare the search index and facets ahead ({exc})",
@@ -163,7 +160,7 @@ KEEPALIVE_SECONDS = 2  # an idle keep-alive connection holds one of a worker's C
 def sizing(resolved: Mapping[str, Any], workers: int | None = None, *,
            remote: bool = False) -> tuple[int, int, int]:
     """(worker processes, threads per worker, connections per worker) for gunicorn, from
-    the settings (0 means the default described in server.settings and the module's doc)."""
+    the settings (0 means the default described in bjkg.server.core.settings and the module's doc)."""
     if resolved["EMPTY"]:
         processes = 1
     else:
@@ -193,8 +190,8 @@ def _warm(app):
     if start is not None:
         start()
     if getattr(store, "manifest", None) is not None and not getattr(store, "writable", False):
-        from server.views.pages import _locator
-        from server.views.search import index
+        from bjkg.server.views.pages import _locator
+        from bjkg.server.web.search import index
 
         load_prepared = getattr(store, "load_prepared", None)
         if load_prepared is not None:
@@ -224,7 +221,7 @@ def _settle_heap() -> None:
 
 def _remember_worker(worker) -> None:
     """gunicorn post_worker_init: the watchdog retires this worker after a runaway query."""
-    from server import inline
+    from bjkg.server.sparql import inline
 
     inline.set_gunicorn_worker(worker)
 
@@ -233,7 +230,7 @@ def _isolate_worker(server, worker) -> None:
     """gunicorn post_fork: with no SERVICE allowed, an HTTP worker that evaluates queries
     itself moves into an empty network namespace (its listening socket keeps working), as
     the query worker processes do: a query can make no outbound connection."""
-    from server.workers import _isolate_network
+    from bjkg.server.sparql.workers import _isolate_network
 
     _isolate_network()
 

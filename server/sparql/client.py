@@ -1,7 +1,7 @@
 """A small HTTP client for the SPARQL 1.1 Protocol and the Graph Store Protocol.
 
-Used by the remote store backend (`server.store_remote`) and by ``bjkg publish``
-(`server.publish`). Standard library only (urllib), so the server gains no dependency:
+Used by the remote store backend (`bjkg.server.stores.remote`) and by ``bjkg publish``
+(`bjkg.server.stores.publish`). Standard library only (urllib), so the server gains no dependency:
 
 * **Credentials**: HTTP Digest or Basic (user and password; Virtuoso's ``/sparql-auth``
   answers with a Digest challenge) or a bearer token (``bjkg serve --empty

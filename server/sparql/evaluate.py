@@ -1,6 +1,6 @@
 """Evaluating one query against a pyoxigraph store and serialising its answer.
 
-This is the code that runs inside query worker processes (see `server.workers`), and in
+This is the code that runs inside query worker processes (see `bjkg.server.sparql.workers`), and in
 the server process for the in-memory `--empty` dataset. It imports nothing from Flask.
 Requests and answers are plain picklable dataclasses so they can cross a process pipe.
 
@@ -69,7 +69,7 @@ class QueryRequest:
     results_format: str | None = None
     graph_format: str | None = None
     prefixes: tuple[tuple[str, str], ...] = ()
-    # What the lexer knows of the top level (server.sparql_text.Analysis): the query's own
+    # What the lexer knows of the top level (bjkg.server.sparql.text.Analysis): the query's own
     # LIMIT, and whether a LIMIT may be appended. They let the engine serialise the answer.
     row_bound: int | None = None
     limit_appendable: bool = False
@@ -145,7 +145,7 @@ def _with_constants(request: QueryRequest) -> str | None:
     server's own fixed queries get the constants in the text instead (`sparql_text.substitute`,
     on token boundaries, from validated terms); None when a term cannot be written that way.
     """
-    from server.sparql_text import SparqlTextError, sparql_term
+    from bjkg.server.sparql.text import SparqlTextError, sparql_term
 
     try:
         terms = {name: sparql_term(term) for name, term in request.substitutions}
@@ -168,7 +168,7 @@ def _placeholder(name: str) -> str:
 def _constant_template(text: str, names: tuple[str, ...]) -> str:
     """`sparql_text.substitute` of a fixed query text, with a placeholder per variable (the
     lexing is done once per query text, not once per request)."""
-    from server.sparql_text import substitute
+    from bjkg.server.sparql.text import substitute
 
     if _PLACEHOLDER in text:
         raise ValueError("placeholder in the query text")

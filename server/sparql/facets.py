@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from server import prepared
-from server.sparql_text import prologue, token_iri, tokenize
+from bjkg.server.core import prepared
+from bjkg.server.sparql.text import prologue, token_iri, tokenize
 
 FORMAT = 1
 MIN_TRIPLES = 1000  # a predicate with fewer triples is cheap to scan anyway

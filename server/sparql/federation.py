@@ -4,7 +4,7 @@ pyoxigraph makes SERVICE calls itself and offers no HTTP timeout and no row limi
 them (its Python API exposes neither), and it would follow the query wherever its text
 points. So the embedded store never calls an endpoint directly: every SERVICE target —
 already checked against SERVICE_ALLOWLIST by the view — is rewritten to this process's
-`ServiceRelay` on 127.0.0.1 (`server.sparql_text.redirect_services`), and the relay
+`ServiceRelay` on 127.0.0.1 (`bjkg.server.sparql.text.redirect_services`), and the relay
 
 * forwards the call only to the allow-listed endpoint the path names by index (a
   per-process secret in the path keeps other local programs from using it as a proxy);
@@ -15,7 +15,7 @@ already checked against SERVICE_ALLOWLIST by the view — is rewritten to this p
 * answers 504/502 when the endpoint is too slow or fails, which fails the query (or
   yields no rows under SERVICE SILENT).
 
-A remote store (`server.store_remote`) makes its own SERVICE calls under its own policy;
+A remote store (`bjkg.server.stores.remote`) makes its own SERVICE calls under its own policy;
 the allow-list is still checked before a query is sent to it.
 """
 from __future__ import annotations
@@ -31,8 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pyoxigraph
 from pyoxigraph import QueryBoolean, QueryResultsFormat
 
-from server.evaluate import json_row
-from server.sparql_client import SparqlClient, StoreHTTPError, StoreTimeout, StoreUnreachable
+from bjkg.server.sparql.evaluate import json_row
+from bjkg.server.sparql.client import SparqlClient, StoreHTTPError, StoreTimeout, StoreUnreachable
 
 log = logging.getLogger("bjkg.federation")
 

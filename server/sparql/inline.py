@@ -1,6 +1,6 @@
 """Queries evaluated in the HTTP worker process itself, with a hard time limit all the same.
 
-Handing each query to a separate query worker process (`server.workers`) costs a process
+Handing each query to a separate query worker process (`bjkg.server.sparql.workers`) costs a process
 hop per query — on a small virtual machine two wake-ups and about half a millisecond,
 more than a typical lookup takes to evaluate. When the server runs under gunicorn
 (`bjkg serve`), the HTTP worker process can be the sandbox instead: gunicorn runs several of
@@ -52,7 +52,7 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self.retiring = False
-        self.requests_in_flight = 0  # counted by the app (server.extension), for draining
+        self.requests_in_flight = 0  # counted by the app (bjkg.server.web.extension), for draining
 
     def request_started(self) -> None:
         with self._lock:
@@ -122,7 +122,7 @@ class Watchdog:
 
 
 _watchdog: Watchdog | None = None
-_gunicorn_worker = None  # set by the gunicorn post_worker_init hook (server.serve)
+_gunicorn_worker = None  # set by the gunicorn post_worker_init hook (bjkg.server.runtime.serve)
 
 
 def watchdog() -> Watchdog:

@@ -30,8 +30,8 @@ from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from server import prepared
-from server.sparql_text import SparqlTextError, Token, prologue, token_iri, tokenize
+from bjkg.server.core import prepared
+from bjkg.server.sparql.text import SparqlTextError, Token, prologue, token_iri, tokenize
 
 FORMAT = 1
 MAX_MATCHES = 1000  # more literals than this: VALUES would cost more than it saves

@@ -15,9 +15,9 @@ from urllib.parse import parse_qsl
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request
 
-from server.errors import (bad_request, method_not_allowed, payload_too_large, unsupported_media_type,
+from bjkg.server.core.errors import (bad_request, method_not_allowed, payload_too_large, unsupported_media_type,
                            uri_too_long)
-from server.sparql_text import dataset_iris
+from bjkg.server.sparql.text import dataset_iris
 
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"

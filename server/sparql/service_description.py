@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
-from server.conneg import RDF_FORMATS, RESULT_FORMATS
+from bjkg.server.core.conneg import RDF_FORMATS, RESULT_FORMATS
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
 VOID = "http://rdfs.org/ns/void#"

@@ -19,8 +19,8 @@ takes no dataset), refusing the combinations the protocol calls conflicts.
 
 Two more rewrites work the same way, on token boundaries and with validated terms only:
 `redirect_services` points each (already allow-listed) SERVICE target at the federation
-relay (`server.federation`), and `substitute` binds variables to terms for stores without
-SEP-0007 substitution (`server.store_remote`). `Analysis.engine_functions` lists IRIs in
+relay (`bjkg.server.sparql.federation`), and `substitute` binds variables to terms for stores without
+SEP-0007 substitution (`bjkg.server.stores.remote`). `Analysis.engine_functions` lists IRIs in
 Virtuoso's ``bif:``/``sql:`` namespaces: through them a remote Virtuoso calls built-in SQL
 procedures (``bif:http_get`` fetches a URL), so they are refused whatever the store.
 """
@@ -162,7 +162,7 @@ def prologue(toks: Sequence[Token]) -> tuple[dict[str, str], int] | None:
     """(prefix → namespace, index of the first token after them) of the PREFIX
     declarations that open a query; None for a BASE (relative IRIs are left to the
     engine) or a malformed declaration. For the server's shortcuts that read a query's
-    shape (server.facets, server.literal_index)."""
+    shape (bjkg.server.sparql.facets, bjkg.server.sparql.literal_index)."""
     prefixes: dict[str, str] = {}
     i = 0
     while i < len(toks) and toks[i].kind == "WORD" and toks[i].text.upper() in ("PREFIX", "BASE"):
@@ -225,7 +225,7 @@ class Analysis:
     from_graphs: list[str] = field(default_factory=list)  # resolved FROM IRIs
     from_named_graphs: list[str] = field(default_factory=list)  # resolved FROM NAMED IRIs
     engine_functions: list[EngineFunction] = field(default_factory=list)
-    # The top level after the WHERE group (server.evaluate lets the engine serialise an
+    # The top level after the WHERE group (bjkg.server.sparql.evaluate lets the engine serialise an
     # answer whose length is bounded): the query's LIMIT, and whether one may be appended.
     row_bound: int | None = None
     limit_appendable: bool = False

@@ -6,13 +6,13 @@ read-only store once; the server waits for the answer until the deadline and oth
 kills that child (SIGKILL) and starts a replacement in the background. The HTTP thread is
 free at once, and the other workers keep answering meanwhile.
 
-Children are fresh interpreters (``python -m server.workers STORE``), not forks of a
+Children are fresh interpreters (``python -m bjkg.server.sparql.workers STORE``), not forks of a
 threaded server, and talk to the server over their stdin/stdout with pickled frames.
 A child ends itself when its parent goes away (a watchdog thread; pyoxigraph releases the
 GIL while it evaluates). When no SERVICE endpoint is allow-listed, a child also moves into
 an empty network namespace where the kernel permits it: a second, independent guarantee
 that a query can make no outbound connection (the first is the SERVICE check in
-`server.sparql_text`).
+`bjkg.server.sparql.text`).
 """
 from __future__ import annotations
 
@@ -27,15 +27,13 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
-from pathlib import Path
 
-from server.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate
+from bjkg.server.sparql.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate
 
 log = logging.getLogger("bjkg.workers")
 
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
-_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 class PoolBusy(Exception):
@@ -166,8 +164,7 @@ class QueryWorkerPool:
 
     def _launch(self) -> subprocess.Popen:
         env = {k: v for k, v in os.environ.items() if k != "BJKG_UPDATE_TOKEN"}  # workers never write
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_REPO_ROOT, env.get("PYTHONPATH")]))
-        args = [sys.executable, "-m", "server.workers", self.store_path, str(os.getpid()),
+        args = [sys.executable, "-m", "bjkg.server.sparql.workers", self.store_path, str(os.getpid()),
                 "isolate" if self.isolate_network else "network"]
         return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                                 close_fds=True)

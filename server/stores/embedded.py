@@ -5,11 +5,11 @@ in rows and time), run an update, and the handful of graph operations the Graph 
 Protocol needs. Reading a graph is just a CONSTRUCT over a one-graph dataset, so a remote
 SPARQL store (e.g. Virtuoso) can implement the protocol with SPARQL alone.
 
-Two embedded implementations here, and `server.store_remote.RemoteStore` for an existing
+Two embedded implementations here, and `bjkg.server.stores.remote.RemoteStore` for an existing
 SPARQL store reached over HTTP:
 
 * `BuildStore` — a build folder served read-only. Queries run in worker processes that each
-  opened ``DIR/store`` once (`server.workers`), so the time limit holds for any query.
+  opened ``DIR/store`` once (`bjkg.server.sparql.workers`), so the time limit holds for any query.
   Graph names and counts come from ``DIR/build.json``; the default graph is the union of all
   named graphs (the build's own default graph is empty).
 * `MemoryStore` — an empty, writable in-memory dataset (``bjkg serve --empty``) for loading
@@ -32,8 +32,8 @@ from typing import Any, Protocol
 import pyoxigraph
 from pyoxigraph import DefaultGraph, NamedNode, Quad, Triple
 
-from server.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate
-from server.workers import QueryWorkerPool
+from bjkg.server.sparql.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate
+from bjkg.server.sparql.workers import QueryWorkerPool
 
 log = logging.getLogger("bjkg.store")
 
@@ -134,9 +134,9 @@ def load_manifest(build_dir: Path) -> dict[str, Any]:
 class BuildStore:
     """A build folder, read-only, queried through a pool of worker processes, or inline.
 
-    `mode` "pool": every query runs in a query worker process (`server.workers`), which is
+    `mode` "pool": every query runs in a query worker process (`bjkg.server.sparql.workers`), which is
     killed at the time limit. "inline": queries run in the calling thread on a store this
-    process opened once, under the watchdog of `server.inline` (only where a gunicorn
+    process opened once, under the watchdog of `bjkg.server.sparql.inline` (only where a gunicorn
     worker can be retired, i.e. under `bjkg serve`).
     """
 
@@ -242,30 +242,31 @@ class BuildStore:
 
     def _string_filters(self, sparql: str) -> str | None:
         """The query with its string filters answered from the literal index
-        (server.literal_index) prepared for this build; None to run it as written."""
+        (bjkg.server.sparql.literal_index) prepared for this build; None to run it as written."""
         if self.prepared_dir is None or "(" not in sparql:
             return None
         head = sparql[:20000].upper()
         if "CONTAINS" not in head and "STRSTARTS" not in head and "STRENDS" not in head:
             return None
-        from server import literal_index
+        from bjkg.server.sparql import literal_index
 
         index = self._prepared_data(literal_index)
         return literal_index.rewrite(sparql, index) if index is not None else None
 
     def label_table(self):
-        """The labels of this build (server.label_table) as `bjkg serve` prepared them, or
+        """The labels of this build (bjkg.server.stores.label_table) as `bjkg serve` prepared them, or
         None (not prepared: the pages read the labels from the store)."""
         if self.prepared_dir is None:
             return None
-        from server import label_table
+        from bjkg.server.stores import label_table
 
         return self._prepared_data(label_table)
 
     def load_prepared(self) -> None:
         """Load everything `bjkg serve` prepared for this build now (a worker booting)."""
         if self.prepared_dir is not None:
-            from server import facets, label_table, literal_index
+            from bjkg.server.sparql import facets, literal_index
+            from bjkg.server.stores import label_table
 
             for module in (facets, label_table, literal_index):
                 self._prepared_data(module)
@@ -278,11 +279,11 @@ class BuildStore:
         return self._prepared[name]
 
     def _facet_answer(self, sparql: str, results_format: str, max_rows: int | None) -> QueryAnswer | None:
-        """A facet count (server.facets) from the table prepared for this build, if any."""
+        """A facet count (bjkg.server.sparql.facets) from the table prepared for this build, if any."""
         head = sparql[:4000].upper()
         if "GROUP" not in head or "COUNT" not in head or self.prepared_dir is None:
             return None
-        from server import facets
+        from bjkg.server.sparql import facets
 
         table = self._prepared_data(facets)
         if table is None:
@@ -298,7 +299,7 @@ class BuildStore:
                            variables=(shape.object_var, shape.count_var))
 
     def _inline(self, request: QueryRequest, timeout: float) -> QueryAnswer:
-        from server import inline
+        from bjkg.server.sparql import inline
 
         store = self.local_store()
         guard = inline.watchdog()

@@ -4,7 +4,7 @@ An entity page shows a label for everything it links to — a hundred IRIs on a 
 page. Read from the store, each IRI's labels cost a seek and the decoding of its quads
 (≈ 15 µs, whatever the store's size), ≈ 1.5 ms of the page. A build never changes while
 it is served, so `bjkg serve` reads every label once (`prepare`, ≈ 1 s at 1M triples,
-≈ 20 MB per worker for 70,000 labels) and the page reads (`server.page_reads`) look them up
+≈ 20 MB per worker for 70,000 labels) and the page reads (`bjkg.server.stores.page_reads`) look them up
 in a dict instead. The table holds what the store holds — the literals of IRI subjects,
 each once however many graphs hold it — so a page is the same with or without it
 (tests/server/test_page_data.py).
@@ -12,8 +12,8 @@ each once however many graphs hold it — so a page is the same with or without 
 from __future__ import annotations
 
 
-from server import prepared
-from server import vocab as V
+from bjkg.server.core import prepared
+from bjkg.server.core import vocab as V
 
 FORMAT = 2
 

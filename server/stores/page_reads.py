@@ -8,7 +8,7 @@ a lookup by key, which the store's own indexes answer through `Store.quads_for_p
 in microseconds (a subject's 30 quads ≈ 140 µs, a label ≈ 18 µs at 1M triples) — with no
 second copy of the data and nothing to prepare.
 
-`IndexSource` answers the same reads as `server.describe.QuerySource` with rows of the
+`IndexSource` answers the same reads as `bjkg.server.pages.describe.QuerySource` with rows of the
 same shape (variable name → pyoxigraph term) and labels as IRI → (text, language tag)
 pairs, so the description code is shared and the two give the same description
 (tests/server/test_page_data.py compares them for every resource of a build). Semantics
@@ -31,7 +31,7 @@ from collections.abc import Iterable
 
 from pyoxigraph import BlankNode, Literal, NamedNode
 
-from server import vocab as V
+from bjkg.server.core import vocab as V
 
 RDF_SUBJECT = NamedNode(V.RDF + "subject")
 RDF_PREDICATE = V.RDF + "predicate"
@@ -45,7 +45,7 @@ OBSERVATION = NamedNode(V.QB + "Observation")
 START_DATE = NamedNode(V.SCHEMA + "startDate")
 _XSD_STRING = V.XSD + "string"
 
-# Observation columns of `server.describe._OBSERVATIONS_QUERY`: variable → predicate.
+# Observation columns of `bjkg.server.pages.describe._OBSERVATIONS_QUERY`: variable → predicate.
 OBSERVATION_COLUMNS = {
     "indicator": V.BJKG + "indicator", "value": V.SDMX_MEASURE + "obsValue",
     "unit": V.SDMX_ATTR + "unitMeasure", "status": V.BJKG + "status",
@@ -74,13 +74,13 @@ def term_key(term) -> str:
 class IndexSource:
     """The reads of an entity page, answered from a read-only pyoxigraph Store's indexes.
 
-    Each method mirrors one query of `server.describe.QuerySource` (same variables, union
+    Each method mirrors one query of `bjkg.server.pages.describe.QuerySource` (same variables, union
     of all graphs). The store is only read, so one object serves every thread.
     """
 
     def __init__(self, store, labels=None) -> None:
         self.store = store
-        self.labels = labels  # a server.label_table.LabelTable of this store, or None
+        self.labels = labels  # a bjkg.server.stores.label_table.LabelTable of this store, or None
         self._read: dict[tuple, list] = {}
 
     def _quads(self, s=None, p=None, o=None) -> list:

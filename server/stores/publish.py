@@ -27,10 +27,10 @@ from pathlib import Path
 import pyoxigraph
 from pyoxigraph import DefaultGraph, Literal, NamedNode, QueryResultsFormat, RdfFormat, Triple
 
-from server.sparql_client import SparqlClient
-from server.store_remote import EMPTY_GRAPH, drop_graph, insert_data
+from bjkg.server.sparql.client import SparqlClient
+from bjkg.server.stores.remote import (DESCRIPTION, EMPTY_GRAPH, drop_graph, insert_data,
+                                      publication_graph, read_publication)
 
-DESCRIPTION = "http://purl.org/dc/terms/description"
 RDF_JSON = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"
 UPDATE_CHUNK = 1_000  # triples per INSERT DATA request (Virtuoso compiles each into SQL: keep it small)
 UPDATE_CHUNK_CHARS = 60_000  # … and characters (a bjkg server accepts 100,000 by default)
@@ -39,28 +39,6 @@ GSP_CHUNK = 50_000  # triples per Graph Store request
 
 class PublishError(Exception):
     """The publication failed or could not be verified; the message says where."""
-
-
-def publication_graph(base: str) -> str:
-    """The graph holding the publication record of the dataset with base IRI `base`."""
-    return f"{base}graph/publication"
-
-
-def read_publication(client: SparqlClient, base: str, *, timeout: float = 30) -> dict | None:
-    """The manifest last published into the store (None if there is none)."""
-    graph = NamedNode(publication_graph(base))
-    query = f"SELECT ?m WHERE {{ GRAPH {graph} {{ {graph} {NamedNode(DESCRIPTION)} ?m }} }}"
-    with client.query(query, accept="application/sparql-results+json", deadline=time.monotonic() + timeout,
-                      dataset=[("default-graph-uri", EMPTY_GRAPH), ("named-graph-uri", graph.value)]) as answer:
-        rows = list(pyoxigraph.parse_query_results(answer, QueryResultsFormat.JSON))
-    for row in rows:
-        value = row["m"]
-        if isinstance(value, Literal):
-            try:
-                return json.loads(value.value)
-            except json.JSONDecodeError:
-                continue
-    return None
 
 
 @dataclass

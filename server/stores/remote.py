@@ -1,10 +1,10 @@
 """The store protocol over an existing SPARQL 1.1 store (Virtuoso, GraphDB, Fuseki, QLever …).
 
-`RemoteStore` implements `server.store.Backend` with the SPARQL 1.1 Protocol (queries and
+`RemoteStore` implements `bjkg.server.stores.embedded.Backend` with the SPARQL 1.1 Protocol (queries and
 updates) and the Graph Store Protocol, so the endpoint, entity pages, search and VoID work
 unchanged over a store that runs elsewhere, shared by many stateless server processes.
 Answers are parsed back into the same pyoxigraph terms and `QueryAnswer`s the embedded
-store gives, and serialised by the same code (`server.evaluate`), so clients see the same
+store gives, and serialised by the same code (`bjkg.server.sparql.evaluate`), so clients see the same
 formats, truncation notes and headers whichever store is behind.
 
 What differs between stores is handled here, not in the views or the tests:
@@ -26,7 +26,7 @@ What differs between stores is handled here, not in the views or the tests:
   canonical ``"true"``. Results may come back as JSON (Virtuoso's ``typed-literal`` is
   read too) or XML; graphs as N-Triples, Turtle or RDF/XML.
 * **Bindings.** Stores lack SEP-0007 substitution, so bound variables are written into
-  the query as validated terms (`server.sparql_text.substitute`).
+  the query as validated terms (`bjkg.server.sparql.text.substitute`).
 * **DESCRIBE** is the store's choice in SPARQL; Virtuoso adds inbound triples. It is sent
   as the CONSTRUCT of the embedded store's answer (`describe_as_construct`).
 * **Limits.** The time limit is an overall HTTP deadline (→ 503 as for the embedded
@@ -47,14 +47,14 @@ from typing import Any
 import pyoxigraph
 from pyoxigraph import DefaultGraph, Literal, NamedNode, QueryBoolean, QueryResultsFormat, RdfFormat, Triple
 
-from server.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, boolean_answer,
+from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, boolean_answer,
                              graph_answer, solutions_answer)
-from server.sparql_client import (Answer, Credentials, SparqlClient, StoreHTTPError, StoreTimeout,
+from bjkg.server.sparql.client import (Answer, Credentials, SparqlClient, StoreHTTPError, StoreTimeout,
                                   StoreUnreachable)
-from server.sparql_text import (QUERY_FORMS, SparqlTextError, analyse, describe_as_construct, limit_rows,
+from bjkg.server.sparql.text import (QUERY_FORMS, SparqlTextError, analyse, describe_as_construct, limit_rows,
                                strip_dataset_clauses, substitute)
-from server.store import DEFAULT_GRAPH, UNLIMITED, Dataset, ReadOnly, load_manifest
-from server.workers import StoreUnavailable
+from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset, ReadOnly, load_manifest
+from bjkg.server.sparql.workers import StoreUnavailable
 
 EMPTY_GRAPH = "urn:x-bjkg:no-graph"  # a graph name nobody writes: an empty default / named graph
 XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
@@ -437,7 +437,6 @@ def open_remote(config: Mapping[str, Any]) -> tuple[RemoteStore, dict | None, Pa
     hash differs from the publication is refused, since its dumps would not match. A
     writable store is served as it is: no manifest, no cache validators.
     """
-    from server.publish import read_publication
 
     endpoints = endpoints_from(config)
     build_dir = Path(config["BUILD_DIR"]) if config.get("BUILD_DIR") else None
@@ -467,3 +466,30 @@ def open_remote(config: Mapping[str, Any]) -> tuple[RemoteStore, dict | None, Pa
 
 __all__ = ["EMPTY_GRAPH", "Endpoints", "RemoteStore", "RemoteStoreError", "drop_graph", "endpoints_from",
            "insert_data", "normalise", "open_remote", "parse_only", "refuse_engine_functions"]
+
+
+# --------------------------------------------------------------------------- publication record
+
+DESCRIPTION = "http://purl.org/dc/terms/description"
+
+
+def publication_graph(base: str) -> str:
+    """The graph holding the publication record of the dataset with base IRI `base`."""
+    return f"{base}graph/publication"
+
+
+def read_publication(client: SparqlClient, base: str, *, timeout: float = 30) -> dict | None:
+    """The manifest last published into the store (None if there is none)."""
+    graph = NamedNode(publication_graph(base))
+    query = f"SELECT ?m WHERE {{ GRAPH {graph} {{ {graph} {NamedNode(DESCRIPTION)} ?m }} }}"
+    with client.query(query, accept="application/sparql-results+json", deadline=time.monotonic() + timeout,
+                      dataset=[("default-graph-uri", EMPTY_GRAPH), ("named-graph-uri", graph.value)]) as answer:
+        rows = list(pyoxigraph.parse_query_results(answer, QueryResultsFormat.JSON))
+    for row in rows:
+        value = row["m"]
+        if isinstance(value, Literal):
+            try:
+                return json.loads(value.value)
+            except json.JSONDecodeError:
+                continue
+    return None

@@ -13,11 +13,12 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, json, render_template, request
 
-from server import i18n, vocab
-from server.conneg import choose
-from server.errors import bad_request
-from server.examples import load_examples
-from server.labels import LANG_COOKIE, LANG_NAMES, LANGS, choose_lang
+from bjkg.server.pages import i18n
+from bjkg.server.core import vocab
+from bjkg.server.core.conneg import choose
+from bjkg.server.core.errors import bad_request
+from bjkg.server.pages.examples import load_examples
+from bjkg.server.pages.labels import LANG_COOKIE, LANG_NAMES, LANGS, choose_lang
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_PAGE = 10_000
@@ -92,7 +93,7 @@ def remember_lang(response: Response) -> Response:
 
 def template_globals() -> dict:
     """Names every HTML-side template may use (one context processor for the app, see
-    `server.create_app`)."""
+    `bjkg.server.create_app`)."""
     lang = current_lang()
 
     def t(key: str, **values) -> str:

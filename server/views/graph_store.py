@@ -2,7 +2,7 @@
 
 ``?graph=IRI`` names a graph, ``?default`` the default graph (for a build: the union of its
 graphs, as for SPARQL). GET/HEAD are public; PUT, POST and DELETE need the update token
-(see `server.auth`) and a writable store. Request bodies are parsed completely by
+(see `bjkg.server.web.auth`) and a writable store. Request bodies are parsed completely by
 pyoxigraph *before* anything is written — a bad body changes nothing — and JSON-LD remote
 contexts are never fetched (pyoxigraph refuses them without a loader, which is a 400 here).
 A POST to the store itself (no ``graph``/``default``) creates a new graph and answers 201
@@ -15,13 +15,13 @@ import uuid
 import pyoxigraph
 from flask import Blueprint, Response, current_app, request, url_for
 
-from server.auth import require_write_access
-from server.conneg import RDF_FORMATS, rdf_format, rdf_input_format, response_mimetype
-from server.errors import bad_request, not_found, unsupported_media_type
-from server.extension import get_store
-from server.store import DEFAULT_GRAPH, UNLIMITED, Dataset
-from server.sparql_text import dataset_iris
-from server.views.sparql import prefixes
+from bjkg.server.web.auth import require_write_access
+from bjkg.server.core.conneg import RDF_FORMATS, rdf_format, rdf_input_format, response_mimetype
+from bjkg.server.core.errors import bad_request, not_found, unsupported_media_type
+from bjkg.server.web.extension import get_store
+from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset
+from bjkg.server.sparql.text import dataset_iris
+from bjkg.server.views.sparql import prefixes
 
 bp = Blueprint("graph_store", __name__)
 

@@ -14,16 +14,17 @@ import pyoxigraph
 from flask import Blueprint, Response, current_app, request, send_file
 from pyoxigraph import Literal, NamedNode, Triple
 
-from server import i18n, vocab
-from server.conneg import RDF_FORMATS, negotiate, response_mimetype
-from server.describe import Linker, inbound_page, select
-from server.errors import bad_request, not_found
-from server.examples import load_examples
-from server.extension import get_manifest, get_state, get_store
-from server.labels import canonical_lang, group_labels, pick
-from server.settings import SETTINGS, public_settings
-from server.store import Dataset
-from server.views.common import current_lang, page_number, respond, wants_json
+from bjkg.server.pages import i18n
+from bjkg.server.core import vocab
+from bjkg.server.core.conneg import RDF_FORMATS, negotiate, response_mimetype
+from bjkg.server.pages.describe import Linker, inbound_page, select
+from bjkg.server.core.errors import bad_request, not_found
+from bjkg.server.pages.examples import load_examples
+from bjkg.server.web.extension import get_manifest, get_state, get_store
+from bjkg.server.pages.labels import canonical_lang, group_labels, pick
+from bjkg.server.core.settings import SETTINGS, public_settings
+from bjkg.server.stores.embedded import Dataset
+from bjkg.server.views.common import current_lang, page_number, respond, wants_json
 
 bp = Blueprint("meta", __name__)
 

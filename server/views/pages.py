@@ -1,7 +1,7 @@
 """Entity pages: every IRI under the base at its own path, any other IRI at /resource?iri=.
 
 `https://w3id.org/bjkg/id/place/tongzhou` is served at `/id/place/tongzhou` (and graph IRIs
-at `/graph/<slug>`). One view builds the description (`server.describe`) and renders it by
+at `/graph/<slug>`). One view builds the description (`bjkg.server.pages.describe`) and renders it by
 content negotiation on the same URL — HTML for browsers; Turtle, JSON-LD, N-Triples,
 RDF/XML, TriG, N-Quads for RDF clients — or by suffix: `.ttl`, `.jsonld`, `.nt`, `.rdf`,
 and `.json`, the page's data twin. The IRI from the request becomes a validated
@@ -15,15 +15,15 @@ from urllib.parse import quote
 import pyoxigraph
 from flask import Blueprint, Response, current_app, redirect, request
 
-from server import vocab
-from server.conneg import HTML, RDF_FORMATS, Format, format_by_name, negotiate, response_mimetype
-from server.describe import describe, description_triples, select
-from server.errors import bad_request, not_found
-from server.divisions import name_sources
-from server.extension import get_manifest, get_state, get_store
-from server.locator_map import POINTS_QUERY, LocatorMap, get_map
-from server.page_reads import IndexSource
-from server.views.common import current_lang, page_number, respond
+from bjkg.server.core import vocab
+from bjkg.server.core.conneg import HTML, RDF_FORMATS, Format, format_by_name, negotiate, response_mimetype
+from bjkg.server.pages.describe import describe, description_triples, select
+from bjkg.server.core.errors import bad_request, not_found
+from bjkg.server.pages.divisions import name_sources
+from bjkg.server.web.extension import get_manifest, get_state, get_store
+from bjkg.server.pages.locator_map import POINTS_QUERY, LocatorMap, get_map
+from bjkg.server.stores.page_reads import IndexSource
+from bjkg.server.views.common import current_lang, page_number, respond
 
 bp = Blueprint("pages", __name__)
 
@@ -133,7 +133,7 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
 
 
 def _indexes(store) -> IndexSource | None:
-    """Reads of the served build's own store indexes (`server.page_reads`), or None for a
+    """Reads of the served build's own store indexes (`bjkg.server.stores.page_reads`), or None for a
     writable (`--empty`) or remote store, whose pages read through SPARQL queries.
 
     Made per request, never kept: `local_store` is the store this process opened (it

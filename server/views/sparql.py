@@ -1,6 +1,6 @@
 """The SPARQL 1.1 Protocol endpoint at ``/sparql``: query, update, service description.
 
-`server.protocol` turns each of the request shapes into one `Operation`; this module runs
+`bjkg.server.sparql.protocol` turns each of the request shapes into one `Operation`; this module runs
 it: lexical checks first (form, SERVICE allow-list, LOAD, engine function IRIs), then
 negotiation for the query form, then evaluation through the store (worker processes with a
 time and row limit, or a remote store); allow-listed SERVICE calls of the embedded engine
@@ -13,18 +13,18 @@ import pyoxigraph
 from flask import Blueprint, Response, current_app, render_template, render_template_string, request, url_for
 from jinja2 import TemplateNotFound
 
-from server.auth import require_write_access, writes_enabled
-from server.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, rdf_format,
+from bjkg.server.web.auth import require_write_access, writes_enabled
+from bjkg.server.core.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, rdf_format,
                            response_mimetype, results_format)
-from server.errors import bad_request
-from server.evaluate import DEFAULT_PREFIXES
-from server.extension import get_manifest, get_state, get_store
-from server.protocol import Operation, read_operation
-from server.service_description import PREFIXES as SD_PREFIXES
-from server.service_description import describe_service
-from server.sparql_text import Analysis, DatasetConflict, SparqlTextError, add_using, analyse, redirect_services
-from server.store import Dataset
-from server.store_remote import refuse_engine_functions
+from bjkg.server.core.errors import bad_request
+from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES
+from bjkg.server.web.extension import get_manifest, get_state, get_store
+from bjkg.server.sparql.protocol import Operation, read_operation
+from bjkg.server.sparql.service_description import PREFIXES as SD_PREFIXES
+from bjkg.server.sparql.service_description import describe_service
+from bjkg.server.sparql.text import Analysis, DatasetConflict, SparqlTextError, add_using, analyse, redirect_services
+from bjkg.server.stores.embedded import Dataset
+from bjkg.server.stores.remote import refuse_engine_functions
 
 bp = Blueprint("sparql", __name__)
 
@@ -74,7 +74,7 @@ def _refuse_outbound(analysis: Analysis) -> None:
 
 
 def _federate(text: str, analysis: Analysis) -> str:
-    """Point allow-listed SERVICE calls of the embedded engine at the relay (`server.federation`),
+    """Point allow-listed SERVICE calls of the embedded engine at the relay (`bjkg.server.sparql.federation`),
     which enforces SERVICE_TIMEOUT and SERVICE_MAX_ROWS; a remote store calls them itself."""
     relay = get_state().relay
     if relay is None or not analysis.services:

@@ -11,8 +11,8 @@ import hmac
 
 from flask import current_app, request
 
-from server.errors import forbidden, unauthorized
-from server.extension import get_store
+from bjkg.server.core.errors import forbidden, unauthorized
+from bjkg.server.web.extension import get_store
 
 
 def writes_enabled() -> bool:

@@ -2,7 +2,7 @@
 
 Flask's "extensions bind late" pattern: nothing is opened at import time; `create_app`
 calls `init_app(app)`, which builds the backend from the app's settings — a build, an
-empty in-memory dataset, or a remote store (`server.store_remote`) — and keeps it, with the
+empty in-memory dataset, or a remote store (`bjkg.server.stores.remote`) — and keeps it, with the
 build's manifest (and, when SERVICE is allow-listed, the federation relay), in
 ``app.extensions["bjkg"]``. Views call `get_store()` /
 `get_manifest()`. The errors the store layer raises are translated to HTTP here, once.
@@ -17,11 +17,12 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from server.errors import HTTPProblem, forbidden, render_problem, server_error, service_unavailable
-from server.evaluate import QueryFailed, QueryTimedOut
-from server.federation import ServiceRelay
-from server.store import Backend, BuildStore, MemoryStore, ReadOnly
-from server.workers import PoolBusy, StoreUnavailable, WorkerCrashed
+from bjkg.server.core.errors import HTTPProblem, forbidden, server_error, service_unavailable
+from bjkg.server.web.problems import render_problem
+from bjkg.server.sparql.evaluate import QueryFailed, QueryTimedOut
+from bjkg.server.sparql.federation import ServiceRelay
+from bjkg.server.stores.embedded import Backend, BuildStore, MemoryStore, ReadOnly
+from bjkg.server.sparql.workers import PoolBusy, StoreUnavailable, WorkerCrashed
 
 EXTENSION_KEY = "bjkg"
 
@@ -47,7 +48,7 @@ def init_app(app: Flask) -> BjkgState:
         store: Backend = MemoryStore(timeout=config["QUERY_TIMEOUT"], max_rows=config["MAX_ROWS"])
         state = BjkgState(store, None, None)
     elif config.get("SPARQL_ENDPOINT"):
-        from server.store_remote import open_remote
+        from bjkg.server.stores.remote import open_remote
 
         store, manifest, remote_build = open_remote(config)
         state = BjkgState(store, manifest, remote_build.resolve() if remote_build else None)
@@ -89,7 +90,7 @@ def get_state(app: Flask | None = None) -> BjkgState:
 
 
 def get_store(app: Flask | None = None) -> Backend:
-    """The app's store backend (see `server.store.Backend`)."""
+    """The app's store backend (see `bjkg.server.stores.embedded.Backend`)."""
     return get_state(app).store
 
 
@@ -135,10 +136,10 @@ def _register_error_translation(app: Flask) -> None:
 
 def _install_inline_guard(app: Flask) -> None:
     """QUERY_MODE=inline: each request tells the watchdog how to answer 503 on its socket
-    (server.inline), and is counted so that a retiring worker can let it finish."""
+    (bjkg.server.sparql.inline), and is counted so that a retiring worker can let it finish."""
     from flask import request
 
-    from server import inline
+    from bjkg.server.sparql import inline
 
     seconds = app.config["QUERY_TIMEOUT"]
     cors = app.config.get("CORS_ORIGIN")
@@ -188,6 +189,6 @@ def _timeout_response_bytes(app: Flask, seconds: float, accept: str | None, cors
 
 def _prepared_dir(config) -> Path:
     """Where `bjkg serve` keeps what it prepares once per build (CACHE_DIR)."""
-    from server.views.search import cache_dir
+    from bjkg.server.core.prepared import cache_dir
 
     return cache_dir(config)

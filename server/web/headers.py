@@ -16,7 +16,7 @@ import hashlib
 
 from flask import Flask, Response, current_app, g, request
 
-from server.extension import get_state
+from bjkg.server.web.extension import get_state
 
 _VARY_INPUTS = ("Accept", "Accept-Language", "Cookie")
 _EXPOSE = "ETag, Link, Location, Vary, X-BJKG-Truncated, X-BJKG-Row-Limit, Content-Disposition"

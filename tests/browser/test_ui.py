@@ -32,8 +32,8 @@ def live_server(tiny_build):
     """The WSGI app in a thread on a random loopback port."""
     from werkzeug.serving import make_server
 
-    from server import create_app
-    from server.extension import get_store
+    from bjkg.server.app import create_app
+    from bjkg.server.web.extension import get_store
 
     app = create_app({"BUILD_DIR": str(tiny_build)})
     server = make_server("127.0.0.1", 0, app, threaded=True)

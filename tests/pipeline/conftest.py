@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.build import build_dataset
+from bjkg.graph.build import build_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from graph.build import BuildError, build_dataset, compile_dataset
+from bjkg.graph.build import BuildError, build_dataset, compile_dataset
 
 from .conftest import ROOT
 
@@ -18,7 +18,7 @@ from .conftest import ROOT
 def _build_in_subprocess(out: Path, sources: Path, seed: str) -> None:
     """A build in a fresh interpreter, so hash randomisation differs between runs."""
     env = dict(os.environ, PYTHONHASHSEED=seed)
-    code = ("import sys; from pathlib import Path; from graph.build import build_dataset; "
+    code = ("import sys; from pathlib import Path; from bjkg.graph.build import build_dataset; "
             "build_dataset(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))")
     subprocess.run([sys.executable, "-c", code, str(ROOT), str(out), str(sources)],
                    check=True, env=env, cwd=ROOT)
@@ -138,24 +138,24 @@ def test_missing_corpus_is_said_not_hidden(repo_copy, tmp_path):
 
 def test_cli_build_and_query(tmp_path, sources):
     out = tmp_path / "cli-out"
-    run = subprocess.run([sys.executable, "-m", "server.cli", "build", "--out", str(out),
+    run = subprocess.run([sys.executable, "-m", "bjkg.server.cli", "build", "--out", str(out),
                           "--sources", str(sources)], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "quote check: passed" in run.stdout
     query = subprocess.run(
-        [sys.executable, "-m", "server.cli", "query", "--build", str(out), "--format", "csv",
+        [sys.executable, "-m", "bjkg.server.cli", "query", "--build", str(out), "--format", "csv",
          "SELECT (COUNT(*) AS ?n) WHERE { ?o a <http://purl.org/linked-data/cube#Observation> }"],
         cwd=ROOT, capture_output=True, text=True)
     assert query.returncode == 0, query.stderr
     assert int(query.stdout.splitlines()[1]) > 20
-    stats = subprocess.run([sys.executable, "-m", "server.cli", "stats", "--build", str(out),
+    stats = subprocess.run([sys.executable, "-m", "bjkg.server.cli", "stats", "--build", str(out),
                             "--json"], cwd=ROOT, capture_output=True, text=True)
     assert json.loads(stats.stdout)["triples"] > 1000
 
 
 def test_cli_build_failure_exits_nonzero_with_message(repo_copy, tmp_path, sources):
     _break(repo_copy, "graph/reference/places.yaml", "zh: 通州区", "zh: [通州区")
-    code = ("import sys; from pathlib import Path; from graph.build import build_dataset, "
+    code = ("import sys; from pathlib import Path; from bjkg.graph.build import build_dataset, "
             "BuildError\ntry:\n build_dataset(Path(sys.argv[1]), Path(sys.argv[2]), "
             "Path(sys.argv[3]))\nexcept BuildError as e:\n print(e, file=sys.stderr); sys.exit(1)")
     run = subprocess.run([sys.executable, "-c", code, str(repo_copy), str(tmp_path / "o"),

@@ -10,7 +10,7 @@ import pyoxigraph as ox
 import pytest
 import yaml
 
-from graph.textnorm import fold_script
+from bjkg.graph.records.textnorm import fold_script
 
 from .conftest import ROOT
 

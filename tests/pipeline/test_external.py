@@ -10,12 +10,12 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from graph.build import BuildError, build_dataset, compile_dataset
-from graph.csvw import CsvwError, expand_template, read_metadata, table_triples
-from graph.external_data import ExternalError, link_external, read_external
-from graph.external_load import load_files
-from graph.external_manifest import ManifestError, read_manifest
-from graph.rdf_input import RdfInputError, read_quads
+from bjkg.graph.build import BuildError, build_dataset, compile_dataset
+from bjkg.graph.datasets.csvw import CsvwError, expand_template, read_metadata, table_triples
+from bjkg.graph.datasets.read import ExternalError, link_external, read_external
+from bjkg.graph.load import load_files
+from bjkg.graph.datasets.manifest import ManifestError, read_manifest
+from bjkg.graph.datasets.rdf_input import RdfInputError, read_quads
 
 from .conftest import ROOT
 
@@ -62,16 +62,16 @@ def test_a_package_resource_is_read_without_importing_the_package(tmp_path):
 
     (dataset,) = read_manifest(ROOT / "graph" / "external.toml")
     item = dataset.inputs[0]
-    script = ("import sys; from pathlib import Path; from graph.external_data import _read_input\n"
+    script = ("import sys; from pathlib import Path; from bjkg.graph.datasets.read import _read_input\n"
               f"loaded = _read_input('x', Path({str(ROOT)!r}), {item!r})\n"
               "print(loaded.size, 'cpca' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", "from graph.external_manifest import Input\n" + script],
+    done = subprocess.run([sys.executable, "-c", "from bjkg.graph.datasets.manifest import Input\n" + script],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     size, imported = done.stdout.split()
     assert int(size) > 100_000 and imported == "False"
-    from graph.external_data import ExternalError, _read_input
-    from graph.external_manifest import Input
+    from bjkg.graph.datasets.read import ExternalError, _read_input
+    from bjkg.graph.datasets.manifest import Input
 
     with pytest.raises(ExternalError, match="package 'no_such_package_bjkg' is not installed"):
         _read_input("x", ROOT, Input(None, "no_such_package_bjkg:data.csv", item.sha256, "csv"))
@@ -234,7 +234,7 @@ def test_each_division_has_one_code_of_each_kind(tmp_path, change, message):
     """The divisions' code counts (whole-graph SPARQL targets in the shapes) catch a missing,
     doubled or malformed code, and a division without any code; a division's point is
     checked too."""
-    from graph.external_data import _validate
+    from bjkg.graph.datasets.read import _validate
 
     shapes = ROOT / "shapes" / "external" / "cpca-divisions.ttl"
     prepared = read_external(ROOT, BASE, manifest=_mini_manifest(tmp_path, MINI_ROWS))
@@ -276,7 +276,7 @@ def test_divisions_have_their_own_graph_and_description(store, manifest):
 
 
 def test_void_describes_the_external_dataset(manifest):
-    from server.views.meta import void_triples
+    from bjkg.server.views.meta import void_triples
 
     triples = {(t.subject.value, t.predicate.value, t.object.value)
                for t in void_triples("http://localhost/", BASE, manifest)}

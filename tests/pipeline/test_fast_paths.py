@@ -8,10 +8,10 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
-from graph import build as build_module
-from graph.build import BuildError, compile_dataset
-from graph.infer import _IndexedGraph, _resolved_vocabulary, infer
-from graph.validate import OxigraphQueryMemory, data_graph, validate
+from bjkg.graph import build as build_module
+from bjkg.graph.build import BuildError, compile_dataset
+from bjkg.graph.infer import _IndexedGraph, _resolved_vocabulary, infer
+from bjkg.graph.validate import OxigraphQueryMemory, data_graph, validate
 
 from .conftest import ROOT
 from .test_external import MINI_ROWS, _mini_manifest
@@ -233,7 +233,7 @@ def test_records_parse_alike_with_libyaml_and_errors_keep_the_python_wording(tmp
     are the pure-Python parser's, and a syntax error is reported in its words."""
     import yaml
 
-    from graph import yamlsrc
+    from bjkg.graph.records import yamlsrc
 
     def shape(x):
         if isinstance(x, dict):

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from graph.numbers import NumberError, chinese_numeral, parse_amount
+from bjkg.graph.records.numbers import NumberError, chinese_numeral, parse_amount
 
 CASES = [
     # text, value, unit, qualifier, min, max

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rdflib import Graph, URIRef
 
-from graph.build import load_ontology
-from graph.validate import load_shapes, validate
+from bjkg.graph.build import load_ontology
+from bjkg.graph.validate import load_shapes, validate
 
 from .conftest import ROOT
 

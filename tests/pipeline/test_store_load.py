@@ -1,10 +1,10 @@
-"""graph.store_load: the store holds exactly the file's quads, whole or loaded in pieces."""
+"""bjkg.graph.store_load: the store holds exactly the file's quads, whole or loaded in pieces."""
 from __future__ import annotations
 
 import pyoxigraph as ox
 import pytest
 
-from graph.store_load import load_nquads, split_lines
+from bjkg.graph.store_load import load_nquads, split_lines
 
 G = "https://w3id.org/bjkg/graph/"
 ID = "https://w3id.org/bjkg/id/"

@@ -1,5 +1,5 @@
 """Quote folding: Traditional/Simplified, pinyin glosses, punctuation, page breaks."""
-from graph.textnorm import fold, strip_glosses
+from bjkg.graph.records.textnorm import fold, strip_glosses
 
 
 def test_glosses_are_stripped_only_after_characters():

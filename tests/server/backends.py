@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from bench import virtuoso as launcher
-from server import create_app
-from server.publish import publish
-from server.sparql_client import Credentials, SparqlClient
+from bjkg.server.app import create_app
+from bjkg.server.stores.publish import publish
+from bjkg.server.sparql.client import Credentials, SparqlClient
 
 BACKENDS = ["embedded", "virtuoso"]
 

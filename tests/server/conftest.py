@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from server import create_app
+from bjkg.server.app import create_app
 from tests.server.backends import virtuoso, virtuoso_real, virtuoso_tiny  # noqa: F401  (session fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def start_server(args: list[str], env_extra: dict[str, str] | None = None, timeo
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(env_extra or {})
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        [sys.executable, "-m", "bjkg.server.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
@@ -125,7 +125,7 @@ def live_writable_server():
 @pytest.fixture(scope="session")
 def real_build(tmp_path_factory):
     """One real `build_dataset` of this checkout (skipped when the source corpus is absent)."""
-    from graph.build import build_dataset
+    from bjkg.graph.build import build_dataset
 
     sources = Path(os.environ.get("BJKG_SOURCES", ROOT.parent / "shared" / "sources"))
     if not sources.is_dir():

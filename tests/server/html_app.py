@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from server import create_app
+from bjkg.server.app import create_app
 from tests.server.backends import BACKENDS, backend_app
 
 
@@ -20,7 +20,7 @@ def make_app(build_dir, **settings):
 def html_app(request, tiny_build):
     app = backend_app(request, tiny_build)
     yield app
-    from server.extension import get_store
+    from bjkg.server.web.extension import get_store
 
     get_store(app).close()
 

@@ -1,11 +1,11 @@
-"""The HTTP worker's rule for giving its place to a waiting client (server.balanced_worker)."""
+"""The HTTP worker's rule for giving its place to a waiting client (bjkg.server.runtime.balanced_worker)."""
 from __future__ import annotations
 
 import socket
 
 import pytest
 
-from server.balanced_worker import BalancedThreadWorker
+from bjkg.server.runtime.balanced_worker import BalancedThreadWorker
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ class _Config:
 def test_takes_no_new_client_while_its_thread_is_held_by_a_long_request(listener, monkeypatch):
     import threading
 
-    from server import balanced_worker
+    from bjkg.server.runtime import balanced_worker
 
     worker = _worker(listener, connections=1)
     worker.cfg = _Config()

@@ -113,7 +113,7 @@ def test_live_runaway_query_is_stopped_while_others_are_answered(live_server):
 
 
 def test_serve_get_prints_one_response(tiny_build):
-    args = [sys.executable, "-m", "server.cli", "serve", "--build", str(tiny_build), "--get",
+    args = [sys.executable, "-m", "bjkg.server.cli", "serve", "--build", str(tiny_build), "--get",
             "/sparql?query=" + urllib.parse.quote("ASK { ?s ?p ?o }")]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -124,7 +124,7 @@ def test_serve_get_prints_one_response(tiny_build):
 
 
 def test_serve_refuses_a_missing_build(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--build", str(tmp_path / "nope"),
+    done = subprocess.run([sys.executable, "-m", "bjkg.server.cli", "serve", "--build", str(tmp_path / "nope"),
                            "--get", "/sparql"], cwd=ROOT, capture_output=True, timeout=120)
     assert done.returncode != 0
     assert b"bjkg build" in done.stderr

@@ -1,9 +1,9 @@
-"""Unit tests of the one content negotiation (server.conneg): pure functions, no app."""
+"""Unit tests of the one content negotiation (bjkg.server.core.conneg): pure functions, no app."""
 from __future__ import annotations
 
 import pytest
 
-from server.conneg import (HTML, NotAcceptable, choose, format_by_name, negotiate, parse_accept,
+from bjkg.server.core.conneg import (HTML, NotAcceptable, choose, format_by_name, negotiate, parse_accept,
                            rdf_format, rdf_input_format, response_mimetype, results_format,
                            RDF_FORMATS, RESULT_FORMATS)
 

@@ -2,7 +2,7 @@
 
 The federated endpoint is a second bjkg instance on loopback (`live_server`, serving the
 tiny build); a `Listener` stands for any other host and must see no connection. The
-embedded engine's calls go through the relay (`server.federation`), in build mode (query
+embedded engine's calls go through the relay (`bjkg.server.sparql.federation`), in build mode (query
 worker processes) and in memory mode (in the server process) alike.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from server import create_app
+from bjkg.server.app import create_app
 from tests.server.conftest import BASE, close_app
 from tests.server.fake_store import FakeStore, Reply
 from tests.server.test_safety import Listener

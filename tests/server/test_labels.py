@@ -1,4 +1,4 @@
-"""The label a page shows for a linked IRI (server.labels.best) is the one `pick` chooses
+"""The label a page shows for a linked IRI (bjkg.server.pages.labels.best) is the one `pick` chooses
 from all of its labels grouped by language, in every language and fallback case."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from server.labels import LANGS, best, group_labels, pick
+from bjkg.server.pages.labels import LANGS, best, group_labels, pick
 
 PAIRS = [("通州区", "zh-hans"), ("通州", "zh-Hans"), ("通州區", "zh-hant"), ("Tongzhou", "en"),
          ("Tongzhou District", "en-GB"), ("Tōngzhōu Qū", "zh-latn-pinyin"), ("tz", ""),
@@ -23,7 +23,7 @@ def test_best_is_pick_of_the_grouped_labels(lang):
 
 def test_the_language_helpers_are_installed_once(app):
     """The template helpers are one context processor for the app: each page computes them once."""
-    from server.views.common import template_globals
+    from bjkg.server.views.common import template_globals
 
     processors = [f for fs in app.template_context_processors.values() for f in fs]
     assert processors.count(template_globals) == 1

@@ -1,4 +1,4 @@
-"""String filters answered from the literal index (server.literal_index) give the engine's answers.
+"""String filters answered from the literal index (bjkg.server.sparql.literal_index) give the engine's answers.
 
 Every query is run twice on the same store — as written, and as `rewrite` makes it — and the
 solutions must be the same multiset; the shapes the rewrite must leave alone are checked to be
@@ -13,8 +13,9 @@ from collections import Counter
 import pyoxigraph
 import pytest
 
-from server import create_app, literal_index
-from server.prepare import prepare
+from bjkg.server.app import create_app
+from bjkg.server.sparql import literal_index
+from bjkg.server.runtime.prepare import prepare
 
 RDFS = "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\nPREFIX bjkg: <https://w3id.org/bjkg/ontology#>\n"
 

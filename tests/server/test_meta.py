@@ -7,8 +7,8 @@ import json
 import pyoxigraph
 import pytest
 
-from server import i18n
-from server.examples import load_examples
+from bjkg.server.pages import i18n
+from bjkg.server.pages.examples import load_examples
 from tests.server.html_app import client, html_app  # noqa: F401  (fixtures)
 
 HTML = {"Accept": "text/html"}
@@ -31,7 +31,7 @@ def test_home_counts_examples_search_box(client, tiny_build):
 
 
 def test_every_example_query_runs_and_the_policy_ones_find_rows(html_app):
-    from server.extension import get_store
+    from bjkg.server.web.extension import get_store
 
     store = get_store(html_app)
     rows = {ex.slug: store.query(ex.query).bindings() for ex in load_examples()}
@@ -55,7 +55,7 @@ def test_ui_strings_exist_in_three_scripts():
 
 
 def test_class_page_lists_instances_paged(client, monkeypatch):
-    import server.views.meta as meta
+    import bjkg.server.views.meta as meta
 
     monkeypatch.setattr(meta, "CLASS_PAGE_SIZE", 3)
     url = "/class.json?iri=https%3A%2F%2Fw3id.org%2Fbjkg%2Fontology%23Place"
@@ -137,7 +137,7 @@ def test_settings_page_hides_secrets(tiny_build):
         data = app.test_client().get("/-/settings.json").get_json()
         assert "s3cret" not in json.dumps(data)
     finally:
-        from server.extension import get_store
+        from bjkg.server.web.extension import get_store
 
         get_store(app).close()
 
@@ -156,7 +156,7 @@ def test_query_editor_page_is_local_and_prefilled(client):
 
 def test_dumps_served_from_a_relative_build_dir(tiny_build, monkeypatch):
     """`bjkg serve --build _build` passes a relative path; files must still be found."""
-    from server.extension import get_store
+    from bjkg.server.web.extension import get_store
     from tests.server.html_app import make_app
 
     monkeypatch.chdir(tiny_build.parent)

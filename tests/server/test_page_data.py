@@ -1,14 +1,16 @@
-"""Entity pages read from the store's indexes (server.page_reads) say exactly what the queries say."""
+"""Entity pages read from the store's indexes (bjkg.server.stores.page_reads) say exactly what the queries say."""
 from __future__ import annotations
 
 import pytest
 from pyoxigraph import BlankNode as BlankNode_, DefaultGraph, Literal, NamedNode, Quad, Store
 
-from server import create_app, describe as describe_module, label_table
-from server.describe import describe
-from server.page_reads import IndexSource, term_key
-from server.prepare import prepare
-from server.views import pages
+from bjkg.server.app import create_app
+from bjkg.server.pages import describe as describe_module
+from bjkg.server.stores import label_table
+from bjkg.server.pages.describe import describe
+from bjkg.server.stores.page_reads import IndexSource, term_key
+from bjkg.server.runtime.prepare import prepare
+from bjkg.server.views import pages
 from tests.server.conftest import BASE, TOKEN, close_app
 
 HTML = {"Accept": "text/html"}
@@ -33,7 +35,7 @@ def _both(app, indexes, iri: str, **kwargs) -> tuple[dict | None, dict | None]:
 @pytest.fixture(scope="module", params=["store labels", "label table"])
 def tiny(tiny_build, request):
     """The tiny build, and its index reads with the labels read from the store or from
-    the table `bjkg serve` prepares (server.label_table)."""
+    the table `bjkg serve` prepares (bjkg.server.stores.label_table)."""
     app = create_app({"BUILD_DIR": str(tiny_build), "TESTING": True})
     local = app.extensions["bjkg"].store.local_store()
     labels = label_table.compute(local) if request.param == "label table" else None

@@ -82,7 +82,7 @@ def test_json_twin_is_the_page_data(client):
 
 
 def test_property_order_comes_from_the_table(client):
-    from server.describe import PROPERTY_ORDER
+    from bjkg.server.pages.describe import PROPERTY_ORDER
 
     data = client.get("/id/initiative/zgc-24-reforms.json").get_json()
     predicates = [p["predicate"]["iri"] for p in data["properties"]]
@@ -156,7 +156,7 @@ def test_indicator_chart_shows_targets_and_actuals_side_by_side(client):
 
 
 def test_inbound_links_are_grouped_and_paged(client, monkeypatch):
-    import server.describe as describe
+    import bjkg.server.pages.describe as describe
 
     monkeypatch.setattr(describe, "INBOUND_PAGE_SIZE", 2)
     cls = "https://w3id.org/bjkg/ontology#Place"

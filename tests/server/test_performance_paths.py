@@ -2,7 +2,7 @@
 
 * inline evaluation (QUERY_MODE=inline) with the engine writing bounded SELECT answers;
 * the server's own queries with their substituted variables written as constants;
-* facet counts prepared once per build (server.facets) instead of evaluated.
+* facet counts prepared once per build (bjkg.server.sparql.facets) instead of evaluated.
 """
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import json
 import pyoxigraph
 import pytest
 
-from server import create_app, facets
-from server.sparql_text import analyse
+from bjkg.server.app import create_app
+from bjkg.server.sparql import facets
+from bjkg.server.sparql.text import analyse
 
 ACCEPT = {"Accept": "application/sparql-results+json"}
 
@@ -108,9 +109,9 @@ def test_a_warmed_worker_has_done_its_setup_and_exempts_it_from_the_cycle_collec
     what requests allocate."""
     import gc
 
-    from server.locator_map import EXTENSION_KEY
-    from server.prepare import prepare
-    from server.serve import _warm
+    from bjkg.server.pages.locator_map import EXTENSION_KEY
+    from bjkg.server.runtime.prepare import prepare
+    from bjkg.server.runtime.serve import _warm
 
     settings = {"BUILD_DIR": str(tiny_build), "CACHE_DIR": str(tmp_path), "QUERY_MODE": "inline",
                 "TESTING": True}

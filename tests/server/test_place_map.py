@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from server import create_app
-from server.locator_map import EXTENSION_KEY, build_map, parse_point
+from bjkg.server.app import create_app
+from bjkg.server.pages.locator_map import EXTENSION_KEY, build_map, parse_point
 from tests.server.conftest import close_app
 
 

@@ -10,7 +10,7 @@ import pyoxigraph
 import pytest
 from pyoxigraph import QueryResultsFormat, RdfFormat
 
-from server import create_app
+from bjkg.server.app import create_app
 from tests.server.backends import BACKENDS, backend_app
 from tests.server.conftest import BASE, close_app
 

@@ -8,7 +8,7 @@ import pyoxigraph
 import pytest
 from pyoxigraph import QueryResultsFormat
 
-from server import create_app
+from bjkg.server.app import create_app
 from tests.server.backends import BACKENDS, remote_app
 from tests.server.conftest import close_app
 

@@ -23,9 +23,9 @@ from pyoxigraph import QueryResultsFormat, RdfFormat
 from SPARQLWrapper import JSON, SPARQLWrapper
 
 from bench import virtuoso as launcher
-from server.publish import PublishError, publish, read_publication
-from server.sparql_client import Credentials, SparqlClient
-from server.store_remote import RemoteStoreError
+from bjkg.server.stores.publish import PublishError, publish, read_publication
+from bjkg.server.sparql.client import Credentials, SparqlClient
+from bjkg.server.stores.remote import RemoteStoreError
 from tests.conftest import make_tiny_build
 from tests.server.backends import PublishedStore, remote_app, require_virtuoso
 from tests.server.conftest import BASE, ROOT, TOKEN, close_app, start_server, stop_server
@@ -122,7 +122,7 @@ def test_publish_refuses_a_folder_that_is_not_a_build(scratch, tmp_path):
 def test_publish_command_line(scratch):
     user, password = scratch.instance.publisher
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "publish", "--build", str(scratch.build),
+        [sys.executable, "-m", "bjkg.server.cli", "publish", "--build", str(scratch.build),
          "--to", scratch.instance.sparql_auth_url, "--graph-store", scratch.instance.graph_store_auth_url,
          "--user", user], env={"PATH": "/usr/bin:/bin", "BJKG_PUBLISH_PASSWORD": password,
                                "PYTHONPATH": str(ROOT)},
@@ -200,7 +200,7 @@ def test_bjkg_serve_over_virtuoso_with_real_clients(virtuoso_tiny):
 
 
 def test_serve_get_over_virtuoso_and_a_mismatched_build_is_refused(virtuoso_tiny, tmp_path):
-    args = [sys.executable, "-m", "server.cli", "serve", "--sparql-endpoint", virtuoso_tiny.sparql, "--get",
+    args = [sys.executable, "-m", "bjkg.server.cli", "serve", "--sparql-endpoint", virtuoso_tiny.sparql, "--get",
             "/sparql?query=" + urllib.parse.quote(f"ASK {{ <{TONGZHOU}> ?p ?o }}")]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -241,7 +241,7 @@ def test_writes_through_bjkg_to_a_writable_store(scratch):
 
 
 def test_results_formats_over_virtuoso_match_the_embedded_store(virtuoso_tiny, tiny_build):
-    from server import create_app
+    from bjkg.server.app import create_app
 
     embedded = create_app({"BUILD_DIR": str(tiny_build), "TESTING": True})
     remote = remote_app(virtuoso_tiny)

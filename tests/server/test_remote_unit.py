@@ -14,9 +14,9 @@ import pyoxigraph
 import pytest
 from pyoxigraph import Literal, NamedNode
 
-from server.evaluate import QueryFailed, QueryTimedOut
-from server.store_remote import EMPTY_GRAPH, Endpoints, RemoteStore, parse_only
-from server.workers import StoreUnavailable
+from bjkg.server.sparql.evaluate import QueryFailed, QueryTimedOut
+from bjkg.server.stores.remote import EMPTY_GRAPH, Endpoints, RemoteStore, parse_only
+from bjkg.server.sparql.workers import StoreUnavailable
 from tests.server.fake_store import FakeStore, Reply, json_results
 
 G1, G2 = "https://w3id.org/bjkg/graph/a", "https://w3id.org/bjkg/graph/b"

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from server import create_app
+from bjkg.server.app import create_app
 from tests.server.conftest import TOKEN, close_app
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.search_index import SearchIndex, hanzi_key, latin_key
+from bjkg.server.pages.search_index import SearchIndex, hanzi_key, latin_key
 from tests.server.html_app import client, html_app  # noqa: F401  (fixtures)
 
 ID = "https://w3id.org/bjkg/id/"
@@ -74,7 +74,7 @@ def test_empty_and_escaped_queries(client):
 
 
 def test_index_is_built_once_per_process(client, html_app, monkeypatch):
-    import server.views.search as search
+    import bjkg.server.web.search as search
 
     client.get("/search.json?q=a")
     calls = []
@@ -88,7 +88,7 @@ def test_index_is_built_once_per_process(client, html_app, monkeypatch):
 
 def _reference_search(index: SearchIndex, query: str, limit: int = 50) -> list[tuple]:
     """What `search` must answer: the query compared with every key, one label at a time."""
-    from server.search_index import EXACT, PREFIX, SUBSTRING, _has_hanzi
+    from bjkg.server.pages.search_index import EXACT, PREFIX, SUBSTRING, _has_hanzi
 
     def match(q: str, key: str) -> int:
         if not q or not key:
@@ -149,8 +149,8 @@ def test_packed_search_on_random_labels_and_queries():
 
 
 def test_real_build_search_answers_as_comparing_every_key(real_build):
-    from server import create_app
-    from server.views.search import build_index
+    from bjkg.server.app import create_app
+    from bjkg.server.web.search import build_index
 
     app = create_app({"BUILD_DIR": str(real_build), "TESTING": True})
     try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from server import create_app
-from server.cli import main
-from server.settings import SETTINGS, SettingsError, describe_settings, load_settings, public_settings
-from server.store import BuildNotFound
+from bjkg.server.app import create_app
+from bjkg.server.cli import main
+from bjkg.server.core.settings import SETTINGS, SettingsError, describe_settings, load_settings, public_settings
+from bjkg.server.stores.embedded import BuildNotFound
 
 
 def test_defaults():
@@ -68,7 +68,7 @@ def test_create_app_opens_nothing_at_import_and_one_store_per_app(tiny_build):
         assert state.manifest["hash"]
         assert state.store.pool._started is False  # worker processes start on first use
         with app.app_context():
-            from server import get_manifest, get_store
+            from bjkg.server.app import get_manifest, get_store
 
             assert get_store() is state.store
             assert get_manifest() is state.manifest
@@ -77,7 +77,7 @@ def test_create_app_opens_nothing_at_import_and_one_store_per_app(tiny_build):
 
 
 def test_server_sizing_defaults_and_bounds(monkeypatch):
-    from server import serve
+    from bjkg.server.runtime import serve
 
     monkeypatch.setattr(serve, "default_workers", lambda: 2)
 

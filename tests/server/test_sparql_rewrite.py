@@ -9,9 +9,9 @@ import pyoxigraph
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad
 
-from server.sparql_text import (analyse, describe_as_construct, limit_rows, redirect_services,
+from bjkg.server.sparql.text import (analyse, describe_as_construct, limit_rows, redirect_services,
                                 strip_dataset_clauses, substitute)
-from server.store_remote import parse_only
+from bjkg.server.stores.remote import parse_only
 from tests.server.test_sparql_text import test_every_spelling_of_service_is_found_with_its_target as spellings
 
 U = "http://127.0.0.1:9/"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyoxigraph
 import pytest
 
-from server.sparql_text import DatasetConflict, SparqlTextError, add_using, analyse, tokenize
+from bjkg.server.sparql.text import DatasetConflict, SparqlTextError, add_using, analyse, tokenize
 
 U = "http://127.0.0.1:9/"
 

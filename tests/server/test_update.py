@@ -177,7 +177,7 @@ def test_public_mode_refuses_graph_store_writes(client):
 def test_update_token_without_empty_is_refused_at_startup(tiny_build):
     import click
 
-    from server.serve import run
+    from bjkg.server.runtime.serve import run
 
     with pytest.raises(click.UsageError, match="--empty"):
         run(build_dir=str(tiny_build), update_token="t", get_path="/sparql")

@@ -1,0 +1,86 @@
+"""Every problem rendered in one place: `HTTPProblem`s, Werkzeug's HTTP errors (404, 405,
+413 …) and unexpected faults all become one response, as JSON, HTML or plain text for
+whoever asked, so every 4xx/5xx reads the same way. `init_app` registers the handlers.
+"""
+from __future__ import annotations
+
+from bjkg.server.core.conneg import choose
+from bjkg.server.core.errors import HTTPProblem, server_error
+
+_ERROR_TYPES = ("application/json", "text/html", "text/plain")
+_FALLBACK_ERROR_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{{ status }} {{ title }}</title></head>
+<body><h1>{{ status }} {{ title }}</h1><p>{{ message }}</p></body></html>
+"""
+
+
+def render_problem(problem: HTTPProblem):
+    """One response for one problem, in the representation the client prefers.
+
+    Browsers (which put text/html first) get a page — the `error.html` template when the
+    HTML side provides one, else a minimal escaped page; clients that prefer text/plain get
+    the message alone; everyone else gets JSON ``{"error": {"status", "title", "message"}}``.
+    """
+    from flask import Response, json, render_template, render_template_string, request
+    from jinja2 import TemplateNotFound
+
+    kind = choose(request.headers.get("Accept"), _ERROR_TYPES, default="application/json")
+    if kind == "text/html":
+        context = {"status": problem.status, "title": problem.title, "message": problem.message}
+        try:
+            body = render_template("error.html", **context)
+        except TemplateNotFound:
+            body = render_template_string(_FALLBACK_ERROR_PAGE, **context)
+        response = Response(body, status=problem.status, mimetype="text/html")
+    elif kind == "text/plain":
+        response = Response(f"{problem.status} {problem.title}: {problem.message}\n",
+                            status=problem.status, mimetype="text/plain")
+    else:
+        payload = {"error": {"status": problem.status, "title": problem.title,
+                             "message": problem.message}}
+        response = Response(json.dumps(payload, ensure_ascii=False) + "\n", status=problem.status,
+                            mimetype="application/json")
+    response.headers.add("Vary", "Accept")
+    for name, value in problem.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def init_app(app) -> None:
+    """Route every error — ours, Werkzeug's and unexpected faults — through `render_problem`."""
+    from werkzeug.exceptions import HTTPException, InternalServerError
+
+    def on_problem(problem: HTTPProblem):
+        if problem.status >= 500:
+            app.logger.error("%s %s: %s", problem.status, problem.title, problem.message)
+        return render_problem(problem)
+
+    def on_http_exception(exc: HTTPException):
+        if isinstance(exc, InternalServerError):
+            original = getattr(exc, "original_exception", None)
+            if original is not None:
+                app.logger.exception("unhandled error", exc_info=original)
+            return render_problem(server_error(
+                "The server failed while answering this request; the fault is logged. "
+                "Please report it if it persists."))
+        headers = {}
+        if exc.code == 405:
+            allowed = exc.valid_methods or []
+            headers["Allow"] = ", ".join(allowed)
+            message = f"This URL does not accept {_request_method()}; it accepts {', '.join(allowed)}."
+        elif exc.code == 413:
+            limit = app.config.get("MAX_BODY_BYTES")
+            message = (f"The request body is larger than this server accepts ({limit} bytes, "
+                       "setting MAX_BODY_BYTES).")
+        else:
+            message = exc.description or exc.name
+        return render_problem(HTTPProblem(exc.code or 500, message, headers=headers))
+
+    app.register_error_handler(HTTPProblem, on_problem)
+    app.register_error_handler(HTTPException, on_http_exception)
+
+
+def _request_method() -> str:
+    from flask import request
+
+    return request.method

@@ -1,0 +1,154 @@
+"""The app's label search index: built from the store once per process, or loaded ready-made.
+
+The index (`bjkg.server.pages.search_index`) is built from the store's rdfs:label and
+skos:altLabel on first use and kept in `app.extensions`; a writable (--empty) store can change
+under it, so there it is rebuilt per request (such a store is small). `bjkg serve` prepares
+it once per build (`prepare_index`, run by `bjkg.server.runtime.prepare`), and each HTTP
+worker loads that file instead of building its own.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+from flask import Flask, current_app
+from pyoxigraph import Literal, NamedNode
+
+from bjkg.server.core.prepared import cache_dir
+from bjkg.server.pages.labels import canonical_lang, group_labels
+from bjkg.server.pages.search_index import SearchIndex, get_index
+from bjkg.server.web.extension import get_store
+
+INDEX_KEY = "bjkg.search_index"
+
+_LABELS_QUERY = """
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+SELECT DISTINCT ?x ?l ?kind WHERE {
+  VALUES ?kind { rdfs:label skos:altLabel }
+  ?x ?kind ?l FILTER(isIRI(?x) && isLiteral(?l))
+}
+"""
+# (the kind of label is the predicate itself: a constant `true`/`false` would come back from
+# Virtuoso as the integer 1/0, since it has no boolean type)
+_ALT_LABEL = "http://www.w3.org/2004/02/skos/core#altLabel"
+
+# Only labelled resources are found, so only their types are read (not every observation's).
+_TYPES_QUERY = """
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+SELECT DISTINCT ?x ?type ?l WHERE {
+  ?x a ?type . FILTER(isIRI(?x))
+  FILTER EXISTS { { ?x rdfs:label ?any } UNION { ?x skos:altLabel ?any } }
+  OPTIONAL { ?type rdfs:label ?l }
+}
+"""
+_INDEX_ROW_LIMIT = 2_000_000
+
+
+class LabelIndex(SearchIndex):
+    """The search index plus what a result shows: every label and the types of each IRI."""
+
+    def __init__(self, label_rows: list[dict], type_rows: list[dict]) -> None:
+        rows = []
+        self.labels: dict[str, list[tuple[str, str]]] = {}
+        for row in label_rows:
+            node, text = row["x"], row["l"]
+            if not isinstance(node, NamedNode) or not isinstance(text, Literal):
+                continue
+            lang = canonical_lang(text.language)
+            is_alt = row["kind"].value == _ALT_LABEL
+            rows.append((node.value, text.value, lang, is_alt))
+            if not is_alt:
+                self.labels.setdefault(node.value, []).append((text.value, lang))
+        super().__init__(rows)
+        self.types: dict[str, list[str]] = {}
+        type_labels: dict[str, list[tuple[str, str]]] = {}
+        for row in type_rows:
+            x, ty, label = row["x"].value, row["type"].value, row.get("l")
+            if x in self.labels and ty not in self.types.setdefault(x, []):
+                self.types[x].append(ty)
+            if isinstance(label, Literal):
+                type_labels.setdefault(ty, []).append((label.value, canonical_lang(label.language)))
+        self.type_labels = {ty: group_labels(pairs) for ty, pairs in type_labels.items()}
+
+
+def build_index() -> LabelIndex:
+    """Read every label, alt label and type from the store (one pass each)."""
+    store = get_store()
+    labels = store.query(_LABELS_QUERY, max_rows=_INDEX_ROW_LIMIT, use_union=True).bindings()
+    types = store.query(_TYPES_QUERY, max_rows=_INDEX_ROW_LIMIT, use_union=True).bindings()
+    built = LabelIndex(labels, types)
+    del labels, types
+    _release_memory()
+    return built
+
+
+def _release_memory() -> None:
+    """Hand the query rows' memory back to the system (glibc keeps freed arenas otherwise)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def index() -> LabelIndex:
+    """The process's index (rebuilt per request only for a writable store)."""
+    if get_store().writable:
+        return build_index()
+    return get_index(current_app.extensions, INDEX_KEY, _prepared_or_built)
+
+
+# ---------------------------------------------------------------- prepared once per build
+#
+# A build never changes while served, so its index is a function of the build hash. `bjkg
+# serve` prepares it once, in a separate process, before starting the HTTP workers
+# (`prepare_index`); each worker then loads the finished index instead of building it itself —
+# once instead of once per worker, and without the memory the label queries leave behind.
+
+INDEX_FORMAT = 2  # 2: with the packed keys (bjkg.server.pages.search_index._PackedKeys)
+
+
+def prepared_path(cache_dir: str | Path, build_hash: str) -> Path:
+    return Path(cache_dir) / f"search-index-{build_hash[:24]}-v{INDEX_FORMAT}.pickle"
+
+
+def _prepared_or_built() -> LabelIndex:
+    build_hash = (current_app.extensions["bjkg"].manifest or {}).get("hash")
+    if build_hash and getattr(get_store(), "build_dir", None) is not None:
+        path = prepared_path(cache_dir(current_app.config), build_hash)
+        try:
+            with path.open("rb") as handle:
+                loaded = pickle.load(handle)  # written by `prepare_index` below, for this build hash
+            if isinstance(loaded, LabelIndex):
+                return loaded
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass
+    return build_index()
+
+
+def prepare_index(app: Flask) -> Path | None:
+    """Build the index of `app`'s build and write it for the HTTP workers; None if the
+    cache folder cannot be written (they then build it themselves)."""
+    try:
+        with app.app_context():
+            build_hash = (app.extensions["bjkg"].manifest or {}).get("hash")
+            if not build_hash:
+                return None
+            path = prepared_path(cache_dir(app.config), build_hash)
+            if path.is_file():
+                return path
+            built = build_index()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            with tmp.open("wb") as handle:
+                pickle.dump(built, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
+            return path
+    except OSError:
+        return None
