@@ -105,9 +105,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("QUERY_TIMEOUT", 30.0,
             "Seconds a query may run; the worker process evaluating it is then ended and the "
             "client gets 503 Service Unavailable.", _positive_float),
-    Setting("MAX_ROWS", 10000,
-            "Most result rows (or triples) returned by one query; longer answers are truncated, "
-            "flagged by the X-BJKG-Truncated header and, in JSON, a top-level note.", _positive_int),
+    Setting("MAX_ROWS", 0,
+            "Most result rows (or triples) one query may return; 0 (the default): no limit, "
+            "answers are streamed whole. A longer answer is refused with 400 naming this "
+            "setting, never cut.", _non_negative_int),
     Setting("MAX_QUERY_LENGTH", 100_000,
             "Most characters in one query or update (414 for GET, 413 for POST).", _positive_int),
     Setting("MAX_BODY_BYTES", 10 * 1024 * 1024,

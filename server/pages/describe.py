@@ -172,14 +172,20 @@ SELECT DISTINCT ?focus ?x ?l WHERE {
 
 def select(store, text: str, *, max_rows: int | None = None, use_union: bool = True,
            **bound) -> list[dict]:
-    """Rows of a fixed SELECT with variables bound to terms (the store's `substitutions`)."""
-    answer = store.query(text, substitutions=bound, max_rows=max_rows, use_union=use_union)
+    """Rows of a fixed SELECT with variables bound to terms (the store's `substitutions`).
+
+    Every row, whatever the operator's MAX_ROWS (which bounds what clients may ask, not the
+    server's own reads); `max_rows` asks for the first rows only, by a LIMIT in the query,
+    where a page shows a first part and says how many there are in all."""
+    if max_rows is not None:
+        text = f"{text}\nLIMIT {int(max_rows)}"
+    answer = store.query(text, substitutions=bound, max_rows=0, use_union=use_union)
     return answer.bindings()
 
 
 def exists(store, iri: str) -> bool:
     """True when the IRI occurs as a subject or an object anywhere in the store."""
-    rows = select(store, "SELECT ?s ?x WHERE { { ?s ?p ?x } UNION { ?x ?p ?s } } LIMIT 1",
+    rows = select(store, "SELECT ?s ?x WHERE { { ?s ?p ?x } UNION { ?x ?p ?s } }",
                   max_rows=1, s=NamedNode(iri))
     return bool(rows)
 

@@ -4,16 +4,21 @@ This is the code that runs inside query worker processes (see `bjkg.server.sparq
 the server process for the in-memory `--empty` dataset. It imports nothing from Flask.
 Requests and answers are plain picklable dataclasses so they can cross a process pipe.
 
-Answers are bounded: at most `max_rows` solutions or triples are read from the engine; a
-longer answer is cut there and flagged `truncated`. Every serialisation is pyoxigraph's:
-solutions are first written as SPARQL JSON (the one format we write ourselves, with
-`json.dumps`, so that a *prefix* of the solutions can be serialised), then re-read by
-pyoxigraph and written in the requested format.
+Answers are complete or an error, never cut: with no row limit (`max_rows` 0 or None, the
+default) the engine writes the whole answer itself, in the requested format, into a sink —
+bytes in memory, or a bounded queue that the HTTP response reads from as the engine writes
+(`stream`, constant memory). With a row limit (the operator's MAX_ROWS) at most
+`max_rows + 1` rows are read; one more than the limit raises `RowLimitExceeded` (a 400
+naming the setting) instead of answering part of the result. Every serialisation is
+pyoxigraph's.
 """
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +52,21 @@ class QueryFailed(Exception):
 
 class QueryTimedOut(Exception):
     """The query ran past its deadline."""
+
+
+def row_limit_message(limit: int) -> str:
+    return (f"The answer has more than {limit:,} rows (or triples), the most this server returns "
+            f"for one query (setting MAX_ROWS, BJKG_MAX_ROWS). Nothing was cut: page through the "
+            f"answer with ORDER BY, LIMIT and OFFSET, or ask the operator to raise MAX_ROWS "
+            f"(0 = no limit).")
+
+
+class RowLimitExceeded(QueryFailed):
+    """The answer is longer than the operator's row limit: an error, never a partial answer."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(400, row_limit_message(limit))
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -86,8 +106,12 @@ class QueryAnswer:
     rows: list[tuple[Any, ...]] | None = None
     triples: list[Triple] | None = None
     boolean: bool | None = None
-    truncated: bool = False
     count: int = 0
+    chunks: Iterator[bytes] | None = None  # a streamed body (`stream`), instead of `body`
+
+    def content(self):
+        """The serialised answer for a response: `chunks` (streamed) or `body`."""
+        return self.chunks if self.chunks is not None else self.body
 
     def bindings(self) -> list[dict[str, Any]]:
         """Rows as dicts from variable name to term, unbound variables left out."""
@@ -100,10 +124,14 @@ def _graph_term(iri: str):
     return DefaultGraph() if iri == "" else NamedNode(iri)
 
 
-def evaluate(store: pyoxigraph.Store, request: QueryRequest, *, deadline: float | None = None) -> QueryAnswer:
-    """Run `request` on `store`. Raises QueryFailed; QueryTimedOut only between rows.
+def evaluate(store: pyoxigraph.Store, request: QueryRequest, *, deadline: float | None = None,
+             sink: "Sink | None" = None) -> QueryAnswer:
+    """Run `request` on `store`. Raises QueryFailed (RowLimitExceeded among them);
+    QueryTimedOut only between rows or writes.
 
-    (A hard limit for queries that never yield a row is the worker pool's job.)
+    With no row limit and a format, the engine writes the whole answer into `sink` (a
+    `Sink` in memory when None, whose bytes become `body`). (A hard limit for queries
+    that never yield a row is the worker pool's or the inline watchdog's job.)
     """
     options: dict[str, Any] = {}
     if request.default_graph is not None or request.named_graphs is not None:
@@ -128,12 +156,222 @@ def evaluate(store: pyoxigraph.Store, request: QueryRequest, *, deadline: float 
         raise QueryFailed(500, f"The query could not be evaluated: {exc}") from None
     try:
         if isinstance(result, QueryBoolean):
-            return boolean_answer(result, request)
-        if isinstance(result, QuerySolutions):
+            answer = boolean_answer(result, request)
+            if sink is not None:
+                sink.begin(answer)
+                if answer.body is not None:
+                    sink.write(answer.body)
+                    answer.body = None
+                sink.finish()
+            return answer
+        solutions = isinstance(result, QuerySolutions)
+        if not request.max_rows and (request.results_format if solutions else request.graph_format):
+            return _written(result, request, deadline, sink)
+        if sink is not None:
+            raise ValueError("a sink takes only an answer with no row limit and a format")
+        if solutions:
             return solutions_answer(result, request, deadline)
         return graph_answer(result, request, deadline)
+    except (QueryTimedOut, QueryFailed, _Cancelled):
+        raise
     except (ValueError, RuntimeError, OSError) as exc:
+        if sink is not None and sink.cancelled.is_set():
+            raise _Cancelled() from None
         raise QueryFailed(500, f"The query failed during evaluation: {exc}") from None
+
+
+class _Cancelled(Exception):
+    """The reader of a streamed answer is gone (the client left, or the deadline passed)."""
+
+
+class Sink:
+    """Where the engine writes a whole answer: bytes in memory, checking the deadline at
+    each of the engine's writes (8 KB each)."""
+
+    def __init__(self, deadline: float | None = None) -> None:
+        self.deadline = deadline
+        self.parts: list[bytes] = []
+        self.cancelled = threading.Event()
+
+    def begin(self, answer: QueryAnswer) -> None:
+        """Called once, before the first byte: what the answer is (kind, media type)."""
+
+    def write(self, data) -> int:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise QueryTimedOut()
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        """Called once after the last byte."""
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _written(result, request: QueryRequest, deadline: float | None, sink: Sink | None) -> QueryAnswer:
+    """The whole answer, written by the engine into `sink` (or into memory: `body`)."""
+    own = sink is None
+    sink = Sink(deadline) if own else sink
+    if isinstance(result, QuerySolutions):
+        answer = QueryAnswer("bindings", media_type=request.results_format, count=-1,
+                             variables=tuple(v.value for v in result.variables))
+        sink.begin(answer)
+        result.serialize(output=sink, format=QueryResultsFormat.from_media_type(request.results_format))
+    else:
+        answer = QueryAnswer("graph", media_type=request.graph_format, count=-1)
+        fmt = RdfFormat.from_media_type(request.graph_format)
+        prefixes = dict(request.prefixes) or None
+        if fmt in (RdfFormat.N_TRIPLES, RdfFormat.N_QUADS, RdfFormat.JSON_LD):
+            prefixes = None
+        sink.begin(answer)
+        triples = _checked(result, deadline)
+        if prefixes:
+            pyoxigraph.serialize(triples, output=sink, format=fmt, prefixes=prefixes)
+        else:
+            pyoxigraph.serialize(triples, output=sink, format=fmt)
+    sink.finish()
+    if own:
+        answer.body = sink.getvalue()
+    return answer
+
+
+def _checked(iterator, deadline: float | None):
+    """`iterator`, raising QueryTimedOut past the deadline (looked at every 256 items)."""
+    for index, item in enumerate(iterator):
+        if deadline is not None and index % 256 == 255 and time.monotonic() > deadline:
+            raise QueryTimedOut()
+        yield item
+
+
+# ------------------------------------------------------------------------ streamed answers
+
+_CHUNK = 64 * 1024  # bytes handed to the HTTP response at a time
+_QUEUED_CHUNKS = 8  # at most this many chunks wait for a slow client: constant memory
+
+
+class _QueueSink(Sink):
+    """A sink whose bytes go, in chunks, into a bounded queue read by the HTTP response;
+    the engine's thread waits while the queue is full (the client reads slowly)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.queue: queue.Queue = queue.Queue(maxsize=_QUEUED_CHUNKS)
+        self.buffer = bytearray()
+
+    def put(self, item) -> None:
+        while True:
+            if self.cancelled.is_set():
+                raise _Cancelled()
+            try:
+                self.queue.put(item, timeout=0.25)
+                return
+            except queue.Full:
+                continue
+
+    def begin(self, answer: QueryAnswer) -> None:
+        self.put(("answer", answer))
+
+    def write(self, data) -> int:
+        if self.cancelled.is_set():
+            raise _Cancelled()
+        self.buffer += data
+        if len(self.buffer) >= _CHUNK:
+            self.put(bytes(self.buffer))
+            self.buffer.clear()
+        return len(data)
+
+    def finish(self) -> None:
+        if self.buffer:
+            self.put(bytes(self.buffer))
+            self.buffer.clear()
+
+
+def stream(store: pyoxigraph.Store, request: QueryRequest, *, deadline: float,
+           on_stream=None, on_end=None) -> QueryAnswer:
+    """Evaluate `request` (no row limit, a format) in a thread of its own and return its
+    answer: with `body` if it ended within its first chunk (64 KB) — errors then are
+    ordinary errors — else with `chunks`, a generator the HTTP response reads while the
+    engine writes (constant memory: at most a few chunks wait).
+
+    The deadline still holds while streaming: the generator raises QueryTimedOut, and the
+    server then drops the connection without the final chunk, so a client never takes a
+    cut answer for a whole one. `on_stream()` is called when the answer turns out to be
+    streamed (its status is about to be sent); `on_end()` when the generator ends.
+    """
+    sink = _QueueSink()
+
+    def produce() -> None:
+        try:
+            evaluate(store, request, deadline=None, sink=sink)
+            sink.put(("end", None))
+        except _Cancelled:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            try:
+                sink.put(("error", exc))
+            except _Cancelled:
+                pass
+
+    def take():
+        remaining = deadline - time.monotonic()
+        try:
+            if remaining <= 0:
+                raise queue.Empty
+            return sink.queue.get(timeout=remaining)
+        except queue.Empty:
+            sink.cancelled.set()
+            raise QueryTimedOut() from None
+
+    threading.Thread(target=produce, name="bjkg-stream", daemon=True).start()
+    try:
+        item = take()
+        if item[0] == "error":
+            raise item[1]
+        answer: QueryAnswer = item[1]
+        head: list[bytes] = []
+        while True:
+            item = take()
+            if isinstance(item, bytes):
+                head.append(item)
+                if len(item) >= _CHUNK:
+                    break  # a long answer: stream it
+                continue
+            if item[0] == "error":
+                raise item[1]
+            answer.body = b"".join(head)  # ("end", None): the whole answer is here
+            if on_end is not None:
+                on_end()
+            return answer
+    except BaseException:
+        sink.cancelled.set()
+        if on_end is not None:
+            on_end()
+        raise
+    if on_stream is not None:
+        on_stream()
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from head
+            while True:
+                item = take()
+                if isinstance(item, bytes):
+                    yield item
+                elif item[0] == "error":
+                    raise item[1]
+                else:
+                    return
+        finally:
+            sink.cancelled.set()  # the client left early, or the answer ended: stop the engine
+            if on_end is not None:
+                on_end()
+
+    answer.chunks = chunks()
+    return answer
 
 
 def _with_constants(request: QueryRequest) -> str | None:
@@ -176,13 +414,14 @@ def _constant_template(text: str, names: tuple[str, ...]) -> str:
 
 
 def _engine_serialised(store: pyoxigraph.Store, request: QueryRequest, options: dict) -> QueryAnswer | None:
-    """A SELECT answer in SPARQL JSON written by the engine itself, when it provably has at
-    most `max_rows` rows; None to take the general path (rows read into Python).
+    """Under a row limit: a SELECT answer in SPARQL JSON written by the engine itself, when
+    it provably has at most `max_rows` rows; None to take the general path.
 
     The bound is the query's own top-level LIMIT, or one appended here (`max_rows + 1`)
     when the query has none; an answer shorter than 3 bytes × `max_rows` cannot hold more
-    rows (each row is at least ``{},``), and a longer one is counted. Only when the limit
-    is really passed is the query run again on the general path, which truncates it.
+    rows (each row is at least ``{},``), and a longer one is counted: more than `max_rows`
+    rows is `RowLimitExceeded`. (Without a row limit the general path lets the engine
+    write every format itself.)
     """
     if request.results_format != "application/sparql-results+json" or not request.max_rows:
         return None
@@ -207,7 +446,7 @@ def _engine_serialised(store: pyoxigraph.Store, request: QueryRequest, options: 
     if request.row_bound is None and len(body) >= 3 * limit:
         count = len(json.loads(body)["results"]["bindings"])
         if count > limit:
-            return None
+            raise RowLimitExceeded(limit)
     else:
         count = None
     return QueryAnswer("bindings", media_type=request.results_format, body=body,
@@ -225,31 +464,41 @@ def boolean_answer(result: QueryBoolean, request: QueryRequest) -> QueryAnswer:
     return answer
 
 
-def _take(iterator, limit: int | None, deadline: float | None) -> tuple[list, bool]:
+def _take(iterator, limit: int | None, deadline: float | None) -> list:
+    """Every item of `iterator`; RowLimitExceeded if there are more than `limit` (None or
+    0: no limit)."""
     items = []
     for item in iterator:
-        if limit and len(items) >= limit:  # None or 0: no limit
-            return items, True
+        if limit and len(items) >= limit:
+            raise RowLimitExceeded(limit)
         items.append(item)
         if deadline is not None and len(items) % 256 == 0 and time.monotonic() > deadline:
             raise QueryTimedOut()
-    return items, False
+    return items
+
+
+def store_cut(count: int) -> QueryFailed:
+    """The store behind this server cut its answer at its own row limit: an error too."""
+    return QueryFailed(502, f"The store behind this server stopped its answer at {count:,} rows, its "
+                            "own row limit (e.g. Virtuoso's ResultSetMaxRows), so the answer would be "
+                            "incomplete. Page through it with ORDER BY, LIMIT and OFFSET, or ask the "
+                            "operator to raise the store's limit.")
 
 
 def solutions_answer(result: QuerySolutions, request: QueryRequest, deadline: float | None, *,
                      cut_by_store: int | None = None) -> QueryAnswer:
-    """The answer to a SELECT query: at most `max_rows` solutions of `result`, serialised
-    when asked. `result` may be any iterable of solutions with `.variables` (the remote
-    store passes its parsed answer); `cut_by_store` is the row limit the store says it
-    applied: an answer that long was cut by the store."""
+    """The answer to a SELECT query: every solution of `result` (RowLimitExceeded beyond
+    `max_rows`), serialised when asked. `result` may be any iterable of solutions with
+    `.variables` (the remote store passes its parsed answer); `cut_by_store` is the row
+    limit the store says it applied: an answer that long was cut by the store, an error."""
     variables = tuple(v.value for v in result.variables)
-    solutions, truncated = _take(result, request.max_rows, deadline)
-    by_store = not truncated and cut_by_store is not None and len(solutions) >= cut_by_store
-    truncated = truncated or by_store
+    solutions = _take(result, request.max_rows, deadline)
+    if cut_by_store is not None and len(solutions) >= cut_by_store:
+        raise store_cut(len(solutions))
     # a QuerySolution iterates its values in the order of `variables`, 4× faster than lookups
     rows = [tuple(solution) if isinstance(solution, pyoxigraph.QuerySolution)
             else tuple(solution[v] for v in variables) for solution in solutions]
-    answer = QueryAnswer("bindings", variables=variables, truncated=truncated, count=len(rows))
+    answer = QueryAnswer("bindings", variables=variables, count=len(rows))
     if request.results_format is None:
         answer.rows = rows
         return answer
@@ -260,14 +509,6 @@ def solutions_answer(result: QuerySolutions, request: QueryRequest, deadline: fl
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         body = pyoxigraph.parse_query_results(body, QueryResultsFormat.JSON).serialize(format=fmt)
     else:
-        if truncated:  # a top-level note before "results", where streaming parsers tolerate it
-            limit = (f"{request.max_rows} results are returned (server setting MAX_ROWS)"
-                     if not by_store else
-                     f"{len(rows)} results are returned (the store's own row limit)")
-            document = {"head": document["head"], "truncated": True,
-                        "note": (f"Truncated: only the first {limit}. Use LIMIT and OFFSET to page "
-                                 "through the rest."),
-                        "results": document["results"]}
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     answer.media_type = request.results_format
     answer.body = body
@@ -303,11 +544,12 @@ def json_term(term: Any) -> dict[str, Any]:
 
 def graph_answer(result, request: QueryRequest, deadline: float | None, *,
                  cut_by_store: int | None = None) -> QueryAnswer:
-    """The answer to a CONSTRUCT/DESCRIBE query: at most `max_rows` triples of `result`
-    (`cut_by_store` as for `solutions_answer`)."""
-    triples, truncated = _take(result, request.max_rows, deadline)
-    truncated = truncated or (cut_by_store is not None and len(triples) >= cut_by_store)
-    answer = QueryAnswer("graph", truncated=truncated, count=len(triples))
+    """The answer to a CONSTRUCT/DESCRIBE query: every triple of `result` (RowLimitExceeded
+    beyond `max_rows`; `cut_by_store` as for `solutions_answer`)."""
+    triples = _take(result, request.max_rows, deadline)
+    if cut_by_store is not None and len(triples) >= cut_by_store:
+        raise store_cut(len(triples))
+    answer = QueryAnswer("graph", count=len(triples))
     if request.graph_format is None:
         answer.triples = triples
         return answer

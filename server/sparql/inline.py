@@ -73,6 +73,14 @@ class Watchdog:
                 self._thread.start()
         return token
 
+    def status_sent(self, token: int) -> None:
+        """The evaluation's answer has started (a streamed answer): at the deadline the
+        watchdog may no longer write a 503 on its socket, only retire the process."""
+        with self._lock:
+            entry = self._guarded.get(token)
+            if entry is not None:
+                entry.expire = None
+
     def done(self, token: int) -> bool:
         """Unregister; True if the evaluation had already been answered with a 503."""
         with self._lock:

@@ -9,7 +9,8 @@ Two embedded implementations here, and `bjkg.server.stores.remote.RemoteStore` f
 SPARQL store reached over HTTP:
 
 * `BuildStore` — a build folder served read-only. Queries run in worker processes that each
-  opened ``DIR/store`` once (`bjkg.server.sparql.workers`), so the time limit holds for any query.
+  opened ``DIR/store`` once (`bjkg.server.sparql.workers`), so the time limit holds for any query,
+  or inline in the HTTP worker, whose long answers are streamed as the engine writes them.
   Graph names and counts come from ``DIR/build.json``; the default graph is the union of all
   named graphs (the build's own default graph is empty).
 * `MemoryStore` — an empty, writable in-memory dataset (``bjkg serve --empty``) for loading
@@ -32,7 +33,7 @@ from typing import Any, Protocol
 import pyoxigraph
 from pyoxigraph import DefaultGraph, NamedNode, Quad, Triple
 
-from bjkg.server.sparql.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate
+from bjkg.server.sparql.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate, stream
 from bjkg.server.sparql.workers import QueryWorkerPool
 
 log = logging.getLogger("bjkg.store")
@@ -73,7 +74,9 @@ class Backend(Protocol):
         without, Python terms (`QueryAnswer.bindings()`, `.triples`, `.boolean`).
         `substitutions` binds variables to terms (SEP-0007) — the way to put user input in a
         query. `max_rows`/`timeout` default to the server settings; max_rows=UNLIMITED lifts
-        the row limit (the time limit always holds). Raises `QueryFailed`, `QueryTimedOut`, `PoolBusy`, `WorkerCrashed`."""
+        the row limit (the time limit always holds); an answer longer than `max_rows` raises
+        `RowLimitExceeded`, never a cut answer. A serialised answer may come as `chunks`
+        (streamed) instead of `body`. Raises `QueryFailed`, `QueryTimedOut`, `PoolBusy`, `WorkerCrashed`."""
 
     def update(self, sparql: str, *, base_iri: str | None = None) -> None:
         """Apply a SPARQL Update atomically. Raises `QueryFailed`, `ReadOnly`."""
@@ -116,6 +119,12 @@ def _request(sparql: str, *, dataset: Dataset | None, substitutions: Mapping[str
         max_rows=max_rows, results_format=results_format, graph_format=graph_format,
         prefixes=tuple((prefixes or {}).items()),
     )
+
+
+def _streams(request: QueryRequest) -> bool:
+    """Whether the answer is written by the engine as it goes (`bjkg.server.sparql.evaluate.stream`):
+    a serialised answer with no row limit, evaluated in this process."""
+    return not request.max_rows and bool(request.results_format or request.graph_format)
 
 
 def _graph_term(graph: str):
@@ -304,8 +313,26 @@ class BuildStore:
         store = self.local_store()
         guard = inline.watchdog()
         token = guard.watch(timeout, inline.current_responder())
+        deadline = time.monotonic() + timeout
+        if _streams(request):
+            # the watchdog still retires this process if the engine overruns; once the
+            # status is sent it may no longer answer 503 on the socket (the stream itself
+            # then ends without its last chunk)
+            state = {"expired": False}
+
+            def ended() -> None:
+                state["expired"] = guard.done(token)
+
+            try:
+                answer = stream(store, request, deadline=deadline,
+                                on_stream=lambda: guard.status_sent(token), on_end=ended)
+            except QueryTimedOut:
+                raise
+            if state["expired"] and answer.chunks is None:
+                raise QueryTimedOut()  # the client already has its 503
+            return answer
         try:
-            answer = evaluate(store, request, deadline=time.monotonic() + timeout)
+            answer = evaluate(store, request, deadline=deadline)
         finally:
             expired = guard.done(token)
         if expired:  # the client already has its 503; nothing more may be written
@@ -357,6 +384,8 @@ class MemoryStore:
                            max_rows=max_rows, use_union=use_union, prefixes=prefixes,
                            analysis=analysis, store=self)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        if _streams(request):
+            return stream(self.store, request, deadline=deadline)
         return evaluate(self.store, request, deadline=deadline)
 
     def update(self, sparql, *, base_iri=None) -> None:

@@ -5,7 +5,7 @@ updates) and the Graph Store Protocol, so the endpoint, entity pages, search and
 unchanged over a store that runs elsewhere, shared by many stateless server processes.
 Answers are parsed back into the same pyoxigraph terms and `QueryAnswer`s the embedded
 store gives, and serialised by the same code (`bjkg.server.sparql.evaluate`), so clients see the same
-formats, truncation notes and headers whichever store is behind.
+formats, errors and headers whichever store is behind.
 
 What differs between stores is handled here, not in the views or the tests:
 
@@ -30,10 +30,11 @@ What differs between stores is handled here, not in the views or the tests:
 * **DESCRIBE** is the store's choice in SPARQL; Virtuoso adds inbound triples. It is sent
   as the CONSTRUCT of the embedded store's answer (`describe_as_construct`).
 * **Limits.** The time limit is an overall HTTP deadline (→ 503 as for the embedded
-  store); an unordered SELECT is sent with a LIMIT of one row more than `max_rows` (its
-  own LIMIT if smaller), at most `max_rows` rows or triples are read, then the connection is dropped; a store that
-  cut the answer itself (Virtuoso's ``X-SPARQL-MaxRows``) or returned a partial
-  "anytime" answer (``X-SQL-State: S1TAT``) is reported as truncated or timed out.
+  store); with a row limit (MAX_ROWS, 0 = none by default) a SELECT is sent with a LIMIT
+  of one row more than `max_rows` (its own LIMIT if smaller), and one row or triple more
+  than `max_rows` is the same 400 as for the embedded store; a store that cut the answer
+  itself (Virtuoso's ``X-SPARQL-MaxRows``) is a 502, and a partial "anytime" answer
+  (``X-SQL-State: S1TAT``) a timeout: never a cut answer.
 """
 from __future__ import annotations
 

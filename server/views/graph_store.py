@@ -87,10 +87,9 @@ def _get(target: str) -> Response:
         dataset = Dataset(default_graphs=(target,))
     answer = store.query(_READ_ALL, dataset=dataset, graph_format=fmt.media_type, max_rows=UNLIMITED,
                          prefixes=prefixes() if fmt.media_type in ("text/turtle", "application/trig") else None)
-    response = Response(answer.body, content_type=response_mimetype(fmt))
+    body = answer.content()
+    response = Response(body, content_type=response_mimetype(fmt))
     response.vary.add("Accept")
-    if answer.truncated:
-        response.headers["X-BJKG-Truncated"] = "true"
     return response
 
 

@@ -193,13 +193,13 @@ def ontology(suffix: str | None = None):
         prefixes = {k: v for k, v in vocab.prefixes_for(_base(), extra=True).items()
                     if k not in ("id", "graph")}
         answer = get_store().query("CONSTRUCT WHERE { ?s ?p ?o }", dataset=Dataset(default_graphs=(graph,)),
-                                   graph_format=fmt.media_type, prefixes=prefixes, max_rows=1_000_000)
-        response = Response(answer.body, content_type=response_mimetype(fmt))
+                                   graph_format=fmt.media_type, prefixes=prefixes, max_rows=0)
+        response = Response(answer.content(), content_type=response_mimetype(fmt))
         response.vary.add("Accept")
         return response
     lang = current_lang()
     rows = get_store().query(_GRAPH_TRIPLES_QUERY, dataset=Dataset(default_graphs=(graph,)),
-                             max_rows=1_000_000).bindings()
+                             max_rows=0).bindings()
     data = _ontology_data(rows, lang)
     return respond("meta/ontology.html", data, as_json=media_type == "application/json",
                    alternates=alternates)

@@ -148,7 +148,7 @@ def _indexes(store) -> IndexSource | None:
 def _locator() -> LocatorMap | None:
     """The process's locator map of all listed divisions, built on first use."""
     def load() -> list[str]:
-        rows = select(get_store(), POINTS_QUERY, max_rows=100_000)
+        rows = select(get_store(), POINTS_QUERY)
         return [row["wkt"].value for row in rows if "wkt" in row]
 
     return get_map(current_app.extensions, load)

@@ -102,11 +102,11 @@ def _query(operation: Operation) -> Response:
         prefixes=prefixes() if graph.media_type in _PREFIXED_FORMATS else None,
         **({"analysis": analysis} if getattr(store, "takes_analysis", False) else {}),
     )
-    response = Response(answer.body, content_type=response_mimetype(_BY_MEDIA_TYPE[answer.media_type]))
+    # a long answer is streamed as the engine writes it (`answer.chunks`); if the time limit
+    # passes meanwhile, the connection is dropped before the last chunk: never a cut answer
+    body = answer.content()
+    response = Response(body, content_type=response_mimetype(_BY_MEDIA_TYPE[answer.media_type]))
     response.vary.add("Accept")
-    if answer.truncated:
-        response.headers["X-BJKG-Truncated"] = "true"
-        response.headers["X-BJKG-Row-Limit"] = str(current_app.config["MAX_ROWS"])
     return response
 
 

@@ -19,7 +19,7 @@ from flask import Flask, Response, current_app, g, request
 from bjkg.server.web.extension import get_state
 
 _VARY_INPUTS = ("Accept", "Accept-Language", "Cookie")
-_EXPOSE = "ETag, Link, Location, Vary, X-BJKG-Truncated, X-BJKG-Row-Limit, Content-Disposition"
+_EXPOSE = "ETag, Link, Location, Vary, Content-Disposition"
 
 
 def init_app(app: Flask) -> None:

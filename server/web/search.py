@@ -44,8 +44,6 @@ SELECT DISTINCT ?x ?type ?l WHERE {
   OPTIONAL { ?type rdfs:label ?l }
 }
 """
-_INDEX_ROW_LIMIT = 2_000_000
-
 
 class LabelIndex(SearchIndex):
     """The search index plus what a result shows: every label and the types of each IRI."""
@@ -77,8 +75,8 @@ class LabelIndex(SearchIndex):
 def build_index() -> LabelIndex:
     """Read every label, alt label and type from the store (one pass each)."""
     store = get_store()
-    labels = store.query(_LABELS_QUERY, max_rows=_INDEX_ROW_LIMIT, use_union=True).bindings()
-    types = store.query(_TYPES_QUERY, max_rows=_INDEX_ROW_LIMIT, use_union=True).bindings()
+    labels = store.query(_LABELS_QUERY, max_rows=0, use_union=True).bindings()
+    types = store.query(_TYPES_QUERY, max_rows=0, use_union=True).bindings()
     built = LabelIndex(labels, types)
     del labels, types
     _release_memory()

@@ -47,15 +47,17 @@ def test_inline_answers_equal_the_pool(app, inline_app, query):
     assert rows(inline) == rows(pooled)
 
 
-def test_a_long_answer_is_still_truncated_inline(tiny_build):
+def test_a_long_answer_is_refused_inline_under_a_row_limit(tiny_build):
     application = create_app({"BUILD_DIR": str(tiny_build), "QUERY_MODE": "inline", "MAX_ROWS": 5,
                               "TESTING": True})
     try:
         response = application.test_client().post(
             "/sparql", data={"query": "SELECT * WHERE { ?s ?p ?o }"}, headers=ACCEPT)
-        assert response.status_code == 200
-        assert response.headers["X-BJKG-Truncated"] == "true"
-        assert len(response.get_json()["results"]["bindings"]) == 5
+        assert response.status_code == 400
+        assert "MAX_ROWS" in response.get_data(as_text=True)
+        within = application.test_client().post(
+            "/sparql", data={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 5"}, headers=ACCEPT)
+        assert len(within.get_json()["results"]["bindings"]) == 5
     finally:
         application.extensions["bjkg"].store.close()
 

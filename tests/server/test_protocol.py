@@ -3,6 +3,8 @@ negotiation, datasets, limits, caching, CORS, and every negative case of the W3C
 over the embedded store and over Virtuoso (`client` is parametrised by backend)."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 from urllib.parse import quote, urlencode
 
@@ -397,27 +399,50 @@ def test_browsers_get_the_query_editor(client):
 
 # --------------------------------------------------------------------------- limits
 
-def test_result_rows_are_truncated_with_a_visible_note(tiny_build):
+def test_an_answer_over_max_rows_is_an_error_never_a_cut_answer(tiny_build):
+    """With an operator's row limit, one row more is a 400 naming the setting, in every
+    format and query form; answers within the limit are whole."""
     app = create_app({"BUILD_DIR": str(tiny_build), "MAX_ROWS": 7, "QUERY_WORKERS": 1, "TESTING": True})
     try:
         client = app.test_client()
-        response = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }"})
-        assert response.status_code == 200
-        assert response.headers["X-BJKG-Truncated"] == "true"
-        assert response.headers["X-BJKG-Row-Limit"] == "7"
-        document = response.get_json()
-        assert len(document["results"]["bindings"]) == 7
-        assert document["truncated"] is True and "MAX_ROWS" in document["note"]
-        assert len(list(pyoxigraph.parse_query_results(response.data, QueryResultsFormat.JSON))) == 7
-        csv = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }", "format": "csv"})
-        assert csv.headers["X-BJKG-Truncated"] == "true"
+        for query, fmt in [("SELECT * WHERE { ?s ?p ?o }", fmt) for fmt in ("json", "xml", "csv", "tsv")] + \
+                          [("CONSTRUCT WHERE { ?s ?p ?o }", fmt) for fmt in ("nt", "ttl", "jsonld", "rdf")] + \
+                          [("DESCRIBE ?s WHERE { ?s ?p ?o }", "nt")]:
+            response = client.get("/sparql", query_string={"query": query, "format": fmt},
+                                  headers={"Accept": "application/json"})
+            assert response.status_code == 400, (query, fmt, response.data[:200])
+            assert "MAX_ROWS" in response.get_json()["error"]["message"]
+            assert "X-BJKG-Truncated" not in response.headers
+        small = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 7"})
+        assert small.status_code == 200 and len(small.get_json()["results"]["bindings"]) == 7
+        assert "truncated" not in small.get_json()
+        csv = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 7", "format": "csv"})
         assert len(csv.data.decode().strip().splitlines()) == 8  # header + 7 rows
+    finally:
+        close_app(app)
+
+
+def test_no_row_limit_by_default_every_format_is_whole(tiny_build):
+    app = create_app({"BUILD_DIR": str(tiny_build), "QUERY_WORKERS": 1, "TESTING": True})
+    try:
+        client = app.test_client()
+        assert app.config["MAX_ROWS"] == 0
+        count = client.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"})
+        total = int(count.get_json()["results"]["bindings"][0]["n"]["value"])
+        assert total > 7
+        query = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
+        for fmt, parser in (("json", QueryResultsFormat.JSON), ("xml", QueryResultsFormat.XML),
+                            ("tsv", QueryResultsFormat.TSV)):
+            response = client.get("/sparql", query_string={"query": query, "format": fmt})
+            assert response.status_code == 200
+            assert len(list(pyoxigraph.parse_query_results(response.data, parser))) == total, fmt
+        csv_answer = client.get("/sparql", query_string={"query": query, "format": "csv"})
+        assert len(list(csv.reader(io.StringIO(csv_answer.get_data(as_text=True), newline="")))) == total + 1
         graph = client.get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }", "format": "nt"})
-        assert graph.headers["X-BJKG-Truncated"] == "true"
-        assert len(graph.data.decode().strip().splitlines()) == 7
-        small = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 3"})
-        assert "X-BJKG-Truncated" not in small.headers
-        assert "note" not in small.get_json()
+        distinct = client.get("/sparql", query_string={
+            "query": "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"})
+        assert len(list(pyoxigraph.parse(graph.data, pyoxigraph.RdfFormat.N_TRIPLES))) == \
+            int(distinct.get_json()["results"]["bindings"][0]["n"]["value"])
     finally:
         close_app(app)
 
@@ -472,7 +497,7 @@ def test_cors_on_answers_errors_and_preflight(client):
     assert preflight.status_code == 200
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
-    assert "X-BJKG-Truncated" in preflight.headers["Access-Control-Expose-Headers"]
+    assert "ETag" in preflight.headers["Access-Control-Expose-Headers"]
 
 
 def test_errors_are_json_html_or_text_as_asked(client):

@@ -117,19 +117,22 @@ def test_parse_only_evaluates_nothing():
 
 # --------------------------------------------------------------------------- what comes back
 
-def test_rows_beyond_max_rows_are_not_read(fake):
+def test_rows_beyond_max_rows_are_an_error_not_a_cut_answer(fake):
     store = fake(lambda seen: rows_reply(500))
-    answer = remote(store, max_rows=10).query("SELECT ?x WHERE { ?x ?p ?o }",
-                                              results_format="application/sparql-results+json")
-    assert answer.truncated and answer.count == 10
-    assert b'"truncated":true' in answer.body and b"MAX_ROWS" in answer.body
+    with pytest.raises(QueryFailed, match="MAX_ROWS") as raised:
+        remote(store, max_rows=10).query("SELECT ?x WHERE { ?x ?p ?o }",
+                                         results_format="application/sparql-results+json")
+    assert raised.value.status == 400
+    whole = remote(fake(lambda seen: rows_reply(500)), max_rows=0).query(
+        "SELECT ?x WHERE { ?x ?p ?o }", results_format="application/sparql-results+json")
+    assert whole.count == 500
 
 
-def test_a_store_that_cut_its_answer_is_reported_as_truncated(fake):
+def test_a_store_that_cut_its_answer_is_an_error(fake):
     store = fake(lambda seen: rows_reply(5, headers={"X-SPARQL-MaxRows": "5"}))
-    answer = remote(store).query("SELECT ?x WHERE { ?x ?p ?o }", results_format="application/sparql-results+json")
-    assert answer.truncated and answer.count == 5
-    assert b"the store's own row limit" in answer.body
+    with pytest.raises(QueryFailed, match="own row limit") as raised:
+        remote(store).query("SELECT ?x WHERE { ?x ?p ?o }", results_format="application/sparql-results+json")
+    assert raised.value.status == 502
 
 
 def test_a_partial_anytime_answer_is_a_timeout(fake):

@@ -1,0 +1,129 @@
+"""Complete answers (issue 15): no row cap by default, long answers streamed whole by the
+engine, and an operator's MAX_ROWS an error rather than a cut answer — over a real build
+served by `bjkg serve` (gunicorn, queries inline, so long answers stream), read by real clients."""
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pyoxigraph
+import pytest
+from pyoxigraph import QueryResultsFormat
+
+from bjkg.server.sparql import evaluate as evaluation
+from bjkg.server.sparql.evaluate import QueryRequest, stream
+from tests.server.conftest import start_server, stop_server
+
+ALL = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
+
+
+@pytest.fixture(scope="module")
+def real_server(real_build):
+    server = start_server(["--build", str(real_build)])
+    yield server
+    stop_server(server)
+
+
+def _get(url: str, query: str, accept: str) -> tuple[bytes, dict]:
+    request = urllib.request.Request(url + "?" + urllib.parse.urlencode({"query": query}),
+                                     headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return response.read(), dict(response.headers)
+
+
+def _count(url: str, query: str) -> int:
+    body, _ = _get(url, query, "application/sparql-results+json")
+    return int(next(iter(pyoxigraph.parse_query_results(body, QueryResultsFormat.JSON)))["n"].value)
+
+
+def test_every_triple_in_json_and_csv(real_server):
+    """SPARQLWrapper reads every row of `SELECT ?s ?p ?o` (JSON and CSV) — as many as COUNT(*) says."""
+    from SPARQLWrapper import CSV, JSON, SPARQLWrapper
+
+    total = _count(real_server.sparql, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    assert total > 50_000  # the seed build with its external dataset
+    client = SPARQLWrapper(real_server.sparql)
+    client.setQuery(ALL)
+    client.setReturnFormat(JSON)
+    assert len(client.query().convert()["results"]["bindings"]) == total
+    client.setReturnFormat(CSV)
+    rows = list(csv.reader(io.StringIO(client.query().convert().decode("utf-8"), newline="")))
+    assert rows[0] == ["s", "p", "o"] and len(rows) == total + 1
+
+
+def test_a_long_answer_is_streamed(real_server):
+    """No Content-Length: the answer leaves as the engine writes it (chunked)."""
+    _, headers = _get(real_server.sparql, ALL, "text/tab-separated-values")
+    assert headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in headers
+
+
+def test_sparqlstore_triples_and_construct_get_everything(real_server):
+    """rdflib's SPARQLStore: `triples()` and a CONSTRUCT both return every distinct triple."""
+    from rdflib import Graph
+    from rdflib.plugins.stores.sparqlstore import SPARQLStore
+
+    distinct = _count(real_server.sparql,
+                      "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }")
+    total = _count(real_server.sparql, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    store = SPARQLStore(real_server.sparql, returnFormat="json")
+    assert sum(1 for _ in store.triples((None, None, None))) == total
+    graph = Graph(SPARQLStore(real_server.sparql))  # rdflib asks for RDF/XML for a CONSTRUCT
+    assert len(graph.query("CONSTRUCT WHERE { ?s ?p ?o }")) == distinct
+    body, _ = _get(real_server.sparql, "CONSTRUCT WHERE { ?s ?p ?o }", "application/n-triples")
+    assert len(list(pyoxigraph.parse(body, pyoxigraph.RdfFormat.N_TRIPLES))) == distinct
+
+
+def test_an_operators_row_limit_is_an_error_over_http(real_build):
+    server = start_server(["--build", str(real_build), "-s", "MAX_ROWS", "1000"])
+    try:
+        for accept in ("text/csv", "application/sparql-results+json", "application/sparql-results+xml"):
+            with pytest.raises(urllib.error.HTTPError) as raised:
+                _get(server.sparql, ALL, accept)
+            assert raised.value.code == 400
+            assert b"MAX_ROWS" in raised.value.read()
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            _get(server.sparql, "CONSTRUCT WHERE { ?s ?p ?o }", "text/turtle")
+        assert raised.value.code == 400
+        body, _ = _get(server.sparql, ALL + " LIMIT 1000", "text/csv")
+        assert len(body.decode().strip().splitlines()) == 1001
+    finally:
+        stop_server(server)
+
+
+def test_a_streamed_answer_holds_only_a_few_chunks_for_a_slow_reader():
+    """Constant memory: while the client does not read, the engine waits; it has written at
+    most the queue's few chunks beyond what was read."""
+    store = pyoxigraph.Store()
+    store.extend(pyoxigraph.Quad(pyoxigraph.NamedNode(f"http://example.org/s{i}"),
+                                 pyoxigraph.NamedNode("http://example.org/p"),
+                                 pyoxigraph.Literal("x" * 200), pyoxigraph.DefaultGraph())
+                 for i in range(20_000))
+    written = []
+    original = evaluation._QueueSink.put
+
+    def counting_put(self, item):
+        if isinstance(item, bytes):
+            written.append(len(item))
+        return original(self, item)
+
+    evaluation._QueueSink.put = counting_put
+    try:
+        request = QueryRequest(sparql=ALL, results_format="text/tab-separated-values")
+        import time
+
+        answer = stream(store, request, deadline=time.monotonic() + 60)
+        assert answer.chunks is not None  # ≈ 5 MB: streamed
+        first = next(answer.chunks)
+        done = threading.Event()
+        threading.Timer(0.5, done.set).start()
+        done.wait()
+        assert len(written) <= evaluation._QUEUED_CHUNKS + 3  # blocked, not buffering the answer
+        rest = b"".join(answer.chunks)
+        lines = (first + rest).decode().splitlines()
+        assert len(lines) == 20_001
+    finally:
+        evaluation._QueueSink.put = original
