@@ -29,7 +29,7 @@ def test_environment_then_mapping():
     assert settings["TESTING"] is True  # Flask keys pass through
 
 
-@pytest.mark.parametrize("name, value", [("QUERY_TIMEOUT", "soon"), ("MAX_ROWS", "0"), ("EMPTY", "maybe"),
+@pytest.mark.parametrize("name, value", [("QUERY_TIMEOUT", "soon"), ("MAX_ROWS", "-1"), ("EMPTY", "maybe"),
                                          ("SERVICE_ALLOWLIST", "not-an-iri")])
 def test_bad_values_name_the_setting(name, value):
     with pytest.raises(SettingsError, match=name):
