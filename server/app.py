@@ -30,7 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from bjkg.server.core.settings import load_settings
     from bjkg.server.web import extension, headers, problems
-    from bjkg.server.views import graph_store, meta, pages, search, sparql
+    from bjkg.server.views import catalog, graph_store, meta, pages, search, sparql
     from bjkg.server.views.common import template_globals
 
     app = Flask(__name__)
@@ -42,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extension.init_app(app)
     headers.init_app(app)
 
-    for module in (sparql, graph_store, pages, search, meta):
+    for module in (sparql, graph_store, pages, search, meta, catalog):
         app.register_blueprint(module.bp)
     app.context_processor(template_globals)  # once per app: it runs for every page
     return app

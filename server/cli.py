@@ -220,12 +220,14 @@ def serve(ctx: click.Context, build_dir: str, host: str, port: int, empty: bool,
         overrides["SPARQL_ENDPOINT"] = sparql_endpoint
         # over a remote store a build folder is optional: only one named explicitly is used
         if ctx.get_parameter_source("build_dir") is click.core.ParameterSource.DEFAULT:
-            import os
-
             build_dir = overrides.get("BUILD_DIR", os.environ.get("BJKG_BUILD_DIR", ""))
     for name, value in (("UPDATE_ENDPOINT", update_endpoint), ("GRAPH_STORE", graph_store)):
         if value:
             overrides[name] = value
+    if not overrides.get("PUBLIC_URL") and not os.environ.get("BJKG_PUBLIC_URL") and not get_path:
+        # absolute links name the address the server listens on, never a request's Host header
+        shown = f"[{host}]" if ":" in host else host
+        overrides["PUBLIC_URL"] = f"http://{shown}:{port}/"
     run(build_dir=None if empty else build_dir, host=host, port=port,
         update_token=update_token, workers=workers, get_path=get_path, settings=overrides)
 

@@ -67,6 +67,19 @@ def _optional_str(value: Any) -> str | None:
     return text or None
 
 
+def _public_url(value: Any) -> str:
+    """An absolute http(s) URL ending in a slash, or "" (derived)."""
+    from urllib.parse import urlsplit
+
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("an absolute http(s) URL without query or fragment, e.g. https://bjkg.example.org/")
+    return text if text.endswith("/") else text + "/"
+
+
 def _iri_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         items = value.replace(",", " ").split()
@@ -95,6 +108,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BASE_IRI", "https://w3id.org/bjkg/",
             "Base IRI of the dataset; entity IRIs under it are served on this host, and "
             "relative IRIs in queries and updates resolve against it."),
+    Setting("PUBLIC_URL", "",
+            "The server's public root URL, used for every absolute link it writes (catalogue, "
+            "VoID, service description, dumps, Location); never the request's Host header. "
+            "Empty: `bjkg serve` uses http://HOST:PORT/ of its bind address; otherwise BASE_IRI.",
+            _public_url),
     Setting("BUILD_DIR", "_build",
             "Built graph folder to serve read-only (the output of `bjkg build --out DIR`); "
             "with SPARQL_ENDPOINT, optional (empty: none)."),

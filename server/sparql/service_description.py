@@ -3,13 +3,14 @@
 Like Oxigraph server's ``service_description.rs``: a small graph in the SPARQL 1.1 Service
 Description vocabulary, serialised by pyoxigraph in the negotiated RDF format — never text
 templates. It states the endpoint, languages, result formats, features (union default graph,
-federated query only when an allow-list exists) and the dataset with per-graph triple counts.
+federated query only when an allow-list exists) and the dataset with per-graph triple counts
+(the endpoint's own answers, as the catalogue publishes them: `bjkg.server.pages.catalog`).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pyoxigraph import BlankNode, Literal, NamedNode, Triple
+from pyoxigraph import Literal, NamedNode, Triple
 
 from bjkg.server.core.conneg import RDF_FORMATS, RESULT_FORMATS
 
@@ -63,7 +64,8 @@ def describe_service(endpoint: str, *, update: bool, union_default_graph: bool,
     for fmt in (*RESULT_FORMATS, *RDF_FORMATS):
         out.append(Triple(service, sd("resultFormat"),
                           NamedNode("http://www.w3.org/ns/formats/" + _FORMAT_IRIS[fmt.media_type])))
-    dataset, default_graph = BlankNode(), BlankNode()
+    # fragments of the endpoint, not blank nodes: the same description is the same bytes
+    dataset, default_graph = NamedNode(endpoint + "#dataset"), NamedNode(endpoint + "#default-graph")
     out += [
         Triple(service, sd("defaultDataset"), dataset),
         Triple(dataset, RDF_TYPE, sd("Dataset")),
@@ -72,8 +74,8 @@ def describe_service(endpoint: str, *, update: bool, union_default_graph: bool,
     ]
     if total_triples is not None and union_default_graph:
         out.append(Triple(default_graph, NamedNode(VOID + "triples"), Literal(str(total_triples), datatype=XSD_INTEGER)))
-    for iri, count in graphs.items():
-        named, graph = BlankNode(), BlankNode()
+    for index, (iri, count) in enumerate(graphs.items(), start=1):
+        named, graph = NamedNode(f"{endpoint}#named-graph-{index}"), NamedNode(f"{endpoint}#graph-{index}")
         out += [
             Triple(dataset, sd("namedGraph"), named),
             Triple(named, RDF_TYPE, sd("NamedGraph")),

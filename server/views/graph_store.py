@@ -15,6 +15,7 @@ import uuid
 import pyoxigraph
 from flask import Blueprint, Response, current_app, request, url_for
 
+from bjkg.server.views.catalog import public_url
 from bjkg.server.web.auth import require_write_access
 from bjkg.server.core.conneg import RDF_FORMATS, rdf_format, rdf_input_format, response_mimetype
 from bjkg.server.core.errors import bad_request, not_found, unsupported_media_type
@@ -46,7 +47,8 @@ def graph_store():
         iri = f"{current_app.config['BASE_IRI']}graph/gsp/{uuid.uuid4()}"
         store.add_to_graph(iri, _body_triples(iri))
         response = Response(status=201)
-        response.headers["Location"] = url_for("graph_store.graph_store", graph=iri, _external=True)
+        # from PUBLIC_URL, not the request's Host header
+        response.headers["Location"] = public_url() + url_for("graph_store.graph_store", graph=iri).lstrip("/")
         return response
     if target is None:
         raise bad_request("PUT needs ?graph=IRI or ?default.")

@@ -1,9 +1,11 @@
-"""The dataset's own pages: home, class listings, ontology, shapes, VoID/DCAT, dumps, settings.
+"""The dataset's own pages: home, class listings, ontology, shapes, dumps, settings.
 
-Counts come from the build's manifest (build.json), computed once at build time; terms come
-from the ontology graph through fixed queries; the VoID/DCAT description is built as
-triples and serialised by pyoxigraph in the negotiated format. Files (dumps, shapes, the
-validation report) are served from the build folder only when the manifest names them.
+Counts are the endpoint's own answers to the queries of `bjkg.server.pages.catalog`
+(through `bjkg.server.views.catalog.published_counts`), the same numbers the catalogue
+publishes; terms come from the ontology graph through fixed queries. The catalogue
+(DCAT-AP/VoID) and the named graphs' pages are `bjkg.server.views.catalog`. Files (dumps,
+shapes, the validation report) are served from the build folder only when the manifest
+names them.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.pages.labels import canonical_lang, group_labels, pick
 from bjkg.server.core.settings import SETTINGS, public_settings
 from bjkg.server.stores.embedded import Dataset
+from bjkg.server.views.catalog import graph_href, published_counts
 from bjkg.server.views.common import current_lang, page_number, respond, wants_json
 
 bp = Blueprint("meta", __name__)
@@ -58,11 +61,6 @@ def _base() -> str:
     return current_app.config["BASE_IRI"]
 
 
-def _root() -> str:
-    """This server's root URL (for VoID/DCAT links to its own endpoint and dumps)."""
-    return request.host_url
-
-
 def _labelled(linker: Linker, rows_query: str) -> None:
     linker.add_labels(select(get_store(), rows_query))
 
@@ -88,13 +86,14 @@ def home():
     """What the dataset is, counts per class and graph, sources, example queries, dumps."""
     lang = current_lang()
     manifest = _manifest()
+    counts = published_counts()  # the endpoint's own answers, as the catalogue publishes them
     linker = Linker(_base(), lang)
     _labelled(linker, _CLASS_LABELS_QUERY)
     _labelled(linker, _ALL_LABELS_OF_DOCUMENTS_QUERY)
     classes = [{**linker.link(iri), "count": n, "href": _class_href(iri)}
-               for iri, n in manifest.get("classes", {}).items()]
+               for iri, n in counts.classes.items()]
     classes.sort(key=lambda c: (-c["count"], c["label"]))
-    graphs = [{**linker.link(iri), "count": n} for iri, n in manifest.get("graphs", {}).items()]
+    graphs = [{**linker.link(iri), "count": n, "href": graph_href(iri)} for iri, n in sorted(counts.graphs.items())]
     sources = [{**source, "document_link": linker.link(source["document"]) if source.get("document") else None,
                 "graph_href": linker.href(source["graph"]) if source.get("graph") else None}
                for source in manifest.get("sources", [])]
@@ -102,7 +101,7 @@ def home():
         "title": i18n.text("site_title", lang),
         "description": i18n.text("intro", lang),
         "empty": get_manifest() is None,
-        "triples": manifest.get("triples"),
+        "triples": counts.triples,
         "hash": manifest.get("hash"),
         "ontology_version": manifest.get("ontology_version"),
         "quote_check": manifest.get("quote_check"),
@@ -148,7 +147,7 @@ def class_page():
     linker = Linker(_base(), lang)
     linker.add_labels(select(store, "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
                                     "SELECT ?x ?l WHERE { ?x rdfs:label ?l }", x=node))
-    total = _manifest().get("classes", {}).get(iri)
+    total = published_counts().classes.get(iri)
     if total is None:
         counts = {row["c"].value: int(row["n"].value) for row in select(store, _COUNT_INSTANCES_QUERY, c=node)}
         total = counts.get(iri, 0)
@@ -330,176 +329,6 @@ def checksums():
     lines = [f"{info['sha256']}  {name}" for name, info in _manifest().get("dumps", {}).items()
              if info.get("sha256")]
     return Response("\n".join(lines) + "\n", mimetype="text/plain")
-
-
-# --------------------------------------------------------------------------- VoID / DCAT
-
-@bp.route("/.well-known/void")
-@bp.route("/.well-known/void.<suffix>")
-def void(suffix: str | None = None):
-    """VoID + DCAT 3 description of the dataset, its SPARQL service and its dumps."""
-    suffixes = {"ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples",
-                "rdf": "application/rdf+xml", "html": "text/html"}
-    if suffix is not None and suffix not in suffixes:
-        raise not_found(f"No representation '.{suffix}' of the dataset description.")
-    offers = [f.media_type for f in RDF_FORMATS] + ["text/html"]
-    media_type = suffixes[suffix] if suffix else negotiate(request.headers.get("Accept"), offers,
-                                                           default="text/turtle")
-    triples = void_triples(_root(), _base(), _manifest())
-    prefixes = {k: v for k, v in vocab.META_PREFIXES.items() if k not in ("id",)}
-    turtle = pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.TURTLE, prefixes=prefixes)
-    alternates = [(f"/.well-known/void.{s}", suffixes[s]) for s in ("ttl", "jsonld", "nt", "rdf")]
-    if media_type == "text/html":
-        data = {"turtle": turtle.decode("utf-8"), "dumps": _dumps(_manifest()),
-                "triples": _manifest().get("triples"), "endpoint": _root() + "sparql"}
-        return respond("meta/void.html", data, alternates=alternates)
-    fmt = next(f for f in RDF_FORMATS if f.media_type == media_type)
-    if fmt.oxigraph.supports_datasets:
-        triples = [pyoxigraph.Quad(t.subject, t.predicate, t.object, pyoxigraph.DefaultGraph())
-                   for t in triples]
-    body = turtle if fmt.media_type == "text/turtle" else (
-        pyoxigraph.serialize(triples, format=fmt.oxigraph, prefixes=prefixes)
-        if fmt.media_type in ("application/trig", "text/n3", "application/rdf+xml")
-        else pyoxigraph.serialize(triples, format=fmt.oxigraph))
-    response = Response(body, content_type=response_mimetype(fmt))
-    response.vary.add("Accept")
-    response.headers["Link"] = ", ".join(f'<{h}>; rel="alternate"; type="{m}"' for h, m in alternates)
-    return response
-
-
-def void_triples(root: str, base: str, manifest: dict) -> list[Triple]:
-    """The VoID/DCAT description as triples (no blank nodes: every node gets an IRI)."""
-    n, lit = NamedNode, Literal
-    rdf_type = n(V.RDF_TYPE)
-    doc = root + ".well-known/void"
-    dataset, service, endpoint = n(doc + "#dataset"), n(root + "sparql"), n(root + "sparql")
-    out: list[Triple] = []
-
-    def add(s, p, o):
-        out.append(Triple(s, n(p), o))
-
-    add(dataset, V.RDF_TYPE, n(V.VOID + "Dataset"))
-    add(dataset, V.RDF_TYPE, n(V.DCAT + "Dataset"))
-    for code in ("zh-Hans", "zh-Hant", "en"):
-        add(dataset, V.DCTERMS + "title", lit(i18n.text("site_title", code), language=code))
-        add(dataset, V.DCTERMS + "description", lit(i18n.text("intro", code), language=code))
-    add(dataset, V.VOID + "sparqlEndpoint", endpoint)
-    add(dataset, V.VOID + "uriSpace", lit(base + "id/"))
-    add(dataset, V.VOID + "vocabulary", n(base + "ontology#"))
-    add(dataset, V.VOID + "rootResource", n(root))
-    add(dataset, V.DCAT + "landingPage", n(root))
-    add(dataset, V.DCTERMS + "license", n("https://creativecommons.org/licenses/by/4.0/"))
-    if manifest.get("triples") is not None:
-        add(dataset, V.VOID + "triples", lit(str(manifest["triples"]), datatype=n(V.XSD + "integer")))
-    if manifest.get("hash"):
-        add(dataset, V.DCTERMS + "identifier", lit("sha256:" + manifest["hash"]))
-    if manifest.get("ontology_version"):
-        add(dataset, V.OWL + "versionInfo", lit(str(manifest["ontology_version"])))
-
-    add(service, V.RDF_TYPE, n(V.DCAT + "DataService"))
-    add(service, V.RDF_TYPE, n(V.SD + "Service"))
-    add(service, V.DCAT + "endpointURL", endpoint)
-    add(service, V.SD + "endpoint", endpoint)
-    add(service, V.DCAT + "servesDataset", dataset)
-    add(service, V.DCTERMS + "conformsTo", n("https://www.w3.org/TR/sparql11-protocol/"))
-    add(dataset, V.DCAT + "distribution", n(doc + "#sparql"))
-    add(n(doc + "#sparql"), V.RDF_TYPE, n(V.DCAT + "Distribution"))
-    add(n(doc + "#sparql"), V.DCAT + "accessService", service)
-    add(n(doc + "#sparql"), V.DCAT + "accessURL", endpoint)
-
-    for name, info in manifest.get("dumps", {}).items():
-        url = n(root + "dumps/" + name)
-        dist, checksum = n(f"{doc}#dump-{name}"), n(f"{doc}#dump-{name}-sha256")
-        add(dataset, V.VOID + "dataDump", url)
-        add(dataset, V.DCAT + "distribution", dist)
-        add(dist, V.RDF_TYPE, n(V.DCAT + "Distribution"))
-        add(dist, V.DCAT + "downloadURL", url)
-        add(dist, V.DCAT + "accessURL", url)
-        if name in DUMP_TYPES:
-            add(dist, V.DCAT + "mediaType", n("https://www.iana.org/assignments/media-types/" + DUMP_TYPES[name]))
-        if info.get("bytes") is not None:
-            add(dist, V.DCAT + "byteSize", lit(str(info["bytes"]), datatype=n(V.XSD + "nonNegativeInteger")))
-        if info.get("sha256"):
-            add(dist, V.SPDX + "checksum", checksum)
-            add(checksum, V.RDF_TYPE, n(V.SPDX + "Checksum"))
-            add(checksum, V.SPDX + "algorithm", n(V.SPDX + "checksumAlgorithm_sha256"))
-            add(checksum, V.SPDX + "checksumValue", lit(info["sha256"], datatype=n(V.XSD + "hexBinary")))
-
-    for index, (graph, count) in enumerate(sorted(manifest.get("graphs", {}).items()), start=1):
-        subset = n(f"{doc}#graph-{index}")
-        add(dataset, V.VOID + "subset", subset)
-        add(subset, V.RDF_TYPE, n(V.VOID + "Dataset"))
-        add(subset, V.SD + "name", n(graph))
-        add(subset, V.VOID + "triples", lit(str(count), datatype=n(V.XSD + "integer")))
-    for external in manifest.get("external", []):
-        out += _external_triples(dataset, doc, external)
-    for index, (cls, count) in enumerate(sorted(manifest.get("classes", {}).items()), start=1):
-        part = n(f"{doc}#class-{index}")
-        add(dataset, V.VOID + "classPartition", part)
-        add(part, V.VOID + "class", n(cls))
-        add(part, V.VOID + "entities", lit(str(count), datatype=n(V.XSD + "integer")))
-    return out
-
-
-def _external_triples(dataset: NamedNode, doc: str, entry: dict) -> list[Triple]:
-    """One external dataset of build.json as a VoID/DCAT subset of the dataset, with its
-    licence, publisher, retrieval date, input checksums and triple count, and its links to
-    bjkg as a void:Linkset (no blank nodes: every node is a fragment of the VoID document)."""
-    n, lit = NamedNode, Literal
-    name = entry.get("name", "dataset")
-    node = n(f"{doc}#external-{name}")
-    out: list[Triple] = []
-
-    def add(s, p, o):
-        out.append(Triple(s, n(p), o))
-
-    def integer(value) -> Literal:
-        return lit(str(value), datatype=n(V.XSD + "integer"))
-
-    add(dataset, V.VOID + "subset", node)
-    add(node, V.RDF_TYPE, n(V.VOID + "Dataset"))
-    add(node, V.RDF_TYPE, n(V.DCAT + "Dataset"))
-    if entry.get("title"):
-        add(node, V.DCTERMS + "title", lit(entry["title"], language="en"))
-    if entry.get("title_zh"):
-        add(node, V.DCTERMS + "title", lit(entry["title_zh"], language="zh-Hans"))
-    if entry.get("description"):
-        add(node, V.DCTERMS + "description", lit(entry["description"], language="en"))
-    if entry.get("graph"):
-        add(node, V.SD + "name", n(entry["graph"]))
-    if entry.get("triples") is not None:
-        add(node, V.VOID + "triples", integer(entry["triples"]))
-    if entry.get("licence"):
-        add(node, V.DCTERMS + "license", n(entry["licence"]))
-    if entry.get("publisher"):
-        agent = n(f"{doc}#external-{name}-publisher")
-        add(node, V.DCTERMS + "publisher", agent)
-        add(agent, V.RDF_TYPE, n(V.FOAF + "Agent"))
-        add(agent, V.FOAF + "name", lit(entry["publisher"]))
-    if entry.get("retrieved"):
-        add(node, V.PAV + "retrievedOn", lit(entry["retrieved"], datatype=n(V.XSD + "date")))
-    if entry.get("source"):
-        add(node, V.DCTERMS + "source", n(entry["source"]))
-        add(node, V.PAV + "retrievedFrom", n(entry["source"]))
-    if entry.get("landing_page"):
-        add(node, V.DCAT + "landingPage", n(entry["landing_page"]))
-    for index, item in enumerate(entry.get("inputs", []), start=1):
-        checksum = n(f"{doc}#external-{name}-input-{index}-sha256")
-        add(node, V.SPDX + "checksum", checksum)
-        add(checksum, V.RDF_TYPE, n(V.SPDX + "Checksum"))
-        add(checksum, V.SPDX + "algorithm", n(V.SPDX + "checksumAlgorithm_sha256"))
-        add(checksum, V.SPDX + "checksumValue", lit(item.get("sha256", ""), datatype=n(V.XSD + "hexBinary")))
-        add(checksum, V.RDFS + "comment", lit(item.get("file") or item.get("resource") or ""))
-    if entry.get("links_graph"):
-        linkset = n(f"{doc}#links-{name}")
-        add(dataset, V.VOID + "subset", linkset)
-        add(linkset, V.RDF_TYPE, n(V.VOID + "Linkset"))
-        add(linkset, V.SD + "name", n(entry["links_graph"]))
-        add(linkset, V.VOID + "linkPredicate", n(V.SKOS + "exactMatch"))
-        add(linkset, V.VOID + "subjectsTarget", dataset)
-        add(linkset, V.VOID + "objectsTarget", node)
-        add(linkset, V.VOID + "triples", integer(entry.get("links") or 0))
-    return out
 
 
 # --------------------------------------------------------------------------- settings

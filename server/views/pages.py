@@ -42,12 +42,6 @@ def entity(rest: str):
     return _serve_path("id/", rest)
 
 
-@bp.route("/graph/<path:rest>")
-def graph(rest: str):
-    """A named graph IRI under `<base>graph/` (described like any resource)."""
-    return _serve_path("graph/", rest)
-
-
 @bp.route("/resource")
 @bp.route("/resource.<suffix>")
 def resource(suffix: str | None = None):

@@ -25,6 +25,7 @@ from bjkg.server.sparql.service_description import describe_service
 from bjkg.server.sparql.text import Analysis, DatasetConflict, SparqlTextError, add_using, analyse, redirect_services
 from bjkg.server.stores.embedded import Dataset
 from bjkg.server.stores.remote import refuse_engine_functions
+from bjkg.server.views.catalog import public_url, published_counts
 
 bp = Blueprint("sparql", __name__)
 
@@ -167,14 +168,15 @@ def _service_description(operation: Operation) -> Response:
         return response
     store = get_store()
     manifest = get_manifest()
-    if manifest is not None:
-        graphs = dict(manifest.get("graphs", {}))
-        total = manifest.get("triples")
+    if manifest is not None:  # the counts the catalogue publishes: the endpoint's own answers
+        counts = published_counts()
+        graphs = {g: counts.graphs.get(g, 0) for g in sorted(set(counts.graphs) | set(manifest.get("graphs", {})))}
+        total = counts.triples
     else:
         graphs = {g: None for g in store.named_graphs()}
         total = None
     triples = describe_service(
-        request.base_url, update=writes_enabled(), union_default_graph=store.union_default_graph,
+        public_url() + "sparql", update=writes_enabled(), union_default_graph=store.union_default_graph,
         graphs=graphs, service_allowlist=current_app.config["SERVICE_ALLOWLIST"],
         title="Beijing government work reports knowledge graph (bjkg)", total_triples=total)
     if fmt.media_type in _PREFIXED_FORMATS:

@@ -275,21 +275,22 @@ def test_divisions_have_their_own_graph_and_description(store, manifest):
     assert graphs == {DIVISIONS}
 
 
-def test_void_describes_the_external_dataset(manifest):
-    from bjkg.server.views.meta import void_triples
+def test_the_catalogue_describes_the_external_dataset(manifest):
+    from bjkg.server.pages.catalog import Counts, Site, catalogue_triples
 
+    site = Site(base=BASE, public="http://localhost/", titles={"en": "t"}, descriptions={"en": "d"})
+    counts = Counts(triples=1, graphs=dict(manifest["graphs"]))
     triples = {(t.subject.value, t.predicate.value, t.object.value)
-               for t in void_triples("http://localhost/", BASE, manifest)}
-    node = "http://localhost/.well-known/void#external-cpca-divisions"
-    assert ("http://localhost/.well-known/void#dataset", "http://rdfs.org/ns/void#subset", node) in triples
-    for p, o in (("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://www.w3.org/ns/dcat#Dataset"),
-                 ("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://rdfs.org/ns/void#Dataset"),
+               for t in catalogue_triples(site, manifest, counts)}
+    node = DIVISIONS  # each named graph is a subset of the dataset, at its own IRI
+    assert (BASE + "dataset", "http://rdfs.org/ns/void#subset", node) in triples
+    for p, o in (("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://rdfs.org/ns/void#Dataset"),
                  ("http://www.w3.org/ns/sparql-service-description#name", DIVISIONS),
                  ("http://purl.org/dc/terms/license", "https://spdx.org/licenses/MIT"),
                  ("http://purl.org/pav/retrievedOn", "2026-11-21"),
                  ("http://rdfs.org/ns/void#triples", str(manifest["graphs"][DIVISIONS]))):
         assert (node, p, o) in triples, p
-    assert any(s == node and p == "http://purl.org/dc/terms/publisher" for s, p, _ in triples)
+    assert any(s == node and p == "http://rdfs.org/ns/void#dataDump" for s, p, _ in triples)
 
 
 def test_tongzhou_links_to_110112_not_to_nantongs_tongzhou(store):

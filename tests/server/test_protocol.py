@@ -374,7 +374,7 @@ def test_service_description_in_turtle_by_default(client, tiny_build):
     graph = list(pyoxigraph.parse(response.data, format=RdfFormat.TURTLE))
     sd = "http://www.w3.org/ns/sparql-service-description#"
     service = next(t.subject for t in graph if t.object.value == sd + "Service")
-    assert service.value == "http://localhost/sparql"
+    assert service.value == client.application.config["BASE_IRI"] + "sparql"  # PUBLIC_URL unset: BASE_IRI
     objects = {t.object.value for t in graph}
     assert sd + "SPARQL11Query" in objects and sd + "UnionDefaultGraph" in objects
     assert sd + "SPARQL11Update" not in objects  # read-only

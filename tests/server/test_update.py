@@ -228,7 +228,9 @@ def test_gsp_post_to_the_store_creates_a_graph(writable_client):
     assert response.status_code == 201
     location = response.headers["Location"]
     assert "/graph-store?graph=" in location
-    fetched = writable_client.get(location.replace("http://localhost", ""))
+    root = writable_client.application.config.get("PUBLIC_URL") or writable_client.application.config["BASE_IRI"]
+    assert location.startswith(root)  # PUBLIC_URL (else BASE_IRI), never the request's Host
+    fetched = writable_client.get("/" + location[len(root):])
     assert fetched.status_code == 200
 
 

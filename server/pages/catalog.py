@@ -1,0 +1,451 @@
+"""The DCAT-AP 3 catalogue of the service, with VoID, as triples — and the counts it publishes.
+
+One `dcat:Catalog` → the dataset (`<BASE_IRI>dataset`, also a `void:Dataset`) → its
+distributions: the build's dumps (with size and SHA-256), one N-Triples dump per named
+graph, and the SPARQL endpoint as a `dcat:DataService`. Every named graph of the build is a
+subset of the dataset (`void:subset`, `dct:hasPart`) described at its own IRI
+(`/graph/<name>`). The IRIs of these nodes and `dct:identifier` come from BASE_IRI only, so
+they are the same across builds and hosts; the URLs a client fetches (endpoint, dumps,
+landing page) come from PUBLIC_URL, never from a request's Host header.
+
+Counts are never taken from the build's manifest: each one is the answer of a fixed query
+over the endpoint (`COUNT_QUERIES`), so whatever a client counts with the same query, it
+gets the same number (tested). Vocabularies: the EU data themes, languages, file types,
+licences and planned availability (publications.europa.eu authority tables), IANA media
+types, SPDX checksums; the place is Beijing as GeoNames 2038349 and Wikidata Q956, the two
+identifiers confirmed in the project's reference list.
+
+Plain data in, triples out: no Flask, no store (the views run the queries).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pyoxigraph import Literal, NamedNode, Triple
+
+from bjkg.server.core import vocab as V
+
+EU = "http://publications.europa.eu/resource/authority/"
+IANA = "http://www.iana.org/assignments/media-types/"
+ADMS = "http://www.w3.org/ns/adms#"
+DCATAP = "http://data.europa.eu/r5r/"
+VCARD = "http://www.w3.org/2006/vcard/ns#"
+LOCN = "http://www.w3.org/ns/locn#"
+SPDX = "http://spdx.org/rdf/terms#"
+SPARQL_PROTOCOL = "https://www.w3.org/TR/sparql11-protocol/"
+LICENCE = EU + "licence/CC_BY_4_0"
+#: Beijing municipality: GeoNames ADM1 2038349 and Wikidata Q956 (shared/reference/identifiers.md)
+SPATIAL = ("http://sws.geonames.org/2038349/", "http://www.wikidata.org/entity/Q956")
+THEMES = (EU + "data-theme/GOVE", EU + "data-theme/ECON", EU + "data-theme/REGI")
+LANGUAGES = (EU + "language/ZHO", EU + "language/ENG")
+KEYWORDS = (("北京", "zh-hans"), ("政府工作报告", "zh-hans"), ("五子联动", "zh-hans"),
+            ("Beijing", "en"), ("government work report", "en"), ("policy", "en"),
+            ("economic indicators", "en"), ("linked data", "en"), ("knowledge graph", "en"))
+
+#: media type → (EU file type, what it is)
+DUMP_FORMATS = {
+    "application/trig": ("RDF_TRIG", "TriG"),
+    "application/n-quads": ("RDF_N_QUADS", "N-Quads"),
+    "application/ld+json": ("JSON_LD", "JSON-LD"),
+    "application/n-triples": ("RDF_N_TRIPLES", "N-Triples"),
+    "text/turtle": ("RDF_TURTLE", "Turtle"),
+}
+
+# The queries whose answers are the published counts: the dataset's triples (distinct, as in
+# the merge of its graphs), each graph's, each class's instances, each property's triples.
+COUNT_QUERIES = {
+    "triples": "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }",
+    "graphs": "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
+    "classes": "SELECT ?c (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?c } GROUP BY ?c",
+    "properties": ("SELECT ?p (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } } "
+                   "GROUP BY ?p"),
+    # the points the external divisions table gives for Beijing (codes 11…), for dct:spatial
+    "place": ("SELECT ?code ?wkt WHERE { ?d a <https://w3id.org/bjkg/ontology#ListedDivision> ; "
+              "<http://www.w3.org/2004/02/skos/core#notation> ?code ; "
+              "<http://www.opengis.net/ont/geosparql#hasGeometry>/<http://www.opengis.net/ont/geosparql#asWKT> ?wkt "
+              'FILTER(STRSTARTS(STR(?code), "11")) }'),
+    "period": ("SELECT (MIN(?start) AS ?from) (MAX(?end) AS ?to) WHERE { "
+               "?o <http://purl.org/linked-data/sdmx/2009/dimension#refPeriod> ?period . "
+               "?period <https://schema.org/startDate> ?start ; <https://schema.org/endDate> ?end }"),
+}
+
+
+@dataclass
+class Counts:
+    """What the queries of COUNT_QUERIES answered."""
+
+    triples: int = 0
+    graphs: dict[str, int] = field(default_factory=dict)
+    classes: dict[str, int] = field(default_factory=dict)
+    properties: dict[str, int] = field(default_factory=dict)
+    period: tuple[str, str] | None = None  # xsd:date values
+    place_points: dict[str, str] = field(default_factory=dict)  # GB/T 2260 code → WKT point
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where things are: `base` names them (BASE_IRI), `public` serves them (PUBLIC_URL)."""
+
+    base: str
+    public: str
+    titles: Mapping[str, str]  # language → title
+    descriptions: Mapping[str, str]
+    publisher: str = "bjkg project"
+    built: str | None = None  # xsd:dateTime of the build, if known
+
+    def catalog(self) -> NamedNode:
+        return NamedNode(self.base + "catalog")
+
+    def dataset(self) -> NamedNode:
+        return NamedNode(self.base + "dataset")
+
+    def service(self) -> NamedNode:
+        return NamedNode(self.base + "dataset/service/sparql")
+
+    def endpoint(self) -> NamedNode:
+        return NamedNode(self.public + "sparql")
+
+    def graph_path(self, graph: str) -> str | None:
+        """The local path of a graph IRI under `<base>graph/`, or None."""
+        prefix = self.base + "graph/"
+        return graph[len(prefix):] if graph.startswith(prefix) and len(graph) > len(prefix) else None
+
+    def graph_dump(self, graph: str) -> str | None:
+        rest = self.graph_path(graph)
+        return f"{self.public}dumps/graph/{rest}.nt" if rest else None
+
+
+class _Out:
+    def __init__(self) -> None:
+        self.triples: list[Triple] = []
+
+    def add(self, s: NamedNode, p: str, o) -> None:
+        self.triples.append(Triple(s, NamedNode(p), o))
+
+    def typed(self, value, datatype: str) -> Literal:
+        return Literal(str(value), datatype=NamedNode(datatype))
+
+
+def catalogue_triples(site: Site, manifest: Mapping, counts: Counts) -> list[Triple]:
+    """The whole catalogue: catalog, dataset, service, distributions, subsets, partitions."""
+    out = _Out()
+    catalog, dataset, service, endpoint = site.catalog(), site.dataset(), site.service(), site.endpoint()
+    publisher, contact = NamedNode(site.base + "dataset/publisher"), NamedNode(site.base + "dataset/contact")
+    licence = NamedNode(LICENCE)
+    n = NamedNode
+
+    out.add(catalog, V.RDF_TYPE, n(V.DCAT + "Catalog"))
+    _describe(out, catalog, site, suffix="catalog")
+    out.add(catalog, V.DCAT + "dataset", dataset)
+    out.add(catalog, V.DCAT + "service", service)
+    out.add(catalog, V.DCAT + "themeTaxonomy", n(EU + "data-theme"))
+    out.add(catalog, V.FOAF + "homepage", n(site.public))
+    _common(out, catalog, site, publisher, licence)
+
+    # the dataset
+    out.add(dataset, V.RDF_TYPE, n(V.DCAT + "Dataset"))
+    out.add(dataset, V.RDF_TYPE, n(V.VOID + "Dataset"))
+    _describe(out, dataset, site)
+    out.add(dataset, V.DCTERMS + "identifier", Literal(dataset.value))
+    out.add(dataset, V.DCAT + "landingPage", n(site.public))
+    out.add(dataset, V.DCAT + "contactPoint", contact)
+    for theme in THEMES:
+        out.add(dataset, V.DCAT + "theme", n(theme))
+    for word, lang in KEYWORDS:
+        out.add(dataset, V.DCAT + "keyword", Literal(word, language=lang))
+    if counts.period is not None:
+        period = n(site.base + "dataset/temporal")
+        out.add(dataset, V.DCTERMS + "temporal", period)
+        out.add(period, V.RDF_TYPE, n(V.DCTERMS + "PeriodOfTime"))
+        out.add(period, V.DCAT + "startDate", out.typed(counts.period[0], V.XSD + "date"))
+        out.add(period, V.DCAT + "endDate", out.typed(counts.period[1], V.XSD + "date"))
+    _common(out, dataset, site, publisher, licence)
+    for document in (s.get("document") for s in manifest.get("sources", [])):
+        if document:
+            out.add(dataset, V.PROV + "wasDerivedFrom", n(document))
+    out.add(dataset, V.VOID + "sparqlEndpoint", endpoint)
+    out.add(dataset, V.VOID + "uriSpace", Literal(site.base + "id/"))
+    out.add(dataset, V.VOID + "vocabulary", n(site.base + "ontology#"))
+    out.add(dataset, V.VOID + "rootResource", n(site.public))
+    out.add(dataset, V.VOID + "triples", out.typed(counts.triples, V.XSD + "integer"))
+    if manifest.get("hash"):
+        out.add(dataset, V.DCAT + "version", Literal(manifest["hash"][:12]))
+    if manifest.get("ontology_version"):
+        out.add(dataset, V.OWL + "versionInfo", Literal(str(manifest["ontology_version"])))
+
+    # publisher and contact point
+    out.add(publisher, V.RDF_TYPE, n(V.FOAF + "Agent"))
+    out.add(publisher, V.FOAF + "name", Literal(site.publisher))
+    out.add(publisher, V.DCTERMS + "type", n("http://purl.org/adms/publishertype/NonProfitOrganisation"))
+    out.add(publisher, V.FOAF + "homepage", n(site.public))
+    out.add(contact, V.RDF_TYPE, n(VCARD + "Organization"))
+    out.add(contact, V.RDF_TYPE, n(VCARD + "Kind"))
+    out.add(contact, VCARD + "fn", Literal(site.publisher))
+    out.add(contact, VCARD + "hasURL", n(site.public))
+
+    # the SPARQL service, and the dataset's distribution through it
+    out.add(service, V.RDF_TYPE, n(V.DCAT + "DataService"))
+    out.add(service, V.RDF_TYPE, n(V.SD + "Service"))
+    out.add(service, V.DCTERMS + "title", Literal("SPARQL 1.1 endpoint", language="en"))
+    out.add(service, V.DCTERMS + "title", Literal("SPARQL 1.1 查询端点", language="zh-hans"))
+    out.add(service, V.DCAT + "endpointURL", endpoint)
+    out.add(service, V.DCAT + "endpointDescription", endpoint)  # GET /sparql: its service description
+    out.add(service, V.SD + "endpoint", endpoint)
+    out.add(service, V.DCAT + "servesDataset", dataset)
+    out.add(service, V.DCTERMS + "conformsTo", n(SPARQL_PROTOCOL))
+    out.add(service, V.DCAT + "contactPoint", contact)
+    out.add(service, V.DCTERMS + "publisher", publisher)
+    out.add(service, V.DCTERMS + "license", licence)
+    for theme in THEMES:
+        out.add(service, V.DCAT + "theme", n(theme))
+    for word in ("SPARQL", "linked data", "Beijing"):
+        out.add(service, V.DCAT + "keyword", Literal(word, language="en"))
+    sparql = n(site.base + "dataset/distribution/sparql")
+    _distribution(out, dataset, sparql, site, licence,
+                  "The whole dataset through its SPARQL 1.1 endpoint (the default graph is the "
+                  "union of the named graphs).")
+    out.add(sparql, V.DCAT + "accessURL", endpoint)
+    out.add(sparql, V.DCAT + "accessService", service)
+    out.add(sparql, V.DCTERMS + "format", n(EU + "file-type/SPARQLQ"))
+
+    # the build's dumps
+    for name, info in manifest.get("dumps", {}).items():
+        media_type = {"bjkg.trig": "application/trig", "bjkg.nq": "application/n-quads",
+                      "bjkg.jsonld": "application/ld+json"}.get(name)
+        url = n(f"{site.public}dumps/{name}")
+        dist = n(f"{site.base}dataset/distribution/{name}")
+        label = DUMP_FORMATS.get(media_type, ("", name))[1]
+        _distribution(out, dataset, dist, site, licence,
+                      f"The whole dataset, every named graph, as one {label} file.")
+        out.add(dataset, V.VOID + "dataDump", url)
+        out.add(dist, V.DCAT + "downloadURL", url)
+        out.add(dist, V.DCAT + "accessURL", url)
+        if media_type:
+            out.add(dist, V.DCAT + "mediaType", n(IANA + media_type))
+            out.add(dist, V.DCTERMS + "format", n(EU + "file-type/" + DUMP_FORMATS[media_type][0]))
+        if info.get("bytes") is not None:
+            out.add(dist, V.DCAT + "byteSize", out.typed(info["bytes"], V.XSD + "nonNegativeInteger"))
+        if info.get("sha256"):
+            checksum = n(f"{site.base}dataset/distribution/{name}/sha256")
+            out.add(dist, SPDX + "checksum", checksum)
+            out.add(checksum, V.RDF_TYPE, n(SPDX + "Checksum"))
+            out.add(checksum, SPDX + "algorithm", n(SPDX + "checksumAlgorithm_sha256"))
+            out.add(checksum, SPDX + "checksumValue", out.typed(info["sha256"], V.XSD + "hexBinary"))
+
+    # every named graph: a subset with its count and its own dump
+    for graph in sorted(set(counts.graphs) | set(manifest.get("graphs", {}))):
+        out.triples += graph_triples(site, manifest, counts, graph, dataset=dataset)
+    for cls, count in sorted(counts.classes.items()):
+        part = n(f"{site.base}dataset/class/{_key(cls)}")
+        out.add(dataset, V.VOID + "classPartition", part)
+        out.add(part, V.VOID + "class", n(cls))
+        out.add(part, V.VOID + "entities", out.typed(count, V.XSD + "integer"))
+    for prop, count in sorted(counts.properties.items()):
+        part = n(f"{site.base}dataset/property/{_key(prop)}")
+        out.add(dataset, V.VOID + "propertyPartition", part)
+        out.add(part, V.VOID + "property", n(prop))
+        out.add(part, V.VOID + "triples", out.typed(count, V.XSD + "integer"))
+    _places(out, counts)
+    _type_values(out)
+    return out.triples
+
+
+# DCAT-AP gives each property's values a class; the values we name are typed accordingly
+# (what the EU authority tables, IANA and SPDX say they are), so a SHACL engine without
+# those tables loaded can check them.
+_VALUE_CLASSES = {
+    V.DCTERMS + "spatial": V.DCTERMS + "Location",
+    V.DCTERMS + "language": V.DCTERMS + "LinguisticSystem",
+    V.DCAT + "themeTaxonomy": V.SKOS + "ConceptScheme",
+    V.DCAT + "theme": V.SKOS + "Concept",
+    DCATAP + "availability": V.SKOS + "Concept",
+    V.FOAF + "homepage": V.FOAF + "Document",
+    V.DCAT + "landingPage": V.FOAF + "Document",
+    V.DCTERMS + "conformsTo": V.DCTERMS + "Standard",
+    V.DCAT + "endpointURL": V.RDFS + "Resource",
+    V.DCAT + "endpointDescription": V.RDFS + "Resource",
+    V.DCAT + "accessURL": V.RDFS + "Resource",
+    V.DCAT + "downloadURL": V.RDFS + "Resource",
+    V.DCAT + "mediaType": V.DCTERMS + "MediaType",
+    V.DCTERMS + "format": V.DCTERMS + "MediaTypeOrExtent",
+    SPDX + "algorithm": SPDX + "ChecksumAlgorithm",
+    V.DCAT + "contactPoint": VCARD + "Kind",
+}
+
+
+#: the English labels of the controlled terms used, as their tables give them
+_LABELS = {
+    EU + "data-theme/GOVE": "Government and public sector",
+    EU + "data-theme/ECON": "Economy and finance",
+    EU + "data-theme/REGI": "Regions and cities",
+    EU + "planned-availability/AVAILABLE": "available",
+    "http://purl.org/adms/licencetype/Attribution": "Attribution",
+    "http://purl.org/adms/publishertype/NonProfitOrganisation": "Non-Profit Organisation",
+}
+
+
+def _type_values(out: _Out) -> None:
+    typed: set[tuple[str, str]] = set()
+    publisher_types = {t.object.value for t in out.triples if t.predicate.value == V.DCTERMS + "type"}
+    for triple in list(out.triples):
+        cls = _VALUE_CLASSES.get(triple.predicate.value)
+        if triple.predicate.value == V.DCTERMS + "license" and triple.object.value == LICENCE:
+            cls = V.DCTERMS + "LicenseDocument"
+        if cls and isinstance(triple.object, NamedNode) and (triple.object.value, cls) not in typed:
+            typed.add((triple.object.value, cls))
+            out.add(triple.object, V.RDF_TYPE, NamedNode(cls))
+    licence = NamedNode(LICENCE)
+    out.add(licence, V.DCTERMS + "type", NamedNode("http://purl.org/adms/licencetype/Attribution"))
+    for concept in publisher_types | {"http://purl.org/adms/licencetype/Attribution"}:
+        out.add(NamedNode(concept), V.RDF_TYPE, NamedNode(V.SKOS + "Concept"))
+    concepts = {t.subject.value for t in out.triples
+                if t.predicate.value == V.RDF_TYPE and t.object.value == V.SKOS + "Concept"}
+    for concept in sorted(concepts):
+        if concept in _LABELS:
+            out.add(NamedNode(concept), V.SKOS_PREF, Literal(_LABELS[concept], language="en"))
+    out.add(NamedNode(EU + "data-theme"), V.DCTERMS + "title", Literal("Data theme", language="en"))
+
+
+def _places(out: _Out, counts: Counts) -> None:
+    """Centroid and extent of the place the dataset covers, from the divisions table in the
+    build: the point it gives for Beijing (110000), and the box around the points it gives
+    for Beijing's divisions (their seats, so smaller than the municipality)."""
+    centroid = counts.place_points.get("110000")
+    points = []
+    for wkt in counts.place_points.values():
+        inside = wkt.strip()[len("POINT("):-1].split() if wkt.strip().upper().startswith("POINT(") else []
+        if len(inside) == 2:
+            try:
+                points.append((float(inside[0]), float(inside[1])))
+            except ValueError:
+                pass
+    if centroid is None or len(points) < 2:
+        return
+    west, east = min(x for x, _ in points), max(x for x, _ in points)
+    south, north = min(y for _, y in points), max(y for _, y in points)
+    box = (f"POLYGON(({west} {south}, {east} {south}, {east} {north}, {west} {north}, {west} {south}))")
+    for place in SPATIAL:
+        node = NamedNode(place)
+        out.add(node, V.DCAT + "centroid", out.typed(centroid, V.GEO + "wktLiteral"))
+        out.add(node, V.DCAT + "bbox", out.typed(box, V.GEO + "wktLiteral"))
+        out.add(node, V.RDFS + "comment", Literal(
+            "Centroid: the point the build's divisions table (cpca) gives for 110000 北京市; box: the "
+            "extent of the points it gives for Beijing's divisions (their seats), not the boundary.",
+            language="en"))
+
+
+def graph_triples(site: Site, manifest: Mapping, counts: Counts, graph: str, *,
+                  dataset: NamedNode | None = None) -> list[Triple]:
+    """One named graph as a subset of the dataset: its name, count, provenance and its dump."""
+    out = _Out()
+    n = NamedNode
+    node = n(graph)
+    dataset = dataset or site.dataset()
+    licence = NamedNode(LICENCE)
+    info = graph_info(manifest, graph)
+    out.add(dataset, V.VOID + "subset", node)
+    out.add(dataset, V.DCTERMS + "hasPart", node)
+    out.add(node, V.RDF_TYPE, n(V.VOID + "Linkset" if info["kind"] == "links" else V.VOID + "Dataset"))
+    out.add(node, V.RDF_TYPE, n(V.SD + "NamedGraph"))
+    out.add(node, V.SD + "name", node)
+    out.add(node, V.DCTERMS + "isPartOf", dataset)
+    out.add(node, V.DCTERMS + "title", Literal(info["title"], language="en"))
+    out.add(node, V.VOID + "triples", out.typed(counts.graphs.get(graph, 0), V.XSD + "integer"))
+    out.add(node, V.VOID + "sparqlEndpoint", site.endpoint())
+    if info.get("document"):
+        out.add(node, V.PROV + "wasDerivedFrom", n(info["document"]))
+        out.add(node, V.DCTERMS + "source", n(info["document"]))
+    if info.get("licence"):
+        out.add(node, V.DCTERMS + "license", n(info["licence"]))
+    if info.get("retrieved"):
+        out.add(node, V.PAV + "retrievedOn", out.typed(info["retrieved"], V.XSD + "date"))
+    if info.get("source"):
+        out.add(node, V.PAV + "retrievedFrom", n(info["source"]))
+    if info.get("landing_page"):
+        out.add(node, V.DCAT + "landingPage", n(info["landing_page"]))
+    if info.get("publisher"):
+        agent = n(f"{site.base}dataset/publisher/{_key(info['publisher'])}")
+        out.add(node, V.DCTERMS + "publisher", agent)
+        out.add(agent, V.RDF_TYPE, n(V.FOAF + "Organization"))
+        out.add(agent, V.FOAF + "name", Literal(info["publisher"]))
+    if info["kind"] == "links":
+        out.add(node, V.VOID + "linkPredicate", n(V.SKOS + "exactMatch"))
+        out.add(node, V.VOID + "subjectsTarget", dataset)
+        if info.get("target"):
+            out.add(node, V.VOID + "objectsTarget", n(info["target"]))
+    dump = site.graph_dump(graph)
+    if dump:
+        rest = site.graph_path(graph)
+        dist = n(f"{site.base}dataset/distribution/graph/{rest}")
+        out.add(node, V.VOID + "dataDump", n(dump))
+        _distribution(out, dataset, dist, site, licence,
+                      f"The named graph <{graph}> alone, as N-Triples.")
+        out.add(dist, V.DCAT + "downloadURL", n(dump))
+        out.add(dist, V.DCAT + "accessURL", n(dump))
+        out.add(dist, V.DCAT + "mediaType", n(IANA + "application/n-triples"))
+        out.add(dist, V.DCTERMS + "format", n(EU + "file-type/RDF_N_TRIPLES"))
+        out.add(dist, V.DCTERMS + "title", Literal(f"Named graph {rest}", language="en"))
+    return out.triples
+
+
+def graph_info(manifest: Mapping, graph: str) -> dict:
+    """What the manifest says a named graph is: kind, title, source document, licence."""
+    for source in manifest.get("sources", []):
+        if source.get("graph") == graph:
+            return {"kind": "document", "title": f"Facts stated in the document {source.get('file', '')}".strip(),
+                    "document": source.get("document"), "file": source.get("file"),
+                    "sha256": source.get("sha256")}
+    for entry in manifest.get("external", []):
+        if entry.get("graph") == graph:
+            return {"kind": "external", "title": entry.get("title") or entry.get("name", "external dataset"),
+                    "licence": entry.get("licence"), "source": entry.get("source"),
+                    "retrieved": entry.get("retrieved"), "description": entry.get("description"),
+                    "publisher": entry.get("publisher"), "landing_page": entry.get("landing_page")}
+        if entry.get("links_graph") == graph:
+            return {"kind": "links", "title": f"Links from bjkg's places to {entry.get('name', 'an external dataset')}",
+                    "target": entry.get("graph")}
+    last = graph.rstrip("/").rsplit("/", 1)[-1]
+    titles = {"reference": "Reference entities: places, agencies, people, themes, indicators",
+              "ontology": "The bjkg ontology", "inferred": "Triples inferred by OWL 2 RL",
+              "publication": "The publication manifest"}
+    return {"kind": last if last in titles else "graph", "title": titles.get(last, f"Named graph {last}")}
+
+
+def _describe(out: _Out, node: NamedNode, site: Site, suffix: str = "") -> None:
+    for lang, title in site.titles.items():
+        out.add(node, V.DCTERMS + "title", Literal(title + (" — catalogue" if suffix and lang == "en" else ""),
+                                                   language=lang))
+    for lang, text in site.descriptions.items():
+        out.add(node, V.DCTERMS + "description", Literal(text, language=lang))
+
+
+def _common(out: _Out, node: NamedNode, site: Site, publisher: NamedNode, licence: NamedNode) -> None:
+    """Publisher, licence, languages, place, dates: the same for the catalogue and the dataset."""
+    out.add(node, V.DCTERMS + "publisher", publisher)
+    out.add(node, V.DCTERMS + "license", licence)
+    for language in LANGUAGES:
+        out.add(node, V.DCTERMS + "language", NamedNode(language))
+    for place in SPATIAL:
+        out.add(node, V.DCTERMS + "spatial", NamedNode(place))
+    if site.built:
+        out.add(node, V.DCTERMS + "issued", out.typed(site.built, V.XSD + "dateTime"))
+        out.add(node, V.DCTERMS + "modified", out.typed(site.built, V.XSD + "dateTime"))
+
+
+def _distribution(out: _Out, dataset: NamedNode, dist: NamedNode, site: Site, licence: NamedNode,
+                  description: str) -> None:
+    out.add(dataset, V.DCAT + "distribution", dist)
+    out.add(dist, V.RDF_TYPE, NamedNode(V.DCAT + "Distribution"))
+    out.add(dist, V.DCTERMS + "description", Literal(description, language="en"))
+    out.add(dist, V.DCTERMS + "license", licence)
+    out.add(dist, DCATAP + "availability", NamedNode(EU + "planned-availability/AVAILABLE"))
+    if site.built:
+        out.add(dist, V.DCTERMS + "issued", out.typed(site.built, V.XSD + "dateTime"))
+
+
+def _key(iri: str) -> str:
+    """A stable fragment-free key for a partition node (a hash of the IRI)."""
+    import hashlib
+
+    return hashlib.sha256(iri.encode("utf-8")).hexdigest()[:16]
