@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright import sync_api
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -24,7 +25,6 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (set BJKG_REQUIRE_BROWSER=1 to make this a failure)",
                 allow_module_level=True)
 
-sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
