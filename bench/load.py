@@ -54,7 +54,7 @@ def load(nquads: Path, out: Path, *, base: str = "https://w3id.org/bjkg/") -> di
         "classes": dict(sorted(classes.items())),
         "dumps": {"bjkg.nq": {"sha256": digest, "bytes": (out / "bjkg.nq").stat().st_size}},
         "sources": [],
-        "quote_check": "skipped: synthetic benchmark data",
+        "quotes": {"verified": False, "reason": "synthetic benchmark data"},
         "ontology_version": None,
     }
     (out / "build.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",

@@ -31,7 +31,7 @@ from rdflib.namespace import OWL, RDF
 
 from bjkg.graph.datasets.read import ExternalError, ExternalResult, link_external, read_external
 from bjkg.graph.infer import infer
-from bjkg.graph.records.quotes import QuoteError, check_quotes
+from bjkg.graph.records.quotes import QuoteCheck, QuoteError, check_quotes, unverified_warning
 from bjkg.graph.records.rdfgen import generate
 from bjkg.graph.records.catalog import RecordsInvalid, read_catalog
 from bjkg.graph.terms import TermError, to_oxigraph
@@ -53,7 +53,7 @@ class Compiled:
     shapes: Graph
     shape_files: list[Path]
     report: Graph
-    quote_check: str
+    quote_check: QuoteCheck
     base: str
     sources: list[dict] = field(default_factory=list)
     ontology_version: str | None = None
@@ -111,7 +111,7 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
         quote_check = check_quotes(catalog, sources)
     except QuoteError as exc:
         raise BuildError(str(exc)) from None
-    log(f"quotes: {quote_check}")
+    log(f"quotes: {quote_check.summary}")
     # The external datasets are read, linked and validated in a second process from now
     # on: their reading, links and pyshacl run take seconds and need the curated graph
     # only for the links, after inference.
@@ -120,7 +120,7 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
         lambda prepared, curated_quads, log_external: link_external(
             root, base, prepared, curated_quads, log=log_external))
     try:
-        graphs = generate(catalog, iris)
+        graphs = generate(catalog, iris, quotes_verified=quote_check.verified)
         ontology = load_ontology(root)
         graphs[iris.ontology_graph] = set(ontology)
         asserted = Graph()
@@ -143,6 +143,8 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
         external = external_job.result(log)
     finally:
         external_job.stop()
+    if not quote_check.verified:  # last, where the eye lands when the build ends
+        log(unverified_warning(catalog, sources))
     version = next((str(o) for o in ontology.objects(ONTOLOGY_IRI, OWL.versionInfo)), None)
     docs = [{"document": str(iris.entity(d.id)), "file": d.file, "sha256": d.sha256,
              "graph": str(iris.doc_graph(d.id))}
@@ -340,7 +342,7 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
         "dumps": dumps,
         "sources": compiled.sources,
         "external": compiled.external.datasets,
-        "quote_check": compiled.quote_check,
+        "quotes": compiled.quote_check.as_manifest(),
         "ontology_version": compiled.ontology_version,
     }
     (folder / "build.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",

@@ -1,11 +1,12 @@
 """``python -m bjkg.graph.records check``: read every record and check every quote (fast)."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from bjkg.graph.records.catalog import RecordsInvalid, read_catalog
-from bjkg.graph.records.quotes import QuoteError, check_quotes
+from bjkg.graph.records.quotes import QuoteError, check_quotes, unverified_warning
 
 
 def main(argv: list[str]) -> int:
@@ -13,14 +14,16 @@ def main(argv: list[str]) -> int:
     root = Path(__file__).resolve().parents[2]  # the checkout: graph/records/__main__.py
     try:
         catalog = read_catalog(root)
-        sources = root.parent / "shared" / "sources"
+        sources = Path(os.environ.get("BJKG_SOURCES") or root.parent / "shared" / "sources")
         status = check_quotes(catalog, sources)
     except (RecordsInvalid, QuoteError) as exc:
         print(exc, file=sys.stderr)
         return 1
+    if not status.verified:
+        print(unverified_warning(catalog, sources), file=sys.stderr)
     print(f"ok: {len(catalog.entities)} entities, {len(catalog.documents)} documents, "
           f"{len(catalog.relations)} relations, {len(catalog.observations)} observations; "
-          f"quotes: {status}")
+          f"quotes: {status.summary}")
     return 0
 
 

@@ -8,6 +8,7 @@ so a quote is checked against exactly the text the graph says it came from.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from bjkg.graph.records.catalog import REFERENCE_DOC, Catalog
@@ -23,13 +24,61 @@ class QuoteError(Exception):
         super().__init__(f"{len(problems)} quote problem(s):\n  {shown}")
 
 
-def check_quotes(catalog: Catalog, sources: Path) -> str:
-    """Check all quotes; return a status line, or raise QuoteError naming file and line.
+@dataclass(frozen=True)
+class QuoteCheck:
+    """What the quote check proved. `verified` is False only when there was no corpus to
+    check against (a corpus that disagrees with the records is a QuoteError instead)."""
 
-    With no corpus folder, nothing can be proven: say so rather than pass silently.
+    verified: bool
+    quotes: int = 0
+    documents: int = 0
+    reason: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line for logs and the CLI (no paths: it may be shown to anyone)."""
+        if self.verified:
+            return f"passed ({self.quotes} quotes in {self.documents} documents)"
+        return f"NOT verified: {self.reason}"
+
+    def as_manifest(self) -> dict:
+        """The `quotes` entry of build.json."""
+        if self.verified:
+            return {"verified": True, "quotes": self.quotes, "documents": self.documents}
+        return {"verified": False, "reason": self.reason}
+
+
+NO_CORPUS_REASON = "no corpus: the source texts were not available to the build"
+
+
+def unverified_warning(catalog: Catalog, sources: Path) -> str:
+    """The build's warning when there is no corpus: what was not done, and how to do it.
+
+    Printed on stderr by `bjkg build`, `load` and `validate`; meant to be read by someone who
+    has just cloned the repository without the texts beside it."""
+    docs = sorted(catalog.documents.values(), key=lambda d: d.file)
+    rows = "\n".join(f"    {d.file}  sha256 {d.sha256}  ({d.where})" for d in docs)
+    return (
+        "WARNING: quotes NOT verified in this build: no corpus at "
+        f"{sources}\n"
+        "  Every fact in the graph cites a verbatim quote from a source text; without the texts\n"
+        "  the build cannot prove one of them. It still builds, records\n"
+        '  "quotes": {"verified": false} in build.json (the build hash differs from a verified\n'
+        "  build's), and the site says \"quotes not verified in this build\".\n"
+        f"  To verify, put the {len(docs)} source texts named in the records' `document:` blocks\n"
+        "  (UTF-8, as received; each must match its SHA-256) in that folder, or pass\n"
+        "  --sources DIR or set BJKG_SOURCES=DIR:\n"
+        f"{rows}")
+
+
+def check_quotes(catalog: Catalog, sources: Path) -> QuoteCheck:
+    """Check all quotes; return what was proven, or raise QuoteError naming file and line.
+
+    With no corpus folder, nothing can be proven: say so (`verified` False) rather than
+    pass silently.
     """
     if not sources.is_dir():
-        return f"skipped: no corpus at {sources}"
+        return QuoteCheck(verified=False, reason=NO_CORPUS_REASON)
     problems: list[str] = []
     folded: dict[str, str] = {}
     for doc in catalog.documents.values():
@@ -61,4 +110,4 @@ def check_quotes(catalog: Catalog, sources: Path) -> str:
         checked += 1
     if problems:
         raise QuoteError(problems)
-    return f"passed ({checked} quotes in {len(folded)} documents)"
+    return QuoteCheck(verified=True, quotes=checked, documents=len(folded))

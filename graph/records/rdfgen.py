@@ -37,8 +37,9 @@ Quad = tuple  # (s, p, o, g)
 class Generator:
     """Collects quads per graph; `add` is the only way in, so no node is ever blank."""
 
-    def __init__(self, catalog: Catalog, iris: Iris):
+    def __init__(self, catalog: Catalog, iris: Iris, quotes_verified: bool):
         self.catalog, self.iris = catalog, iris
+        self.quotes_verified = quotes_verified
         self.graphs: dict[URIRef, set] = defaultdict(set)
 
     # ------------------------------------------------------------ helpers
@@ -271,6 +272,7 @@ class Generator:
             self.add(graph, node, DCTERMS.title, Literal(doc.title_en, lang="en"))
         self.add(graph, node, SCHEMA.sha256, Literal(doc.sha256))
         self.add(graph, node, BJKG.sourceFile, Literal(doc.file))
+        self.add(graph, node, BJKG.quotesVerified, Literal(self.quotes_verified))
         self.add(graph, node, BJKG.script, Literal(doc.script))
         if doc.genre:
             self.add(graph, node, BJKG.genre, Literal(doc.genre))
@@ -325,6 +327,9 @@ def _period_labels(start: date, end: date, text: str) -> tuple[str, str]:
     return f"{start.year}年{start.month}月", f"{start:%B %Y}"
 
 
-def generate(catalog: Catalog, iris: Iris) -> dict[URIRef, set]:
-    """All asserted triples of the records, keyed by named graph."""
-    return Generator(catalog, iris).run()
+def generate(catalog: Catalog, iris: Iris, *, quotes_verified: bool) -> dict[URIRef, set]:
+    """All asserted triples of the records, keyed by named graph.
+
+    `quotes_verified` (did the build prove the quotes against the corpus?) is stated on each
+    source document, so the artifact itself, and with it the build hash, says which it is."""
+    return Generator(catalog, iris, quotes_verified).run()

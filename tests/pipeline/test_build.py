@@ -34,7 +34,7 @@ def test_two_builds_are_byte_identical(tmp_path, sources):
 
 def test_artifact_is_complete(built):
     manifest = json.loads((built / "build.json").read_text(encoding="utf-8"))
-    assert manifest["quote_check"].startswith("passed")
+    assert manifest["quotes"]["verified"] is True and manifest["quotes"]["quotes"] > 1000
     graphs = manifest["graphs"]
     base = manifest["base"]
     assert f"{base}graph/reference" in graphs
@@ -133,7 +133,8 @@ def test_tampered_source_is_refused(repo_copy, sources, tmp_path):
 
 def test_missing_corpus_is_said_not_hidden(repo_copy, tmp_path):
     compiled = compile_dataset(repo_copy, tmp_path / "nowhere")
-    assert compiled.quote_check.startswith("skipped: no corpus at")
+    assert compiled.quote_check.verified is False
+    assert compiled.quote_check.summary.startswith("NOT verified: no corpus")
 
 
 def test_cli_build_and_query(tmp_path, sources):
@@ -171,7 +172,7 @@ def test_folded_quote_is_accepted(repo_copy, sources):
     _break(repo_copy, "graph/reference/documents.yaml",
            "1月21日上午,北京市十六屆人大二次會議在北京會議中心開幕",
            "1月21日上午，北京市十六届人大二次会议在北京会议中心开幕")
-    assert compile_dataset(repo_copy, sources).quote_check.startswith("passed")
+    assert compile_dataset(repo_copy, sources).quote_check.verified
     _break(repo_copy, "graph/reference/documents.yaml", "北京会议中心开幕", "北京饭店开幕")
     with pytest.raises(BuildError, match="quote not found"):
         compile_dataset(repo_copy, sources)

@@ -69,6 +69,13 @@ CASES = {
         f"DELETE {{ <{OBS}> sdmx-measure:obsValue ?v }} "
         f"INSERT {{ <{OBS}> sdmx-measure:obsValue \"5\" }} WHERE {{ <{OBS}> sdmx-measure:obsValue ?v }}",
         OBS, "http://purl.org/linked-data/sdmx/2009/measure#obsValue"),
+    "source document that does not say whether its quotes were verified": (
+        "DELETE WHERE { ?d bjkg:quotesVerified ?v }",
+        "document/doc", "https://w3id.org/bjkg/ontology#quotesVerified"),
+    "quotes verified as a string": (
+        "DELETE { ?d bjkg:quotesVerified ?v } INSERT { ?d bjkg:quotesVerified \"yes\" } "
+        "WHERE { ?d bjkg:quotesVerified ?v }",
+        "document/doc", "https://w3id.org/bjkg/ontology#quotesVerified"),
     "observation without quote": (
         f"DELETE WHERE {{ <{OBS}> bjkg:quote ?q }}",
         OBS, "https://w3id.org/bjkg/ontology#quote"),
