@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -24,6 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 BASE = "https://w3id.org/bjkg/"
 RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+
+
+def corpus() -> Path:
+    """The source texts the records quote: $BJKG_SOURCES, else ../shared/sources beside the
+    checkout (where `bjkg build` looks). A test that needs them skips without them, naming
+    the reason, so a clone without the corpus still runs everything else; with
+    BJKG_REQUIRE_CORPUS=1 (as CI sets) a missing corpus fails instead."""
+    path = Path(os.environ.get("BJKG_SOURCES") or ROOT.parent / "shared" / "sources")
+    if not path.is_dir():
+        reason = f"no corpus at {path}; set BJKG_SOURCES or put the texts in ../shared/sources"
+        if os.environ.get("BJKG_REQUIRE_CORPUS") == "1":
+            pytest.fail(f"BJKG_REQUIRE_CORPUS=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return path
 
 
 def _sort_key(quad: Quad) -> tuple[str, str, str, str]:
@@ -74,7 +89,7 @@ def make_tiny_build(out: Path, *, trig: Path = DATA / "tiny.trig", base: str = B
         "classes": dict(sorted(classes.items())),
         "dumps": dumps,
         "sources": [],
-        "quote_check": "skipped: test fixture",
+        "quotes": {"verified": False, "reason": "test fixture"},
         "ontology_version": "0.1.0",
     }
     (out / "build.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

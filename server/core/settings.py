@@ -98,6 +98,9 @@ class Setting:
     help: str
     parse: Callable[[Any], Any] = str
     secret: bool = False
+    # A folder of the server machine: public views say only whether it is set, since an
+    # absolute path tells a visitor the builder's user name and layout and serves nobody.
+    local_path: bool = False
 
     @property
     def env(self) -> str:
@@ -115,7 +118,7 @@ SETTINGS: tuple[Setting, ...] = (
             _public_url),
     Setting("BUILD_DIR", "_build",
             "Built graph folder to serve read-only (the output of `bjkg build --out DIR`); "
-            "with SPARQL_ENDPOINT, optional (empty: none)."),
+            "with SPARQL_ENDPOINT, optional (empty: none).", local_path=True),
     Setting("EMPTY", False,
             "Serve an empty in-memory dataset instead of BUILD_DIR (writable with UPDATE_TOKEN). "
             "Queries then run in the server process, so QUERY_TIMEOUT is only checked between rows.",
@@ -202,7 +205,8 @@ SETTINGS: tuple[Setting, ...] = (
             _non_negative_int),
     Setting("CACHE_DIR", "",
             "Folder for what the server derives once per build (the search index); empty: "
-            "$XDG_CACHE_HOME/bjkg, else ~/.cache/bjkg.", lambda v: "" if v is None else str(v)),
+            "$XDG_CACHE_HOME/bjkg, else ~/.cache/bjkg.", lambda v: "" if v is None else str(v),
+            local_path=True),
     Setting("QUERY_WORKERS", 3,
             "Query evaluation processes per HTTP worker with QUERY_MODE=pool, each holding the "
             "read-only store open; a runaway query occupies one until QUERY_TIMEOUT ends it.",
@@ -243,11 +247,12 @@ def _parse(setting: Setting, value: Any, source: str) -> Any:
 
 
 def public_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings and their current values, secrets shown only as set/unset."""
+    """The settings and their current values, secrets and local folders shown only as
+    set/unset."""
     out: dict[str, Any] = {}
     for setting in SETTINGS:
         value = config.get(setting.name, setting.default)
-        if setting.secret:
+        if setting.secret or setting.local_path:
             value = "(set)" if value else None
         elif isinstance(value, tuple):
             value = list(value)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pyoxigraph import Literal, NamedNode, Triple
 
 from bjkg.server.core import vocab as V
+from bjkg.server.pages import i18n
 
 EU = "http://publications.europa.eu/resource/authority/"
 IANA = "http://www.iana.org/assignments/media-types/"
@@ -173,6 +174,12 @@ def catalogue_triples(site: Site, manifest: Mapping, counts: Counts) -> list[Tri
         out.add(dataset, V.DCAT + "version", Literal(manifest["hash"][:12]))
     if manifest.get("ontology_version"):
         out.add(dataset, V.OWL + "versionInfo", Literal(str(manifest["ontology_version"])))
+    # --- the build's own claim: quotes not verified (build.json `quotes`), said in three scripts
+    if manifest and not quotes_status(manifest, "en")["verified"]:
+        for code in ("zh-Hans", "zh-Hant", "en"):
+            sep = "：" if code.startswith("zh") else ": "
+            note = i18n.text("quotes_not_verified", code) + sep + i18n.text("quotes_not_verified_detail", code)
+            out.add(dataset, V.RDFS + "comment", Literal(note, language=code.lower()))
 
     # publisher and contact point
     out.add(publisher, V.RDF_TYPE, n(V.FOAF + "Agent"))
@@ -449,3 +456,19 @@ def _key(iri: str) -> str:
     import hashlib
 
     return hashlib.sha256(iri.encode("utf-8")).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- quotes
+
+def quotes_status(manifest: Mapping | None, lang: str) -> dict | None:
+    """Whether the served build proved its quotes (build.json `quotes`), with the notice in
+    `lang` when it did not. A build that does not say is not taken as verified; no build
+    (--empty) has no quotes to speak of. Never the corpus path: that is the builder's."""
+    if manifest is None:
+        return None
+    quotes = manifest.get("quotes") if isinstance(manifest.get("quotes"), dict) else {}
+    if quotes.get("verified") is True:
+        return {"verified": True, "quotes": quotes.get("quotes"), "documents": quotes.get("documents")}
+    return {"verified": False, "reason": str(quotes.get("reason") or "the build does not record a quote check"),
+            "notice": i18n.text("quotes_not_verified", lang),
+            "detail": i18n.text("quotes_not_verified_detail", lang)}

@@ -61,7 +61,7 @@ PROPERTY_ORDER: tuple[str, ...] = (
     V.ORG + "organization", V.BJKG + "attestedOn",
     # documents, reports, meetings
     V.BJKG + "about", V.SCHEMA + "publisher", V.SCHEMA + "author", V.SCHEMA + "datePublished",
-    V.BJKG + "dateNote", V.BJKG + "genre", V.BJKG + "script", V.BJKG + "sourceFile",
+    V.BJKG + "dateNote", V.BJKG + "genre", V.BJKG + "script", V.BJKG + "sourceFile", V.BJKG + "quotesVerified",
     V.SCHEMA + "sha256", V.BJKG + "deliveredAt", V.BJKG + "deliveredBy", V.BJKG + "organizer",
     V.BJKG + "location", V.SCHEMA + "startDate", V.SCHEMA + "endDate",
     # concepts and terms

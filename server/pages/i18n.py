@@ -117,6 +117,13 @@ _UI: dict[str, tuple[str, str, str]] = {
     "settings": ("服务器设置", "伺服器設定", "Server settings"),
     "empty_dataset": ("当前服务的是一个空的内存数据集。", "當前服務的是一個空的內存數據集。",
                       "This server holds an empty in-memory dataset."),
+    "quotes_not_verified": ("本次构建中的引文未经核验", "本次構建中的引文未經核驗",
+                            "quotes not verified in this build"),
+    "quotes_not_verified_detail": (
+        "构建时没有原文语料：每项事实的引文如实记录，但未对照来源文献证明其存在。",
+        "構建時沒有原文語料：每項事實的引文如實記錄，但未對照來源文獻證明其存在。",
+        "The build had no corpus of source texts: each fact's quote is as recorded, but was not "
+        "proven to occur in its source document."),
     "licence_note": ("查询编辑器：YASGUI（MIT 许可），本地提供。", "查詢編輯器：YASGUI（MIT 許可），本地提供。",
                      "Query editor: YASGUI (MIT licence), served locally."),
     "error": ("出错了", "出錯了", "Error"),

@@ -26,6 +26,7 @@ from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.pages.labels import canonical_lang, group_labels, pick
 from bjkg.server.core.settings import SETTINGS, public_settings
 from bjkg.server.stores.embedded import Dataset
+from bjkg.server.pages.catalog import quotes_status
 from bjkg.server.views.catalog import graph_href, published_counts
 from bjkg.server.views.common import current_lang, page_number, respond, wants_json
 
@@ -104,7 +105,7 @@ def home():
         "triples": counts.triples,
         "hash": manifest.get("hash"),
         "ontology_version": manifest.get("ontology_version"),
-        "quote_check": manifest.get("quote_check"),
+        "quotes": quotes_status(get_manifest(), lang),
         "classes": classes,
         "graphs": graphs,
         "sources": sources,
