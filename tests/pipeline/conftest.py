@@ -7,16 +7,9 @@ from pathlib import Path
 import pytest
 
 from bjkg.graph.build import build_dataset
+from tests.conftest import corpus
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def corpus() -> Path:
-    import os
-    path = Path(os.environ.get("BJKG_SOURCES", ROOT.parent / "shared" / "sources"))
-    if not path.is_dir():
-        pytest.fail(f"the source corpus is needed at {path} (set BJKG_SOURCES)")
-    return path
 
 
 @pytest.fixture(scope="session")

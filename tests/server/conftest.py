@@ -127,9 +127,9 @@ def real_build(tmp_path_factory):
     """One real `build_dataset` of this checkout (skipped when the source corpus is absent)."""
     from bjkg.graph.build import build_dataset
 
-    sources = Path(os.environ.get("BJKG_SOURCES", ROOT.parent / "shared" / "sources"))
-    if not sources.is_dir():
-        pytest.skip(f"no source corpus at {sources}")
+    from tests.conftest import corpus
+
+    sources = corpus()
     out = tmp_path_factory.mktemp("real") / "build"
     build_dataset(ROOT, out, sources)
     return out
