@@ -141,8 +141,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds an allow-listed SERVICE endpoint may take to answer one call (the call "
             "then fails; SERVICE SILENT turns that into no rows).", _positive_float),
     Setting("SERVICE_MAX_ROWS", 10000,
-            "Most rows taken from one SERVICE call; the rest of that endpoint's answer is "
-            "not read.", _positive_int),
+            "Most rows taken from one SERVICE call; a longer answer fails the call (SERVICE "
+            "SILENT: no rows from it), it is never cut.", _positive_int),
     Setting("SPARQL_ENDPOINT", None,
             "Serve an existing SPARQL 1.1 store at this query endpoint instead of BUILD_DIR "
             "(e.g. Virtuoso's http://host:8890/sparql); the dataset is what `bjkg publish` "

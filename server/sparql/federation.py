@@ -10,7 +10,7 @@ already checked against SERVICE_ALLOWLIST by the view — is rewritten to this p
   per-process secret in the path keeps other local programs from using it as a proxy);
 * gives the endpoint SERVICE_TIMEOUT seconds overall, follows no redirects, uses no
   proxy from the environment;
-* reads at most SERVICE_MAX_ROWS solutions, then drops the connection, and hands the
+* reads at most SERVICE_MAX_ROWS solutions (one more fails the call: never a cut answer), and hands the
   engine those rows as SPARQL JSON;
 * answers 504/502 when the endpoint is too slow or fails, which fails the query (or
   yields no rows under SERVICE SILENT).
@@ -104,9 +104,13 @@ class ServiceRelay:
                     variables = tuple(v.value for v in parsed.variables)
                     rows = []
                     for solution in parsed:
-                        if len(rows) >= self.max_rows:
-                            log.info("SERVICE <%s>: answer cut at SERVICE_MAX_ROWS=%d", url, self.max_rows)
-                            break
+                        if self.max_rows and len(rows) >= self.max_rows:
+                            # never a cut answer: the call fails (SERVICE SILENT: no rows)
+                            log.info("SERVICE <%s>: more than SERVICE_MAX_ROWS=%d rows", url, self.max_rows)
+                            return _problem(502, f"SERVICE <{url}> answered more than {self.max_rows:,} rows, "
+                                                 "the most this server takes from one call (setting "
+                                                 "SERVICE_MAX_ROWS); nothing was cut: bound the SERVICE "
+                                                 "pattern with LIMIT, or ask the operator to raise it.")
                         rows.append(json_row(variables, tuple(solution[v] for v in variables)))
                     document = {"head": {"vars": list(variables)}, "results": {"bindings": rows}}
         except StoreTimeout:

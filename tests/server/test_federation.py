@@ -70,11 +70,15 @@ def test_a_denied_endpoint_is_400_and_never_contacted(mode, live_server, tiny_bu
         close_app(app)
 
 
-def test_rows_from_a_service_are_limited(live_server, tiny_build):
+def test_rows_from_a_service_beyond_its_limit_fail_the_call(live_server, tiny_build):
     app = federating_app("build", tiny_build, live_server.sparql, SERVICE_MAX_ROWS=3)
     try:
+        client = app.test_client()
         query = f"SELECT * WHERE {{ SERVICE <{live_server.sparql}> {{ ?s ?p ?o }} }}"
-        assert len(rows(app.test_client().get("/sparql", query_string={"query": query}))) == 3
+        failed = client.get("/sparql", query_string={"query": query})
+        assert failed.status_code >= 400 and "SERVICE_MAX_ROWS" in failed.get_json()["error"]["message"]
+        bounded = f"SELECT * WHERE {{ SERVICE <{live_server.sparql}> {{ SELECT * WHERE {{ ?s ?p ?o }} LIMIT 3 }} }}"
+        assert len(rows(client.get("/sparql", query_string={"query": bounded}))) == 3
     finally:
         close_app(app)
 
