@@ -127,3 +127,62 @@ def test_a_streamed_answer_holds_only_a_few_chunks_for_a_slow_reader():
         assert len(lines) == 20_001
     finally:
         evaluation._QueueSink.put = original
+
+
+def _empty_app(**settings):
+    from bjkg.server.app import create_app
+
+    return create_app({"EMPTY": True, "UPDATE_TOKEN": "t0k3n", "TESTING": True, **settings})
+
+
+def _fill(client, n: int) -> None:
+    body = "".join(f"<http://example.org/s{i}> <http://example.org/p> \"{'y' * 50} {i}\" .\n" for i in range(n))
+    response = client.put("/graph-store?default", data=body.encode(),
+                          headers={"Content-Type": "application/n-triples", "Authorization": "Bearer t0k3n"})
+    assert response.status_code in (201, 204)
+
+
+def test_the_empty_dataset_streams_whole_answers_and_refuses_past_max_rows():
+    from tests.server.conftest import close_app
+
+    app = _empty_app()
+    limited = _empty_app(MAX_ROWS=100)
+    try:
+        for application in (app, limited):
+            _fill(application.test_client(), 20_000)
+        response = app.test_client().get("/sparql", query_string={"query": ALL, "format": "tsv"})
+        assert response.status_code == 200 and response.is_streamed
+        assert len(response.get_data().decode().splitlines()) == 20_001
+        graph = app.test_client().get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                                      headers={"Accept": "application/n-triples"})
+        assert len(list(pyoxigraph.parse(graph.get_data(), pyoxigraph.RdfFormat.N_TRIPLES))) == 20_000
+        refused = limited.test_client().get("/sparql", query_string={"query": ALL, "format": "csv"},
+                                            headers={"Accept": "text/csv, application/json;q=0.5"})
+        assert refused.status_code == 400 and b"MAX_ROWS" in refused.data
+    finally:
+        close_app(app)
+        close_app(limited)
+
+
+def test_a_stream_past_its_deadline_ends_with_an_error_not_quietly():
+    """A reader that is still reading when the time limit passes gets QueryTimedOut from the
+    stream (the server then drops the connection before the last chunk)."""
+    import time
+
+    from bjkg.server.sparql.evaluate import QueryTimedOut
+
+    store = pyoxigraph.Store()
+    store.extend(pyoxigraph.Quad(pyoxigraph.NamedNode(f"http://example.org/s{i}"),
+                                 pyoxigraph.NamedNode("http://example.org/p"),
+                                 pyoxigraph.Literal("z" * 200), pyoxigraph.DefaultGraph())
+                 for i in range(20_000))
+    answer = stream(store, QueryRequest(sparql=ALL, results_format="application/sparql-results+json"),
+                    deadline=time.monotonic() + 2)
+    assert answer.chunks is not None
+    next(answer.chunks)
+    answer_deadline_passed = threading.Event()
+    threading.Timer(2.2, answer_deadline_passed.set).start()
+    answer_deadline_passed.wait()
+    with pytest.raises(QueryTimedOut):
+        for _ in answer.chunks:
+            pass
