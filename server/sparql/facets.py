@@ -92,7 +92,7 @@ class FacetTable:
 
     def answer(self, shape: Shape, max_rows: int | None = None) -> bytes | None:
         """SPARQL JSON results for `shape`; None when the predicate is not a facet or the
-        answer is longer than `max_rows` (the general path then truncates it)."""
+        answer is longer than `max_rows` (the general path then refuses it: RowLimitExceeded)."""
         rows = self.counts.get(shape.predicate)
         if rows is None or (max_rows and len(rows) > max_rows):
             return None

@@ -66,8 +66,17 @@ def _built(manifest: dict) -> str | None:
     return stamp.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+COUNTS_VERSION = 1
+
+
 def published_counts() -> Counts:
-    """The counts of COUNT_QUERIES as the endpoint answers them (cached per build)."""
+    """The counts of COUNT_QUERIES as the endpoint answers them.
+
+    A build never changes while served, so they are computed once per build: kept by each
+    process, and in CACHE_DIR (`bjkg serve` computes them before its workers start, see
+    `bjkg.server.runtime.prepare`). A writable dataset changes: counted every time."""
+    from bjkg.server.core import prepared
+
     store = get_store()
     key = (id(store), get_state().build_hash or "")
     if key[1] and key in _counts_cache:
@@ -75,23 +84,34 @@ def published_counts() -> Counts:
     with _counts_lock:
         if key[1] and key in _counts_cache:
             return _counts_cache[key]
-        counts = Counts()
-
-        def rows(name: str) -> list[dict]:
-            return store.query(COUNT_QUERIES[name], max_rows=0).bindings()
-
-        counts.triples = int(rows("triples")[0]["n"].value)
-        counts.graphs = {r["g"].value: int(r["n"].value) for r in rows("graphs") if isinstance(r.get("g"), NamedNode)}
-        counts.classes = {r["c"].value: int(r["n"].value) for r in rows("classes") if isinstance(r.get("c"), NamedNode)}
-        counts.properties = {r["p"].value: int(r["n"].value) for r in rows("properties")}
-        counts.place_points = {r["code"].value: r["wkt"].value for r in rows("place")
-                               if "code" in r and "wkt" in r}
-        period = rows("period")
-        if period and "from" in period[0] and "to" in period[0]:
-            counts.period = (period[0]["from"].value[:10], period[0]["to"].value[:10])
+        path = prepared.path_for(prepared.cache_dir(current_app.config), "counts", key[1], COUNTS_VERSION) \
+            if key[1] else None
+        counts = prepared.load(path, Counts) if path is not None else None
+        if counts is None:
+            counts = _count(store)
+            if path is not None:
+                prepared.prepare(path, lambda: counts)
         if key[1]:
             _counts_cache.clear()
             _counts_cache[key] = counts
+    return counts
+
+
+def _count(store) -> Counts:
+    """Run COUNT_QUERIES over `store`, as a client would over the endpoint."""
+    counts = Counts()
+
+    def rows(name: str) -> list[dict]:
+        return store.query(COUNT_QUERIES[name], max_rows=0).bindings()
+
+    counts.triples = int(rows("triples")[0]["n"].value)
+    counts.graphs = {r["g"].value: int(r["n"].value) for r in rows("graphs") if isinstance(r.get("g"), NamedNode)}
+    counts.classes = {r["c"].value: int(r["n"].value) for r in rows("classes") if isinstance(r.get("c"), NamedNode)}
+    counts.properties = {r["p"].value: int(r["n"].value) for r in rows("properties")}
+    counts.place_points = {r["code"].value: r["wkt"].value for r in rows("place") if "code" in r and "wkt" in r}
+    period = rows("period")
+    if period and "from" in period[0] and "to" in period[0]:
+        counts.period = (period[0]["from"].value[:10], period[0]["to"].value[:10])
     return counts
 
 
