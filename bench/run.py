@@ -1,4 +1,4 @@
-"""bjkg's benchmark: bjkg serve against Virtuoso and rdflib-endpoint, same data, same queries.
+"""bjkg's benchmark: bjkg serve against Virtuoso, Oxigraph's server and rdflib-endpoint, same data, same requests.
 
     python bench/run.py --sizes 10k,100k,1M          # installs missing peers, then runs
     python bench/run.py --sizes 10k --duration 1 --peers bjkg,pyoxigraph --out /tmp/r
@@ -6,16 +6,19 @@
 First the seed graph, while the machine is quiet: it is built with `bjkg build` (uncached
 three times, the median reported; then with a warm build cache) and served for its entity
 page and search. Then, for each size: generate the synthetic data (bench/generate.py, fixed seed), load it into a
-bjkg artifact (bench/load.py, timed), then start each peer alone on 127.0.0.1 and measure
-Q1–Q6 (bench/queries.py) with `wrk` (bench/wrk/request.lua): latency and throughput at
-concurrency 1 and 8, for a bounded duration each, while sampling the memory of the peer's
-processes. bjkg's entity page and search are measured too, uncached and then with its cache
+bjkg artifact (bench/load.py, timed), draw the query families' requests from it
+(bench/families.py: 500 per family, parameters from the data, fixed seed), then start each
+peer alone on 127.0.0.1 (timed to its first answer) and measure every family with `wrk`
+(bench/wrk/request.lua draws one of the family's requests at random for each request):
+latency and throughput at concurrency 1 and 8, for a bounded duration each, while sampling
+the memory of the peer's processes. The row counts of a fixed sample of each family's
+requests are compared across peers. bjkg's entity page and search are measured too, uncached and then with its cache
 (HTTP revalidation by build hash: the client sends the ETag and gets 304). pyoxigraph is
 measured in this process, as the floor for latency.
 
 Writes ``results.json``, ``results.md`` and ``ratios.png`` into --out (bench/results by
-default) and prints, last, one line: the geometric-mean Q1–Q6 throughput ratios at c=8 for
-the largest size run, bjkg's load throughput and the seed entity page's p99 at c=8.
+default) and prints, last, one line: the geometric-mean throughput ratios over the families
+at c=8 for the largest size run, bjkg's load throughput and the seed entity page's p99 at c=8.
 """
 from __future__ import annotations
 
@@ -40,14 +43,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import generate, load, peers  # noqa: E402
-from bench.queries import DESCRIPTIONS, NAMES, queries  # noqa: E402
+from bench import families, generate, load, peers  # noqa: E402
+from bench.families import DESCRIPTIONS, NAMES  # noqa: E402
 
 LUA = ROOT / "bench" / "wrk" / "request.lua"
 RESULTS_ACCEPT = "application/sparql-results+json"
 SEED_ENTITY = "/id/place/tongzhou"
 SEED_SEARCH = "通州"
-ALL_PEERS = ("bjkg", "virtuoso", "rdflib-endpoint", "pyoxigraph")
+ALL_PEERS = ("bjkg", "virtuoso", "oxigraph", "rdflib-endpoint", "pyoxigraph")
+COMPARED = ("virtuoso", "oxigraph", "rdflib-endpoint")  # the peers bjkg's ratios are against
+ROW_SAMPLE = 10  # requests per family whose row counts every peer reports
+CACHED_REQUESTS = 20  # requests per family whose ETag is fetched for the cached runs
+QUERY_TIMEOUT = 30  # Oxigraph's --timeout-s: bjkg's default QUERY_TIMEOUT
 
 
 def log(message: str) -> None:
@@ -58,10 +65,17 @@ def log(message: str) -> None:
 
 def wrk(url: str, *, connections: int, duration: float, method: str = "GET", body: bytes | None = None,
         content_type: str | None = None, accept: str = RESULTS_ACCEPT, etag: str | None = None,
-        workdir: Path) -> dict:
-    """One bounded wrk run against `url` on loopback; its summary (requests/s, percentiles)."""
-    env = dict(os.environ, BENCH_METHOD=method, BENCH_ACCEPT=accept)
-    if body is not None:
+        requests: Path | None = None, workdir: Path, seed: int = 1) -> dict:
+    """One bounded wrk run against `url` on loopback; its summary (requests/s, percentiles).
+
+    `requests` is a file of requests, one a line (see bench/wrk/request.lua), of which wrk
+    draws one at random for every request; otherwise the one request (`body`, `etag`).
+    """
+    env = dict(os.environ, BENCH_METHOD=method, BENCH_ACCEPT=accept, BENCH_SEED=str(seed))
+    if requests is not None:
+        env["BENCH_REQUESTS"] = str(requests)
+        env["BENCH_CTYPE"] = content_type or "application/x-www-form-urlencoded"
+    elif body is not None:
         body_file = workdir / "wrk-body"
         body_file.write_bytes(body)
         env["BENCH_BODY"] = str(body_file)
@@ -154,35 +168,61 @@ def rows_of(body: bytes) -> int | None:
         return None
 
 
-def measure_sparql(running: peers.Running, texts: dict[str, str], *, duration: float, workdir: Path,
-                   cached: bool = False) -> dict:
-    """Q1–Q6 against one peer: rows (a check), c=1 latency/throughput, c=8 throughput/p99."""
+def request_files(requests: dict[str, list[families.Request]], folder: Path) -> dict[str, Path]:
+    """Each family's POST bodies, one a line, for wrk's script to draw from."""
+    folder.mkdir(parents=True, exist_ok=True)
     out = {}
-    for name in NAMES:
-        body = form(texts[name])
-        status, headers, answer = fetch(running.sparql, method="POST", body=body)
-        entry = {"status": status, "rows": rows_of(answer)}
+    for name, family in requests.items():
+        path = folder / f"{name}.post"
+        path.write_text("".join(r.body() + "\n" for r in family), encoding="ascii")
+        out[name] = path
+    return out
+
+
+def measure_sparql(running: peers.Running, requests: dict[str, list[families.Request]], files: dict[str, Path],
+                   *, duration: float, workdir: Path, cached: bool = False) -> dict:
+    """Every family against one peer: sample rows (a check), c=1 latency/throughput, c=8 throughput/p99.
+
+    Uncached: wrk POSTs a request drawn at random from the family's file for each request.
+    Cached: GETs of the first CACHED_REQUESTS requests, each with the ETag it was given.
+    """
+    out = {}
+    for name, family in requests.items():
+        rows, statuses = [], []
+        for index in families.sample(family, ROW_SAMPLE):
+            status, _, answer = fetch(running.sparql, method="POST", body=family[index].body().encode("ascii"))
+            statuses.append(status)
+            rows.append(rows_of(answer) if status == 200 else None)
+        entry = {"status": max(statuses, key=lambda s: s != 200), "rows": rows}
         if cached:  # GET with the query in the URL, revalidated by its ETag
-            url = running.sparql + "?" + body.decode("ascii")
-            status, headers, answer = fetch(url)
-            etag = headers.get("ETag")
-            entry["etag"] = bool(etag)
-            if not etag:
+            path = urllib.parse.urlsplit(running.sparql).path
+            lines = []
+            for request in family[:CACHED_REQUESTS]:
+                target = path + "?" + request.body()
+                _, headers, _ = fetch(running.base + target)
+                if headers.get("ETag"):
+                    lines.append(target + "\t" + headers["ETag"] + "\n")
+            entry["etag"] = bool(lines)
+            if not lines:
                 out[name] = entry
                 continue
-            runs = {c: wrk(url, connections=c, duration=duration, etag=etag, workdir=workdir) for c in (1, 8)}
+            listing = workdir / f"{name}.get"
+            listing.write_text("".join(lines), encoding="ascii")
+            runs = {c: wrk(running.base + path, connections=c, duration=duration, requests=listing, workdir=workdir)
+                    for c in (1, 8)}
         else:
-            runs = {c: wrk(running.sparql, connections=c, duration=duration, method="POST", body=body,
+            runs = {c: wrk(running.sparql, connections=c, duration=duration, method="POST", requests=files[name],
                            workdir=workdir) for c in (1, 8)}
         entry.update(_summary(runs))
         out[name] = entry
-        log(f"  {running.name}{' (cached)' if cached else ''} {name}: rows {entry['rows']}, "
+        log(f"  {running.name}{' (cached)' if cached else ''} {name}: rows {rows[:4]}…, "
             f"c=1 p50 {_fmt(entry['c1']['p50_ms'], 2)} ms, c=8 {entry['c8']['rps']:.0f} req/s")
     return out
 
 
 def _summary(runs: dict[int, dict]) -> dict:
-    return {f"c{c}": {"rps": r["rps"], "p50_ms": r["p50_ms"] if r["requests"] else None,
+    return {f"c{c}": {"rps": r["rps"], "ok_rps": (r["requests"] - r["bad_status"]) / r["seconds"] if r["seconds"] else 0.0,
+                      "p50_ms": r["p50_ms"] if r["requests"] else None,
                       "p99_ms": r["p99_ms"] if r["requests"] else None, "seconds": r["seconds"],
                       "requests": r["requests"], "errors": r["errors"], "bad_status": r["bad_status"]}
             for c, r in runs.items()}
@@ -207,8 +247,14 @@ def measure_pages(running: peers.Running, paths: dict[str, str], *, duration: fl
     return out
 
 
-def measure_in_process(store_dir: Path, texts: dict[str, str], *, duration: float) -> dict:
-    """pyoxigraph in this process, answers serialised to JSON: the floor for latency."""
+def measure_in_process(store_dir: Path, requests: dict[str, list[families.Request]], *, duration: float,
+                       seed: int = 1) -> dict:
+    """pyoxigraph in this process, answers serialised to JSON: the floor for latency.
+
+    Like wrk, every call draws one of the family's requests at random.
+    """
+    import random
+
     import pyoxigraph as ox
 
     store = ox.Store.read_only(str(store_dir))
@@ -217,13 +263,16 @@ def measure_in_process(store_dir: Path, texts: dict[str, str], *, duration: floa
         return store.query(text, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.JSON)
 
     out = {}
-    for name in NAMES:
-        rows = rows_of(once(texts[name]))
+    for name, family in requests.items():
+        texts = [r.query for r in family]
+        rows = [rows_of(once(texts[i])) for i in families.sample(family, ROW_SAMPLE)]
+        rng = random.Random(seed)
         latencies = []
         stop = time.perf_counter() + duration
         while time.perf_counter() < stop or len(latencies) < 5:
+            text = rng.choice(texts)
             started = time.perf_counter()
-            once(texts[name])
+            once(text)
             latencies.append((time.perf_counter() - started) * 1000)
         latencies.sort()
         total = sum(latencies) / 1000
@@ -231,13 +280,14 @@ def measure_in_process(store_dir: Path, texts: dict[str, str], *, duration: floa
         lock = threading.Lock()
         end = time.perf_counter() + duration
 
-        def loop() -> None:
+        def loop(k: int) -> None:
+            draw = random.Random(seed * 100 + k)
             while time.perf_counter() < end:
-                once(texts[name])
+                once(draw.choice(texts))
                 with lock:
                     counter[0] += 1
 
-        threads = [threading.Thread(target=loop) for _ in range(8)]
+        threads = [threading.Thread(target=loop, args=(k,)) for k in range(8)]
         began = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -248,7 +298,7 @@ def measure_in_process(store_dir: Path, texts: dict[str, str], *, duration: floa
                                           "p99_ms": _pct(latencies, 99), "requests": len(latencies)},
                      "c8": {"rps": counter[0] / elapsed, "p50_ms": None, "p99_ms": None,
                             "requests": counter[0]}}
-        log(f"  pyoxigraph {name}: rows {rows}, c=1 p50 {out[name]['c1']['p50_ms']:.2f} ms")
+        log(f"  pyoxigraph {name}: rows {rows[:4]}…, c=1 p50 {out[name]['c1']['p50_ms']:.2f} ms")
     del store
     return out
 
@@ -268,16 +318,29 @@ def run_size(size: str, *, peer_names: list[str], duration: float, workdir: Path
     sizedir.mkdir(parents=True, exist_ok=True)
     nquads = sizedir / f"data-{seed}.nq"
     info = generate.write(size, nquads, seed=seed, ontology=ROOT / "ontology")
-    texts = queries(info["samples"])
     triples = info["quads"]
     log(f"{size}: {triples} triples generated")
-    result: dict = {"size": size, "triples": triples, "seed": seed, "samples": info["samples"],
-                    "queries": texts, "peers": {}, "load": {}}
+    result: dict = {"size": size, "triples": triples, "seed": seed, "peers": {}, "load": {}}
 
     build_dir = sizedir / "bjkg-build"
     loaded = load.load(nquads, build_dir)
     result["load"]["bjkg"] = {"seconds": loaded["load_seconds"], "triples_per_second": loaded["triples_per_second"]}
     log(f"{size}: bjkg load {loaded['triples_per_second']:,.0f} triples/s")
+
+    import pyoxigraph as ox
+
+    store = ox.Store.read_only(str(build_dir / "store"))
+    requests = families.generate(store, seed=seed)
+    del store
+    files = request_files(requests, sizedir / "requests")
+    result["families"] = {name: {"description": DESCRIPTIONS[name], "requests": len(family),
+                                 "distinct": len({r.query for r in family}),
+                                 "sample_indexes": families.sample(family, ROW_SAMPLE),
+                                 "sample": [{"params": family[i].params, "query": family[i].query}
+                                            for i in families.sample(family, ROW_SAMPLE)]}
+                          for name, family in requests.items()}
+    log(f"{size}: " + ", ".join(f"{n} {f['distinct']} distinct" for n, f in result["families"].items()))
+    probe = next(iter(requests.values()))[0].body().encode("ascii")  # a real query, not ASK {}
 
     entity = "/id/" + info["samples"]["initiative"].split("/id/", 1)[1]
     pages = {"entity page": entity, "search": "/search?q=" + urllib.parse.quote("龙凤")}
@@ -285,65 +348,113 @@ def run_size(size: str, *, peer_names: list[str], duration: float, workdir: Path
     for name in peer_names:
         try:
             if name == "pyoxigraph":
-                result["peers"][name] = {"queries": measure_in_process(build_dir / "store", texts,
+                result["peers"][name] = {"queries": measure_in_process(build_dir / "store", requests,
                                                                        duration=duration)}
                 continue
             if name == "bjkg":
-                for variant, settings in (("bjkg", {}), ("bjkg (cached)", {})):
-                    running = peers.start_bjkg(build_dir, sizedir, settings=settings)
+                for variant in ("bjkg", "bjkg (cached)"):
+                    running = peers.start_bjkg(build_dir, sizedir, probe=probe)
                     try:
                         with MemorySampler(running.process.pid) as memory:
                             cached = variant != "bjkg"
-                            q = measure_sparql(running, texts, duration=duration, workdir=sizedir, cached=cached)
+                            q = measure_sparql(running, requests, files, duration=duration, workdir=sizedir,
+                                               cached=cached)
                             p = measure_pages(running, pages, duration=duration, workdir=sizedir, cached=cached)
-                        result["peers"][variant] = {"queries": q, "pages": p, "memory": memory.result()}
+                        result["peers"][variant] = {"queries": q, "pages": p, "memory": memory.result(),
+                                                    "first_answer_seconds": running.first_answer_seconds}
                     finally:
                         running.stop()
+                result["load"]["bjkg"]["first_answer_seconds"] = result["peers"]["bjkg"]["first_answer_seconds"]
                 continue
             if name == "virtuoso":
                 if not peers.virtuoso_available():
                     log("virtuoso: not installed (apt-get install -y virtuoso-opensource); skipped")
                     continue
-                running = peers.start_virtuoso(nquads, sizedir, triples=triples)
+                running = peers.start_virtuoso(nquads, sizedir, triples=triples, probe=probe)
+            elif name == "oxigraph":
+                exe = peers.ensure_oxigraph(workdir / "oxigraph-venv", install=install)
+                if exe is None:
+                    log("oxigraph: not installed (run with --install); skipped")
+                    continue
+                running = peers.start_oxigraph(exe, nquads, sizedir, triples=triples, probe=probe,
+                                               timeout_s=QUERY_TIMEOUT)
             elif name == "rdflib-endpoint":
                 exe = peers.ensure_rdflib_endpoint(workdir / "rdflib-endpoint-venv", install=install)
                 if exe is None:
                     log("rdflib-endpoint: not installed (run with --install); skipped")
                     continue
                 nt = peers.to_ntriples(nquads, sizedir / f"data-{seed}.nt")
-                running = peers.start_rdflib_endpoint(exe, nt, sizedir, triples=triples)
+                running = peers.start_rdflib_endpoint(exe, nt, sizedir, triples=triples, probe=probe)
             else:
                 raise ValueError(f"unknown peer {name}")
             try:
                 result["load"][name] = {"seconds": running.load_seconds,
                                         "triples_per_second": triples / running.load_seconds
-                                        if running.load_seconds else None}
+                                        if running.load_seconds else None,
+                                        "first_answer_seconds": running.first_answer_seconds}
+                log(f"{size}: {name} load {running.load_seconds:.2f} s, first answer "
+                    f"{running.first_answer_seconds:.2f} s after its start")
                 with MemorySampler(running.process.pid if running.process else None) as memory:
-                    q = measure_sparql(running, texts, duration=duration, workdir=sizedir)
-                result["peers"][name] = {"queries": q, "memory": memory.result()}
+                    q = measure_sparql(running, requests, files, duration=duration, workdir=sizedir)
+                result["peers"][name] = {"queries": q, "memory": memory.result(),
+                                         "first_answer_seconds": running.first_answer_seconds}
             finally:
                 running.stop()
         except Exception as exc:  # noqa: BLE001 - one failing peer must not lose the others' figures
             log(f"{name} at {size} failed: {exc}")
             result["peers"].setdefault(name, {})["error"] = str(exc)[:2000]
+    for name, entry in result["load"].items():
+        # the wait from the data file to a first answer: load, then start (rdflib-endpoint
+        # loads as it starts, so its first answer holds its load)
+        first = entry.get("first_answer_seconds")
+        if first is not None:
+            entry["file_to_first_answer_seconds"] = first + (0 if name == "rdflib-endpoint" else entry["seconds"] or 0)
+    result["agreement"] = agreement(result)
+    for peer, mismatches in result["agreement"].items():
+        for m in mismatches:
+            log(f"{size}: rows differ for {peer} on {m['family']} #{m['index']}: {m['rows']} vs {m['reference']} "
+                f"(reference {m['against']})")
     result["ratios"] = ratios(result)
     return result
 
 
+def agreement(size_result: dict) -> dict[str, list[dict]]:
+    """Row counts of each peer on the sampled requests against the reference (pyoxigraph in
+    process, else bjkg): the mismatches per peer (an empty list: every count agrees)."""
+    measured = {p: d["queries"] for p, d in size_result["peers"].items() if d.get("queries")}
+    against = "pyoxigraph" if "pyoxigraph" in measured else "bjkg"
+    reference = measured.get(against)
+    out: dict[str, list[dict]] = {}
+    if not reference:
+        return out
+    for peer, queries in measured.items():
+        if peer == against:
+            continue
+        out[peer] = []
+        for name, ref in reference.items():
+            mine = queries.get(name, {}).get("rows") or []
+            for k, (a, b) in enumerate(zip(mine, ref.get("rows") or [])):
+                if a != b:
+                    index = size_result.get("families", {}).get(name, {}).get("sample_indexes", [])
+                    out[peer].append({"family": name, "index": index[k] if k < len(index) else k,
+                                      "rows": a, "reference": b, "against": against})
+    return out
+
+
 def ratios(size_result: dict) -> dict:
-    """bjkg's c=8 throughput divided by each peer's, per query, with the geometric mean."""
+    """bjkg's c=8 throughput (answers that succeeded) ÷ each peer's, per family, with the geometric mean."""
     ours = size_result["peers"].get("bjkg", {}).get("queries")
     out = {}
     if not ours:
         return out
-    for peer in ("virtuoso", "rdflib-endpoint"):
+    for peer in COMPARED:
         theirs = size_result["peers"].get(peer, {}).get("queries")
         if not theirs:
             continue
         per, bounds = {}, []
         for name in NAMES:
             mine, other = ours.get(name, {}).get("c8", {}), theirs.get(name, {}).get("c8", {})
-            a, b = mine.get("rps"), other.get("rps")
+            a, b = mine.get("ok_rps", mine.get("rps")), other.get("ok_rps", other.get("rps"))
             if a and b is not None and not b and other.get("seconds"):
                 # not one answer within the run: it took longer than the run, so bjkg's ratio
                 # is at least its throughput × the run's length
@@ -445,11 +556,9 @@ def final_line(results: dict) -> str:
     if p99 is None:  # no seed run: the synthetic entity page of the largest size
         p99 = (largest or {}).get("peers", {}).get("bjkg", {}).get("pages", {}).get("entity page", {}) \
             .get("c8", {}).get("p99_ms")
-    return (f"bench: ratios at {label} c=8 (geomean Q1-Q6 throughput): vs virtuoso {ratio('virtuoso')}, "
-            f"vs rdflib-endpoint {ratio('rdflib-endpoint')}; load {loaded:.0f} triples/s; "
-            f"entity page p99 {p99:.1f} ms" if loaded and p99 is not None else
-            f"bench: ratios at {label} c=8 (geomean Q1-Q6 throughput): vs virtuoso {ratio('virtuoso')}, "
-            f"vs rdflib-endpoint {ratio('rdflib-endpoint')}; load {loaded or 0:.0f} triples/s; "
+    ratios_text = ", ".join(f"vs {peer} {ratio(peer)}" for peer in COMPARED)
+    return (f"bench: ratios at {label} c=8 (geomean families throughput): {ratios_text}; "
+            f"load {loaded or 0:.0f} triples/s; "
             f"entity page p99 {p99 if p99 is not None else float('nan'):.1f} ms")
 
 
@@ -467,14 +576,16 @@ def markdown(results: dict) -> str:
              "loopback. Throughput in requests/s; latency in ms. Uncached unless marked.", ""]
     for size in results["sizes"]:
         lines += [f"## {size['size']} ({size['triples']:,} triples)", "",
-                  "| query | peer | rows | c=1 p50 | c=1 p99 | c=1 req/s | c=8 req/s | c=8 p99 |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+                  "| family | peer | rows (sample) | c=1 p50 | c=1 p99 | c=1 req/s | c=8 req/s | c=8 p99 |",
+                  "|---|---|---|---:|---:|---:|---:|---:|"]
         for name in NAMES:
             for peer, data in size["peers"].items():
                 q = data.get("queries", {}).get(name)
                 if not q or "c1" not in q:
                     continue
-                lines.append(f"| {name} | {peer} | {q.get('rows', '–')} | {_fmt(q['c1']['p50_ms'], 2)} | "
+                rows = q.get("rows")
+                rows = " ".join("–" if r is None else str(r) for r in rows) if isinstance(rows, list) else rows
+                lines.append(f"| {name} | {peer} | {rows} | {_fmt(q['c1']['p50_ms'], 2)} | "
                              f"{_fmt(q['c1']['p99_ms'], 2)} | {_fmt(q['c1']['rps'], 0)} | "
                              f"{_fmt(q['c8']['rps'], 0)} | {_fmt(q['c8'].get('p99_ms'), 1)} |")
         for peer, data in size["peers"].items():
@@ -489,14 +600,28 @@ def markdown(results: dict) -> str:
             lines.append(f"| vs {peer} | " + " | ".join(("≥ " if n in r.get("at_least", ()) else "")
                                                          + _fmt(r["per_query"].get(n), 2) for n in NAMES)
                          + f" | **{'≥ ' if r.get('at_least') else ''}{_fmt(r['geomean'], 2)}** |")
-        lines += ["", "| peer | load (triples/s) | load (s) | peak RSS per process (MB) | peak RSS total (MB) | processes |",
-                  "|---|---:|---:|---:|---:|---:|"]
+        lines += ["", "| peer | load (triples/s) | load (s) | start → first answer (s) | file → first answer (s) "
+                  "| peak RSS per process (MB) | peak RSS total (MB) | processes |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for peer, data in size["peers"].items():
-            loaded = size["load"].get(peer.replace(" (cached)", ""), {}) if "(cached)" not in peer else {}
+            loaded = size["load"].get(peer, {}) if "(cached)" not in peer else {}
             mem = data.get("memory", {})
             lines.append(f"| {peer} | {_fmt(loaded.get('triples_per_second'), 0)} | {_fmt(loaded.get('seconds'), 2)} | "
+                         f"{_fmt(loaded.get('first_answer_seconds'), 2)} | "
+                         f"{_fmt(loaded.get('file_to_first_answer_seconds'), 2)} | "
                          f"{_fmt(mem.get('peak_rss_process_mb'))} | {_fmt(mem.get('peak_rss_total_mb'))} | "
                          f"{mem.get('processes', '–')} |")
+        agreement = size.get("agreement", {})
+        if agreement:
+            lines.append("")
+            for peer, mismatches in agreement.items():
+                if mismatches:
+                    lines.append(f"Row counts of {peer} differ on {len(mismatches)} sampled requests: "
+                                 + "; ".join(f"{m['family']} #{m['index']} {m['rows']} vs {m['reference']}"
+                                             for m in mismatches[:10]) + ".")
+                else:
+                    lines.append(f"Row counts of {peer} agree with {'pyoxigraph' if 'pyoxigraph' in size['peers'] else 'bjkg'} "
+                                 f"on every sampled request.")
         errors = {p: d["error"] for p, d in size["peers"].items() if "error" in d}
         for peer, error in errors.items():
             lines.append(f"\n{peer} failed: `{error[:300]}`")
@@ -520,7 +645,8 @@ def markdown(results: dict) -> str:
                         lines.append(f"| {page} | {variant} | {_fmt(q['c1']['p50_ms'], 2)} | {_fmt(q['c1']['p99_ms'], 2)} | "
                                      f"{_fmt(q['c8']['rps'], 0)} | {_fmt(q['c8']['p99_ms'], 1)} |")
         lines.append("")
-    lines += ["Queries: " + "; ".join(f"{n} {DESCRIPTIONS[n]}" for n in NAMES) + ".", "",
+    lines += ["Families (500 requests each, drawn at random for every request): "
+              + "; ".join(f"{n}: {DESCRIPTIONS[n]}" for n in NAMES) + ".", "",
               final_line(results), ""]
     return "\n".join(lines)
 
@@ -538,14 +664,15 @@ def chart(results: dict, path: Path) -> None:
             ax.text(0.5, 0.5, "no peer to compare with", ha="center", va="center")
             ax.set_axis_off()
             continue
-        width = 0.38
-        for i, (peer, r) in enumerate(sorted(size["ratios"].items())):
+        shown = sorted(size["ratios"].items())
+        width = 0.8 / len(shown)
+        for i, (peer, r) in enumerate(shown):
             values = [r["per_query"].get(n, 0) for n in NAMES] + [r["geomean"]]
-            xs = [j + (i - 0.5) * width for j in range(len(values))]
+            xs = [j + (i - (len(shown) - 1) / 2) * width for j in range(len(values))]
             ax.bar(xs, values, width, label=f"vs {peer}")
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
-        ax.set_xticks(range(len(NAMES) + 1), [*NAMES, "geomean"])
+        ax.set_xticks(range(len(NAMES) + 1), [*NAMES, "geomean"], rotation=30, ha="right", fontsize=8)
         ax.set_title(f"{size['size']}: bjkg ÷ peer, c=8 throughput")
         ax.legend()
     fig.tight_layout()
@@ -565,7 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20240121)
     parser.add_argument("--no-seed-graph", action="store_true", help="skip building and serving the seed graph")
     parser.add_argument("--install", action=argparse.BooleanOptionalAction, default=True,
-                        help="install missing peers (wrk and Virtuoso with apt-get, rdflib-endpoint in its own venv)")
+                        help="install missing peers (wrk and Virtuoso with apt-get, Oxigraph's server and rdflib-endpoint "
+                             "in their own venvs)")
     args = parser.parse_args(argv)
     peer_names = [p.strip() for p in args.peers.split(",") if p.strip()]
     unknown = set(peer_names) - set(ALL_PEERS)

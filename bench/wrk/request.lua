@@ -1,34 +1,78 @@
--- wrk script for the bjkg benchmark: one fixed request, repeated; a JSON summary at the end.
+-- wrk script for the bjkg benchmark: for every request, one drawn at random from a list
+-- (a query family's pre-generated bodies), or one fixed request; a JSON summary at the end.
 -- Configured by environment variables (wrk passes no arguments to the script's init here):
---   BENCH_METHOD  GET or POST (default GET)
---   BENCH_BODY    file holding the POST body (a SPARQL query)
---   BENCH_CTYPE   Content-Type of the body (default application/sparql-query)
---   BENCH_ACCEPT  Accept header (default application/sparql-results+json)
---   BENCH_ETAG    If-None-Match value to send (the "cached" runs), optional
+--   BENCH_METHOD    GET or POST (default GET)
+--   BENCH_REQUESTS  file with one request per line, drawn at random for each request:
+--                   POST: the body (form-encoded `query=…`, so it holds no newline);
+--                   GET: the path with its query string, optionally a tab and the
+--                   If-None-Match value to send with it (the "cached" runs)
+--   BENCH_BODY      file holding one fixed POST body (when there is no BENCH_REQUESTS)
+--   BENCH_CTYPE     Content-Type of the bodies (default application/sparql-query)
+--   BENCH_ACCEPT    Accept header (default application/sparql-results+json)
+--   BENCH_ETAG      If-None-Match value of the fixed request, optional
+--   BENCH_SEED      seed of the draws (default 1): a run is repeatable
 local method = os.getenv("BENCH_METHOD") or "GET"
-local body_file = os.getenv("BENCH_BODY")
-local body = nil
-if body_file and body_file ~= "" then
-  local f = assert(io.open(body_file, "rb"))
-  body = f:read("*a")
+local accept = os.getenv("BENCH_ACCEPT") or "application/sparql-results+json"
+local ctype = os.getenv("BENCH_CTYPE") or "application/sparql-query"
+
+local function read_all(path)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("*a")
   f:close()
+  return text
 end
-local headers = {}
-headers["Accept"] = os.getenv("BENCH_ACCEPT") or "application/sparql-results+json"
-if body then
-  headers["Content-Type"] = os.getenv("BENCH_CTYPE") or "application/sparql-query"
+
+local function headers_for(body, etag)
+  local h = {}
+  h["Accept"] = accept
+  if body then
+    h["Content-Type"] = ctype
+  end
+  if etag and etag ~= "" then
+    h["If-None-Match"] = etag
+  end
+  return h
 end
-local etag = os.getenv("BENCH_ETAG")
-if etag and etag ~= "" then
-  headers["If-None-Match"] = etag
+
+-- Every request formatted once, before the run: drawing one costs a table lookup, so the
+-- client spends no more per request than with a fixed one.
+local prepared = {}
+
+local function prepare()
+  local list_file = os.getenv("BENCH_REQUESTS")
+  if list_file and list_file ~= "" then
+    for line in io.lines(list_file) do
+      line = line:gsub("\r$", "")
+      if line ~= "" then
+        if method == "POST" then
+          prepared[#prepared + 1] = wrk.format("POST", nil, headers_for(line, nil), line)
+        else
+          local path, etag = line:match("^([^\t]+)\t?(.*)$")
+          prepared[#prepared + 1] = wrk.format(method, path, headers_for(nil, etag), nil)
+        end
+      end
+    end
+    assert(#prepared > 0, "BENCH_REQUESTS lists no request: " .. list_file)
+  else
+    local body_file = os.getenv("BENCH_BODY")
+    local body = nil
+    if body_file and body_file ~= "" then
+      body = read_all(body_file)
+    end
+    prepared[1] = wrk.format(method, nil, headers_for(body, os.getenv("BENCH_ETAG")), body)
+  end
 end
-local prepared = nil
+
+init = function(args)
+  math.randomseed(tonumber(os.getenv("BENCH_SEED") or "1"))
+  prepare()
+end
 
 request = function()
-  if not prepared then
-    prepared = wrk.format(method, nil, headers, body)
+  if #prepared == 1 then
+    return prepared[1]
   end
-  return prepared
+  return prepared[math.random(#prepared)]
 end
 
 done = function(summary, latency, requests)
