@@ -187,14 +187,24 @@ def start_virtuoso(nquads: Path, workdir: Path, *, triples: int, probe: bytes = 
 # ---------------------------------------------------------------- oxigraph
 
 def ensure_oxigraph(venv: Path, *, install: bool) -> Path | None:
-    """The `oxigraph` CLI of its own venv (PyPI `oxigraph` 0.5); installed there if asked."""
+    """The `oxigraph` CLI of its own venv (PyPI `oxigraph` 0.5); installed there if asked.
+
+    The venv is made without pip and filled by this interpreter's pip (`--python`, pip ≥ 22.3):
+    ≈4 s instead of ≈45 s with ensurepip, quick enough for the smoke test. The package is a
+    Rust binary with no Python dependency.
+    """
     exe = venv / "bin" / "oxigraph"
     if exe.exists():
         return exe
     if not install:
         return None
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "oxigraph>=0.5,<0.6"], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                           "oxigraph>=0.5,<0.6"], capture_output=True, text=True)
+    if done.returncode != 0:  # an older pip without --python: the venv's own pip, the slow way
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "oxigraph>=0.5,<0.6"], check=True)
     return exe if exe.exists() else None
 
 
