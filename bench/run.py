@@ -54,7 +54,6 @@ ALL_PEERS = ("bjkg", "virtuoso", "oxigraph", "rdflib-endpoint", "pyoxigraph")
 COMPARED = ("virtuoso", "oxigraph", "rdflib-endpoint")  # the peers bjkg's ratios are against
 ROW_SAMPLE = 10  # requests per family whose row counts every peer reports
 CACHED_REQUESTS = 20  # requests per family whose ETag is fetched for the cached runs
-QUERY_TIMEOUT = 30  # Oxigraph's --timeout-s: bjkg's default QUERY_TIMEOUT
 
 
 def log(message: str) -> None:
@@ -313,7 +312,7 @@ def _pct(sorted_values: list[float], pct: float) -> float:
 # ---------------------------------------------------------------- one size
 
 def run_size(size: str, *, peer_names: list[str], duration: float, workdir: Path, install: bool,
-             seed: int) -> dict:
+             seed: int, oxigraph_timeout: float | None = None) -> dict:
     sizedir = workdir / f"size-{size}"
     sizedir.mkdir(parents=True, exist_ok=True)
     nquads = sizedir / f"data-{seed}.nq"
@@ -377,7 +376,7 @@ def run_size(size: str, *, peer_names: list[str], duration: float, workdir: Path
                     log("oxigraph: not installed (run with --install); skipped")
                     continue
                 running = peers.start_oxigraph(exe, nquads, sizedir, triples=triples, probe=probe,
-                                               timeout_s=QUERY_TIMEOUT)
+                                               timeout_s=oxigraph_timeout)
             elif name == "rdflib-endpoint":
                 exe = peers.ensure_rdflib_endpoint(workdir / "rdflib-endpoint-venv", install=install)
                 if exe is None:
@@ -691,6 +690,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="data, builds and peers' files (default: a temp dir)")
     parser.add_argument("--seed", type=int, default=20240121)
     parser.add_argument("--no-seed-graph", action="store_true", help="skip building and serving the seed graph")
+    parser.add_argument("--oxigraph-timeout-s", type=float, default=None,
+                        help="Oxigraph's --timeout-s (off by default: its 0.5 server keeps a thread per query for "
+                             "that long, and runs out of threads under a sustained load)")
     parser.add_argument("--install", action=argparse.BooleanOptionalAction, default=True,
                         help="install missing peers (wrk and Virtuoso with apt-get, Oxigraph's server and rdflib-endpoint "
                              "in their own venvs)")
@@ -713,7 +715,8 @@ def main(argv: list[str] | None = None) -> int:
         results["seed"] = run_seed(duration=args.duration, workdir=workdir)
     for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
         results["sizes"].append(run_size(size, peer_names=peer_names, duration=args.duration, workdir=workdir,
-                                         install=args.install, seed=args.seed))
+                                         install=args.install, seed=args.seed,
+                                         oxigraph_timeout=args.oxigraph_timeout_s))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (args.out / "results.md").write_text(markdown(results), encoding="utf-8")
