@@ -62,6 +62,17 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), answer
 
 
+def rss_mb() -> float:
+    """This process's resident memory now (Linux), to see what a candidate's data costs."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    import os
+
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 def as_counts(pairs) -> Counter:
     return Counter({str(k): int(v) for k, v in pairs})
 
@@ -255,14 +266,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated prefixes of candidate names")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    # Memory grows by what each candidate holds, and is not all given back after it: run one
+    # candidate per process (`--only`) to read its `rss_growth_mb` alone.
     chosen = [c for c in CANDIDATES if not args.only or any(c.lower().startswith(o.strip().lower())
                                                            for o in args.only.split(","))]
     reference = None
     results = {}
     for candidate in chosen:
         report: dict = {}
+        before = rss_mb()
         try:
             answers = CANDIDATES[candidate](args.build, args.repeat, report)
+            report["rss_growth_mb"] = round(rss_mb() - before, 1)
         except Exception as exc:  # noqa: BLE001 - a missing package or API must not lose the others
             print(f"{candidate}: failed: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
             results[candidate] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
