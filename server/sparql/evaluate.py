@@ -302,15 +302,25 @@ def stream(store: pyoxigraph.Store, request: QueryRequest, *, deadline: float,
     cut answer for a whole one. `on_stream()` is called when the answer turns out to be
     streamed (its status is about to be sent); `on_end()` when the generator ends.
     """
+    return stream_from(lambda sink: evaluate(store, request, deadline=None, sink=sink),
+                       deadline=deadline, on_stream=on_stream, on_end=on_end)
+
+
+def stream_from(write, *, deadline: float, on_stream=None, on_end=None) -> QueryAnswer:
+    """`stream` for any producer: `write(sink)` runs in a thread of its own, calls
+    `sink.begin(answer)` once, writes the answer's bytes and `sink.finish()` (the remote
+    store's answers are passed on this way)."""
     sink = _QueueSink()
 
     def produce() -> None:
         try:
-            evaluate(store, request, deadline=None, sink=sink)
+            write(sink)
             sink.put(("end", None))
         except _Cancelled:
             pass
         except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            # without its frames: they hold the engine's objects, which may only be dropped here
+            exc.__traceback__ = exc.__context__ = exc.__cause__ = None
             try:
                 sink.put(("error", exc))
             except _Cancelled:
@@ -513,6 +523,58 @@ def solutions_answer(result: QuerySolutions, request: QueryRequest, deadline: fl
     answer.media_type = request.results_format
     answer.body = body
     return answer
+
+
+_ROWS_PER_BATCH = 2000
+
+
+def write_rows(variables: tuple[str, ...], rows, media_type: str, sink: Sink,
+               deadline: float | None = None) -> int:
+    """Solutions read in Python (`rows`: each indexable by variable name, None if unbound)
+    written to `sink` in `media_type` as they come, a batch at a time: SPARQL JSON directly,
+    the other formats by pyoxigraph's serialiser per batch, joined (the header once). Returns
+    the number of rows."""
+    fmt = QueryResultsFormat.from_media_type(media_type)
+    count = 0
+    started = False
+
+    def flush(batch: list) -> None:
+        nonlocal started
+        document = {"head": {"vars": list(variables)}, "results": {"bindings": batch}}
+        if fmt == QueryResultsFormat.JSON:
+            text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+            inner = text[text.index('"bindings":[') + len('"bindings":['):-3]
+            if not started:
+                sink.write(text[:text.index('"bindings":[') + len('"bindings":[')].encode("utf-8"))
+            elif inner:
+                sink.write(b",")
+            sink.write(inner.encode("utf-8"))
+        else:
+            body = pyoxigraph.parse_query_results(json.dumps(document, ensure_ascii=False).encode("utf-8"),
+                                                  QueryResultsFormat.JSON).serialize(format=fmt)
+            if fmt == QueryResultsFormat.XML:
+                head, _, rest = body.partition(b"<results>")
+                inner = rest[:rest.rindex(b"</results>")]
+                sink.write((head + b"<results>" if not started else b"") + inner)
+            else:  # CSV, TSV: one header line
+                header, _, inner = body.partition(b"\n")
+                sink.write((header + b"\n" if not started else b"") + inner)
+        started = True
+
+    batch: list = []
+    for row in rows:
+        batch.append(json_row(variables, tuple(row[v] for v in variables)))
+        count += 1
+        if len(batch) >= _ROWS_PER_BATCH:
+            if deadline is not None and time.monotonic() > deadline:
+                raise QueryTimedOut()
+            flush(batch)
+            batch = []
+    if batch or not started:
+        flush(batch)
+    sink.write(b"]}}" if fmt == QueryResultsFormat.JSON else
+               b"</results></sparql>" if fmt == QueryResultsFormat.XML else b"")
+    return count
 
 
 def json_row(variables: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:

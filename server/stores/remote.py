@@ -34,7 +34,9 @@ What differs between stores is handled here, not in the views or the tests:
   of one row more than `max_rows` (its own LIMIT if smaller), and one row or triple more
   than `max_rows` is the same 400 as for the embedded store; a store that cut the answer
   itself (Virtuoso's ``X-SPARQL-MaxRows``) is a 502, and a partial "anytime" answer
-  (``X-SQL-State: S1TAT``) a timeout: never a cut answer.
+  (``X-SQL-State: S1TAT``) a timeout: never a cut answer. Without a row limit the store's
+  answer is passed on as it arrives (`bjkg.server.sparql.evaluate.stream_from`), constant
+  memory; a store cut noticed only at its end then drops the connection (no final chunk).
 """
 from __future__ import annotations
 
@@ -48,8 +50,8 @@ from typing import Any
 import pyoxigraph
 from pyoxigraph import DefaultGraph, Literal, NamedNode, QueryBoolean, QueryResultsFormat, RdfFormat, Triple
 
-from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, boolean_answer,
-                             graph_answer, solutions_answer)
+from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, Sink, boolean_answer,
+                                        graph_answer, solutions_answer, store_cut, stream_from, write_rows)
 from bjkg.server.sparql.client import (Answer, Credentials, SparqlClient, StoreHTTPError, StoreTimeout,
                                   StoreUnreachable)
 from bjkg.server.sparql.text import (QUERY_FORMS, SparqlTextError, analyse, describe_as_construct, limit_rows,
@@ -179,19 +181,47 @@ class RemoteStore:
             text = describe_as_construct(text) or text
         if analysis.form == "SELECT" and limit:
             text = limit_rows(text, limit + 1)  # one more than read, to know it was cut
+        text = _with_base(text, base_iri)
+        if not limit and (results_format if not graph_form else graph_format):
+            # no row limit: pass the answer on as it arrives (constant memory), re-serialised
+            return stream_from(lambda sink: self._read(text, params, graph_form, request, deadline, sink),
+                               deadline=deadline)
+        return self._read(text, params, graph_form, request, deadline, None)
+
+    def _read(self, text: str, params, graph_form: bool, request: QueryRequest, deadline: float,
+              sink: Sink | None) -> QueryAnswer:
+        """Send the query and read the store's answer: into a `QueryAnswer`, or (`sink`)
+        written on as it is read."""
         answer: Answer | None = None
         try:
-            answer = self.client.query(_with_base(text, base_iri), deadline=deadline, dataset=params,
+            answer = self.client.query(text, deadline=deadline, dataset=params,
                                        accept=GRAPH_ACCEPT if graph_form else RESULTS_ACCEPT)
             _refuse_partial(answer)
             cut = _store_row_limit(answer)
             if graph_form:
                 quads = pyoxigraph.parse(answer, format=_rdf_format(answer))
-                return graph_answer(_triples(quads), request, deadline, cut_by_store=cut)
+                if sink is None:
+                    return graph_answer(_triples(quads), request, deadline, cut_by_store=cut)
+                return _write_graph(_triples(quads), request, deadline, sink, cut)
             parsed = pyoxigraph.parse_query_results(answer, _results_format(answer))
             if isinstance(parsed, QueryBoolean):
-                return boolean_answer(parsed, request)
-            return solutions_answer(_Solutions(parsed), request, deadline, cut_by_store=cut)
+                result = boolean_answer(parsed, request)
+                if sink is not None:
+                    sink.begin(result)
+                    sink.write(result.body or b"")
+                    result.body = None
+                    sink.finish()
+                return result
+            if sink is None:
+                return solutions_answer(_Solutions(parsed), request, deadline, cut_by_store=cut)
+            variables = tuple(v.value for v in parsed.variables)
+            result = QueryAnswer("bindings", media_type=request.results_format, variables=variables, count=-1)
+            sink.begin(result)
+            count = write_rows(variables, _Solutions(parsed), request.results_format, sink, deadline)
+            if cut is not None and count >= cut:
+                raise store_cut(count)  # mid-answer: the connection is dropped, never a cut 200
+            sink.finish()
+            return result
         except StoreTimeout:
             raise QueryTimedOut() from None
         except StoreUnreachable as exc:
@@ -396,6 +426,34 @@ def _rdf_format(answer: Answer) -> RdfFormat:
         raise QueryFailed(502, f"The store answered a graph query with {answer.media_type}, "
                                "which cannot be read as RDF.")
     return fmt
+
+
+def _write_graph(triples: Iterator[Triple], request: QueryRequest, deadline: float, sink: Sink,
+                 cut: int | None) -> QueryAnswer:
+    """A graph answer written on by pyoxigraph's serialiser as the store's triples arrive."""
+    result = QueryAnswer("graph", media_type=request.graph_format, count=-1)
+    fmt = RdfFormat.from_media_type(request.graph_format)
+    prefixes = dict(request.prefixes) or None
+    if fmt in (RdfFormat.N_TRIPLES, RdfFormat.N_QUADS, RdfFormat.JSON_LD):
+        prefixes = None
+    seen = [0]
+
+    def counted() -> Iterator[Triple]:
+        for triple in triples:
+            seen[0] += 1
+            if seen[0] % 2048 == 0 and time.monotonic() > deadline:
+                raise QueryTimedOut()
+            yield triple
+
+    sink.begin(result)
+    if prefixes:
+        pyoxigraph.serialize(counted(), output=sink, format=fmt, prefixes=prefixes)
+    else:
+        pyoxigraph.serialize(counted(), output=sink, format=fmt)
+    if cut is not None and seen[0] >= cut:
+        raise store_cut(seen[0])
+    sink.finish()
+    return result
 
 
 def _store_row_limit(answer: Answer) -> int | None:
