@@ -183,18 +183,15 @@ class Generator:
         self.evidence(graph, node, ev)
 
     def attestation_date(self, doc_id: str) -> str | None:
-        """The date a source attests a holding: its printed date, else its meeting's date."""
+        """The date a source attests a holding: the date it prints, else none.
+
+        Unknown stays unknown: an undated document's holding gets no `bjkg:attestedOn`,
+        even when the document is about a report delivered at a dated meeting.
+        """
         doc = self.catalog.documents.get(doc_id)
-        if doc is None:
+        if doc is None or not doc.date_published:
             return None
-        if doc.date_published:
-            return doc.date_published[:10]
-        for report in doc.about:
-            meeting = next((r.object for r in self.catalog.relations
-                            if r.subject == report and r.predicate == "deliveredAt"), None)
-            if meeting and "date" in self.catalog.entities[meeting].attrs:
-                return self.catalog.entities[meeting].attrs["date"]
-        return None
+        return doc.date_published[:10]
 
     # ------------------------------------------------------------ observations
     def period(self, text: str) -> URIRef:

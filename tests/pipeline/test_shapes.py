@@ -112,6 +112,15 @@ CASES = {
     "assertion about a triple nobody asserted": (
         "DELETE WHERE { <initiative/task> bjkg:involvesPlace <place/beijing> }",
         "assertion/a1", "http://www.w3.org/1999/02/22-rdf-syntax-ns#predicate"),
+    "holding dated although its document prints no date": (
+        "INSERT DATA { <holding/h1> a bjkg:PostHolding ; bjkg:attestedOn \"2024-01-21\"^^xsd:date ; "
+        "prov:wasDerivedFrom <document/doc> }",
+        "holding/h1", "https://w3id.org/bjkg/ontology#attestedOn"),
+    "holding dated otherwise than its document": (
+        "INSERT DATA { <document/doc> schema:datePublished \"2023-01-11\"^^xsd:date . "
+        "<holding/h1> a bjkg:PostHolding ; bjkg:attestedOn \"2023-01-15\"^^xsd:date ; "
+        "prov:wasDerivedFrom <document/doc> }",
+        "holding/h1", "https://w3id.org/bjkg/ontology#attestedOn"),
     "initiative without provenance": (
         "DELETE WHERE { <initiative/task> prov:wasDerivedFrom ?d }",
         "initiative/task", "http://www.w3.org/ns/prov#wasDerivedFrom"),
@@ -125,6 +134,16 @@ def test_shapes_catch(case, context):
     graph.update(PREFIXES + update)
     violations = _violations(graph, context)
     assert (ID + focus, path) in violations, violations
+
+
+def test_holding_dated_as_its_document_prints_passes(context):
+    graph = _good()
+    graph.update(PREFIXES + """INSERT DATA {
+        <document/doc> schema:datePublished "2023-01-11T08:53:00+08:00"^^xsd:dateTime .
+        <holding/h1> a bjkg:PostHolding ; bjkg:attestedOn "2023-01-11"^^xsd:date ;
+            prov:wasDerivedFrom <document/doc> }""")
+    assert not {v for v in _violations(graph, context)
+                if v[1] == "https://w3id.org/bjkg/ontology#attestedOn"}
 
 
 def test_bad_iri_pattern(context):
