@@ -146,8 +146,19 @@ def parse_amount(text: str, unit: str | None = None, qualifier: str | None = Non
     if unit is None and read_unit is None:
         raise NumberError(f"cannot tell the unit of {text!r}: set `unit:` "
                           f"({', '.join(UNITS)})")
+    read_qualifier = _qualifier(before, after)
+    if read_qualifier == "exact" and _is_tier(match, after):
+        read_qualifier = "at-least"
     return Amount(value=value, unit=unit or read_unit,
-                  qualifier=qualifier or _qualifier(before, after))
+                  qualifier=qualifier or read_qualifier)
+
+
+def _is_tier(match: re.Match, after: str) -> bool:
+    """An order-of-magnitude tier, not an amount: 百亿/千亿/万亿 written without a digit
+    (若干亿、百亿、千亿产值的产业集群) or anything with 级 (万亿级): read as "at least"."""
+    chinese = match.group("chinese") or ""
+    bare = chinese and any(c in chinese for c in "万亿") and not any(c in _DIGITS for c in chinese)
+    return bool(bare) or after.lstrip("元").startswith("级")
 
 
 def _first_number(s: str) -> re.Match | None:

@@ -39,6 +39,14 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("text,value", [("百亿", 10 ** 10), ("千亿", 10 ** 11), ("萬億級", 10 ** 12),
+                                        ("千亿级", 10 ** 11)])
+def test_order_of_magnitude_tiers_are_at_least(text, value):
+    """若干亿、百亿、千亿产值的产业集群 and 萬億級 name tiers, not amounts (#15)."""
+    amount = parse_amount(text, unit="yuan")
+    assert (amount.value, amount.qualifier, amount.min_value) == (value, "at-least", value)
+
+
 @pytest.mark.parametrize("text,value,unit,qualifier,low,high", CASES)
 def test_parse_amount(text, value, unit, qualifier, low, high):
     amount = parse_amount(text)
