@@ -34,6 +34,7 @@ TYPES = {
                "InternationalOrganization", "MediaOutlet", "Organization"),
     "initiative": ("Strategy", "Pillar", "WorkArea", "Programme", "Policy", "Project", "Task",
                    "Proposal"),
+    "report": ("GovernmentWorkReport", "PartyCongressReport"),
 }
 
 COMMON_KEYS = {"id", "type", "zh", "en", "alt", "alt_en", "pinyin", "description_en",

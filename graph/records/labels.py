@@ -13,9 +13,21 @@ _PLACE_SUFFIXES = ("新区", "区", "县", "市", "省")
 
 
 def traditional(zh: str, overrides: dict[str, str]) -> str:
-    """The Traditional form of a Simplified label, with curated exceptions."""
+    """The Traditional form of a Simplified label, with curated exceptions.
+
+    An override whose key is the whole label (Simplified or converted) replaces it; any
+    other override is a wrong → right replacement of a word inside the converted label
+    (OpenCC over-converts 注重 to 註重 wherever it stands).
+    """
+    if zh in overrides:
+        return overrides[zh]
     converted = to_traditional(zh)
-    return overrides.get(zh, overrides.get(converted, converted))
+    if converted in overrides:
+        return overrides[converted]
+    for wrong, right in overrides.items():
+        if wrong in converted:
+            converted = converted.replace(wrong, right)
+    return converted
 
 
 def simplified(text: str) -> str:

@@ -93,7 +93,7 @@ class Generator:
         graph = self.graph_for(entity.graph_doc)
         node = self.node(entity.id)
         types = TYPE_IRIS.get(entity.kind)
-        if entity.kind in ("place", "initiative"):
+        if entity.kind in ("place", "initiative", "report"):
             types = [BJKG[entity.type]]
         elif entity.kind == "agency":
             types = [BJKG["Agency" if entity.type == "Organization" else entity.type]]

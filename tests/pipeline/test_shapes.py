@@ -121,6 +121,10 @@ CASES = {
         "<holding/h1> a bjkg:PostHolding ; bjkg:attestedOn \"2023-01-15\"^^xsd:date ; "
         "prov:wasDerivedFrom <document/doc> }",
         "holding/h1", "https://w3id.org/bjkg/ontology#attestedOn"),
+    "party congress report typed as a government work report": (
+        "INSERT DATA { <report/r> a bjkg:GovernmentWorkReport ; bjkg:deliveredAt <meeting/m> . "
+        "<meeting/m> a bjkg:Meeting ; bjkg:organizer <agency/cpc> . <agency/cpc> a bjkg:PartyOrgan }",
+        "report/r", "https://w3id.org/bjkg/ontology#deliveredAt"),
     "initiative without provenance": (
         "DELETE WHERE { <initiative/task> prov:wasDerivedFrom ?d }",
         "initiative/task", "http://www.w3.org/ns/prov#wasDerivedFrom"),
