@@ -57,7 +57,7 @@ PREDICATE_IRIS = {
     "proposedBy": BJKG["proposedBy"], "postIn": ORG["postIn"], "broader": SKOS["broader"],
     "deliveredAt": BJKG["deliveredAt"], "deliveredBy": BJKG["deliveredBy"],
     "location": BJKG["location"], "organizer": BJKG["organizer"],
-    "cooperatesWith": BJKG["cooperatesWith"],
+    "cooperatesWith": BJKG["cooperatesWith"], "advances": BJKG["advances"],
 }
 
 

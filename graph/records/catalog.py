@@ -44,6 +44,7 @@ COMMON_KEYS = {"id", "type", "zh", "en", "alt", "alt_en", "pinyin", "description
 RELATIONS = {
     "within": ("within", ("place",)),
     "part_of": ("partOf", ("initiative", "report")),
+    "advances": ("advances", ("initiative",)),
     "places": ("involvesPlace", ("place",)),
     "agencies": ("involvesAgency", ("agency",)),
     "lead": ("leadAgency", ("agency",)),
@@ -66,7 +67,7 @@ KIND_KEYS = {
     "post": {"post_in"},
     "indicator": {"unit", "broader"},
     "theme": {"broader"},
-    "initiative": {"year", "ordinal", "part_of", "places", "agencies", "lead", "themes",
+    "initiative": {"year", "ordinal", "part_of", "advances", "places", "agencies", "lead", "themes",
                    "proposed_by", "period"},
     "document": {"file"},
     "report": {"year", "delivered_at", "delivered_by", "part_of"},
@@ -76,6 +77,7 @@ KIND_KEYS = {
 # statements: predicate → (subject kinds, object kinds)
 PREDICATES = {
     "partOf": (("initiative",), ("initiative", "report")),
+    "advances": (("initiative",), ("initiative",)),
     "involvesPlace": (("initiative",), ("place",)),
     "involvesAgency": (("initiative",), ("agency",)),
     "leadAgency": (("initiative",), ("agency",)),

@@ -150,6 +150,28 @@ def test_holding_dated_as_its_document_prints_passes(context):
                 if v[1] == "https://w3id.org/bjkg/ontology#attestedOn"}
 
 
+REPORT_PARTS = """INSERT DATA {
+    <report/r> a bjkg:GovernmentWorkReport .
+    <document/doc> bjkg:about <report/r> .
+    <initiative/task> bjkg:partOf <report/r> .
+    <initiative/programme> a bjkg:Programme, bjkg:Initiative ; prov:wasDerivedFrom <document/%s> ;
+        bjkg:%s <initiative/task> }"""
+
+
+def test_report_part_from_another_document_is_refused(context):
+    """A programme of another document made part of a report's task: #15, item 1."""
+    graph = _good()
+    graph.update(PREFIXES + REPORT_PARTS % ("other", "partOf"))
+    assert (ID + "report/r", "") in _violations(graph, context)
+
+
+@pytest.mark.parametrize("doc,predicate", [("doc", "partOf"), ("other", "advancedBy")])
+def test_report_parts_from_its_documents_or_advanced_pass(context, doc, predicate):
+    graph = _good()
+    graph.update(PREFIXES + REPORT_PARTS % (doc, predicate))
+    assert (ID + "report/r", "") not in _violations(graph, context)
+
+
 def test_bad_iri_pattern(context):
     graph = _good()
     bad = URIRef(ID + "place/Tong_Zhou")
