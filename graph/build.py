@@ -33,7 +33,7 @@ from bjkg.graph.datasets.read import ExternalError, ExternalResult, link_externa
 from bjkg.graph.infer import infer
 from bjkg.graph.records.quotes import QuoteCheck, QuoteError, check_quotes, unverified_warning
 from bjkg.graph.records.rdfgen import generate
-from bjkg.graph.records.catalog import RecordsInvalid, read_catalog
+from bjkg.graph.records.catalog import RecordsInvalid, read_catalog, warn_duplicate_labels
 from bjkg.graph.terms import TermError, to_oxigraph
 from bjkg.graph.validate import load_shapes, validate
 from bjkg.graph.vocab import DEFAULT_BASE, ONTOLOGY_IRI, PREFIXES, Iris
@@ -107,6 +107,7 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
         raise BuildError(str(exc)) from None
     log(f"records: {len(catalog.entities)} entities, {len(catalog.observations)} observations, "
         f"{len(catalog.relations)} relations")
+    warn_duplicate_labels(catalog)
     try:
         quote_check = check_quotes(catalog, sources)
     except QuoteError as exc:

@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from bjkg.graph.records.catalog import RecordsInvalid, read_catalog
+from bjkg.graph.records.catalog import RecordsInvalid, read_catalog, warn_duplicate_labels
 from bjkg.graph.records.quotes import QuoteError, check_quotes, unverified_warning
 
 
@@ -21,6 +21,7 @@ def main(argv: list[str]) -> int:
         return 1
     if not status.verified:
         print(unverified_warning(catalog, sources), file=sys.stderr)
+    warn_duplicate_labels(catalog)
     print(f"ok: {len(catalog.entities)} entities, {len(catalog.documents)} documents, "
           f"{len(catalog.relations)} relations, {len(catalog.observations)} observations; "
           f"quotes: {status.summary}")

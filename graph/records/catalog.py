@@ -9,6 +9,7 @@ Run `python -m bjkg.graph.records check [FILE…]` to check records without buil
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -661,3 +662,24 @@ def _resolve(catalog: Catalog, errors: Errors) -> None:
         if entity.kind == "initiative" and entity.type == "Proposal" and not any(
                 r.subject == entity.id and r.predicate == "proposedBy" for r in catalog.relations):
             errors.add(entity.where, "a Proposal needs `proposed_by`")
+
+
+def duplicate_labels(catalog: Catalog) -> list[str]:
+    """Warnings for entities of the same kind and type (and year, if given) with the same
+    Simplified label: probably one thing defined twice (define it once and reference it by
+    id, with a quote, elsewhere). A 2023 task and a 2024 task worded alike differ by year."""
+    seen: dict[tuple, Entity] = {}
+    warnings = []
+    for entity in catalog.entities.values():
+        key = (entity.kind, entity.type, entity.zh, entity.attrs.get("year"))
+        first = seen.setdefault(key, entity)
+        if first is not entity:
+            warnings.append(f"{entity.where}: {entity.id} has the label {entity.zh!r} of "
+                            f"{first.id} ({first.where}), same {entity.type or entity.kind}: "
+                            "one entity defined twice? Define it once and reference it")
+    return warnings
+
+
+def warn_duplicate_labels(catalog: Catalog) -> None:
+    for warning in duplicate_labels(catalog):
+        print(f"warning: {warning}", file=sys.stderr)

@@ -70,3 +70,47 @@ def test_cluster_tiers_are_at_least(store):
     rows = _rows(store, f"""SELECT ?o ?q WHERE {{ ?o bjkg:indicator <{ID}indicator/industrial-cluster-output-scale> ;
         bjkg:qualifier ?q }}""")
     assert rows and {q for _, q in rows} == {BJKG + "AtLeast"}, rows
+
+
+def test_real_records_define_no_entity_twice_under_one_label():
+    from graph.records import duplicate_labels, read_catalog
+    assert duplicate_labels(read_catalog(ROOT)) == []
+
+
+def test_a_duplicate_label_is_warned_naming_both(repo_copy, capsys):
+    from graph.records import read_catalog, warn_duplicate_labels
+    path = repo_copy / "graph" / "sources" / "npc-2024-opening-news.yaml"
+    text = path.read_text(encoding="utf-8")
+    twin = """
+- id: initiative/npc24-task-digital-industrialisation-twin
+  type: Task
+  zh: 统筹推进数字产业化
+  en: Advance digital industrialisation in a coordinated way
+  quote: 報告指出,今年,北京將統(tǒng)籌推進(jìn)數(shù)字產(chǎn)業(yè)化
+  year: 2024
+"""
+    path.write_text(text.replace("\ninitiatives:\n", "\ninitiatives:\n" + twin, 1), encoding="utf-8")
+    warn_duplicate_labels(read_catalog(repo_copy))
+    err = capsys.readouterr().err
+    assert "initiative/npc24-task-digital-industrialisation-twin" in err
+    assert "initiative/an24-task-3-1-digital-industrialisation" in err
+    assert "graph/sources/npc-2024-opening-news.yaml:" in err
+    assert "graph/sources/analysis-2024-eleven-areas.yaml:" in err
+
+
+@pytest.mark.parametrize("entity,document", [
+    ("an24-task-3-1-digital-industrialisation", "npc-2024-opening-news"),
+    ("an24-task-5-3-new-quality-productive-forces", "npc-2024-opening-news"),
+    ("npc24-nqpf-5-ultra-high-definition-video", "analysis-2024-eleven-areas"),
+])
+def test_merged_task_has_evidence_from_both_documents(store, entity, document):
+    rows = _rows(store, f"""SELECT ?q WHERE {{ ?a a bjkg:Assertion ;
+        <http://www.w3.org/1999/02/22-rdf-syntax-ns#subject> <{ID}initiative/{entity}> ;
+        prov:wasDerivedFrom <{ID}document/{document}> ; bjkg:quote ?q }}""")
+    assert rows
+
+
+def test_no_2024_report_part_from_another_report(store):
+    rows = _rows(store, f"""SELECT ?part WHERE {{ ?part bjkg:partOf+ <{ID}report/beijing-gwr-2024>
+        FILTER(REGEX(STR(?part), "/(bbt23|pd23|tz)-")) }}""")
+    assert rows == []
