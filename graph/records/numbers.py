@@ -36,6 +36,9 @@ _PREFIX_QUALIFIERS = (("不超过", "at-most"), ("不高于", "at-most"), ("最�
                       ("超", "at-least"),
                       ("接近", "nearly"), ("近", "nearly"),
                       ("大约", "approximately"), ("约", "approximately"))
+# Words that state a number without a numeral: 居全国各城市首位 (first place), 成倍增长
+# (multiplied: at least doubled).
+_NUMBER_WORDS = {"首位": (1, "rank", "exact"), "成倍": (2, "times", "at-least")}
 _COUNT_WORDS = "个家条项所座名人户次批台架件只位处栋套种类辆道款场支棵"
 _NUMBER = re.compile(
     r"(?P<arabic>\d+(?:\.\d+)?)(?P<mult>[十百千万亿]*)"
@@ -136,6 +139,10 @@ def parse_amount(text: str, unit: str | None = None, qualifier: str | None = Non
     s = fold_script(text).replace(",", "").replace("，", "")
     match = _first_number(s)
     if match is None:
+        for word, (value, word_unit, word_qualifier) in _NUMBER_WORDS.items():
+            if word in s:
+                return Amount(value=Decimal(value), unit=unit or word_unit,
+                              qualifier=qualifier or word_qualifier)
         raise NumberError(f"no number in {text!r}")
     if match.group("arabic"):
         value = Decimal(match.group("arabic")) * _multiplier(match.group("mult"))

@@ -63,6 +63,13 @@ def test_overrides_win():
                                                              "approximately")
 
 
+@pytest.mark.parametrize("text,value,unit,qualifier", [
+    ("均居全國各城市首位", 1, "rank", "exact"), ("成倍增长", 2, "times", "at-least")])
+def test_numbers_said_in_words(text, value, unit, qualifier):
+    amount = parse_amount(text)
+    assert (amount.value, amount.unit, amount.qualifier) == (value, unit, qualifier)
+
+
 def test_unknown_unit_is_an_error_that_says_what_to_do():
     with pytest.raises(NumberError, match="set `unit:`"):
         parse_amount("1至11月")
