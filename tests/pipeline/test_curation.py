@@ -5,7 +5,7 @@ import pyoxigraph as ox
 import pytest
 import yaml
 
-from graph.labels import traditional
+from bjkg.graph.records.labels import traditional
 
 from .conftest import ROOT
 
@@ -73,12 +73,12 @@ def test_cluster_tiers_are_at_least(store):
 
 
 def test_real_records_define_no_entity_twice_under_one_label():
-    from graph.records import duplicate_labels, read_catalog
+    from bjkg.graph.records.catalog import duplicate_labels, read_catalog
     assert duplicate_labels(read_catalog(ROOT)) == []
 
 
 def test_a_duplicate_label_is_warned_naming_both(repo_copy, capsys):
-    from graph.records import read_catalog, warn_duplicate_labels
+    from bjkg.graph.records.catalog import read_catalog, warn_duplicate_labels
     path = repo_copy / "graph" / "sources" / "npc-2024-opening-news.yaml"
     text = path.read_text(encoding="utf-8")
     twin = """
