@@ -29,12 +29,14 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF
 
+from bjkg.graph.cube import CubeError, check_cube
 from bjkg.graph.datasets.read import ExternalError, ExternalResult, link_external, read_external
 from bjkg.graph.infer import infer
 from bjkg.graph.records.quotes import QuoteCheck, QuoteError, check_quotes, unverified_warning
 from bjkg.graph.records.rdfgen import generate
 from bjkg.graph.records.catalog import RecordsInvalid, read_catalog, warn_duplicate_labels
 from bjkg.graph.terms import TermError, to_oxigraph
+from bjkg.graph.unique import DuplicateTriples, check_one_graph_per_triple
 from bjkg.graph.validate import load_shapes, validate
 from bjkg.graph.vocab import DEFAULT_BASE, ONTOLOGY_IRI, PREFIXES, Iris
 from bjkg.graph.files import sha256_file as _sha256
@@ -135,13 +137,17 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
         log(f"inference: {len(inferred)} triples kept")
         _refuse_blank_nodes(graphs)
         curated = {name: triples for name, triples in graphs.items() if name != iris.ontology_graph}
-        external_job.send_curated(lambda: _quads(curated))
+        curated_quads = _quads(curated)
+        external_job.send_curated(lambda: curated_quads)
+        ontology_quads = _quads({iris.ontology_graph: graphs[iris.ontology_graph]})
+        _check_cube(root, curated_quads, ontology_quads, iris, log)
         shapes = load_shapes(root)
         conforms, report, text = validate(chain(asserted, inferred, ontology), shapes)
         if not conforms:
             raise BuildError("SHACL validation failed:\n" + _shorten(text))
         log(f"shacl: conforms ({time.perf_counter() - started:.1f}s so far)")
         external = external_job.result(log)
+        _check_unique(chain(curated_quads, ontology_quads, external.quads))
     finally:
         external_job.stop()
     if not quote_check.verified:  # last, where the eye lands when the build ends
@@ -274,6 +280,27 @@ class _External:
             if self._sending is None:  # the build failed before the curated graph was ready
                 self._curated_sender.close()
             self._process = None
+
+
+def _check_cube(root: Path, curated: list[ox.Quad], ontology: list[ox.Quad], iris: Iris,
+                log: Callable[[str], None]) -> None:
+    """The Data Cube gate (graph.cube): IC-1…IC-21 over the asserted curated graphs and the
+    ontology, normalised on a copy; inferred triples are not part of the input."""
+    started = time.perf_counter()
+    inferred = ox.NamedNode(str(iris.inferred_graph))
+    try:
+        asked = check_cube(chain((q for q in curated if q.graph_name != inferred), ontology), root)
+    except CubeError as exc:
+        raise BuildError(str(exc)) from None
+    log(f"data cube: IC-1…IC-21 hold ({asked} queries, {time.perf_counter() - started:.2f}s)")
+
+
+def _check_unique(quads) -> None:
+    """Each triple in exactly one named graph (graph.unique)."""
+    try:
+        check_one_graph_per_triple(quads)
+    except DuplicateTriples as exc:
+        raise BuildError(str(exc)) from None
 
 
 def _shorten(text: str, limit: int = 12000) -> str:

@@ -95,7 +95,7 @@ DOCUMENT_KEYS = {"id", "file", "sha256", "title", "title_en", "zh", "en", "scrip
 STATEMENT_KEYS = {"subject", "predicate", "object", "quote", "source", "note"}
 HOLDING_KEYS = {"person", "post", "quote", "source", "note"}
 OBSERVATION_KEYS = {"id", "indicator", "text", "quote", "status", "period", "area",
-                    "initiative", "place", "agency", "qualifier", "unit", "note"}
+                    "initiative", "place", "agency", "theme", "qualifier", "unit", "note"}
 STATUSES = ("actual", "target", "policy-parameter")
 PERIOD_RE = re.compile(r"^(?P<y1>\d{4})(?:-(?P<m1>\d{2})(?:-(?P<d1>\d{2}))?)?"
                        r"(?:/(?P<y2>\d{4})-(?P<m2>\d{2})(?:-(?P<d2>\d{2}))?)?$")
@@ -595,7 +595,7 @@ def _read_observation(item: Located, doc: str, catalog: Catalog, errors: Errors)
     if _duplicate(ident, item.where("id"), catalog, errors):
         return
     links = {}
-    for key in ("initiative", "place", "agency"):
+    for key in ("initiative", "place", "agency", "theme"):
         values = _str_list(item, key, errors)
         links[key] = values
         for value in values:

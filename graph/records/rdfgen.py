@@ -17,6 +17,7 @@ from calendar import monthrange
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
 
+from bjkg.graph.cube import STRUCTURES, observation_subject, structure_key
 from bjkg.graph.records.labels import pinyin_label, simplified, traditional
 from bjkg.graph.records.catalog import REFERENCE_DOC, PERIOD_RE, Catalog, Entity, Evidence
 from bjkg.graph.vocab import (BJKG, GEO, ORG, PREDICATE_IRIS, QB, QUALIFIER, SCHEMA, SDMX_ATTR,
@@ -30,6 +31,8 @@ TYPE_IRIS = {
 }
 SCHEMES = {"indicator": BJKG["IndicatorScheme"], "theme": BJKG["ThemeScheme"]}
 PINYIN_KINDS = ("place", "person")
+LINK_PROPERTIES = {"initiative": BJKG.aboutInitiative, "place": BJKG.aboutPlace,
+                   "agency": BJKG.aboutAgency, "theme": BJKG.aboutTheme}
 
 Quad = tuple  # (s, p, o, g)
 
@@ -41,6 +44,7 @@ class Generator:
         self.catalog, self.iris = catalog, iris
         self.quotes_verified = quotes_verified
         self.graphs: dict[URIRef, set] = defaultdict(set)
+        self._datasets: set[URIRef] = set()
 
     # ------------------------------------------------------------ helpers
     def add(self, graph: URIRef, s, p, o) -> None:
@@ -224,7 +228,6 @@ class Generator:
         node = self.node(obs.id)
         add = lambda p, o: self.add(graph, node, p, o)  # noqa: E731
         add(RDF.type, QB.Observation)
-        add(QB.dataSet, self.iris.dataset)
         add(BJKG.indicator, self.node(obs.indicator))
         add(SDMX_MEASURE.obsValue, Literal(obs.value, datatype=XSD.decimal))
         add(SDMX_ATTR.unitMeasure, UNITS[obs.unit])
@@ -239,10 +242,15 @@ class Generator:
         period = self.period(obs.period) if obs.period else None
         if period:
             add(SDMX_DIM.refPeriod, period)
-        for key, prop in (("initiative", BJKG.aboutInitiative), ("place", BJKG.aboutPlace),
-                          ("agency", BJKG.aboutAgency)):
-            for ident in obs.links[key]:
+        for key, prop in LINK_PROPERTIES.items():
+            for ident in obs.links.get(key, ()):
                 add(prop, self.node(ident))
+        # Data Cube: the subject dimension, and the data set of this document and structure
+        subject = observation_subject(obs.links)
+        if subject:
+            add(BJKG.subject, self.node(subject))
+        key = structure_key(bool(obs.area), bool(period), bool(subject))
+        add(QB.dataSet, self.dataset(obs.evidence.doc, key))
         add(BJKG.statedAs, Literal(obs.text, lang=self.script_of(obs.evidence.doc)))
         if obs.note:
             add(BJKG.note, Literal(obs.note, lang="en"))
@@ -290,12 +298,21 @@ class Generator:
         if doc.evidence and doc.evidence.quote:
             self.add(graph, node, BJKG.quote, Literal(doc.evidence.quote, lang=doc.script))
 
-    def dataset(self) -> None:
-        ref, node = self.iris.reference_graph, self.iris.dataset
-        self.add(ref, node, RDF.type, QB.DataSet)
-        self.add(ref, node, QB.structure, BJKG.ObservationStructure)
-        self.labels(ref, node, "北京市政府工作报告数据观测", "Observations from Beijing's "
-                    "government work reports")
+    def dataset(self, doc_id: str, key: str) -> URIRef:
+        """The qb:DataSet of one document's observations of one structure (`key`, see
+        graph.cube.STRUCTURES), described in the document's graph."""
+        node = self.iris.entity(f"dataset/{doc_id.split('/', 1)[1]}--{key}")
+        graph = self.graph_for(doc_id)
+        if node not in self._datasets:
+            self._datasets.add(node)
+            doc = self.catalog.documents[doc_id]
+            structure, zh, en = STRUCTURES[key]
+            self.add(graph, node, RDF.type, QB.DataSet)
+            self.add(graph, node, QB.structure, BJKG[structure])
+            self.add(graph, node, PROV.wasDerivedFrom, self.node(doc_id))
+            self.labels(graph, node, f"{doc.zh}：观测数据（{zh}）",
+                        f"Observations in “{doc.en}” ({en})")
+        return node
 
     def run(self) -> dict[URIRef, set]:
         for doc in sorted(self.catalog.documents.values(), key=lambda d: d.id):
@@ -308,9 +325,30 @@ class Generator:
             self.holding(holding)
         for obs in self.catalog.observations:
             self.observation(obs)
-        if self.catalog.observations:
-            self.dataset()
+        self.one_graph_per_triple()
         return dict(self.graphs)
+
+    def one_graph_per_triple(self) -> None:
+        """A triple that several documents state lives in one graph only: that of the
+        earliest of them (by the date it attests, see `attestation_date`; undated documents
+        after dated ones, then by document id), and the reference graph only if no source
+        states it. The other documents keep their own evidence of it: their
+        bjkg:Assertion (or bjkg:PostHolding) nodes, which are distinct resources."""
+        graph_docs = {self.iris.doc_graph(d): d for d in self.catalog.documents}
+
+        def rank(graph):
+            doc = graph_docs.get(graph)
+            if doc is None:
+                return (2, "", str(graph))
+            date = self.attestation_date(doc)
+            return (0 if date else 1, date or "", doc)
+
+        held: set = set()
+        for graph in sorted(self.graphs, key=rank):
+            triples = self.graphs[graph]
+            if not held.isdisjoint(triples):
+                self.graphs[graph] = triples - held
+            held |= triples
 
 
 def _period_labels(start: date, end: date, text: str) -> tuple[str, str]:
