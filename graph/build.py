@@ -147,7 +147,7 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
             raise BuildError("SHACL validation failed:\n" + _shorten(text))
         log(f"shacl: conforms ({time.perf_counter() - started:.1f}s so far)")
         external = external_job.result(log)
-        _check_unique(chain(curated_quads, ontology_quads, external.quads))
+        _check_unique(graphs, external.quads)
     finally:
         external_job.stop()
     if not quote_check.verified:  # last, where the eye lands when the build ends
@@ -295,10 +295,10 @@ def _check_cube(root: Path, curated: list[ox.Quad], ontology: list[ox.Quad], iri
     log(f"data cube: IC-1…IC-21 hold ({asked} queries, {time.perf_counter() - started:.2f}s)")
 
 
-def _check_unique(quads) -> None:
-    """Each triple in exactly one named graph (graph.unique)."""
+def _check_unique(graphs: dict[URIRef, set], external: list[ox.Quad]) -> None:
+    """Each triple in exactly one named graph (graph.unique), external datasets included."""
     try:
-        check_one_graph_per_triple(quads)
+        check_one_graph_per_triple(graphs, external)
     except DuplicateTriples as exc:
         raise BuildError(str(exc)) from None
 

@@ -159,11 +159,19 @@ def test_a_triple_stated_by_two_documents_keeps_both_documents_evidence(built):
 
 
 def test_the_unique_check_names_a_triple_in_two_graphs():
-    a, b, c = (ox.NamedNode(f"http://example.org/{x}") for x in "abc")
-    g1, g2 = ox.NamedNode("http://example.org/g1"), ox.NamedNode("http://example.org/g2")
-    assert check_one_graph_per_triple([ox.Quad(a, b, c, g1), ox.Quad(a, b, a, g2)]) == 2
-    with pytest.raises(DuplicateTriples, match=r"1 triple\(s\) in more than one named graph(.|\n)*"
-                                               r"<http://example.org/a> <http://example.org/b> "
-                                               r"<http://example.org/c> in <http://example.org/g1>, "
-                                               r"<http://example.org/g2>"):
-        check_one_graph_per_triple([ox.Quad(a, b, c, g1), ox.Quad(a, b, c, g2)])
+    from rdflib import URIRef
+    a, b, c = (URIRef(f"http://example.org/{x}") for x in "abc")
+    g1, g2, g3 = (URIRef(f"http://example.org/g{n}") for n in (1, 2, 3))
+    quad = lambda s, p, o, g: ox.Quad(*(ox.NamedNode(str(x)) for x in (s, p, o, g)))  # noqa: E731
+    check_one_graph_per_triple({g1: {(a, b, c)}, g2: {(a, b, a)}}, [quad(a, c, b, g3)])
+    message = (r"1 triple\(s\) in more than one named graph(.|\n)*<http://example.org/a> "
+               r"<http://example.org/b> <http://example.org/c> in http://example.org/g1, "
+               r"http://example.org/g2")
+    with pytest.raises(DuplicateTriples, match=message):
+        check_one_graph_per_triple({g1: {(a, b, c)}, g2: {(a, b, c)}})
+    with pytest.raises(DuplicateTriples, match=message.replace("g2", "g[23]")):
+        check_one_graph_per_triple({g1: {(a, b, c)}, g2: {(b, b, c)}}, [quad(a, b, c, g3)])
+    with pytest.raises(DuplicateTriples, match=r"<http://example.org/a> <http://example.org/b> "
+                                               r"<http://example.org/c> in http://example.org/g2, "
+                                               r"http://example.org/g3"):
+        check_one_graph_per_triple({g1: {(b, b, c)}}, [quad(a, b, c, g2), quad(a, b, c, g3)])
