@@ -10,6 +10,11 @@ violated). Their text is kept verbatim as data in `shapes/qb-integrity/`:
   `.instantiate.rq` (the Recommendation's instantiation queries) selects;
 - `ic-12.diagnose.rq`: not in the Recommendation; names the pairs IC-12 finds.
 
+Two things of the Recommendation's text matter here. IC-17 is adapted (its HAVING
+repeats the aggregate, since SPARQL 1.1 leaves the SELECT alias unbound there; see the
+file). IC-20 and IC-21 are instantiated once per parent-child property of any
+hierarchical code list, not per list, as written; bjkg has no hierarchical code list.
+
 `check_cube` loads the quads given (the build passes the asserted curated graphs and the
 ontology) into an in-memory pyoxigraph store, normalises it, and asks every constraint.
 A violated constraint is reported with the offending resources: the ASK's own pattern
