@@ -3,7 +3,8 @@ validated artifact folder (TriG/N-Quads/JSON-LD dumps, a pyoxigraph store, build
 
 Rooms: `records/` reads and checks the curated YAML and turns it into quads; `datasets/`
 reads the external datasets of graph/external.toml; `build` orchestrates both, with
-`infer` (OWL-RL), `validate` (SHACL) and `store_load`; `load` adds a dataset and rebuilds;
+`infer` (OWL-RL), `validate` (SHACL), `cube` (the W3C Data Cube integrity constraints,
+shapes/qb-integrity/), `unique` (each triple in one named graph) and `store_load`; `load` adds a dataset and rebuilds;
 `query` answers SPARQL over a built store for the command line. `vocab`, `terms` and `files`
 are shared by all of them.
 

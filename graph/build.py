@@ -284,7 +284,7 @@ class _External:
 
 def _check_cube(root: Path, curated: list[ox.Quad], ontology: list[ox.Quad], iris: Iris,
                 log: Callable[[str], None]) -> None:
-    """The Data Cube gate (graph.cube): IC-1…IC-21 over the asserted curated graphs and the
+    """The Data Cube gate (bjkg.graph.cube): IC-1…IC-21 over the asserted curated graphs and the
     ontology, normalised on a copy; inferred triples are not part of the input."""
     started = time.perf_counter()
     inferred = ox.NamedNode(str(iris.inferred_graph))
@@ -296,7 +296,7 @@ def _check_cube(root: Path, curated: list[ox.Quad], ontology: list[ox.Quad], iri
 
 
 def _check_unique(graphs: dict[URIRef, set], external: list[ox.Quad]) -> None:
-    """Each triple in exactly one named graph (graph.unique), external datasets included."""
+    """Each triple in exactly one named graph (bjkg.graph.unique), external datasets included."""
     try:
         check_one_graph_per_triple(graphs, external)
     except DuplicateTriples as exc:

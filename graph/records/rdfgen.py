@@ -300,7 +300,7 @@ class Generator:
 
     def dataset(self, doc_id: str, key: str) -> URIRef:
         """The qb:DataSet of one document's observations of one structure (`key`, see
-        graph.cube.STRUCTURES), described in the document's graph."""
+        bjkg.graph.cube.STRUCTURES), described in the document's graph."""
         node = self.iris.entity(f"dataset/{doc_id.split('/', 1)[1]}--{key}")
         graph = self.graph_for(doc_id)
         if node not in self._datasets:

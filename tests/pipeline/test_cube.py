@@ -1,4 +1,4 @@
-"""The Data Cube gate (graph.cube) and each triple once (graph.unique).
+"""The Data Cube gate (bjkg.graph.cube) and each triple once (bjkg.graph.unique).
 
 Each W3C Data Cube integrity constraint has a bad fixture in tests/data/cube/
 (`ic-NN-*.ttl`, IC-19's two queries `ic-19-1-*`/`ic-19-2-*`) that it must report, and
@@ -15,8 +15,8 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from graph.cube import CubeError, check_cube, load_constraints, normalised_store, violations
-from graph.unique import DuplicateTriples, check_one_graph_per_triple
+from bjkg.graph.cube import CubeError, check_cube, load_constraints, normalised_store, violations
+from bjkg.graph.unique import DuplicateTriples, check_one_graph_per_triple
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "data" / "cube"
@@ -75,7 +75,7 @@ def test_the_gate_names_the_constraint_and_the_offenders():
 
 def test_the_build_fails_on_a_broken_cube(repo_copy, sources, tmp_path):
     """Dimensions marked optional again (as before issue #15): the build stops at IC-6."""
-    from graph.build import BuildError, compile_dataset
+    from bjkg.graph.build import BuildError, compile_dataset
     ontology = repo_copy / "ontology" / "bjkg.ttl"
     text = ontology.read_text(encoding="utf-8")
     ontology.write_text(text.replace("    qb:dimension sdmx-dimension:refArea ;\n",
