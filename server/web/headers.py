@@ -1,4 +1,5 @@
-"""Response headers every view shares: CORS, and cache validators for a read-only build.
+"""Response headers every view shares: CORS, cache validators for a read-only build, and
+the security headers.
 
 CORS: the data is public, so every response (the SPARQL endpoint, the Graph Store, the
 entity and data URLs) carries ``Access-Control-Allow-Origin`` (setting CORS_ORIGIN), and
@@ -9,6 +10,8 @@ Caching: a build never changes while it is served, so a GET's answer is a functi
 build hash, the URL and the negotiation headers. The ETag is computed from exactly those
 *before* the view runs, so ``If-None-Match`` is answered with 304 without evaluating
 anything. An in-memory (--empty) dataset changes, so it gets no validators.
+
+Security headers on every response: `bjkg.server.web.security`.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import hashlib
 from flask import Flask, Response, current_app, g, request
 
 from bjkg.server.web.extension import get_state
+from bjkg.server.web.security import security_headers
 
 _VARY_INPUTS = ("Accept", "Accept-Language", "Cookie")
 _EXPOSE = "ETag, Link, Location, Vary, Content-Disposition"
@@ -50,6 +54,7 @@ def _not_modified():
 
 
 def _add_headers(response: Response) -> Response:
+    security_headers(response)
     origin = current_app.config.get("CORS_ORIGIN")
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin

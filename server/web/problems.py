@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bjkg.server.core.conneg import choose
 from bjkg.server.core.errors import HTTPProblem, server_error
+from bjkg.server.web.security import security_headers
 
 _ERROR_TYPES = ("application/json", "text/html", "text/plain")
 _FALLBACK_ERROR_PAGE = """<!doctype html>
@@ -43,7 +44,7 @@ def render_problem(problem: HTTPProblem):
     response.headers.add("Vary", "Accept")
     for name, value in problem.headers.items():
         response.headers[name] = value
-    return response
+    return security_headers(response)
 
 
 def init_app(app) -> None:
