@@ -132,6 +132,13 @@ SETTINGS: tuple[Setting, ...] = (
             "setting, never cut.", _non_negative_int),
     Setting("MAX_QUERY_LENGTH", 100_000,
             "Most characters in one query or update (414 for GET, 413 for POST).", _positive_int),
+    Setting("MAX_NESTING", 256,
+            "Deepest nesting a query or update may have, as counted by a scan of its text "
+            "before it is parsed (brackets, braces, parentheses, property paths, `!`, and "
+            "chains such as OPTIONAL, UNION or `||` that the engine folds into nested trees); "
+            "deeper requests get 400. The engine parses and evaluates recursively, and a text "
+            "nested a few thousand levels deep would overflow its stack and kill the process.",
+            _positive_int),
     Setting("MAX_BODY_BYTES", 10 * 1024 * 1024,
             "Largest request body accepted (413 beyond).", _positive_int),
     Setting("SERVICE_ALLOWLIST", (),

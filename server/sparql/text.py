@@ -48,6 +48,8 @@ _NAME = re.compile(rf"[{_BASE}_][{_CHARS}.]*")
 _LOCAL = re.compile(rf"(?:[{_CHARS}:.]|{_PLX})*")
 _LANGTAG = re.compile(r"@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*(?:--[a-zA-Z]+)?")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?")
+_DIGITS = frozenset("0123456789")  # str.isdigit() also takes ² and ٣, which SPARQL does not
+_MAX_LIMIT_DIGITS = 18  # a LIMIT longer than this is no row bound the server can use
 _PUNCT2 = ("^^", "&&", "||", "<=", ">=", "!=", "<<", ">>", "{|", "|}", "~")
 
 _UCHAR = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
@@ -59,6 +61,20 @@ UPDATE_WORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "
 
 class SparqlTextError(ValueError):
     """The text cannot even be split into SPARQL tokens (e.g. an unterminated string)."""
+
+
+class NestingTooDeep(ValueError):
+    """The text nests deeper than the server lets the engine parse (setting MAX_NESTING)."""
+
+    def __init__(self, depth: int, limit: int) -> None:
+        super().__init__(
+            f"The request nests {depth} levels deep (brackets, braces, parentheses, paths, "
+            f"negations and chains such as OPTIONAL, UNION or ||, as counted before parsing); "
+            f"this server accepts at most {limit} (setting MAX_NESTING). Flatten the query: "
+            "fewer nested groups or brackets, VALUES or IN instead of long chains of "
+            "UNION or ||.")
+        self.depth = depth
+        self.limit = limit
 
 
 class DatasetConflict(ValueError):
@@ -115,7 +131,7 @@ def tokenize(text: str) -> Iterator[Token]:
                 yield Token("LANGTAG", m.group(), i)
                 i = m.end()
                 continue
-        if ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+        if ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
             m = _NUMBER.match(text, i)
             yield Token("NUMBER", m.group(), i)
             i = m.end()
@@ -151,8 +167,16 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
 
 
 def _decode_iri(token_text: str) -> str:
-    body = token_text[1:-1]
-    return _UCHAR.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), body)
+    """The IRI with its \\u/\\U escapes decoded; an escape that names no character (a
+    surrogate, or beyond U+10FFFF) is kept as written, and the engine will refuse it."""
+    return _UCHAR.sub(_decode_escape, token_text[1:-1])
+
+
+def _decode_escape(match: re.Match) -> str:
+    code = int(match.group(1) or match.group(2), 16)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return match.group()
+    return chr(code)
 
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -260,9 +284,19 @@ def _engine_iri(value: str | None) -> bool:
     return value is not None and value.lower().startswith(ENGINE_SCHEMES)
 
 
-def analyse(text: str, *, base_iri: str | None = None) -> Analysis:
+def check_nesting(text: str, limit: int) -> None:
+    """Raise `NestingTooDeep` when `text` nests deeper than `limit` (see `nesting_depth`)."""
+    depth = nesting_depth(text)
+    if depth > limit:
+        raise NestingTooDeep(depth, limit)
+
+
+def analyse(text: str, *, base_iri: str | None = None, max_nesting: int | None = None) -> Analysis:
     """Lex `text` (a query or an update) and report its form, SERVICE targets, LOADs, FROMs
-    and engine function IRIs."""
+    and engine function IRIs. With `max_nesting`, first raise `NestingTooDeep` for a text
+    too deep for the engine to parse (`check_nesting`)."""
+    if max_nesting is not None:
+        check_nesting(text, max_nesting)
     toks = list(tokenize(text))
     names = _Names(base_iri)
     result = Analysis()
@@ -330,12 +364,19 @@ def _top_level_limit(toks: list[Token]) -> tuple[int | None, bool]:
             appendable = False
         elif tok.kind == "WORD" and tok.head == "LIMIT":
             following = toks[index + 1] if index + 1 < len(toks) else None
-            if following is not None and following.kind == "NUMBER" and following.text.isdigit():
+            if following is not None and _plain_integer(following):
                 limit = int(following.text)
             appendable = False
     if depth != 0 or not seen_group:
         return None, False
     return limit, appendable and limit is None
+
+
+def _plain_integer(tok: Token) -> bool:
+    """A token that is an integer the server can use as a row count (ASCII digits only,
+    and few enough of them: `int` refuses texts of more than 4,300 digits)."""
+    return tok.kind == "NUMBER" and tok.text.isascii() and tok.text.isdigit() \
+        and len(tok.text) <= _MAX_LIMIT_DIGITS
 
 
 def _from_clause(toks: list[Token], i: int, names: _Names, result: Analysis) -> None:
@@ -395,6 +436,105 @@ def redirect_services(text: str, calls: Sequence[ServiceCall], route) -> str:
     for (start, end), replacement in sorted(edits, reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
+
+
+# --------------------------------------------------------------------------- nesting
+
+# One pass over the text for `nesting_depth`: strings, comments and language tags are
+# skipped; IRIs are skipped in one of the two passes (see there); brackets, operators and
+# words are counted.
+_SCAN_SKIP = (r'"""(?:[^"\\]|\\.|"(?!""))*"""|' r"'''(?:[^'\\]|\\.|'(?!''))*'''|"
+              r'"(?:[^"\\\r\n]|\\.)*"|' r"'(?:[^'\\\r\n]|\\.)*'|#[^\r\n]*|@[A-Za-z][A-Za-z0-9\-]*")
+_SCAN_REST = (r"|(?P<open><<|[{(\[])|(?P<close>>>|[})\]])"
+              r"|(?P<op>\|\||&&|!=|<=|>=|[!^|/*+\-=<>.;,])"
+              r"|(?P<word>[?$]?\w(?:[\w\-.:]*[\w\-:])?|:[\w\-.]*)")
+_SCAN_WITH_IRIS = re.compile(rf"(?P<skip>{_SCAN_SKIP}|{_IRI.pattern}){_SCAN_REST}", re.S)
+_SCAN_WITHOUT_IRIS = re.compile(rf"(?P<skip>{_SCAN_SKIP}){_SCAN_REST}", re.S)
+# Words that join the group they stand in to the next element (a left-deep algebra tree).
+_CHAIN_WORDS = frozenset({"UNION", "OPTIONAL", "MINUS", "FILTER", "BIND", "SERVICE", "GRAPH",
+                          "VALUES", "EXISTS", "NOT", "SELECT", "LATERAL"})
+_RAW_BRACKETS = re.compile(r"[{(\[]|[})\]]")
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the engine's parser and evaluator would have to recurse for `text`, as a
+    count: an upper bound, computed by a few linear scans, without parsing.
+
+    Why: pyoxigraph parses and evaluates recursively on the native stack, and a query
+    nested a few thousand levels deep (``{{{{…``, ``((((…``, ``!!!!…``, nested paths or
+    OPTIONALs) overflows it: the process dies of SIGSEGV, which Python cannot catch. So the
+    server measures the text first and refuses it (MAX_NESTING) before the engine sees it.
+
+    What counts: each open bracket (``{ ( [ <<``) one level, two when a word, IRI or
+    literal stands right before it (a keyword such as OPTIONAL or EXISTS, or a function
+    call, costs the engine a level of its own); and, since a flat sequence is folded into a
+    left-deep tree (``a || b || c``, ``{…} UNION {…} UNION …``, a row of OPTIONALs, BINDs or
+    triple patterns), every operator, separator (``.``; ``;`` and ``,`` inside braces and
+    brackets) and group keyword (`_CHAIN_WORDS`) one level more, in its bracket, until the
+    bracket closes. Text in strings, comments and language tags never counts.
+
+    SPARQL cannot be lexed without parsing it: whether ``<`` opens an IRI or means "less
+    than" depends on the grammar. Inside parentheses, after an operand, ``<…>`` is read
+    both ways: as an IRI, and its content as code (``?x<((((…))))>0`` is a comparison).
+    The raw characters are scanned too (every bracket, wherever it stands), and the larger
+    count is the answer.
+    """
+    return max(_scan(text, _SCAN_WITH_IRIS), _raw_depth(text))
+
+
+def _scan(text: str, pattern: re.Pattern) -> int:
+    frames: list[list] = [["", 0, 0]]  # [opener, weight, items] per open bracket; the root first
+    total = deepest = 0
+    pending = 0  # 1 right after a word, IRI or literal: the next bracket costs one more
+    operand = False  # the last token ends an operand: a `<` now may mean "less than"
+    for match in pattern.finditer(text):
+        kind = match.lastgroup
+        token = match.group()
+        frame = frames[-1]
+        if kind == "skip":
+            if token[0] == "<" and operand and frame[0] == "(":
+                deepest = max(deepest, total + 1 + _scan(token[1:-1], _SCAN_WITHOUT_IRIS))
+            if token[0] in "<\"'":
+                pending, operand = 1, True
+            continue
+        operand = kind == "word" or token in (")", "]")
+        if kind == "open":
+            weight = 1 + pending
+            frames.append([token, weight, 0])
+            total += weight
+            pending = 0
+        elif kind == "close":
+            pending = 0
+            if len(frames) > 1:
+                _, weight, items = frames.pop()
+                total -= weight + items
+            continue
+        elif kind == "op":
+            pending = 0
+            if token in ";," and frame[0] not in ("{", "["):
+                continue
+            frame[2] += 1
+            total += 1
+        else:
+            pending = 1
+            if token.upper() in _CHAIN_WORDS:
+                frame[2] += 1
+                total += 1
+        if total > deepest:
+            deepest = total
+    return deepest
+
+
+def _raw_depth(text: str) -> int:
+    """The bracket depth of the raw characters, strings, IRIs and comments included."""
+    depth = deepest = 0
+    for match in _RAW_BRACKETS.finditer(text):
+        if match.group() in "{([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif depth:
+            depth -= 1
+    return deepest
 
 
 # --------------------------------------------------------------------------- substitution
@@ -672,7 +812,7 @@ def limit_rows(text: str, rows: int) -> str:
             return text
         elif depth == 0 and seen_group and tok.kind == "WORD" and tok.text.upper() == "LIMIT":
             number = toks[index + 1] if index + 1 < len(toks) else None
-            if number is None or number.kind != "NUMBER" or not number.text.isdigit():
+            if number is None or not _plain_integer(number):
                 return text  # not a plain LIMIT: the parser will have refused it
             if int(number.text) <= rows:
                 return text

@@ -50,11 +50,12 @@ from typing import Any
 import pyoxigraph
 from pyoxigraph import DefaultGraph, Literal, NamedNode, QueryBoolean, QueryResultsFormat, RdfFormat, Triple
 
+from bjkg.server.core.settings import BY_NAME
 from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, Sink, boolean_answer,
                                         graph_answer, solutions_answer, store_cut, stream_from, write_rows)
 from bjkg.server.sparql.client import (Answer, Credentials, SparqlClient, StoreHTTPError, StoreTimeout,
                                   StoreUnreachable)
-from bjkg.server.sparql.text import (QUERY_FORMS, SparqlTextError, analyse, describe_as_construct, limit_rows,
+from bjkg.server.sparql.text import (QUERY_FORMS, NestingTooDeep, SparqlTextError, analyse, describe_as_construct, limit_rows,
                                strip_dataset_clauses, substitute)
 from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset, ReadOnly, load_manifest
 from bjkg.server.sparql.workers import StoreUnavailable
@@ -149,7 +150,8 @@ class RemoteStore:
     evaluates_locally = False  # SERVICE calls are the store's to make, not ours
 
     def __init__(self, endpoints: Endpoints, *, timeout: float, max_rows: int,
-                 graphs: Sequence[str] | None = None, service_allowlist: Sequence[str] = ()) -> None:
+                 graphs: Sequence[str] | None = None, service_allowlist: Sequence[str] = (),
+                 max_nesting: int = BY_NAME["MAX_NESTING"].default) -> None:
         """`graphs`: the dataset's named graphs (from the publication); None serves the
         store's own dataset as it is (e.g. a writable store)."""
         self.endpoints = endpoints
@@ -160,6 +162,7 @@ class RemoteStore:
         self.union_default_graph = self.graphs is not None
         self.writable = bool(endpoints.update or endpoints.graph_store)
         self.service_allowlist = tuple(service_allowlist)
+        self.max_nesting = max_nesting  # checked before pyoxigraph parses a text (MAX_NESTING)
         self._parser = pyoxigraph.Store()  # empty; only ever asked to parse
 
     # ----------------------------------------------------------------------- queries
@@ -247,7 +250,9 @@ class RemoteStore:
     def _check(self, text: str, base_iri: str | None):
         """Lexical safety checks, then a parse by pyoxigraph that evaluates nothing."""
         try:
-            analysis = analyse(text, base_iri=base_iri)
+            analysis = analyse(text, base_iri=base_iri, max_nesting=self.max_nesting)
+        except NestingTooDeep as exc:
+            raise QueryFailed(400, str(exc)) from None
         except SparqlTextError as exc:
             raise QueryFailed(400, f"SPARQL syntax error: {exc}") from None
         refuse_engine_functions(analysis)
@@ -285,7 +290,9 @@ class RemoteStore:
         if not self.endpoints.update:
             raise ReadOnly("the remote store has no update endpoint configured (--update-endpoint)")
         try:
-            analysis = analyse(sparql, base_iri=base_iri)
+            analysis = analyse(sparql, base_iri=base_iri, max_nesting=self.max_nesting)
+        except NestingTooDeep as exc:
+            raise QueryFailed(400, str(exc)) from None
         except SparqlTextError as exc:
             raise QueryFailed(400, f"SPARQL Update syntax error: {exc}") from None
         refuse_engine_functions(analysis)
@@ -459,7 +466,7 @@ def _write_graph(triples: Iterator[Triple], request: QueryRequest, deadline: flo
 def _store_row_limit(answer: Answer) -> int | None:
     """The row limit the store applied (Virtuoso's ``X-SPARQL-MaxRows``), if it says so."""
     value = answer.headers.get("X-SPARQL-MaxRows")
-    return int(value) if value and value.strip().isdigit() else None
+    return int(value) if value and value.strip().isascii() and value.strip().isdigit() and len(value) < 19 else None
 
 
 def _refuse_partial(answer: Answer) -> None:
@@ -519,7 +526,8 @@ def open_remote(config: Mapping[str, Any]) -> tuple[RemoteStore, dict | None, Pa
     manifest = None if writable else (published or build)
     graphs = None if manifest is None else tuple(manifest.get("graphs", {}))
     store = RemoteStore(endpoints, timeout=config["QUERY_TIMEOUT"], max_rows=config["MAX_ROWS"],
-                        graphs=graphs, service_allowlist=config.get("SERVICE_ALLOWLIST", ()))
+                        graphs=graphs, service_allowlist=config.get("SERVICE_ALLOWLIST", ()),
+                        max_nesting=config.get("MAX_NESTING", BY_NAME["MAX_NESTING"].default))
     return store, manifest, build_dir if build else None
 
 

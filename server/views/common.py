@@ -46,7 +46,7 @@ def page_url(**changes) -> str:
 def page_number(name: str = "page") -> int:
     """A 1-based page number from the query string; 400 when it is not a positive integer."""
     raw = request.args.get(name, "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= MAX_PAGE:
         raise bad_request(f"'{name}' must be a whole number from 1 to {MAX_PAGE}, not {raw!r}.")
     return int(raw)
 

@@ -22,7 +22,8 @@ from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.sparql.protocol import Operation, read_operation
 from bjkg.server.sparql.service_description import PREFIXES as SD_PREFIXES
 from bjkg.server.sparql.service_description import describe_service
-from bjkg.server.sparql.text import Analysis, DatasetConflict, SparqlTextError, add_using, analyse, redirect_services
+from bjkg.server.sparql.text import (Analysis, DatasetConflict, NestingTooDeep, SparqlTextError, add_using, analyse,
+                                     redirect_services)
 from bjkg.server.stores.embedded import Dataset
 from bjkg.server.stores.remote import refuse_engine_functions
 from bjkg.server.views.catalog import public_url, published_counts
@@ -53,8 +54,13 @@ def prefixes() -> dict[str, str]:
 
 
 def _analyse(text: str) -> Analysis:
+    """The lexical analysis of a query or update, after its nesting is checked (MAX_NESTING):
+    every protocol request passes here before any engine parses its text."""
     try:
-        return analyse(text, base_iri=current_app.config["BASE_IRI"])
+        return analyse(text, base_iri=current_app.config["BASE_IRI"],
+                       max_nesting=current_app.config["MAX_NESTING"])
+    except NestingTooDeep as exc:
+        raise bad_request(str(exc)) from None
     except SparqlTextError as exc:
         raise bad_request(f"SPARQL syntax error: {exc}") from None
 
