@@ -69,6 +69,16 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
     if resolved["EMPTY"]:
         overrides["WORKERS"] = 1
 
+    if not remote and not resolved["EMPTY"]:  # a damaged build: one line and exit 1, no traceback
+        from pathlib import Path
+
+        from bjkg.server.stores.integrity import verify_build
+
+        try:
+            verify_build(Path(resolved["BUILD_DIR"]))
+        except BuildNotFound as exc:
+            raise click.ClickException(str(exc)) from None
+
     if get_path is not None:
         try:
             app = create_app(overrides)
@@ -114,15 +124,6 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
         try:
             open_remote(resolved)
         except (BuildNotFound, RemoteStoreError) as exc:
-            raise click.ClickException(str(exc)) from None
-    elif not resolved["EMPTY"]:  # fail fast, before forking, if the build is missing
-        from pathlib import Path
-
-        from bjkg.server.stores.embedded import load_manifest
-
-        try:
-            load_manifest(Path(resolved["BUILD_DIR"]))
-        except BuildNotFound as exc:
             raise click.ClickException(str(exc)) from None
     if resolved["EMPTY"]:
         mode = "empty in-memory dataset" + (" (writable with the token)" if resolved["UPDATE_TOKEN"] else "")

@@ -21,7 +21,6 @@ SPARQL store reached over HTTP:
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 import time
@@ -34,6 +33,7 @@ import pyoxigraph
 from pyoxigraph import DefaultGraph, NamedNode, Quad, Triple
 
 from bjkg.server.sparql.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate, stream
+from bjkg.server.stores.integrity import BuildDamaged, BuildNotFound, file_matches, load_manifest  # noqa: F401 (re-exported)
 from bjkg.server.sparql.workers import QueryWorkerPool
 
 log = logging.getLogger("bjkg.store")
@@ -44,10 +44,6 @@ UNLIMITED = 0  # max_rows value meaning "no row limit" (None means the server's 
 
 class ReadOnly(Exception):
     """A write was attempted on a store that does not accept writes."""
-
-
-class BuildNotFound(Exception):
-    """The folder is not a build (no build.json or no store/)."""
 
 
 @dataclass(frozen=True)
@@ -131,15 +127,6 @@ def _graph_term(graph: str):
     return DefaultGraph() if graph == DEFAULT_GRAPH else NamedNode(graph)
 
 
-def load_manifest(build_dir: Path) -> dict[str, Any]:
-    """Read ``build.json``; BuildNotFound with a helpful message if this is not a build."""
-    manifest_path = build_dir / "build.json"
-    if not manifest_path.is_file() or not (build_dir / "store").is_dir():
-        raise BuildNotFound(f"{build_dir} is not a built graph (expected build.json and store/); "
-                            f"run `bjkg build --out {build_dir}` first, or serve --empty.")
-    return json.loads(manifest_path.read_text(encoding="utf-8"))
-
-
 class BuildStore:
     """A build folder, read-only, queried through a pool of worker processes, or inline.
 
@@ -193,18 +180,22 @@ class BuildStore:
         decodes blocks and strings that pyoxigraph's in-memory store keeps ready (measured
         on the seed graph: a place page 2.6 → 1.8 ms). The memory copy is loaded from the
         build's own N-Quads dump, the file the on-disk store was filled from, so both hold
-        the same quads; it is only ever queried, never updated. A dump that cannot be read
-        falls back to the on-disk store, with a warning.
+        the same quads; it is only ever queried, never updated. The dump is used only if it
+        still has the SHA-256 build.json gives it, and it is parsed strictly, so a damaged
+        dump is never served in part: it fails as a whole and the on-disk store is used,
+        with a warning (`bjkg serve` refuses a damaged build before it starts).
         """
         dump = self.build_dir / "bjkg.nq"
         triples = self.manifest.get("triples")
+        sha256 = (self.manifest.get("dumps", {}).get("bjkg.nq") or {}).get("sha256")
         if (self.in_memory_max_triples and isinstance(triples, int)
                 and triples <= self.in_memory_max_triples and dump.is_file()):
             store = pyoxigraph.Store()
             try:
-                # the build wrote the dump from validated quads: no need to validate again
-                store.bulk_load(path=str(dump), format=pyoxigraph.RdfFormat.N_QUADS, lenient=True)
-            except (OSError, SyntaxError) as exc:
+                if not sha256 or not file_matches(dump, sha256):
+                    raise ValueError("it does not match its SHA-256 in build.json")
+                store.bulk_load(path=str(dump), format=pyoxigraph.RdfFormat.N_QUADS)
+            except (OSError, SyntaxError, ValueError) as exc:
                 log.warning("reading %s from disk: its dump %s could not be loaded into "
                             "memory (%s)", self.build_dir, dump, exc)
             else:

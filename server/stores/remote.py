@@ -58,6 +58,7 @@ from bjkg.server.sparql.client import (Answer, Credentials, SparqlClient, StoreH
 from bjkg.server.sparql.text import (QUERY_FORMS, NestingTooDeep, SparqlTextError, analyse, describe_as_construct, limit_rows,
                                strip_dataset_clauses, substitute)
 from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset, ReadOnly, load_manifest
+from bjkg.server.stores.integrity import read_manifest
 from bjkg.server.sparql.workers import StoreUnavailable
 
 EMPTY_GRAPH = "urn:x-bjkg:no-graph"  # a graph name nobody writes: an empty default / named graph
@@ -508,7 +509,7 @@ def open_remote(config: Mapping[str, Any]) -> tuple[RemoteStore, dict | None, Pa
     build_dir = Path(config["BUILD_DIR"]) if config.get("BUILD_DIR") else None
     build = None
     if build_dir is not None and (build_dir / "build.json").is_file():
-        build = json.loads((build_dir / "build.json").read_text(encoding="utf-8"))
+        build = read_manifest(build_dir / "build.json")
     elif build_dir is not None and build_dir.exists():
         load_manifest(build_dir)  # raises BuildNotFound with its explanation
     else:

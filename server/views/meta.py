@@ -20,7 +20,7 @@ from bjkg.server.pages import i18n
 from bjkg.server.core import vocab
 from bjkg.server.core.conneg import RDF_FORMATS, negotiate, response_mimetype
 from bjkg.server.pages.describe import Linker, inbound_page, select
-from bjkg.server.core.errors import bad_request, not_found
+from bjkg.server.core.errors import bad_request, not_found, service_unavailable
 from bjkg.server.pages.examples import load_examples
 from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.pages.labels import canonical_lang, group_labels, pick
@@ -28,6 +28,7 @@ from bjkg.server.core.settings import SETTINGS, public_settings
 from bjkg.server.stores.embedded import Dataset
 from bjkg.server.pages.catalog import quotes_status
 from bjkg.server.views.catalog import graph_href, published_counts
+from bjkg.server.stores.integrity import file_matches
 from bjkg.server.views.common import current_lang, page_number, respond, wants_json
 
 bp = Blueprint("meta", __name__)
@@ -315,6 +316,11 @@ def dump(name: str):
     path = _build_file(name) if info is not None else None
     if path is None:
         raise not_found(f"No dump named {name!r}; see /.well-known/void for the list.")
+    if info.get("sha256") and not file_matches(path, str(info["sha256"])):
+        # never a Digest header that the bytes sent would contradict
+        raise service_unavailable(f"The dump {name} on this server does not match the SHA-256 its "
+                                  "build.json gives it (the build folder is damaged); it is not "
+                                  "served until the operator rebuilds. Please report this.")
     response = send_file(path, mimetype=DUMP_TYPES.get(name, "application/octet-stream"),
                          as_attachment=True, download_name=name, conditional=True)
     if info.get("sha256"):
