@@ -104,7 +104,7 @@ def _register_error_translation(app: Flask) -> None:
         return render_problem(exc)
 
     def on_failed(exc: QueryFailed):
-        return problem(HTTPProblem(exc.status, exc.message))
+        return problem(HTTPProblem(exc.status, _local_paths_hidden(app, exc.message)))
 
     def on_timeout(exc: QueryTimedOut):
         return problem(timeout_problem(app.config["QUERY_TIMEOUT"]))
@@ -120,8 +120,9 @@ def _register_error_translation(app: Flask) -> None:
             "replaced. Try a more selective query."))
 
     def on_unavailable(exc: StoreUnavailable):
-        app.logger.error("store unavailable: %s", exc)
-        return problem(service_unavailable(f"The store is unavailable: {exc}", retry_after=10))
+        app.logger.error("store unavailable: %s", exc)  # the log keeps the full text
+        return problem(service_unavailable(f"The store is unavailable: {_local_paths_hidden(app, str(exc))}",
+                                           retry_after=10))
 
     def on_read_only(exc: ReadOnly):
         return problem(forbidden(f"This server is read-only ({exc})."))
@@ -185,6 +186,21 @@ def _timeout_response_bytes(app: Flask, seconds: float, accept: str | None, cors
         head.append(f"Access-Control-Allow-Origin: {cors}")
     head += [f"Content-Length: {len(body)}", "Connection: close"]
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _local_paths_hidden(app: Flask, text: str) -> str:
+    """`text` (an engine's or a worker's error, shown to the client) with the server's own
+    folders named relative to the build — `<build>`, `<cache>` — never as the machine's
+    absolute paths, which tell a visitor the user name and layout and help nobody."""
+    state = app.extensions.get(EXTENSION_KEY)
+    cache = _prepared_dir(app.config)
+    folders = [(str(cache), "<cache>"), (str(cache.resolve()), "<cache>")]
+    if state is not None and state.build_dir is not None:
+        folders.append((str(state.build_dir), "<build>"))
+    for folder, name in sorted(folders, key=lambda f: -len(f[0])):  # the longer (inner) first
+        if len(folder) > 1:
+            text = text.replace(folder, name)
+    return text
 
 
 def _prepared_dir(config) -> Path:

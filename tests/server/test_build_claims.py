@@ -3,6 +3,7 @@ each UI script, index.json, VoID), and nothing of the builder's machine (no abso
 """
 from __future__ import annotations
 
+import html
 import json
 
 import pyoxigraph
@@ -130,5 +131,31 @@ def test_nothing_served_shows_the_builders_absolute_paths(tmp_path):
                 assert str(tmp_path) not in body, (path, accept)
         shown = {s["name"]: s["value"] for s in client.get("/-/settings.json").get_json()["settings"]}
         assert shown["BUILD_DIR"] == "(set)" and shown["CACHE_DIR"] == "(set)"
+    finally:
+        close_app(app)
+
+
+def test_store_and_engine_errors_name_the_servers_folders_relative_to_the_build(tmp_path):
+    """A worker that cannot open the store, or an engine error, may quote a file path; the
+    client sees it relative to the build (`<build>/store/LOCK`), the log keeps it whole."""
+    from bjkg.server.sparql.evaluate import QueryFailed
+    from bjkg.server.sparql.workers import StoreUnavailable
+
+    home = tmp_path / "home-of-alice-the-builder"
+    build = make_tiny_build(home / "build")
+    app = _app_over(build, CACHE_DIR=str(home / "cache"))
+    errors = {"/boom/store": StoreUnavailable(f"IO error: lock {build.resolve()}/store/LOCK: busy"),
+              "/boom/engine": QueryFailed(500, f"cannot read {home / 'cache'}/facets.pickle")}
+    for path, exc in errors.items():
+        app.add_url_rule(path, path, lambda exc=exc: (_ for _ in ()).throw(exc))
+    try:
+        client = app.test_client()
+        for path, shown in (("/boom/store", "<build>/store/LOCK"), ("/boom/engine", "<cache>/facets.pickle")):
+            for accept in ("text/html", "application/json"):
+                response = client.get(path, headers={"Accept": accept})
+                body = response.get_data(as_text=True)
+                assert response.status_code in (500, 503), (path, response.status_code)
+                assert "home-of-alice-the-builder" not in body and str(tmp_path) not in body, body
+                assert shown in html.unescape(body), body
     finally:
         close_app(app)
