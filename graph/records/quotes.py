@@ -104,9 +104,12 @@ def check_quotes(catalog: Catalog, sources: Path) -> QuoteCheck:
                             "source record")
             continue
         needle = fold(evidence.quote)
-        if not needle or needle not in folded[evidence.doc]:
+        position = folded[evidence.doc].find(needle) if needle else -1
+        if position < 0:
             problems.append(f"{evidence.where}: quote not found in {evidence.doc}: "
                             f"{evidence.quote!r}")
+        else:
+            evidence.offset = position  # reading order, written as bjkg:quoteOffset
         checked += 1
     if problems:
         raise QuoteError(problems)

@@ -91,6 +91,9 @@ class Generator:
         if evidence.quote:
             self.add(graph, node, BJKG.quote,
                      Literal(evidence.quote, lang=self.script_of(evidence.doc)))
+            if evidence.offset is not None:
+                self.add(graph, node, BJKG.quoteOffset,
+                         Literal(evidence.offset, datatype=XSD.nonNegativeInteger))
 
     # ------------------------------------------------------------ entities
     def entity(self, entity: Entity) -> None:
