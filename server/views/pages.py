@@ -20,6 +20,7 @@ from bjkg.server.core.conneg import HTML, RDF_FORMATS, Format, format_by_name, n
 from bjkg.server.pages.describe import describe, description_triples, select
 from bjkg.server.core.errors import bad_request, not_found
 from bjkg.server.pages.divisions import name_sources
+from bjkg.server.pages.equivalence import RELATIONS_QUERY, Alignments
 from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.pages.locator_map import POINTS_QUERY, LocatorMap, get_map
 from bjkg.server.stores.page_reads import IndexSource
@@ -111,7 +112,7 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
     store = get_store()
     description = describe(store, iri, base=current_app.config["BASE_IRI"], lang=lang,
                            inbound_predicate=inbound_predicate, inbound_page=page,
-                           locator=_locator, indexes=_indexes(store))
+                           locator=_locator, indexes=_indexes(store), alignments=alignments(store))
     alternates = [(self_href(s), SUFFIXES[s]) for s in ADVERTISED]
     if description is None:
         return _not_found(iri, media_type)
@@ -137,6 +138,19 @@ def _indexes(store) -> IndexSource | None:
     if local_store is None or getattr(store, "writable", False):
         return None
     return IndexSource(local_store(), labels=store.label_table())
+
+
+def alignments(store) -> Alignments:
+    """The ontology's property alignments (sub-/equivalent/inverse properties), read once
+    per process and build; a writable store can change, so it is read per request."""
+    if getattr(store, "writable", False):
+        return Alignments.from_bindings(select(store, RELATIONS_QUERY, max_rows=100_000))
+    key = ("bjkg.alignments", get_state().build_hash)
+    found = current_app.extensions.get(key)
+    if found is None:
+        found = Alignments.from_bindings(select(store, RELATIONS_QUERY, max_rows=100_000))
+        current_app.extensions[key] = found
+    return found
 
 
 def _locator() -> LocatorMap | None:
