@@ -26,8 +26,10 @@ from bjkg.server.core import vocab
 from bjkg.server.pages.chart import build_charts
 from bjkg.server.pages.divisions import (LISTED_DIVISION, division_facts, division_rows,
                               indexed_division_rows)
-from bjkg.server.pages.labels import best, canonical_lang as _canonical_lang, group_labels, local_name
+from bjkg.server.pages.equivalence import Alignments, merge_inbound, merge_properties
+from bjkg.server.pages.labels import best_for, canonical_lang as _canonical_lang, group_labels, local_name
 from bjkg.server.pages.numbers import humanize, to_decimal
+from bjkg.server.pages.reading import is_document, read_document
 
 V = vocab
 # Pure functions of a few hundred distinct tags and IRIs, called for every label and link of
@@ -347,7 +349,7 @@ class Linker:
         """The label to show: chosen language with fallback, else a built-in or compact name."""
         shown = self._shown.get(iri)
         if shown is None:
-            shown = best(self._labels.get(iri, ()), self.lang)
+            shown = best_for(self._labels.get(iri, ()), self.lang)
             if shown is None:
                 shown = i18n.term_label(iri, self.lang) or _compact(iri) or local_name(iri)
             self._shown[iri] = shown
@@ -568,6 +570,78 @@ def _observations(source, linker: Linker, node: NamedNode, lang: str) -> tuple[l
     return out, total
 
 
+def _roll_up(source, linker: Linker, node: NamedNode, lang: str, observations: list[dict],
+             total: int) -> tuple[list[dict], int]:
+    """A place's own observations and those of every place within it (the inferred graph
+    holds the transitive closure of bjkg:within), each labelled with the place it is about.
+
+    The figures about 城市副中心 are figures about 通州 too; a reader of 通州's page should
+    not have to know that the sub-centre lies inside it to find them."""
+    for obs in observations:
+        obs["place"] = linker.link(node.value)
+    within = V.BJKG + "within"
+    count = source.inbound_counts(node).get(within, 0)
+    if not count:
+        return observations, total
+    places, labels = source.inbound_group(node, within, count)
+    linker.add_label_sets(labels)
+    seen = {o["iri"] for o in observations}
+    for place in sorted(places):
+        chosen, place_total, place_labels = source.observations(NamedNode(place))
+        linker.add_label_sets(place_labels)
+        for row in chosen:
+            if row["obs"].value in seen:
+                continue
+            seen.add(row["obs"].value)
+            total += 1
+            if len(observations) < OBSERVATION_LIMIT:
+                obs = _observation_row(linker, row, lang)
+                obs["place"] = linker.link(place)
+                observations.append(obs)
+        total += max(0, place_total - len(chosen))  # a place's own list was cut: count the rest
+    observations.sort(key=lambda o: ((o["indicator"] or {}).get("label", ""), o["period_sort"],
+                                     o["status"] or "", o["iri"]))
+    return observations, total
+
+
+def _place_chart_rows(observations: list[dict]) -> list[dict]:
+    """Observations as chart rows for a place page: one chart per indicator, place and unit,
+    drawn only where there is something to compare (two or more bars)."""
+    rows = []
+    for obs in observations:
+        title = " · ".join(filter(None, [(obs["indicator"] or {}).get("label"),
+                                         (obs.get("place") or {}).get("label")]))
+        rows.append({**obs, "area_label": title})
+    counts: dict[tuple, int] = {}
+    for row in rows:
+        if row.get("value") is not None and row.get("period_label"):
+            key = (row["area_label"], row.get("unit_label") or "")
+            counts[key] = counts.get(key, 0) + 1
+    return [r for r in rows if counts.get((r["area_label"], r.get("unit_label") or ""), 0) > 1]
+
+
+# Columns of an observation table, in order; `place` (what a place page's figure is about)
+# replaces `area` on place pages.
+_COLUMNS = ("indicator", "value", "unit", "qualifier", "period", "area", "status", "quote")
+
+
+def observation_columns(observations: list[dict], focus: str) -> list[str]:
+    """The columns an observation table shows: never one that only repeats what the page
+    is about (the indicator on its own page, the place on a place's), nor an empty place."""
+    if not observations:
+        return []
+    place_key = "place" if any("place" in o for o in observations) else "area"
+    out = []
+    for column in _COLUMNS:
+        key = place_key if column == "area" else column
+        if key in ("indicator", "area", "place"):
+            iris = {(o.get(key) or {}).get("iri") for o in observations}
+            if iris <= {focus, None}:
+                continue
+        out.append(key)
+    return out
+
+
 def _observation_row(linker: Linker, row: dict, lang: str) -> dict:
     """One observation as a table row / chart point."""
     def link(name):
@@ -617,14 +691,17 @@ def kind_of(base: str, iri: str) -> str | None:
 
 
 def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | None = None,
-             inbound_page: int = 1, locator=None, indexes=None) -> dict | None:
+             inbound_page: int = 1, locator=None, indexes=None,
+             alignments: Alignments | None = None) -> dict | None:
     """The description of one resource (the page's data): labels, types, properties with
     provenance, inbound links (paged), observations, charts and, for places, the joined
     division data of the external datasets with a locator map (`locator` returns the
     process's base map). None if the store has nothing about the IRI.
 
     `indexes` (a `bjkg.server.stores.page_reads.IndexSource` of the served store) answers the reads
-    without SPARQL; without it they are queries on `store`."""
+    without SPARQL; without it they are queries on `store`. `alignments` (the ontology's
+    property alignments) lets the page show each fact once (`bjkg.server.pages.equivalence`);
+    what it moves aside stays in `alternatives` and `inbound_alternatives`."""
     node = NamedNode(iri)
     linker = Linker(base, lang)
     source = IndexPages(indexes) if indexes is not None else QuerySource(store)
@@ -637,17 +714,33 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
     type_iris = {t["iri"] for t in types}
     wants_observations = kind in OBSERVATION_KINDS or bool(type_iris & {
         V.BJKG + "Place", V.BJKG + "Initiative", V.BJKG + "Agency", V.BJKG + "Indicator"})
+    is_place = kind in ("place", "division") or bool(type_iris & {V.BJKG + "Place", LISTED_DIVISION})
     observations, obs_total = (_observations(source, linker, node, lang) if wants_observations
                                else ([], 0))
+    if is_place and wants_observations:
+        observations, obs_total = _roll_up(source, linker, node, lang, observations, obs_total)
     hidden = set(_INBOUND_HIDDEN)
     if observations:
         hidden.update(OBSERVATION_LINKS)
+    reading = None
+    if is_document(kind, type_iris):
+        page = max(1, inbound_page) if inbound_predicate is None else 1
+        reading = read_document(select, store, linker, iri, lang, page)
+        if reading is not None:  # what cites the document is read as its quotes, not hashes
+            hidden.add(V.PROV + "wasDerivedFrom")
     inbound = _inbound(source, linker, node, hidden, inbound_predicate, max(1, inbound_page))
     if not rows and not inbound and not observations:
         return None
+    alignments = alignments or Alignments()
+    properties, alternatives = merge_properties(properties, alignments)
+    inbound, inbound_alternatives = merge_inbound(inbound, properties, alignments)
     is_indicator = kind == "indicator" or V.BJKG + "Indicator" in type_iris
-    charts = build_charts(observations, lang) if is_indicator else []
-    is_place = kind in ("place", "division") or bool(type_iris & {V.BJKG + "Place", LISTED_DIVISION})
+    if is_indicator:
+        charts = build_charts(observations, lang)
+    elif is_place:
+        charts = build_charts(_place_chart_rows(observations), lang)
+    else:
+        charts = []
     division = division_facts(*source.divisions(node), linker, locator) if is_place else None
     return {
         "iri": iri,
@@ -658,8 +751,12 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
         "labels": linker.labels(iri),
         "types": types,
         "properties": properties,
+        "alternatives": alternatives,
         "inbound": inbound,
+        "inbound_alternatives": inbound_alternatives,
         "observations": [_public_observation(o) for o in observations],
+        "observation_columns": observation_columns(observations, iri),
+        "reading": reading,
         "observations_total": obs_total,
         "observations_limit": OBSERVATION_LIMIT,
         "charts": charts,
@@ -697,7 +794,7 @@ def description_triples(store, iri: str, description: dict) -> list[Triple]:
 
     for row in select(store, _OUTBOUND_QUERY, use_union=False, s=node):
         add(node, row["p"], row["o"])
-    for group in description["inbound"]:
+    for group in description["inbound"] + description.get("inbound_alternatives", []):
         p = NamedNode(group["predicate"]["iri"])
         for item in group["items"]:
             add(NamedNode(item["iri"]), p, node)
