@@ -22,6 +22,7 @@ from bjkg.server.core.conneg import RDF_FORMATS, negotiate, response_mimetype
 from bjkg.server.pages.describe import Linker, inbound_page, select
 from bjkg.server.core.errors import bad_request, not_found, service_unavailable
 from bjkg.server.pages.examples import load_examples
+from bjkg.server.pages.overview import overview
 from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.pages.labels import canonical_lang, group_labels, pick
 from bjkg.server.core.settings import SETTINGS, public_settings
@@ -92,10 +93,13 @@ def home():
     linker = Linker(_base(), lang)
     _labelled(linker, _CLASS_LABELS_QUERY)
     _labelled(linker, _ALL_LABELS_OF_DOCUMENTS_QUERY)
-    classes = [{**linker.link(iri), "count": n, "href": _class_href(iri)}
+    classes = [{**linker.link(iri), "count": n, "href": _class_href(iri),
+                "own": iri.startswith(_base() + "ontology#")}
                for iri, n in counts.classes.items()]
-    classes.sort(key=lambda c: (-c["count"], c["label"]))
-    graphs = [{**linker.link(iri), "count": n, "href": graph_href(iri)} for iri, n in sorted(counts.graphs.items())]
+    # The dataset's own classes (bjkg:…) first, the vocabularies it reuses after.
+    classes.sort(key=lambda c: (not c["own"], -c["count"], c["label"]))
+    graphs = [{**linker.link(iri), "count": n, "href": graph_href(iri), "name": _graph_name(iri)}
+              for iri, n in sorted(counts.graphs.items())]
     sources = [{**source, "document_link": linker.link(source["document"]) if source.get("document") else None,
                 "graph_href": linker.href(source["graph"]) if source.get("graph") else None}
                for source in manifest.get("sources", [])]
@@ -115,10 +119,18 @@ def home():
         "dumps": _dumps(manifest),
         "examples": [ex.as_dict(lang) for ex in load_examples(_base())],
         "sparql_endpoint": "/sparql",
+        **overview(select, get_store(), linker, lang),
     }
     as_json = request.path.endswith(".json") or wants_json()
     return respond("meta/home.html", data, as_json=as_json,
                    alternates=[("/index.json", "application/json")])
+
+
+def _graph_name(iri: str) -> str:
+    """A graph's name as its path under `<base>graph/` (`external/cpca-divisions` and
+    `links/cpca-divisions` are two graphs, never two rows reading `cpca-divisions`)."""
+    prefix = _base() + "graph/"
+    return iri[len(prefix):] if iri.startswith(prefix) else iri
 
 
 def _class_href(iri: str) -> str:
@@ -336,6 +348,17 @@ def checksums():
     lines = [f"{info['sha256']}  {name}" for name, info in _manifest().get("dumps", {}).items()
              if info.get("sha256")]
     return Response("\n".join(lines) + "\n", mimetype="text/plain")
+
+
+# --------------------------------------------------------------------------- favicon
+
+@bp.route("/favicon.ico")
+def favicon():
+    """The site's icon, where browsers look for it first (no 404 on a first visit)."""
+    response = send_file(Path(current_app.static_folder) / "favicon.ico",
+                         mimetype="image/vnd.microsoft.icon", conditional=True)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 # --------------------------------------------------------------------------- settings

@@ -116,7 +116,11 @@ def test_void_dcat_description(client, tiny_build):
     jsonld = client.get("/.well-known/void", headers={"Accept": "application/ld+json"})
     assert jsonld.mimetype == "application/ld+json"
     html = client.get("/.well-known/void", headers=HTML)
-    assert html.mimetype == "text/html" and "void:sparqlEndpoint" in html.get_data(as_text=True)
+    # a page for people (tables), not the Turtle: that is one link away
+    page = html.get_data(as_text=True)
+    assert html.mimetype == "text/html" and "@prefix" not in page
+    assert "http://localhost/sparql" in page and 'table class="graphs"' in page
+    assert f"{manifest['triples']:,}" in page
 
 
 @pytest.mark.parametrize("name", ["bjkg.trig", "bjkg.nq", "bjkg.jsonld"])
