@@ -48,6 +48,21 @@ def choose_lang(*candidates: str | None) -> str:
     return DEFAULT_LANG
 
 
+def lang_from_accept(ranges: Iterable[str]) -> str | None:
+    """The first supported script among Accept-Language ranges, best first: `en-GB` reads
+    as en, `zh-TW`/`zh-HK`/`zh-Hant` as zh-Hant, `zh`/`zh-CN`/`zh-Hans` as zh-Hans; None
+    when nothing matches (the caller's default applies)."""
+    for value in ranges:
+        if not value or value == "*":
+            continue
+        key = _lang_key(value.strip())
+        if key in LANGS:
+            return key
+        if key.lower().startswith("zh"):
+            return "zh-Hant" if "hant" in key.lower() else "zh-Hans"
+    return None
+
+
 def fallback_order(lang: str) -> list[str]:
     """The chosen language first, then zh-Hans → zh-Hant → en, then pinyin."""
     order = [lang] + [l for l in LANGS if l != lang] + [PINYIN]
@@ -103,6 +118,37 @@ def best(pairs: Iterable[tuple[str, str]], lang: str) -> str | None:
     a page shows one label for each of a hundred linked IRIs and groups only its own."""
     found = min(((_rank(tag or "", lang), text) for text, tag in pairs), default=None)
     return found[1] if found is not None else None
+
+
+@lru_cache(maxsize=1)
+def _s2t():
+    """OpenCC's Simplified → Traditional converter (costly to make: one per process)."""
+    import opencc  # the build's dependency too; imported on first use only
+
+    return opencc.OpenCC("s2t")
+
+
+@lru_cache(maxsize=65536)
+def to_traditional(text: str) -> str:
+    """`text` in Traditional characters (OpenCC s2t). For labels the graph has only in
+    Simplified — external datasets such as the division table — shown in 繁體 mode."""
+    return _s2t().convert(text)
+
+
+def best_for(pairs: Iterable[tuple[str, str]], lang: str) -> str | None:
+    """`best`, and in 繁體 mode a label that exists only in Simplified (or untagged
+    Chinese) converted to Traditional: the page reads in one script throughout."""
+    found = min(((_rank(tag or "", lang), text, tag or "") for text, tag in pairs), default=None)
+    if found is None:
+        return None
+    text, tag = found[1], _lang_key(found[2])
+    if lang == "zh-Hant" and tag in ("zh-Hans", "") and _has_han(text):
+        return to_traditional(text)
+    return text
+
+
+def _has_han(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def local_name(iri: str) -> str:

@@ -2,11 +2,13 @@
 
 Datasette's rule: a view computes one dict; `respond` turns it into HTML (a template that
 only formats it) or its JSON twin, adds `Link: rel="alternate"` headers naming the other
-representations and `Vary`, and remembers a `?lang=` choice in a cookie. Templates get the
-translator `t`, the chosen `lang` and `lang_url` from one context processor.
+representations and `Vary`, carries a `?lang=` choice to the page's links, and sets the
+language cookie only when the reader asks to remember it. Templates get the translator
+`t`, the chosen `lang` and `lang_url` from one context processor.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from urllib.parse import urlencode
@@ -18,22 +20,52 @@ from bjkg.server.core import vocab
 from bjkg.server.core.conneg import choose
 from bjkg.server.core.errors import bad_request
 from bjkg.server.pages.examples import load_examples
-from bjkg.server.pages.labels import LANG_COOKIE, LANG_NAMES, LANGS, choose_lang
+from bjkg.server.pages.labels import LANG_COOKIE, LANG_NAMES, LANGS, choose_lang, lang_from_accept
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_PAGE = 10_000
 
 
 def current_lang() -> str:
-    """The reader's language: `?lang=`, then the cookie, then zh-Hans."""
-    return choose_lang(request.args.get("lang"), request.cookies.get(LANG_COOKIE))
+    """The reader's language: `?lang=`, then the language they asked us to remember (the
+    cookie), then the browser's `Accept-Language`, then zh-Hans."""
+    negotiated = lang_from_accept(request.accept_languages.values())
+    return choose_lang(request.args.get("lang"), request.cookies.get(LANG_COOKIE), negotiated)
 
 
-def lang_url(code: str) -> str:
-    """The current URL with `lang` set to `code` (other query arguments kept)."""
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+def explicit_lang() -> str | None:
+    """The `?lang=` of this request when it names a supported language, else None."""
+    chosen = request.args.get("lang")
+    return chosen if chosen and choose_lang(chosen) == chosen else None
+
+
+def lang_url(code: str, remember: bool = False) -> str:
+    """The current URL with `lang` set to `code` (other query arguments kept); with
+    `remember`, the link also asks to keep the choice in a cookie."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "remember")]
     args.append(("lang", code))
+    if remember:
+        args.append(("remember", "1"))
     return request.path + "?" + urlencode(args)
+
+
+# href="/…" and action="/…" of the pages' own links (not "//host"): the pages are ours and
+# every attribute is written with double quotes by Jinja, so this reads them exactly.
+_LOCAL_LINK = re.compile(r'(\s(?:href|action)=")(/(?!/)[^"#]*)(#[^"]*)?"')
+_NO_LANG = ("/static/", "/dumps/", "/-/locator-map.svg", "/favicon")
+
+
+def carry_lang(html: str, lang: str) -> str:
+    """Links from a page opened with `?lang=` keep that language (`?lang=` applies to the
+    page and the links from it, without a cookie): each local link without a `lang`
+    argument gets one. Files (static, dumps) and fragments are left as they are."""
+    def add(match: re.Match) -> str:
+        head, path, fragment = match.group(1), match.group(2), match.group(3) or ""
+        if path.startswith(_NO_LANG) or re.search(r"[?&]amp;lang=|[?&]lang=", path):
+            return match.group(0)
+        joiner = "&amp;" if "?" in path else "?"
+        return f'{head}{path}{joiner}lang={lang}{fragment}"'
+    return _LOCAL_LINK.sub(add, html)
 
 
 def page_url(**changes) -> str:
@@ -73,8 +105,11 @@ def respond(template: str, data: Mapping, *, status: int = 200, as_json: bool = 
         response = Response(body + "\n", status=status, mimetype="application/json")
     else:
         html = render_template(template, data=data, alternates=alternates, **extra)
+        if explicit_lang() and request.args.get("remember") != "1":
+            html = carry_lang(html, explicit_lang())
         response = Response(html, status=status, mimetype="text/html")
         response.vary.add("Cookie")
+        response.vary.add("Accept-Language")
     response.vary.add("Accept")
     if alternates:
         response.headers["Link"] = alternate_links(alternates)
@@ -83,11 +118,15 @@ def respond(template: str, data: Mapping, *, status: int = 200, as_json: bool = 
 
 
 def remember_lang(response: Response) -> Response:
-    """Keep an explicit `?lang=` choice in a cookie so the next page uses it too."""
-    chosen = request.args.get("lang")
-    if chosen and choose_lang(chosen) == chosen:
-        response.set_cookie(LANG_COOKIE, chosen, max_age=COOKIE_MAX_AGE, samesite="Lax",
+    """Keep a language in a cookie only when the reader asks (`?lang=X&remember=1`, the
+    switcher's "remember" link); `?remember=0` forgets it. A plain `?lang=` sets nothing:
+    it applies to the page and the links from it."""
+    remember = request.args.get("remember")
+    if remember == "1" and explicit_lang():
+        response.set_cookie(LANG_COOKIE, explicit_lang(), max_age=COOKIE_MAX_AGE, samesite="Lax",
                             httponly=False)
+    elif remember == "0":
+        response.delete_cookie(LANG_COOKIE, samesite="Lax")
     return response
 
 
@@ -101,6 +140,8 @@ def template_globals() -> dict:
 
     base = current_app.config["BASE_IRI"]
     return {"lang": lang, "t": t, "lang_url": lang_url, "page_url": page_url,
+            "lang_param": explicit_lang(), "remembered": request.cookies.get(LANG_COOKIE),
+            "base_iri": base,
             "LANGS": LANGS, "LANG_NAMES": LANG_NAMES,
             "editor_examples": _editor_examples(base, lang),
             "default_query": default_query(base)}

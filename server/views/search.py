@@ -7,7 +7,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from bjkg.server.pages import i18n
-from bjkg.server.pages.labels import group_labels, local_name, pick
+from pyoxigraph import Literal, NamedNode
+
+from bjkg.server.pages.labels import group_labels, local_name, pick, to_traditional
+from bjkg.server.pages.overview import labels_query
+from bjkg.server.web.extension import get_store
 from bjkg.server.pages.search_index import MATCH_NAMES
 from bjkg.server.views.common import current_lang, respond, wants_json
 from bjkg.server.web.search import LabelIndex, index
@@ -18,23 +22,73 @@ MAX_RESULTS = 50
 MAX_QUERY_CHARS = 200
 
 
+# What tells two same-named results apart: the code and the places a result lies within
+# (通州区 110112 in 北京市, 通州区 320612 in 南通市 · 江苏省), read for the hits shown only.
+_CONTEXT_QUERY = """
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
+PREFIX geo: <http://www.opengis.net/ont/geosparql#>
+SELECT ?x ?code ?parent ?grand WHERE {
+  VALUES ?x { %s }
+  { ?x skos:notation ?code }
+  UNION { ?x bjkg:within|geo:sfWithin ?parent OPTIONAL { ?parent bjkg:within|geo:sfWithin ?grand } }
+}
+"""
+MAX_PARENTS = 2
+
+
+def _context(store, iris: list[str], linker) -> dict[str, dict]:
+    """Per IRI: its codes and its nearest enclosing places (nearest first)."""
+    if not iris:
+        return {}
+    values = " ".join(str(NamedNode(iri)) for iri in iris)
+    rows = store.query(_CONTEXT_QUERY % values, max_rows=20_000).bindings()
+    codes: dict[str, set[str]] = {}
+    parents: dict[str, dict[str, set[str]]] = {}
+    for row in rows:
+        x = row["x"].value
+        if isinstance(row.get("code"), Literal):
+            codes.setdefault(x, set()).add(row["code"].value)
+        if isinstance(row.get("parent"), NamedNode):
+            grands = parents.setdefault(x, {}).setdefault(row["parent"].value, set())
+            if isinstance(row.get("grand"), NamedNode):
+                grands.add(row["grand"].value)
+    wanted = {p for found in parents.values() for p in found}
+    linker.add_labels(store.query(labels_query(sorted(wanted)), max_rows=20_000).bindings()
+                      if wanted else [])
+    out = {}
+    for iri in iris:
+        found = parents.get(iri, {})
+        # the nearest parent lies within the most of the others
+        nearest = sorted(found, key=lambda p: (-len(found[p] & set(found)), p))[:MAX_PARENTS]
+        out[iri] = {"codes": sorted(codes.get(iri, ())),
+                    "parents": [linker.link(p) for p in nearest]}
+    return out
+
+
 def _result(idx: LabelIndex, hit, lang: str, linker_href) -> dict:
     """One search hit as shown: display label, matched label, kind and types."""
     labels = group_labels(idx.labels.get(hit.iri, []))
     shown = pick(labels, lang)
+    label = shown[0] if shown else hit.text
+    if shown and lang == "zh-Hant" and shown[1] == "zh-Hans":
+        label = to_traditional(label)  # a label only the Simplified source has (external data)
     types = []
     for ty in idx.types.get(hit.iri, []):
         found = pick(idx.type_labels.get(ty, {}), lang)
-        if found:  # only typed by labelled classes (the ontology's): skip skos:Concept etc.
-            types.append({"iri": ty, "label": found[0]})
+        name = found[0] if found else i18n.term_label(ty, lang)
+        if name:  # only classes with a name (the ontology's, or reused ones we name)
+            types.append({"iri": ty, "label": name})
+    kind = _kind(hit.iri)
     return {
         "iri": hit.iri, "href": linker_href(hit.iri),
-        "label": shown[0] if shown else hit.text,
+        "label": label,
         "labels": labels,
         "matched": hit.text, "matched_lang": hit.lang, "matched_alt": hit.is_alt,
         "match": MATCH_NAMES[hit.match],
         "types": sorted(types, key=lambda t: t["label"]),
-        "kind": _kind(hit.iri),
+        "kind": kind,
+        "kind_label": i18n.text("kind_" + kind, lang) if i18n.has("kind_" + kind) else kind,
     }
 
 
@@ -59,6 +113,9 @@ def search():
         idx = index()
         linker = Linker(current_app.config["BASE_IRI"], lang)
         results = [_result(idx, hit, lang, linker.href) for hit in idx.search(query, MAX_RESULTS)]
+        context = _context(get_store(), [r["iri"] for r in results], linker)
+        for result in results:
+            result.update(context.get(result["iri"], {"codes": [], "parents": []}))
     data = {"q": query, "lang": lang, "count": len(results), "limit": MAX_RESULTS,
             "results": results}
     alternates = [("/search.json?q=" + _q(query), "application/json")] if query else []

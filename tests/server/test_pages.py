@@ -97,6 +97,10 @@ def test_language_fallback_switch_and_cookie(client):
     assert zh["lang"] == "zh-Hans" and zh["label"] == "通州区"
     r = client.get("/id/place/tongzhou?lang=zh-Hant", headers=HTML)
     assert "<h1 id=\"label\">通州區</h1>" in r.get_data(as_text=True)
+    # ?lang= applies to the page and its links; a cookie only when the reader asks for it
+    assert "Set-Cookie" not in r.headers
+    assert 'href="/id/place/beijing?lang=zh-Hant"' in r.get_data(as_text=True)
+    r = client.get("/id/place/tongzhou?lang=zh-Hant&remember=1", headers=HTML)
     assert "bjkg_lang=zh-Hant" in r.headers["Set-Cookie"]
     # remembered: the next page without ?lang= uses the cookie
     client.set_cookie("bjkg_lang", "en")
