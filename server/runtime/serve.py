@@ -134,7 +134,8 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
         mode = f"build {resolved['BUILD_DIR']} (read-only)"
     if not resolved["EMPTY"] and not resolved.get("SPARQL_ENDPOINT"):
         _prepare_search_index(overrides)
-    click.echo(f"bjkg: serving {mode} on http://{host}:{port}/sparql", err=True)
+    root = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    click.echo(f"bjkg: serving {mode} on {root} (SPARQL endpoint: {root}sparql)", err=True)
     BjkgServer(lambda: _warm(create_app(overrides)), options).run()
 
 
