@@ -56,7 +56,7 @@ def browser():
 @pytest.fixture()
 def page(browser, live_server):
     """A fresh page that records every request it makes."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
     pg = context.new_page()
     pg.requests = []
     pg.on("request", lambda request: pg.requests.append(request.url))
@@ -93,7 +93,13 @@ def test_home_search_entity_and_language(page):
     assert page.locator("h1#label").inner_text() == "Tongzhou District"
     page.click("nav.langs a[data-lang=zh-Hant]")
     assert page.locator("h1#label").inner_text() == "通州區"
-    # remembered: a new page without ?lang= keeps Traditional
+    # ?lang= alone is not remembered: a new page follows the browser (zh-CN)
+    page.goto(page.base + "/id/place/beijing")
+    assert page.locator("html").get_attribute("lang") == "zh-Hans"
+    # remembered when the reader asks: a new page without ?lang= keeps Traditional
+    page.goto(page.base + "/id/place/tongzhou?lang=zh-Hant")
+    page.click("nav.langs a.remember")
+    page.wait_for_load_state()
     page.goto(page.base + "/id/place/beijing")
     assert page.locator("html").get_attribute("lang") == "zh-Hant"
     assert _outside(page.requests, page.base) == []
