@@ -570,6 +570,21 @@ def _observations(source, linker: Linker, node: NamedNode, lang: str) -> tuple[l
     return out, total
 
 
+def _name_geometries(source, properties: list[dict]) -> None:
+    """A geometry node reads as its WKT (`POINT(116.66 39.91)`), not as its IRI's compact
+    name: the geometry is a point a reader can use, its IRI is bookkeeping."""
+    for prop in properties:
+        if prop["predicate"]["iri"] != V.GEO + "hasGeometry":
+            continue
+        for value in prop["values"]:
+            if value.get("type") != "iri":
+                continue
+            for row in source.outbound(NamedNode(value["iri"])):
+                if row["p"].value == V.GEO + "asWKT" and isinstance(row["o"], Literal):
+                    value["label"] = row["o"].value
+                    break
+
+
 def _roll_up(source, linker: Linker, node: NamedNode, lang: str, observations: list[dict],
              total: int) -> tuple[list[dict], int]:
     """A place's own observations and those of every place within it (the inferred graph
@@ -710,6 +725,7 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
     linker.add_labels(({"x": node, "l": r["o"]} for r in rows
                        if r["p"].value in (V.RDFS_LABEL, V.SKOS_PREF)))
     types, properties = _outbound(source, linker, node, base, rows)
+    _name_geometries(source, properties)
     kind = kind_of(base, iri)
     type_iris = {t["iri"] for t in types}
     wants_observations = kind in OBSERVATION_KINDS or bool(type_iris & {

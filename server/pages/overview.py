@@ -93,10 +93,10 @@ def load_labels(select, store, linker, iris) -> None:
 def overview(select, store, linker, lang: str) -> dict:
     """Every people-first section of the home page (empty lists for a graph without them):
     `figures`, `structures`, `places`, `documents`."""
-    figure_rows = select(store, FIGURES_QUERY, max_rows=20_000)
-    part_rows = select(store, PARTS_QUERY, max_rows=10_000)
-    place_rows = select(store, PLACES_QUERY, max_rows=100)
-    source_rows = select(store, SOURCES_QUERY, max_rows=10_000)
+    figure_rows = select(store, FIGURES_QUERY)
+    part_rows = select(store, PARTS_QUERY)
+    place_rows = select(store, PLACES_QUERY)
+    source_rows = select(store, SOURCES_QUERY)
     iris = [t.value for rows in (figure_rows, part_rows, place_rows, source_rows)
             for row in rows for t in row.values() if isinstance(t, NamedNode)]
     load_labels(select, store, linker, iris)

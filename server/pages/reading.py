@@ -19,7 +19,6 @@ from bjkg.server.pages.numbers import humanize, to_decimal
 from bjkg.server.pages.overview import load_labels
 
 QUOTES_PAGE_SIZE = 25
-MAX_FACTS = 20_000
 
 FACTS_QUERY = """
 PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
@@ -48,7 +47,7 @@ WHERE {
 def read_document(select, store, linker, doc: str, lang: str, page: int) -> dict | None:
     """The reading view of document `doc`: one page of its quotes in text order with their
     facts, or None when nothing cites it. `select` runs a fixed query with bound terms."""
-    rows = select(store, FACTS_QUERY, max_rows=MAX_FACTS, doc=NamedNode(doc))
+    rows = select(store, FACTS_QUERY, doc=NamedNode(doc))
     if not rows:
         return None
     facts: dict[str, dict] = {}

@@ -144,11 +144,11 @@ def alignments(store) -> Alignments:
     """The ontology's property alignments (sub-/equivalent/inverse properties), read once
     per process and build; a writable store can change, so it is read per request."""
     if getattr(store, "writable", False):
-        return Alignments.from_bindings(select(store, RELATIONS_QUERY, max_rows=100_000))
+        return Alignments.from_bindings(select(store, RELATIONS_QUERY))
     key = ("bjkg.alignments", get_state().build_hash)
     found = current_app.extensions.get(key)
     if found is None:
-        found = Alignments.from_bindings(select(store, RELATIONS_QUERY, max_rows=100_000))
+        found = Alignments.from_bindings(select(store, RELATIONS_QUERY))
         current_app.extensions[key] = found
     return found
 

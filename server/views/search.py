@@ -5,14 +5,14 @@ The index is the app's (`bjkg.server.web.search`): built or loaded once per proc
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
-
-from bjkg.server.pages import i18n
 from pyoxigraph import Literal, NamedNode
 
+from bjkg.server.pages import i18n
+from bjkg.server.pages.describe import Linker, select
 from bjkg.server.pages.labels import group_labels, local_name, pick, to_traditional
 from bjkg.server.pages.overview import labels_query
-from bjkg.server.web.extension import get_store
 from bjkg.server.pages.search_index import MATCH_NAMES
+from bjkg.server.web.extension import get_store
 from bjkg.server.views.common import current_lang, respond, wants_json
 from bjkg.server.web.search import LabelIndex, index
 
@@ -42,7 +42,7 @@ def _context(store, iris: list[str], linker) -> dict[str, dict]:
     if not iris:
         return {}
     values = " ".join(str(NamedNode(iri)) for iri in iris)
-    rows = store.query(_CONTEXT_QUERY % values, max_rows=20_000).bindings()
+    rows = select(store, _CONTEXT_QUERY % values)
     codes: dict[str, set[str]] = {}
     parents: dict[str, dict[str, set[str]]] = {}
     for row in rows:
@@ -54,8 +54,7 @@ def _context(store, iris: list[str], linker) -> dict[str, dict]:
             if isinstance(row.get("grand"), NamedNode):
                 grands.add(row["grand"].value)
     wanted = {p for found in parents.values() for p in found}
-    linker.add_labels(store.query(labels_query(sorted(wanted)), max_rows=20_000).bindings()
-                      if wanted else [])
+    linker.add_labels(select(store, labels_query(sorted(wanted))) if wanted else [])
     out = {}
     for iri in iris:
         found = parents.get(iri, {})
@@ -108,7 +107,6 @@ def search():
     lang = current_lang()
     results = []
     if query:
-        from bjkg.server.pages.describe import Linker
 
         idx = index()
         linker = Linker(current_app.config["BASE_IRI"], lang)

@@ -211,6 +211,10 @@ def test_no_table_repeats_a_row_label(browser, server, path):
         for index in range(len(heads)):
             cells = table.locator(f"tbody tr td:nth-child({index + 1})").all_inner_texts()
             assert not cells or set(cells) != {title}, (path, heads[index])
+    if path.startswith("/id/division/"):  # the joined facts neither link to the page itself
+        assert page.locator(f"main a[href='{path}']").count() == 0  # nor show the geometry's CURIE
+        assert "id:division/" not in page.locator("main").inner_text()
+        assert "POINT(" in page.locator("table.props").inner_text()
     labels = page.locator("main a").evaluate_all("els => els.map(e => e.textContent || \"\")")
     assert not [t for t in labels if re.search(r"[0-9a-f]{12}", t)], "hash IRIs as link text"
     only_local(page)
