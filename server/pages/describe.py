@@ -29,7 +29,7 @@ from bjkg.server.pages.divisions import (LISTED_DIVISION, division_facts, divisi
 from bjkg.server.pages.equivalence import Alignments, merge_inbound, merge_properties
 from bjkg.server.pages.labels import best_for, canonical_lang as _canonical_lang, group_labels, local_name
 from bjkg.server.pages.numbers import humanize, to_decimal
-from bjkg.server.pages.reading import is_document, read_document
+from bjkg.server.pages.overview import is_document, read_document
 
 V = vocab
 # Pure functions of a few hundred distinct tags and IRIs, called for every label and link of

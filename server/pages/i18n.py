@@ -146,6 +146,7 @@ _UI: dict[str, tuple[str, str, str]] = {
     "place": ("地点", "地點", "Place"),
     "sparql_endpoint": ("SPARQL 端点", "SPARQL 端點", "SPARQL endpoint"),
     "uri_space": ("IRI 空间", "IRI 空間", "URI space"),
+    "identifier": ("标识符", "標識符", "Identifier"),
     "distributions": ("分发与下载", "分發與下載", "Distributions"),
     "media_type": ("媒体类型", "媒體類型", "Media type"),
     "description": ("说明", "說明", "Description"),

@@ -22,6 +22,8 @@ from bjkg.server.core import vocab
 from bjkg.server.core.conneg import RDF_FORMATS, negotiate, response_mimetype
 from bjkg.server.core.errors import not_found
 from bjkg.server.pages import i18n
+from bjkg.server.pages.describe import Linker
+from bjkg.server.pages.overview import catalogue_tables
 from bjkg.server.pages.catalog import COUNT_QUERIES, Counts, Site, catalogue_triples, graph_info, graph_triples
 from bjkg.server.stores.embedded import Dataset
 from bjkg.server.views.common import current_lang, respond
@@ -160,6 +162,10 @@ def catalogue(suffix: str | None = None):
                 "graphs": [{"iri": g, "href": graph_href(g), "count": n,
                             "title": graph_info(manifest, g)["title"]} for g, n in sorted(counts.graphs.items())],
                 "count_queries": COUNT_QUERIES}
+        if media_type == "text/html":  # a page for people: tables read from the same triples
+            data = {k: v for k, v in data.items() if k != "turtle"}
+            data.update(catalogue_tables(triples, Linker(site().base, current_lang()), current_lang(),
+                                         public_url()))
         return respond("meta/void.html", data, as_json=media_type == "application/json", alternates=alternates)
     return _rdf(triples, media_type, alternates)
 

@@ -159,9 +159,16 @@ def test_observation_columns_drop_only_the_focus():
 def test_dataset_description_is_readable_html_and_rdf_by_negotiation(client):
     html = client.get("/.well-known/void", headers=HTML).get_data(as_text=True)
     assert "@prefix" not in html and 'table class="graphs"' in html and 'table class="distributions"' in html
-    assert "creativecommons.org/licenses/by/4.0" in html
     turtle = client.get("/.well-known/void", headers={"Accept": "text/turtle"})
     assert turtle.mimetype == "text/turtle" and b"void:Dataset" in turtle.data
+    import pyoxigraph
+
+    triples = list(pyoxigraph.parse(turtle.data, format=pyoxigraph.RdfFormat.TURTLE))
+    licences = {t.object.value for t in triples if t.predicate.value == "http://purl.org/dc/terms/license"}
+    assert licences and any(licence in html for licence in licences)  # the page shows what the RDF says
+    graphs = {t.object.value for t in triples
+              if t.predicate.value == "http://www.w3.org/ns/sparql-service-description#name"}
+    assert graphs and all(f'title="{g}"' in html for g in graphs)
 
 
 def test_favicon(client):
@@ -192,7 +199,7 @@ def test_simplified_only_labels_read_in_traditional():
 
 def test_reading_view_orders_quotes_by_offset_and_never_shows_hashes():
     from bjkg.server.pages.describe import Linker
-    from bjkg.server.pages.reading import read_document
+    from bjkg.server.pages.overview import read_document
 
     doc = ID + "document/d"
     rows = [
