@@ -7,7 +7,7 @@ preflights name the methods and headers SPARQL clients send (Authorization inclu
 tokens are not ambient credentials, so allowing them cross-origin exposes nothing).
 
 Caching: a build never changes while it is served, so a GET's answer is a function of the
-build hash, the URL and the negotiation headers. The ETag is computed from exactly those
+build hash, the URL, PUBLIC_URL and the negotiation headers (never the Host header). The ETag is computed from exactly those
 *before* the view runs, so ``If-None-Match`` is answered with 304 without evaluating
 anything. An in-memory (--empty) dataset changes, so it gets no validators.
 
@@ -38,7 +38,9 @@ def _etag() -> str | None:
     build_hash = get_state().build_hash
     if not build_hash:
         return None
-    basis = "\n".join([request.full_path, *(request.headers.get(h, "") for h in _VARY_INPUTS)])
+    # PUBLIC_URL is in every absolute link an answer holds: a new one is a new answer
+    basis = "\n".join([request.full_path, current_app.config.get("PUBLIC_URL") or "",
+                        *(request.headers.get(h, "") for h in _VARY_INPUTS)])
     digest = hashlib.sha256(basis.encode("utf-8")).hexdigest()[:20]
     return f"{build_hash[:16]}-{digest}"
 

@@ -242,6 +242,16 @@ def test_a_spoofed_host_changes_nothing(real, path, headers):
     assert "evil.example" not in spoofed.headers.get("Link", "")
 
 
+def test_a_new_public_url_is_a_new_etag(real_build, real):
+    other = create_app({"BUILD_DIR": str(real_build), "PUBLIC_URL": "https://elsewhere.example/", "TESTING": True})
+    try:
+        moved = other.test_client().get("/catalog", headers=TTL)
+        assert b"https://elsewhere.example/sparql" in moved.data
+        assert moved.headers["ETag"] != real.get("/catalog", headers=TTL).headers["ETag"]
+    finally:
+        close_app(other)
+
+
 def test_graph_store_location_uses_public_url():
     app = create_app({"EMPTY": True, "UPDATE_TOKEN": "t0k3n", "PUBLIC_URL": PUBLIC, "TESTING": True})
     try:
