@@ -186,3 +186,25 @@ def test_a_stream_past_its_deadline_ends_with_an_error_not_quietly():
     with pytest.raises(QueryTimedOut):
         for _ in answer.chunks:
             pass
+
+
+def test_an_answer_still_streaming_at_the_time_limit_is_broken_off_not_ended(real_build):
+    """Over HTTP: past QUERY_TIMEOUT a streamed answer loses its last chunk, so the client
+    sees an incomplete answer (http.client: IncompleteRead), never a clean end."""
+    import http.client
+
+    server = start_server(["--build", str(real_build), "-s", "QUERY_TIMEOUT", "2"])
+    try:
+        host, port = server.url.rsplit("/", 1)[-1].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        endless = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f }"  # billions of rows
+        connection.request("GET", "/sparql?" + urllib.parse.urlencode({"query": endless}),
+                           headers={"Accept": "text/tab-separated-values"})
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("Transfer-Encoding") == "chunked"
+        with pytest.raises(http.client.IncompleteRead):
+            while response.read(1 << 16):
+                pass
+        connection.close()
+    finally:
+        stop_server(server)
