@@ -364,6 +364,17 @@ def stream_from(write, *, deadline: float, on_stream=None, on_end=None) -> Query
     if on_stream is not None:
         on_stream()
 
+    ended = threading.Lock()
+
+    def end() -> None:
+        """Once: stop the engine and tell the caller (a generator never started — a HEAD
+        request, a client gone before the body — runs no `finally`, so `_Chunks.close`
+        calls this too)."""
+        if ended.acquire(blocking=False):
+            sink.cancelled.set()  # the client left early, or the answer ended: stop the engine
+            if on_end is not None:
+                on_end()
+
     def chunks() -> Iterator[bytes]:
         try:
             yield from head
@@ -376,12 +387,29 @@ def stream_from(write, *, deadline: float, on_stream=None, on_end=None) -> Query
                 else:
                     return
         finally:
-            sink.cancelled.set()  # the client left early, or the answer ended: stop the engine
-            if on_end is not None:
-                on_end()
+            end()
 
-    answer.chunks = chunks()
+    answer.chunks = _Chunks(chunks(), end)
     return answer
+
+
+class _Chunks:
+    """A streamed answer's chunks for the HTTP response, which closes it when it is done
+    with it, whether it read every chunk, some, or none (HEAD)."""
+
+    def __init__(self, chunks: Iterator[bytes], end) -> None:
+        self._chunks = chunks
+        self._end = end
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self._chunks.close()
+        self._end()
 
 
 def _with_constants(request: QueryRequest) -> str | None:
