@@ -2,6 +2,9 @@
 
     python bench/attack.py http://127.0.0.1:8200 [--requests 10000] [--seed 1] [--token T]
 
+With --token (a writable server: --empty, or a remote store with writes), a fifth of the
+requests carry it, so updates and Graph Store writes are parsed and applied too.
+
 Sends `--requests` requests (random methods, paths, query strings with arbitrary unicode and
 raw percent-encoding, negotiation and conditional headers, bodies, and SPARQL nested
 thousands of levels deep) over plain HTTP/1.1 connections, one at a time, and counts the
@@ -46,6 +49,19 @@ SPARQL = ["SELECT * WHERE { ?s ?p ?o } LIMIT 1", "ASK {}", "CONSTRUCT WHERE { ?s
           "SELECT * WHERE { ?s ?p ?o FILTER(?o = \"\\uD800\") }", "SELECT * { <\\UFFFFFFFF> ?p ?o }"]
 
 
+RDF = ['<http://e/s> <http://e/p> "o" .', '@prefix : <http://e/> . :s :p [ :q ( 1 2 3 ) ] .',
+       '<http://e/s> <http://e/p> "\\uD800" .', '<s> <p> <o> .', '{"@context": "http://127.0.0.1:9/ctx", "@id": "x"}',
+       '{"@id": "http://e/s", "http://e/p": {"@value": 1, "@type": "\u00b2"}}', '[{"@graph": 5}]',
+       '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="&x;"/></rdf:RDF>',
+       '<!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:9/">]><x>&e;</x>', "GRAPH <g> { <a> <b> <c> }",
+       "<< <a> <b> <c> >> <p> <o> .", "_:b <p> _:b .", "\u0000", ""]
+UPDATES = ["INSERT DATA { <http://e/s> <http://e/p> 1 }", "DELETE WHERE { ?s ?p ?o }", "CLEAR ALL",
+           "DROP GRAPH <http://e/g>", "CREATE GRAPH <http://e/g>", "COPY DEFAULT TO <http://e/g>",
+           "INSERT { ?s ?p ?o } WHERE { ?s ?p ?o }", "WITH <http://e/g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+           "INSERT DATA { GRAPH <http://e/g> { <http://e/s> <http://e/p> \"\u00b2\" } }", "MOVE <x> TO <y>",
+           "LOAD <http://127.0.0.1:9/x.ttl> INTO GRAPH <http://e/g>", "INSERT DATA { <a> <b> <c> } ; ;"]
+
+
 def deep(rng: random.Random) -> str:
     """A query nested 3,000-20,000 levels deep in one of the ways that overflow the parser."""
     n = rng.randint(3000, 20000)
@@ -81,14 +97,18 @@ def encode(rng: random.Random, value: str) -> str:
     return encoded
 
 
-def request(rng: random.Random) -> tuple[str, str, dict[str, str], bytes]:
+def request(rng: random.Random, token: str | None = None) -> tuple[str, str, dict[str, str], bytes]:
     """(method, target, headers, body) of one random request."""
     method = rng.choice(["GET", "GET", "GET", "POST", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"])
     path = rng.choice(PATHS)
+    if rng.random() < 0.4:  # the protocol endpoints take most of the hostile input
+        path = rng.choice(["/sparql", "/sparql", "/graph-store"])
     if rng.random() < 0.2:
         path += encode(rng, text(rng))
     pairs = [(rng.choice(PARAMS) if rng.random() < 0.8 else text(rng, 4), text(rng))
              for _ in range(rng.randint(0, 3))]
+    if path == "/graph-store" and rng.random() < 0.7:
+        pairs.append(rng.choice([("default", ""), ("graph", "http://e/g"), ("graph", text(rng))]))
     query = "&".join(f"{encode(rng, k)}={encode(rng, v)}" if rng.random() < 0.9 else encode(rng, k)
                      for k, v in pairs)
     headers = {}
@@ -104,18 +124,25 @@ def request(rng: random.Random) -> tuple[str, str, dict[str, str], bytes]:
             headers[name] = rng.choice(values)
     body = b""
     if method in ("POST", "PUT", "PATCH") or rng.random() < 0.05:
-        if rng.random() < 0.5:
+        roll = rng.random()
+        if roll < 0.2:
+            body = rng.choice(RDF + UPDATES + SPARQL).encode("utf-8", "surrogatepass")
+        elif roll < 0.5:
             key = rng.choice(["query", "update", "x"])
-            body = f"{key}={encode(rng, text(rng, 40))}".encode("ascii")
+            value = rng.choice(UPDATES) if key == "update" and rng.random() < 0.5 else text(rng, 40)
+            body = f"{key}={encode(rng, value)}".encode("ascii")
         else:
             body = text(rng, 60).encode("utf-8", "surrogatepass")
             if rng.random() < 0.2:
                 body += bytes(rng.randint(0, 255) for _ in range(rng.randint(1, 20)))
+    if token and rng.random() < 0.2:
+        headers["Authorization"] = f"Bearer {token}"
     # http.client sends header values as latin-1: keep what it can encode
     headers = {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()}
     return method, path + ("?" + query if query else ""), headers, body
 
 
+SLOW = 5.0  # seconds; a request slower than this is reported on stderr
 REQUEST_LINE_LIMIT = 8190  # gunicorn answers a longer request line with 4xx and closes at once
 
 
@@ -131,7 +158,8 @@ def alive(host: str, port: int, timeout: float) -> bool:
         conn.close()
 
 
-def attack(url: str, requests: int, seed: int = 1, timeout: float = 60.0) -> tuple[Counter, list[str]]:
+def attack(url: str, requests: int, seed: int = 1, timeout: float = 60.0,
+           token: str | None = None) -> tuple[Counter, list[str]]:
     """Send the requests; (statuses counted, failures described).
 
     A kept-alive connection the server has closed (after refusing a request without
@@ -144,14 +172,18 @@ def attack(url: str, requests: int, seed: int = 1, timeout: float = 60.0) -> tup
     failures: list[str] = []
     conn, used = None, 0
     for number in range(requests):
-        method, target, headers, body = request(rng)
+        method, target, headers, body = request(rng, token)
         for attempt in (1, 2):
             if conn is None:
                 conn, used = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), 0
             try:
+                sent = time.monotonic()
                 conn.request(method, target, body=body or None, headers=headers)
                 response = conn.getresponse()
                 payload = response.read()
+                if time.monotonic() - sent > SLOW:
+                    print(f"slow: #{number} {time.monotonic() - sent:.1f} s {method} {target[:300]!r} "
+                          f"{body[:300]!r} -> {response.status}", file=sys.stderr)
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 conn, fresh = None, used == 0
@@ -182,9 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("url")
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--token", default=None, help="the server's update token (writes too)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    statuses, failures = attack(args.url, args.requests, args.seed)
+    statuses, failures = attack(args.url, args.requests, args.seed, token=args.token)
     for line in failures[:50]:
         print(line)
     print(f"attack: {args.requests} requests in {time.monotonic() - started:.1f} s; statuses "
