@@ -600,20 +600,29 @@ def _roll_up(source, linker: Linker, node: NamedNode, lang: str, observations: l
         return observations, total
     places, labels = source.inbound_group(node, within, count)
     linker.add_label_sets(labels)
-    seen = {o["iri"] for o in observations}
+    by_iri = {o["iri"]: o for o in observations}
+    # An observation linked to several of these places is about the most specific one: not
+    # the page's place if another is named, else the one with the fewest figures of its own
+    # (城市副中心 rather than 通州 for a figure about the sub-centre).
+    about: dict[str, tuple[int, str]] = {}
     for place in sorted(places):
         chosen, place_total, place_labels = source.observations(NamedNode(place))
         linker.add_label_sets(place_labels)
         for row in chosen:
-            if row["obs"].value in seen:
+            iri = row["obs"].value
+            if about.get(iri, (place_total + 1, ""))[0] > place_total:
+                about[iri] = (place_total, place)
+            if iri in by_iri:
                 continue
-            seen.add(row["obs"].value)
             total += 1
             if len(observations) < OBSERVATION_LIMIT:
                 obs = _observation_row(linker, row, lang)
-                obs["place"] = linker.link(place)
                 observations.append(obs)
+                by_iri[iri] = obs
         total += max(0, place_total - len(chosen))  # a place's own list was cut: count the rest
+    for iri, (_, place) in about.items():
+        if iri in by_iri:
+            by_iri[iri]["place"] = linker.link(place)
     observations.sort(key=lambda o: ((o["indicator"] or {}).get("label", ""), o["period_sort"],
                                      o["status"] or "", o["iri"]))
     return observations, total

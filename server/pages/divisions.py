@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pyoxigraph import Literal, NamedNode
 
 from bjkg.server.core import vocab as V
+from bjkg.server.pages.labels import to_traditional
 from bjkg.server.pages.locator_map import LocatorMap, parse_point
 
 GBT2260 = V.BJKG + "GBT2260Code"
@@ -191,6 +192,8 @@ def name_sources(facts: dict, external: list[dict], lang: str) -> None:
         entry = titles.get((division.get("graph") or {}).get("iri"))
         if entry:
             title = entry.get("title_zh") if lang != "en" and entry.get("title_zh") else entry.get("title")
+            if lang == "zh-Hant" and title and entry.get("title_zh") == title:
+                title = to_traditional(title)  # the manifest names it in Simplified only
             division["graph"] = {**division["graph"], "label": title or division["graph"]["label"],
                                  "href": "/.well-known/void", "licence": entry.get("licence"),
                                  "retrieved": entry.get("retrieved")}

@@ -189,6 +189,8 @@ def test_tongzhou_page_links_the_observations_of_its_places(browser, server, vie
     assert {ID + h[len("/id/"):] for h in hrefs} >= expected
     places = page.locator("table.obs td.col-place").all_inner_texts()
     assert "北京城市副中心" in places  # labelled with the place each figure is about
+    page.goto(server + "/id/place/beijing")  # the most specific place, not the page's own
+    assert "北京城市副中心" in page.locator("table.obs td.col-place").all_inner_texts()
     shoot(page, "tongzhou")
     only_local(page)
     page.context.close()
@@ -267,8 +269,9 @@ def test_accept_language_and_lang_links(browser, server):
     page = open_page(browser, server, "desktop", locale="zh-TW")
     page.goto(server + "/id/place/tongzhou")
     assert page.locator("h1#label").inner_text() == "通州區"
-    # an external (Simplified-only) division name reads in Traditional too
-    assert "北京市" in page.locator("#division").inner_text()
+    # external (Simplified-only) names read in Traditional too: the division table's title
+    division = page.locator("#division").inner_text()
+    assert "行政區劃" in division and "行政区划" not in division
     page.goto(server + "/id/division/110112?lang=zh-Hant")
     assert page.locator("h1#label").inner_text() == "通州區"
     # ?lang= carries to the links, and no cookie is set unless asked
