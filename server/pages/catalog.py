@@ -471,4 +471,6 @@ def quotes_status(manifest: Mapping | None, lang: str) -> dict | None:
         return {"verified": True, "quotes": quotes.get("quotes"), "documents": quotes.get("documents")}
     return {"verified": False, "reason": str(quotes.get("reason") or "the build does not record a quote check"),
             "notice": i18n.text("quotes_not_verified", lang),
-            "detail": i18n.text("quotes_not_verified_detail", lang)}
+            "detail": i18n.text("quotes_not_verified_detail", lang),
+            # the short notice in every UI script, so no reader misses it whatever the page's language
+            "notices": {code: i18n.text("quotes_not_verified", code) for code in ("zh-Hans", "zh-Hant", "en")}}

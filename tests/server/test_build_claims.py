@@ -56,8 +56,12 @@ def test_home_says_quotes_not_verified_in_each_script(unverified_app, lang):
     page = client.get(f"/?lang={lang}", headers=HTML).get_data(as_text=True)
     notice = i18n.text("quotes_not_verified", lang)
     assert 'id="quotes-not-verified"' in page and notice in page
+    assert i18n.text("quotes_not_verified_detail", lang) in html.unescape(page)
+    for other in LANGS:  # the short notice in every script, whatever the page's language
+        assert i18n.text("quotes_not_verified", other) in page, other
     data = client.get(f"/index.json?lang={lang}").get_json()
     assert data["quotes"]["verified"] is False and data["quotes"]["notice"] == notice
+    assert data["quotes"]["notices"] == {code: i18n.text("quotes_not_verified", code) for code in LANGS}
     assert "no corpus" in data["quotes"]["reason"]
 
 
