@@ -38,8 +38,6 @@ if os.environ.get("BJKG_REQUIRE_BROWSER") == "1":
 else:
     sync_api = pytest.importorskip("playwright.sync_api")
 
-SOURCES = Path(os.environ.get("BJKG_SOURCES", ROOT.parent / "shared" / "sources"))
-
 
 @pytest.fixture(scope="module")
 def people_build(tmp_path_factory):
@@ -47,12 +45,12 @@ def people_build(tmp_path_factory):
     given = os.environ.get("BJKG_TEST_BUILD")
     if given:
         return Path(given)
-    if not SOURCES.is_dir():
-        pytest.skip(f"no source corpus at {SOURCES}")
     from bjkg.graph.build import build_dataset
+    from tests.conftest import corpus
 
+    sources = corpus()  # skips naming the reason, or fails with BJKG_REQUIRE_CORPUS=1
     out = tmp_path_factory.mktemp("people") / "build"
-    build_dataset(ROOT, out, SOURCES)
+    build_dataset(ROOT, out, sources)
     return out
 
 
@@ -230,9 +228,9 @@ def test_document_page_shows_its_quotes_in_text_order(browser, server, viewport,
 
     manifest = json.loads((people_build / "build.json").read_text(encoding="utf-8"))
     source = next(s for s in manifest["sources"] if s["document"].endswith("/npc-2024-opening-news"))
-    if not (SOURCES / source["file"]).is_file():
-        pytest.skip("the corpus file is not here")
-    text = fold((SOURCES / source["file"]).read_text(encoding="utf-8"))
+    from tests.conftest import corpus
+
+    text = fold((corpus() / source["file"]).read_text(encoding="utf-8"))
     page = open_page(browser, server, viewport)
     page.goto(server + "/id/document/npc-2024-opening-news")
     shoot(page, "document")
