@@ -119,11 +119,25 @@ def home():
         "dumps": _dumps(manifest),
         "examples": [ex.as_dict(lang) for ex in load_examples(_base())],
         "sparql_endpoint": "/sparql",
-        **overview(select, get_store(), linker, lang),
+        **_overview(linker, lang),
     }
     as_json = request.path.endswith(".json") or wants_json()
     return respond("meta/home.html", data, as_json=as_json,
                    alternates=[("/index.json", "application/json")])
+
+
+def _overview(linker: Linker, lang: str) -> dict:
+    """The home page's sections for people (`bjkg.server.pages.overview`): computed once per
+    build, process and language (a dozen queries with a path and a GROUP BY), except over a
+    writable store, which can change between requests."""
+    store = get_store()
+    if getattr(store, "writable", False) or get_state().build_hash is None:
+        return overview(select, store, linker, lang)
+    key = ("bjkg.overview", get_state().build_hash, lang)
+    found = current_app.extensions.get(key)
+    if found is None:
+        found = current_app.extensions[key] = overview(select, store, linker, lang)
+    return found
 
 
 def _graph_name(iri: str) -> str:
