@@ -441,19 +441,21 @@ def redirect_services(text: str, calls: Sequence[ServiceCall], route) -> str:
 # --------------------------------------------------------------------------- nesting
 
 # One pass over the text for `nesting_depth`: strings, comments and language tags are
-# skipped; IRIs are skipped in one of the two passes (see there); brackets, operators and
-# words are counted.
+# skipped, and IRIs; brackets, operators and words are counted.
 _SCAN_SKIP = (r'"""(?:[^"\\]|\\.|"(?!""))*"""|' r"'''(?:[^'\\]|\\.|'(?!''))*'''|"
               r'"(?:[^"\\\r\n]|\\.)*"|' r"'(?:[^'\\\r\n]|\\.)*'|#[^\r\n]*|@[A-Za-z][A-Za-z0-9\-]*")
+_SCAN_ESCAPE = r"\\[_~.\-!$&'()*+,;=/?#@%]|%[0-9A-Fa-f]{2}"  # in prefixed names, as SPARQL has them
 _SCAN_REST = (r"|(?P<open><<|[{(\[])|(?P<close>>>|[})\]])"
               r"|(?P<op>\|\||&&|!=|<=|>=|[!^|/*+\-=<>.;,])"
-              r"|(?P<word>[?$]?\w(?:[\w\-.:]*[\w\-:])?|:[\w\-.]*)")
-_SCAN_WITH_IRIS = re.compile(rf"(?P<skip>{_SCAN_SKIP}|{_IRI.pattern}){_SCAN_REST}", re.S)
+              rf"|(?P<word>[?$]?(?:\w|{_SCAN_ESCAPE})(?:(?:[\w\-.:]|{_SCAN_ESCAPE})*(?:[\w\-:]|{_SCAN_ESCAPE}))?"
+              rf"|:(?:[\w\-.]|{_SCAN_ESCAPE})*)")
+_SCAN_WITH_IRIS = re.compile(rf"(?P<skip>{_SCAN_SKIP})|(?P<iri>{_IRI.pattern}){_SCAN_REST}", re.S)
 _SCAN_WITHOUT_IRIS = re.compile(rf"(?P<skip>{_SCAN_SKIP}){_SCAN_REST}", re.S)
 # Words that join the group they stand in to the next element (a left-deep algebra tree).
 _CHAIN_WORDS = frozenset({"UNION", "OPTIONAL", "MINUS", "FILTER", "BIND", "SERVICE", "GRAPH",
                           "VALUES", "EXISTS", "NOT", "SELECT", "LATERAL"})
 _RAW_BRACKETS = re.compile(r"[{(\[]|[})\]]")
+_MAX_READINGS = 16  # texts with more ways to be read than this are not measured: refused
 
 
 def nesting_depth(text: str) -> int:
@@ -474,39 +476,73 @@ def nesting_depth(text: str) -> int:
     bracket closes. Text in strings, comments and language tags never counts.
 
     SPARQL cannot be lexed without parsing it: whether ``<`` opens an IRI or means "less
-    than" depends on the grammar. Inside parentheses, after an operand, ``<…>`` is read
-    both ways: as an IRI, and its content as code (``?x<((((…))))>0`` is a comparison).
-    The raw characters are scanned too (every bracket, wherever it stands), and the larger
-    count is the answer.
+    than" depends on the grammar. Inside parentheses (but not in a VALUES block), after an
+    operand, ``<…>`` may be either; its content is then counted as code too (``?x<((((…))))>0`` is a comparison),
+    and where the two readings would split the rest of the text differently into strings
+    and comments (`_splits_differently`), the text is scanned both ways, for each such
+    place, and the largest count is the answer; a text with more than `_MAX_READINGS`
+    readings counts as too deep. The raw characters are scanned too (every bracket,
+    wherever it stands).
     """
-    return max(_scan(text, _SCAN_WITH_IRIS), _raw_depth(text))
+    deepest = _raw_depth(text)
+    readings, done = [()], 0
+    while readings:
+        choices = readings.pop()
+        done += 1
+        if done > _MAX_READINGS:
+            return max(deepest, 1 << 30)  # not measurable: refused whatever the limit
+        depth, forks = _scan(text, choices)
+        deepest = max(deepest, depth)
+        # every place this reading met beyond its own choices: read it the other way too
+        readings.extend(choices + (False,) * k + (True,) for k in range(forks - len(choices)))
+    return deepest
 
 
-def _scan(text: str, pattern: re.Pattern) -> int:
-    frames: list[list] = [["", 0, 0]]  # [opener, weight, items] per open bracket; the root first
+def _scan(text: str, choices: tuple[bool, ...]) -> tuple[int, int]:
+    """(the count for one reading, how many ambiguous `<` it met). `choices[i]` says how the
+    i-th ambiguous `<` is read: True "less than", False (or missing) an IRI."""
+    # [opener, weight, items, in a VALUES block] per open bracket; the root first
+    frames: list[list] = [["", 0, 0, False]]
     total = deepest = 0
     pending = 0  # 1 right after a word, IRI or literal: the next bracket costs one more
     operand = False  # the last token ends an operand: a `<` now may mean "less than"
-    for match in pattern.finditer(text):
-        kind = match.lastgroup
-        token = match.group()
+    values = False  # after VALUES, until its block opens: rows hold terms, never a comparison
+    forks = 0
+    pos, end = 0, len(text)
+    while pos < end:
+        match = _SCAN_WITH_IRIS.search(text, pos)
+        if match is None:
+            break
+        kind, token = match.lastgroup, match.group()
+        pos = match.end()
         frame = frames[-1]
+        if kind == "iri":
+            if operand and frame[0] == "(" and not frame[3]:  # may be "less than" the content
+                deepest = max(deepest, total + 1 + _scan_code(token[1:-1]))
+                if _splits_differently(text, match):
+                    less_than = forks < len(choices) and choices[forks]
+                    forks += 1
+                    if less_than:
+                        kind, token = "op", "<"
+                        pos = match.start() + 1
+            if kind == "iri":
+                pending, operand = 1, True
+                continue
         if kind == "skip":
-            if token[0] == "<" and operand and frame[0] == "(":
-                deepest = max(deepest, total + 1 + _scan(token[1:-1], _SCAN_WITHOUT_IRIS))
-            if token[0] in "<\"'":
+            if token[0] in "\"'":
                 pending, operand = 1, True
             continue
         operand = kind == "word" or token in (")", "]")
         if kind == "open":
             weight = 1 + pending
-            frames.append([token, weight, 0])
+            frames.append([token, weight, 0, frame[3] or values])
+            values = values and token != "{"
             total += weight
             pending = 0
         elif kind == "close":
             pending = 0
             if len(frames) > 1:
-                _, weight, items = frames.pop()
+                _, weight, items, _ = frames.pop()
                 total -= weight + items
             continue
         elif kind == "op":
@@ -517,11 +553,44 @@ def _scan(text: str, pattern: re.Pattern) -> int:
             total += 1
         else:
             pending = 1
-            if token.upper() in _CHAIN_WORDS:
+            upper = token.upper()
+            values = values or upper == "VALUES"
+            if upper in _CHAIN_WORDS:
                 frame[2] += 1
                 total += 1
         if total > deepest:
             deepest = total
+    return deepest, forks
+
+
+def _splits_differently(text: str, match: re.Match) -> bool:
+    """Whether reading this ``<…>`` as "less than" would put other text into strings or
+    comments than reading it as an IRI: a ``'`` in it opens a string up to the next ``'`` on
+    the line; a ``#`` in it a comment to the end of the line, which matters only if the IRI
+    reading then opens a long string (``\"\"\"`` or ``\'\'\'``) on that line."""
+    token, stop = match.group(), match.end()
+    line_end = min((i for i in (text.find("\n", stop), text.find("\r", stop)) if i >= 0), default=len(text))
+    rest = text[stop:line_end]
+    if "'" in token and ("'" in token[token.index("'") + 1:] or "'" in rest):
+        return True
+    return "#" in token and ('"""' in rest or "'''" in rest)
+
+
+def _scan_code(text: str) -> int:
+    """The count for a piece of text read as code (no IRIs in it): the content of ``<…>``."""
+    frames, total, deepest = [0], 0, 0
+    for match in _SCAN_WITHOUT_IRIS.finditer(text):
+        kind = match.lastgroup
+        if kind == "open":
+            frames.append(0)
+            total += 1
+        elif kind == "close":
+            if len(frames) > 1:
+                total -= 1 + frames.pop()
+        elif kind == "op":
+            frames[-1] += 1
+            total += 1
+        deepest = max(deepest, total)
     return deepest
 
 

@@ -91,6 +91,25 @@ def test_brackets_hidden_in_comments_or_strings_cannot_hide_real_nesting():
         assert nesting_depth(text) >= 5000
 
 
+def test_a_less_than_that_looks_like_an_iri_hides_nothing():
+    """``?x<'>"'&&1&&…`` is a comparison with the string '>"' for the engine, then a chain
+    of 12,000 &&, which kills pyoxigraph; read as an IRI ``<'>`` the chain would sit in a
+    string. Both readings are scanned, so the chain counts; plain IRIs with ' or # in
+    VALUES rows or collections cost no extra reading."""
+    chain = "&&1" * 12000
+    assert nesting_depth("SELECT * WHERE { FILTER(?x<'>\"'" + chain + "&&\"a\") }") >= 12000
+    assert nesting_depth("SELECT * WHERE { FILTER(?x <a#>\"\"\"\n" + chain[2:] + " \"\"\"=1) }") >= 12000
+    assert nesting_depth("SELECT * WHERE { FILTER(?x<1" + "+1" * 12000 + ">0) }") >= 12000
+    rows = " ".join(f"(<http://x#a{i}> <http://dbpedia.org/resource/O'Reilly_{i}>)" for i in range(500))
+    assert nesting_depth("SELECT * WHERE { VALUES (?a ?b) { " + rows + " } }") < 20
+    assert nesting_depth("SELECT * WHERE { ?s ?p ( <a> <b#c> <d'e> ) }") < 20
+
+
+def test_a_text_with_too_many_readings_is_refused():
+    ambiguous = " ".join(f"FILTER(?x<a'{i}>'{i}')" for i in range(40))  # 2^40 readings
+    assert nesting_depth("SELECT * WHERE { ?x ?p ?o " + ambiguous + " }") > 10 ** 6
+
+
 def test_the_example_queries_are_far_below_the_limit():
     for path in sorted(QUERIES.glob("*.rq")):
         assert nesting_depth(path.read_text(encoding="utf-8")) < LIMIT // 2, path.name
