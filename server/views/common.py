@@ -108,9 +108,10 @@ def respond(template: str, data: Mapping, *, status: int = 200, as_json: bool = 
         if explicit_lang() and request.args.get("remember") != "1":
             html = carry_lang(html, explicit_lang())
         response = Response(html, status=status, mimetype="text/html")
-        response.vary.add("Cookie")
-        response.vary.add("Accept-Language")
     response.vary.add("Accept")
+    # the language, and so every label of either rendering, comes from these
+    response.vary.add("Accept-Language")
+    response.vary.add("Cookie")
     if alternates:
         response.headers["Link"] = alternate_links(alternates)
     remember_lang(response)
