@@ -135,7 +135,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_NESTING", 256,
             "Deepest nesting a query or update may have, as counted by a scan of its text "
             "before it is parsed (brackets, braces, parentheses, property paths, `!`, and "
-            "chains such as OPTIONAL, UNION or `||` that the engine folds into nested trees); "
+            "chains such as OPTIONAL, UNION or `||` that the engine folds into nested trees), "
+            "and a Graph Store body (JSON-LD braces, RDF/XML elements, Turtle `[ ( <<`); "
             "deeper requests get 400. The engine parses and evaluates recursively, and a text "
             "nested a few thousand levels deep would overflow its stack and kill the process.",
             _positive_int),

@@ -5,7 +5,7 @@ arbitrary unicode with raw and broken percent-encoding, odd Accept / Accept-Lang
 Content-Type / Range / If-None-Match headers, bodies of any bytes — with a 2xx-4xx, never a
 5xx (a 503 for a query stopped at its time limit is the one server status allowed). The app
 runs with TESTING, so an unexpected exception fails the test with its traceback. Examples:
-``BJKG_FUZZ_EXAMPLES`` (default 300 per test). `bench/attack.py` sends the same kind of
+``BJKG_FUZZ_EXAMPLES`` (default 300 per test; ``BJKG_FUZZ_RANDOM=1`` draws new ones each run). `bench/attack.py` sends the same kind of
 requests to a running server; the last test runs it against `bjkg serve`.
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ from tests.server.conftest import TOKEN
 ROOT = Path(__file__).resolve().parents[2]
 
 EXAMPLES = int(os.environ.get("BJKG_FUZZ_EXAMPLES", "300"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+# the same examples on every run, unless BJKG_FUZZ_RANDOM=1 asks for new ones (a longer hunt)
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("BJKG_FUZZ_RANDOM") != "1",
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 PATHS = ["/", "/sparql", "/graph-store", "/search", "/search.json", "/index.json", "/class",
