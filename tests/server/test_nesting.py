@@ -115,6 +115,19 @@ def test_the_example_queries_are_far_below_the_limit():
         assert nesting_depth(path.read_text(encoding="utf-8")) < LIMIT // 2, path.name
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_quick_bound_is_never_below_the_count(kind):
+    """check_nesting settles small texts by `_nesting_bound`; it must bound every reading."""
+    from bjkg.server.sparql.text import _nesting_bound
+
+    texts = [deep(kind, n) for n in (1, 7, 60)] + [p.read_text(encoding="utf-8") for p in QUERIES.glob("*.rq")]
+    texts += ["SELECT * WHERE { FILTER(?x<'>\"'" + "&&1" * 50 + "&&\"a\") }",
+              "SELECT * WHERE { ?s ?p ( <a> <b#c> <d'e> ) } # ((((",
+              "ASK { << <a> <b> << <c> <d> <e> >> >> <p> [ <q> ( 1 2 ) ] }"]
+    for text in texts:
+        assert _nesting_bound(text) >= nesting_depth(text), text[:80]
+
+
 def test_check_nesting_names_the_setting():
     with pytest.raises(NestingTooDeep) as refused:
         check_nesting(deep("braces", LIMIT), LIMIT)
