@@ -1,6 +1,6 @@
 """A bounded fuzz of a running bjkg server: random malformed requests, no 5xx allowed.
 
-    python bench/attack.py http://127.0.0.1:8200 [--requests 10000] [--seed 1] [--token T]
+    python bench/fuzz.py http://127.0.0.1:8200 [--requests 10000] [--seed 1] [--token T]
 
 With --token (a writable server: --empty, or a remote store with writes), a fifth of the
 requests carry it, so updates and Graph Store writes are parsed and applied too.
@@ -158,7 +158,7 @@ def alive(host: str, port: int, timeout: float) -> bool:
         conn.close()
 
 
-def attack(url: str, requests: int, seed: int = 1, timeout: float = 60.0,
+def fuzz(url: str, requests: int, seed: int = 1, timeout: float = 60.0,
            token: str | None = None) -> tuple[Counter, list[str]]:
     """Send the requests; (statuses counted, failures described).
 
@@ -217,10 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=None, help="the server's update token (writes too)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    statuses, failures = attack(args.url, args.requests, args.seed, token=args.token)
+    statuses, failures = fuzz(args.url, args.requests, args.seed, token=args.token)
     for line in failures[:50]:
         print(line)
-    print(f"attack: {args.requests} requests in {time.monotonic() - started:.1f} s; statuses "
+    print(f"fuzz: {args.requests} requests in {time.monotonic() - started:.1f} s; statuses "
           f"{dict(sorted(statuses.items(), key=str))}; {len(failures)} failures")
     return 1 if failures else 0
 

@@ -5,7 +5,7 @@ arbitrary unicode with raw and broken percent-encoding, odd Accept / Accept-Lang
 Content-Type / Range / If-None-Match headers, bodies of any bytes — with a 2xx-4xx, never a
 5xx (a 503 for a query stopped at its time limit is the one server status allowed). The app
 runs with TESTING, so an unexpected exception fails the test with its traceback. Examples:
-``BJKG_FUZZ_EXAMPLES`` (default 300 per test; ``BJKG_FUZZ_RANDOM=1`` draws new ones each run). `bench/attack.py` sends the same kind of
+``BJKG_FUZZ_EXAMPLES`` (default 300 per test; ``BJKG_FUZZ_RANDOM=1`` draws new ones each run). `bench/fuzz.py` sends the same kind of
 requests to a running server; the last test runs it against `bjkg serve`.
 """
 from __future__ import annotations
@@ -149,14 +149,14 @@ def test_no_5xx_for_any_query_text(client, query, accept):
 
 
 def test_a_bounded_attack_on_a_live_server_gets_no_5xx(live_server):
-    """bench/attack.py as an operator runs it, with a smaller count: exit 0, every answer
+    """bench/fuzz.py as an operator runs it, with a smaller count: exit 0, every answer
     below 500 (or 503), and the app reached (200s, 400s and 404s among the answers)."""
     requests = os.environ.get("BJKG_ATTACK_REQUESTS", "600")
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "attack.py"), live_server.url,
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "fuzz.py"), live_server.url,
                            "--requests", requests, "--seed", "7"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     summary = done.stdout.strip().splitlines()[-1]
-    assert summary.startswith(f"attack: {requests} requests") and "; 0 failures" in summary
+    assert summary.startswith(f"fuzz: {requests} requests") and "; 0 failures" in summary
     for status in ("200", "400", "404"):
         assert f" {status}: " in summary, summary

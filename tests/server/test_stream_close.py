@@ -1,7 +1,7 @@
 """A streamed answer that is never read — a HEAD request, a client gone before the body —
 still ends: the engine is stopped and the inline watchdog released, once.
 
-Found by `bench/attack.py`: a HEAD on a long answer left its watchdog entry behind (a
+Found by `bench/fuzz.py`: a HEAD on a long answer left its watchdog entry behind (a
 generator that never started runs no `finally`), so QUERY_TIMEOUT later the HTTP worker was
 retired as if a query had run away — any client could recycle the workers at will.
 """
