@@ -2,10 +2,10 @@
 
 Run as ``python -m bjkg.server.runtime.prepare SETTINGS-JSON`` (a separate process, so the memory the
 preparation takes is returned when it ends): the search index (`bjkg.server.web.search`), the
-facet counts (`bjkg.server.sparql.facets`), the string literals (`bjkg.server.sparql.literal_index`) and the labels
+star aggregates (`bjkg.server.sparql.aggregates`), the string literals (`bjkg.server.sparql.literal_index`) and the labels
 (`bjkg.server.stores.label_table`) and the counts the catalogue publishes
 (`bjkg.server.views.catalog`), written into CACHE_DIR under the build hash. Every HTTP worker loads
-them; if they cannot be written, each worker builds the search index itself, facet queries
+them; if they cannot be written, each worker builds the search index itself, aggregates
 and string filters are evaluated by the engine as written, and pages read labels from the
 store.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 def prepare(settings: dict) -> list[str]:
     from bjkg.server.core.prepared import cache_dir
     from bjkg.server.core.settings import load_settings
-    from bjkg.server.sparql import facets, literal_index
+    from bjkg.server.sparql import aggregates, literal_index
     from bjkg.server.stores import label_table
     from bjkg.server.stores.embedded import load_manifest
 
@@ -29,7 +29,7 @@ def prepare(settings: dict) -> list[str]:
     build_hash = load_manifest(build_dir).get("hash")
     if build_hash:
         store, cache = str(build_dir / "store"), cache_dir(config)
-        done.append(str(facets.prepare(store, cache, build_hash) or ""))
+        done.append(str(aggregates.prepare(store, cache, build_hash) or ""))
         done.append(str(literal_index.prepare(store, cache, build_hash) or ""))
         done.append(str(label_table.prepare(store, cache, build_hash) or ""))
     return done

@@ -186,7 +186,7 @@ def prologue(toks: Sequence[Token]) -> tuple[dict[str, str], int] | None:
     """(prefix → namespace, index of the first token after them) of the PREFIX
     declarations that open a query; None for a BASE (relative IRIs are left to the
     engine) or a malformed declaration. For the server's shortcuts that read a query's
-    shape (bjkg.server.sparql.facets, bjkg.server.sparql.literal_index)."""
+    shape (bjkg.server.sparql.aggregates, bjkg.server.sparql.literal_index)."""
     prefixes: dict[str, str] = {}
     i = 0
     while i < len(toks) and toks[i].kind == "WORD" and toks[i].text.upper() in ("PREFIX", "BASE"):

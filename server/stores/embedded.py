@@ -151,7 +151,7 @@ class BuildStore:
         self.mode = mode
         self.in_memory_max_triples = in_memory_max_triples
         self.reads_from: str | None = None  # "memory" or "disk", once the store is opened
-        # what `bjkg serve` prepared for this build (facets, literal index, label table),
+        # what `bjkg serve` prepared for this build (aggregates, literal index, label table),
         # loaded on first use: module name → the loaded object, or None
         self.prepared_dir = prepared_dir
         self._prepared: dict[str, Any] = {}
@@ -223,7 +223,7 @@ class BuildStore:
                            analysis=analysis, store=self)
         timeout = self.timeout if timeout is None else timeout
         if dataset is None and request.union_default_graph and not substitutions and results_format:
-            answer = self._facet_answer(sparql, results_format, request.max_rows)
+            answer = self._aggregate_answer(sparql, results_format, request.max_rows)
             if answer is not None:
                 return answer
         rewritten = self._string_filters(sparql) if not substitutions else None
@@ -265,10 +265,10 @@ class BuildStore:
     def load_prepared(self) -> None:
         """Load everything `bjkg serve` prepared for this build now (a worker booting)."""
         if self.prepared_dir is not None:
-            from bjkg.server.sparql import facets, literal_index
+            from bjkg.server.sparql import aggregates, literal_index
             from bjkg.server.stores import label_table
 
-            for module in (facets, label_table, literal_index):
+            for module in (aggregates, label_table, literal_index):
                 self._prepared_data(module)
 
     def _prepared_data(self, module):
@@ -278,25 +278,21 @@ class BuildStore:
             self._prepared[name] = module.load(self.prepared_dir, self.manifest.get("hash", ""))
         return self._prepared[name]
 
-    def _facet_answer(self, sparql: str, results_format: str, max_rows: int | None) -> QueryAnswer | None:
-        """A facet count (bjkg.server.sparql.facets) from the table prepared for this build, if any."""
-        head = sparql[:4000].upper()
-        if "GROUP" not in head or "COUNT" not in head or self.prepared_dir is None:
+    def _aggregate_answer(self, sparql: str, results_format: str, max_rows: int | None) -> QueryAnswer | None:
+        """A star aggregate (bjkg.server.sparql.aggregates) from the table prepared for this build, if any."""
+        if "COUNT" not in sparql[:4000].upper() or self.prepared_dir is None:
             return None
-        from bjkg.server.sparql import facets
+        from bjkg.server.sparql import aggregates
 
-        table = self._prepared_data(facets)
-        if table is None:
-            return None
-        shape = facets.match(sparql)
-        body = table.answer(shape, max_rows) if shape is not None else None
+        table = self._prepared_data(aggregates)
+        star = aggregates.match(sparql) if table is not None else None
+        body = table.answer(star, max_rows) if star is not None else None
         if body is None:
             return None
         fmt = pyoxigraph.QueryResultsFormat.from_media_type(results_format)
         if fmt != pyoxigraph.QueryResultsFormat.JSON:
             body = pyoxigraph.parse_query_results(body, pyoxigraph.QueryResultsFormat.JSON).serialize(format=fmt)
-        return QueryAnswer("bindings", media_type=results_format, body=body,
-                           variables=(shape.object_var, shape.count_var))
+        return QueryAnswer("bindings", media_type=results_format, body=body, variables=star.names)
 
     def _inline(self, request: QueryRequest, timeout: float) -> QueryAnswer:
         from bjkg.server.sparql import inline

@@ -1,0 +1,309 @@
+"""Star aggregates (bjkg.server.sparql.aggregates) give the engine's answers, or none.
+
+Differential: Hypothesis draws small datasets (subjects with zero, one or more values per
+predicate, IRIs, blank nodes, literals with language tags and datatypes — some written in
+two lexical forms of one value —, the same triple in two named graphs) and queries from a
+grammar (star patterns with fixed values present or absent, grouping variables, COUNT
+variants, ORDER BY, LIMIT/OFFSET, and decorations that must fall back: FILTER, OPTIONAL,
+HAVING, UNION, GRAPH, paths …). Both the engine (pyoxigraph over the same store, union
+default graph, as the server queries it) and the table answer; whenever the table answers,
+its rows are the engine's as a multiset of RDF terms (in order where the query or the facet
+shape fixes one). Plain tests then pin which shapes the table does answer, and which not,
+and the wiring through the SPARQL endpoint in every results format.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pyoxigraph as ox
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from bjkg.server.sparql import aggregates
+
+E = "http://e/"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+PREFIXES = f"PREFIX e: <{E}> PREFIX xsd: <{XSD}>\n"
+
+SUBJECTS = [ox.NamedNode(f"{E}s{i}") for i in range(5)] + [ox.BlankNode("b0"), ox.BlankNode("b1")]
+PREDICATES = [f"{E}p0", f"{E}p1", f"{E}p2", RDF_TYPE]
+OBJECTS = [
+    ox.NamedNode(f"{E}o0"), ox.NamedNode(f"{E}o1"), ox.NamedNode(f"{E}O2"), ox.NamedNode(f"{E}é"),
+    ox.NamedNode(f"{E}o1/x"), ox.BlankNode("b1"),
+    ox.Literal("a"), ox.Literal("a", language="en"), ox.Literal("a", language="en-GB"),
+    ox.Literal("5", datatype=ox.NamedNode(XSD + "integer")), ox.Literal("05", datatype=ox.NamedNode(XSD + "integer")),
+    ox.Literal("1.0", datatype=ox.NamedNode(XSD + "decimal")), ox.Literal("x", datatype=ox.NamedNode(E + "dt")),
+    ox.Literal("true", datatype=ox.NamedNode(XSD + "boolean")), ox.Literal("5", datatype=ox.NamedNode(XSD + "string")),
+]
+GRAPHS = [ox.NamedNode(f"{E}g0"), ox.NamedNode(f"{E}g1")]
+
+# how a query may write a fixed object: some terms of OBJECTS in several forms, and absent ones
+CONSTANTS = ["e:o0", f"<{E}o1>", "e:O2", f"<{E}é>", "e:none", "'a'", '"a"@en', '"a"@EN-gb', "5", '"05"^^xsd:integer',
+             "1.0", "1.00", f'"x"^^<{E}dt>', "true", '"5"^^xsd:string', '"zzz"', "6"]
+VERBS = ["e:p0", f"<{E}p1>", "e:p2", "a"] * 4 + ["e:absent"]
+VARS = ["x", "y", "z"]
+COUNTS = ["(COUNT(*) AS ?n)", "(COUNT(?s) AS ?n)", "(COUNT(DISTINCT ?s) AS ?n)", "(COUNT(?{v}) AS ?n)",
+          "(COUNT(DISTINCT ?{v}) AS ?n)"]
+# each must make the table decline: the engine evaluates these as written
+DECORATIONS = [
+    ("pattern", "FILTER(?{v} != e:o0)"), ("pattern", "OPTIONAL {{ ?s e:p1 ?w }}"),
+    ("pattern", "{{ ?s e:p0 ?w }} UNION {{ ?s e:p1 ?w }}"), ("pattern", "GRAPH ?g {{ ?s e:p0 ?w }}"),
+    ("pattern", "BIND(1 AS ?w)"), ("pattern", "VALUES ?w {{ 1 2 }}"), ("pattern", "?s e:p0/e:p1 ?w"),
+    ("pattern", "?s ^e:p0 ?w"), ("pattern", "?w e:p0 ?s"), ("pattern", "{{ SELECT ?s WHERE {{ ?s e:p0 ?w }} }}"),
+    ("pattern", "MINUS {{ ?s e:p1 e:o0 }}"), ("pattern", "?s e:p0 [ e:p1 ?w ]"), ("pattern", "?s ?w e:o0"),
+    ("tail", "HAVING (COUNT(*) > 1)"), ("tail", "VALUES ?{v} {{ e:o0 }}"),
+    ("head", "FROM e:g0"), ("head", "FROM NAMED e:g0"),
+]
+
+
+@st.composite
+def datasets(draw):
+    """Each subject has zero, one or two values of each predicate, each in one graph or both."""
+    objects = st.sampled_from(OBJECTS[:draw(st.integers(2, len(OBJECTS)))])  # few values, or many
+    subjects = SUBJECTS[:draw(st.integers(1, len(SUBJECTS)))]
+    quads = []
+    for s in subjects:
+        for p in PREDICATES:
+            for o in draw(st.lists(objects, max_size=draw(st.sampled_from([0, 1, 1, 2, 2])))):
+                for g in draw(st.sampled_from([GRAPHS[:1], GRAPHS[1:], GRAPHS[:1], GRAPHS])):
+                    quads.append(ox.Quad(s, ox.NamedNode(p), o, g))
+    return quads
+
+
+@st.composite
+def queries(draw):
+    """A star aggregate, sometimes decorated with what must fall back (True as second)."""
+    patterns = []
+    for _ in range(draw(st.integers(1, 3))):
+        verb = draw(st.sampled_from(VERBS))
+        if draw(st.integers(0, 2)):
+            obj = "?" + draw(st.sampled_from(VARS))
+        else:
+            obj = draw(st.sampled_from(CONSTANTS))
+        patterns.append((verb, obj))
+    used = [o[1:] for _, o in patterns if o.startswith("?")]
+    group = [v for v in dict.fromkeys(used) if draw(st.booleans())]  # some variables left ungrouped
+    shown = draw(st.permutations(group)) if group else []
+    shown = shown[:draw(st.integers(0, len(shown)))] if draw(st.integers(0, 4)) == 0 else shown
+    counts = []
+    for template in draw(st.lists(st.sampled_from(COUNTS), max_size=2, unique=True)):
+        if "{v}" in template:
+            if not used:
+                continue
+            template = template.replace("{v}", draw(st.sampled_from(used)))
+        counts.append(template.replace("?n", f"?n{len(counts)}"))
+    outputs = [f"?{v}" for v in shown] + counts
+    if not outputs:
+        outputs = ["(COUNT(*) AS ?n9)"]
+    outputs = draw(st.permutations(outputs))
+    names = [o.split()[-1].rstrip(")") if o.startswith("(") else o for o in outputs]
+    body = _body(draw, patterns)
+    head = "SELECT " + ("DISTINCT " if draw(st.integers(0, 5)) == 0 else "")
+    tail = ""
+    if group or draw(st.booleans()) and used:
+        tail += " GROUP BY " + " ".join(f"?{v}" for v in (group or [draw(st.sampled_from(used))]))
+    if draw(st.integers(0, 2)) == 0:
+        keys = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+        tail += " ORDER BY " + " ".join(draw(st.sampled_from(["{}", "ASC({})", "DESC({})"])).format(k) for k in keys)
+    if draw(st.integers(0, 3)) == 0:
+        tail += f" LIMIT {draw(st.integers(0, 4))}"
+    if draw(st.integers(0, 3)) == 0:
+        tail += f" OFFSET {draw(st.integers(0, 3))}"
+    decorated = False
+    if draw(st.integers(0, 3)) == 0:
+        where, text = draw(st.sampled_from(DECORATIONS))
+        text = text.format(v=used[0] if used else "s")
+        decorated = True
+        if where == "pattern":
+            body = body[:-1] + " . " + text + " }"
+        elif where == "tail":
+            tail = _insert_after_group(tail, text)
+        else:
+            head_from = text
+            return (PREFIXES + head + " ".join(outputs) + f" {head_from} WHERE " + body + tail, decorated)
+    return PREFIXES + head + " ".join(outputs) + " WHERE " + body + tail, decorated
+
+
+def _body(draw, patterns) -> str:
+    text = "{ ?s"
+    for i, (verb, obj) in enumerate(patterns):
+        if i:
+            text += draw(st.sampled_from([" ;", " . ?s", " ; ; "]))
+        text += f" {verb} {obj}"
+    return text + draw(st.sampled_from([" }", " . }", " ; }"]))
+
+
+def _insert_after_group(tail: str, text: str) -> str:
+    if "VALUES" in text:
+        return tail + " " + text
+    at = tail.find(" ORDER BY")
+    at = tail.find(" LIMIT") if at < 0 else at
+    at = tail.find(" OFFSET") if at < 0 else at
+    return (tail + " " + text) if at < 0 else tail[:at] + " " + text + tail[at:]
+
+
+def _store(quads) -> ox.Store:
+    store = ox.Store()
+    store.extend(quads)
+    return store
+
+
+def engine_answer(store, query: str):
+    """(variables, bindings) as the engine gives them, or None when it refuses the query."""
+    try:
+        body = store.query(query, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.JSON)
+    except (SyntaxError, ValueError, OSError):
+        return None
+    document = json.loads(body)
+    return document["head"]["vars"], document["results"]["bindings"]
+
+
+def table_answer(table, query: str):
+    star = aggregates.match(query)
+    body = table.answer(star) if star is not None else None
+    if body is None:
+        return None
+    document = json.loads(body)
+    return document["head"]["vars"], document["results"]["bindings"]
+
+
+def _multiset(bindings) -> Counter:
+    return Counter(json.dumps(b, sort_keys=True, ensure_ascii=False) for b in bindings)
+
+
+def assert_agrees(store, table, query: str, decorated: bool = False) -> bool:
+    """The table's answer is the engine's (True), or the table declines (False)."""
+    fast = table_answer(table, query)
+    if fast is None:
+        return False
+    assert not decorated, f"the table answered a shape it must leave to the engine:\n{query}"
+    engine = engine_answer(store, query)
+    assert engine is not None, f"the table answered a query the engine refuses:\n{query}"
+    assert fast[0] == engine[0], query
+    assert _multiset(fast[1]) == _multiset(engine[1]), f"{query}\ntable:  {fast[1]}\nengine: {engine[1]}"
+    star = aggregates.match(query)
+    if star.order or (star.is_facet and len(star.outputs) <= 2):
+        assert fast[1] == engine[1], f"order differs:\n{query}\ntable:  {fast[1]}\nengine: {engine[1]}"
+    return True
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(datasets(), st.lists(queries(), min_size=1, max_size=8), st.sampled_from([1, 1, 1, 2, 3]),
+       st.sampled_from([100, 100, 100, 3]))
+def test_the_table_answers_as_the_engine_does(quads, drawn, min_triples, max_objects):
+    store = _store(quads)
+    table = aggregates.compute(store, min_triples=min_triples, max_objects=max_objects)
+    for query, decorated in drawn:
+        answered = assert_agrees(store, table, query, decorated)
+        event("answered by the table" if answered else "left to the engine")
+        if answered:
+            star = aggregates.match(query)
+            rows = len(table_answer(table, query)[1])
+            event("answered, rows: " + ("0" if not rows else "1" if rows == 1 else "2 or more"))
+            for feature, present in (("ORDER BY", star.order), ("LIMIT/OFFSET", star.limit is not None or star.offset),
+                                     ("a literal", any(p.kind == "literal" for p in star.patterns)),
+                                     ("several patterns", len(star.patterns) > 1), ("no GROUP BY", not star.group),
+                                     ("COUNT(DISTINCT)", any(isinstance(o, aggregates.Count) and o.distinct
+                                                             for o in star.outputs))):
+                if present:
+                    event(f"answered, with {feature}")
+
+
+# ---------------------------------------------------------------- examples, kept
+
+DATA = f"""
+<{E}s0> <{E}p0> <{E}o0> <{E}g0> .
+<{E}s0> <{E}p0> <{E}o0> <{E}g1> .
+<{E}s0> <{E}p1> "5"^^<{XSD}integer> <{E}g0> .
+<{E}s0> <{RDF_TYPE}> <{E}C> <{E}g0> .
+<{E}s0> <{RDF_TYPE}> <{E}D> <{E}g0> .
+<{E}s1> <{E}p0> <{E}o1> <{E}g0> .
+<{E}s1> <{E}p1> "05"^^<{XSD}integer> <{E}g1> .
+<{E}s1> <{E}p2> "a"@en <{E}g1> .
+<{E}s1> <{RDF_TYPE}> <{E}C> <{E}g0> .
+<{E}s2> <{E}p0> <{E}o1> <{E}g0> .
+<{E}s2> <{E}p2> "a"@en <{E}g1> .
+<{E}s2> <{E}p2> "b" <{E}g1> .
+_:b0 <{E}p0> <{E}o0> <{E}g0> .
+_:b0 <{E}p1> _:b1 <{E}g0> .
+"""
+
+ANSWERED = [
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o",
+    "SELECT ?o (COUNT(*) AS ?n) WHERE { ?s e:p0 ?o . } GROUP BY ?o",
+    "SELECT ?o (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o",
+    "SELECT ?c (COUNT(?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o ; e:p1 5 } GROUP BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o ; e:p1 '05'^^xsd:integer } GROUP BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o ; a e:C } GROUP BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o . ?s e:p2 'a'@EN } GROUP BY ?o",
+    "SELECT ?o ?v (COUNT(*) AS ?n) WHERE { ?s e:p0 ?o ; e:p1 ?v } GROUP BY ?o ?v",
+    "SELECT ?o (COUNT(DISTINCT ?l) AS ?n) WHERE { ?s e:p0 ?o ; e:p2 ?l } GROUP BY ?o",
+    "SELECT ?o (COUNT(DISTINCT ?s) AS ?n) (COUNT(?s) AS ?m) WHERE { ?s e:p0 ?o ; e:p2 ?l } GROUP BY ?o",
+    "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c }",
+    "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s e:p0 ?o ; a ?c }",
+    "SELECT (COUNT(*) AS ?n) WHERE { ?s e:p0 e:o0 }",
+    "SELECT (COUNT(*) AS ?n) WHERE { ?s e:p0 e:nothing }",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o ; e:absent ?x } GROUP BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o ORDER BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o ORDER BY DESC(?o) LIMIT 1",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o LIMIT 1",
+    "SELECT DISTINCT ?o WHERE { ?s e:p0 ?o } GROUP BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { $s e:p0 $o } GROUP BY ?o",
+]
+DECLINED = [
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o HAVING (COUNT(?s) > 1)",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o FILTER(?o != e:o0) } GROUP BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o OPTIONAL { ?s e:p1 ?v } } GROUP BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) FROM e:g0 WHERE { ?s e:p0 ?o } GROUP BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { GRAPH ?g { ?s e:p0 ?o } } GROUP BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0/e:p1 ?o } GROUP BY ?o",
+    "SELECT ?o (SUM(?v) AS ?n) WHERE { ?s e:p0 ?o ; e:p1 ?v } GROUP BY ?o",
+    "SELECT ?s (COUNT(?o) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?s",
+    "SELECT ?o (COUNT(?x) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o",
+    "SELECT ?o ?v (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o ; e:p1 ?v } GROUP BY ?o",
+    "SELECT ?o (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o ORDER BY DESC(?n)",  # tied counts
+    "SELECT ?o ?n WHERE { ?s e:p0 ?o } GROUP BY ?o",
+    "SELECT * WHERE { ?s e:p0 ?o }",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p1 ?o } GROUP BY ?o ORDER BY ?o",  # literals and a blank node
+    "SELECT ?o ?v (COUNT(*) AS ?n) WHERE { ?s e:p0 ?o ; e:p1 ?v } GROUP BY ?o ?v LIMIT 1",  # order is not the engine's
+    "BASE <http://e/> SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s <p0> ?o } GROUP BY ?o",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:small ?o } GROUP BY ?o",  # below MIN_TRIPLES
+]
+
+
+@pytest.fixture(scope="module")
+def example():
+    store = ox.Store()
+    store.load(DATA + f"<{E}t> <{E}small> <{E}o0> <{E}g0> .\n", format=ox.RdfFormat.N_QUADS)
+    return store, aggregates.compute(store, min_triples=2)
+
+
+@pytest.mark.parametrize("query", ANSWERED)
+def test_the_table_answers_the_shapes_it_claims(example, query):
+    store, table = example
+    assert assert_agrees(store, table, PREFIXES + query), query
+
+
+@pytest.mark.parametrize("query", DECLINED)
+def test_the_table_declines_every_other_shape(example, query):
+    store, table = example
+    assert table_answer(table, PREFIXES + query) is None
+
+
+def test_the_same_triple_in_two_graphs_counts_twice_as_in_the_engine(example):
+    store, table = example
+    fast = table_answer(table, PREFIXES + "SELECT (COUNT(*) AS ?n) (COUNT(DISTINCT ?s) AS ?d) WHERE { ?s e:p0 e:o0 }")
+    assert [(b["n"]["value"], b["d"]["value"]) for b in fast[1]] == [("3", "2")]
+
+
+def test_the_table_pickles_and_answers_the_same(example):
+    import pickle
+
+    store, table = example
+    again = pickle.loads(pickle.dumps(table))
+    query = aggregates.match(PREFIXES + ANSWERED[4])
+    assert again.answer(query) == table.answer(query) is not None
