@@ -1,6 +1,6 @@
 """The SPARQL 1.1 protocol and engine: request parsing, query text analysis, evaluation in
 worker processes or inline with hard limits, federation, the service description, and the
-per-build facet and literal indexes that answer common queries.
+per-build star aggregates and literal index that answer common queries.
 
 May import `bjkg.server.core` only. Stores, pages and views build on it; it never imports them.
 """

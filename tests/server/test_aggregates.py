@@ -245,6 +245,7 @@ ANSWERED = [
     "SELECT ?o (COUNT(DISTINCT ?s) AS ?n) (COUNT(?s) AS ?m) WHERE { ?s e:p0 ?o ; e:p2 ?l } GROUP BY ?o",
     "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c }",
     "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s e:p0 ?o ; a ?c }",
+    "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s e:p0 e:o1 ; e:p2 ?l }",  # one subject, two rows
     "SELECT (COUNT(*) AS ?n) WHERE { ?s e:p0 e:o0 }",
     "SELECT (COUNT(*) AS ?n) WHERE { ?s e:p0 e:nothing }",
     "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o ; e:absent ?x } GROUP BY ?o",
@@ -307,3 +308,68 @@ def test_the_table_pickles_and_answers_the_same(example):
     again = pickle.loads(pickle.dumps(table))
     query = aggregates.match(PREFIXES + ANSWERED[4])
     assert again.answer(query) == table.answer(query) is not None
+
+
+# ---------------------------------------------------------------- through the SPARQL endpoint
+
+FORMATS = ["application/sparql-results+json", "application/sparql-results+xml", "text/csv",
+           "text/tab-separated-values"]
+BJKG = "https://w3id.org/bjkg/ontology#"
+SERVED = [
+    "SELECT ?c (COUNT(?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c",  # the plain facet: the engine's rows in order
+    f"SELECT ?i (COUNT(*) AS ?n) WHERE {{ ?s <{BJKG}indicator> ?i ; a <http://purl.org/linked-data/cube#Observation> }} GROUP BY ?i",
+    f"SELECT ?i ?a (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s <{BJKG}indicator> ?i ; "
+    "<http://purl.org/linked-data/sdmx/2009/dimension#refArea> ?a } GROUP BY ?i ?a ORDER BY ?i ?a",
+]
+
+
+@pytest.fixture(scope="module")
+def served(tiny_build, tmp_path_factory):
+    """The tiny build served inline from its store on disk, with its table prepared (MIN_TRIPLES 1),
+    and the same build with nothing prepared (every query evaluated by the engine)."""
+    from bjkg.server.app import create_app
+    from bjkg.server.runtime.prepare import prepare
+
+    saved, aggregates.MIN_TRIPLES = aggregates.MIN_TRIPLES, 1
+    settings = {"BUILD_DIR": str(tiny_build), "QUERY_MODE": "inline", "TESTING": True, "IN_MEMORY_MAX_TRIPLES": 0}
+    try:
+        fast_settings = {**settings, "CACHE_DIR": str(tmp_path_factory.mktemp("prepared"))}
+        prepare(fast_settings)
+    finally:
+        aggregates.MIN_TRIPLES = saved
+    apps = (create_app(fast_settings), create_app({**settings, "CACHE_DIR": str(tmp_path_factory.mktemp("none"))}))
+    yield apps
+    for app in apps:
+        app.extensions["bjkg"].store.close()
+
+
+@pytest.mark.parametrize("query", SERVED)
+def test_the_endpoint_answers_from_the_table_as_the_engine_in_every_format(served, query, monkeypatch):
+    fast, plain = served
+    store = fast.extensions["bjkg"].store
+    assert store._prepared_data(aggregates) is not None
+    expected = {fmt: plain.test_client().post("/sparql", data={"query": query}, headers={"Accept": fmt}) for fmt in FORMATS}
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("evaluated by the engine")
+
+    monkeypatch.setattr(store, "_run", no_engine)  # the table answers, or the test fails
+    for fmt in FORMATS:
+        response = fast.test_client().post("/sparql", data={"query": query}, headers={"Accept": fmt})
+        assert response.status_code == expected[fmt].status_code == 200, response.data
+        assert response.mimetype == expected[fmt].mimetype
+        if "ORDER BY" in query or query == SERVED[0]:
+            assert response.data == expected[fmt].data, fmt
+        else:
+            assert sorted(response.data.splitlines()) == sorted(expected[fmt].data.splitlines()), fmt
+
+
+def test_the_endpoint_leaves_other_shapes_to_the_engine(served, monkeypatch):
+    fast, _ = served
+    store = fast.extensions["bjkg"].store
+    evaluated = []
+    original = store._run
+    monkeypatch.setattr(store, "_run", lambda request, timeout: evaluated.append(request.sparql) or original(request, timeout))
+    query = SERVED[0].replace("GROUP BY ?c", "GROUP BY ?c HAVING (COUNT(?s) > 1)")
+    response = fast.test_client().post("/sparql", data={"query": query}, headers={"Accept": FORMATS[0]})
+    assert response.status_code == 200 and evaluated == [query]
