@@ -31,9 +31,11 @@ engine's (IRIs by their text, counts by value, and no two rows tied on every key
 otherwise None, and the engine evaluates the query as written. Literal constants are read
 by the engine itself (a VALUES row on an empty store), so ``05`` and ``"5"^^xsd:integer``
 are the one term the store holds. Without ORDER BY the rows of a plain facet come in the
-engine's own order (kept from the engine's answer at prepare time); other shapes come in an
-order of the same kind, which SPARQL leaves unspecified. Differential tests against the
-engine: tests/server/test_aggregates.py.
+engine's own order on the store on disk (kept from its answer at prepare time); other shapes
+come in an order of the same kind, which SPARQL leaves unspecified (so a LIMIT or OFFSET
+without ORDER BY that would cut the answer goes to the engine). A blank node is never a value of
+an answer from here (its label is the one the store on disk gave it). Differential tests
+against the engine: tests/server/test_aggregates.py.
 """
 from __future__ import annotations
 
@@ -361,7 +363,9 @@ class Column:
 class StarTable:
     """The build's columns, and its object terms: `keys` (N-Triples → code), `terms` (code → the
     engine's SPARQL JSON of the term, serialised), `iri_rank` (code → rank of the IRI's text
-    among the objects' IRIs, -1 for other terms); `predicates` every predicate of the build."""
+    among the objects' IRIs, -1 for other terms; -2 for a blank node, whose label is the
+    store's: a worker reading the build's dump into memory labels it anew, so a blank node is
+    never answered from here); `predicates` every predicate of the build."""
 
     def __init__(self, columns: dict[str, Column], keys: dict[str, int], terms: list[str],
                  iri_rank, predicates: frozenset[str]) -> None:
@@ -435,6 +439,9 @@ def _evaluate(table: StarTable, star: Star) -> list[tuple[str, ...]] | None:
         return None
     terms = table.terms
     columns = []
+    for name in star.names:
+        if name in group_codes and len(order) and table.iri_rank[group_codes[name][order]].min() == -2:
+            raise _NoMatch  # a blank node's label would be this store's, not the worker's
     for out in star.outputs:
         if isinstance(out, Count):
             columns.append([_COUNT_TERM % c for c in counts[out.name][order].tolist()])
@@ -464,11 +471,11 @@ def _order(table: StarTable, star: Star, groups: int, group_codes, counts):
             if np.any(np.all(stacked[:, 1:] == stacked[:, :-1], axis=0)):
                 return None  # ties: the engine's order among them is its own
     else:
+        # the facet order is the engine's on the store on disk; a worker reading a small build
+        # into memory orders groups otherwise, so which rows a LIMIT keeps is left to it
         order = _facet_order(table, star, groups, group_codes)
-        exact = star.is_facet and len(star.outputs) <= 2
-        if (star.limit is not None or star.offset) and not exact:
-            if star.offset or (star.limit is not None and star.limit < groups):
-                return None  # which rows a LIMIT keeps depends on the engine's order
+        if star.offset or (star.limit is not None and star.limit < groups):
+            return None
     end = None if star.limit is None else star.offset + star.limit
     return order[star.offset:end]
 
@@ -701,6 +708,7 @@ def _object_terms(texts: list[bytes]):
     keys = {str(term): code for code, term in enumerate(parsed)}
     terms = [json.dumps(b["o"], ensure_ascii=False, separators=(",", ":")) for b in bindings]
     iri_rank = np.full(len(texts), -1, dtype=np.int64)
+    iri_rank[[code for code, t in enumerate(parsed) if isinstance(t, ox.BlankNode)]] = -2
     iris = sorted((t.value, code) for code, t in enumerate(parsed) if isinstance(t, ox.NamedNode))
     for rank, (_, code) in enumerate(iris):
         iri_rank[code] = rank

@@ -49,3 +49,15 @@ def test_a_wrong_answer_is_reported_as_differing(build, tmp_path, monkeypatch):
     cube = json.loads(out.read_text(encoding="utf-8"))["Data Cube table (numpy)"]
     assert cube["agree"]["F5 per indicator"] is False
     assert all(v for k, v in cube["agree"].items() if k != "F5 per indicator")
+
+
+def test_star_aggregates_answer_as_pyoxigraph_does(build, tmp_path, monkeypatch):
+    from bjkg.server.sparql import aggregates
+
+    monkeypatch.setattr(aggregates, "MIN_TRIPLES", 1)  # a 10k build has few triples per predicate
+    out = tmp_path / "study.json"
+    assert groupby_study.main([str(build), "--repeat", "1", "--only", "pyoxigraph (on,bjkg star",
+                               "--json", str(out)]) == 0
+    star = json.loads(out.read_text(encoding="utf-8"))["bjkg star aggregates"]
+    assert all(star["agree"].values()), star
+    assert star["groups"]["F5 per indicator"] > 1 and star["columns"] > 0

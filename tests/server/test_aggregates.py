@@ -240,7 +240,7 @@ ANSWERED = [
     "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o ; e:p1 '05'^^xsd:integer } GROUP BY ?o",
     "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o ; a e:C } GROUP BY ?o",
     "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o . ?s e:p2 'a'@EN } GROUP BY ?o",
-    "SELECT ?o ?v (COUNT(*) AS ?n) WHERE { ?s e:p0 ?o ; e:p1 ?v } GROUP BY ?o ?v",
+    "SELECT ?o ?v (COUNT(*) AS ?n) WHERE { ?s e:p0 ?o ; e:p2 ?v } GROUP BY ?o ?v",
     "SELECT ?o (COUNT(DISTINCT ?l) AS ?n) WHERE { ?s e:p0 ?o ; e:p2 ?l } GROUP BY ?o",
     "SELECT ?o (COUNT(DISTINCT ?s) AS ?n) (COUNT(?s) AS ?m) WHERE { ?s e:p0 ?o ; e:p2 ?l } GROUP BY ?o",
     "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c }",
@@ -251,7 +251,7 @@ ANSWERED = [
     "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o ; e:absent ?x } GROUP BY ?o",
     "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o ORDER BY ?o",
     "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o ORDER BY DESC(?o) LIMIT 1",
-    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o LIMIT 1",
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o LIMIT 2",
     "SELECT DISTINCT ?o WHERE { ?s e:p0 ?o } GROUP BY ?o",
     "SELECT ?o (COUNT(?s) AS ?n) WHERE { $s e:p0 $o } GROUP BY ?o",
 ]
@@ -270,7 +270,9 @@ DECLINED = [
     "SELECT ?o ?n WHERE { ?s e:p0 ?o } GROUP BY ?o",
     "SELECT * WHERE { ?s e:p0 ?o }",
     "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p1 ?o } GROUP BY ?o ORDER BY ?o",  # literals and a blank node
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p1 ?o } GROUP BY ?o",  # a blank node: its label is the store's
     "SELECT ?o ?v (COUNT(*) AS ?n) WHERE { ?s e:p0 ?o ; e:p1 ?v } GROUP BY ?o ?v LIMIT 1",  # order is not the engine's
+    "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o LIMIT 1",  # nor is it in memory
     "BASE <http://e/> SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s <p0> ?o } GROUP BY ?o",
     "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:small ?o } GROUP BY ?o",  # below MIN_TRIPLES
 ]
