@@ -620,7 +620,6 @@ def compute(store, *, min_triples: int | None = None, max_objects: int | None = 
     predicate's distinct objects once, and a VALUES join numbers them."""
     import numpy as np
     import pyoxigraph as ox
-    from concurrent.futures import ThreadPoolExecutor
 
     min_triples = MIN_TRIPLES if min_triples is None else min_triples
     max_objects = MAX_OBJECTS if max_objects is None else max_objects
@@ -633,23 +632,44 @@ def compute(store, *, min_triples: int | None = None, max_objects: int | None = 
             if n >= min_triples and k <= max_objects and ">" not in p.value:
                 chosen.append(p.value)
     objects: dict[bytes, int] = {}
-    raw: list[tuple[str, list[bytes], object, list[int]]] = []
-    with ThreadPoolExecutor(max(1, threads)) as pool:
-        for predicate, (facet, subject_texts, numbers) in zip(chosen, pool.map(lambda p: _read(store, p), chosen)):
-            order = [objects.setdefault(text, len(objects)) for text in facet]
-            raw.append((predicate, subject_texts, np.asarray(order, dtype=np.int32)[numbers], order))
-    keys, terms, iri_rank = _object_terms(list(objects))
     subjects: dict[bytes, int] = {}  # one code per distinct subject text, over all columns
-    columns = {}
-    for predicate, subject_texts, o, order in raw:
+    read: list[tuple[str, object, object, object, list[int]]] = []
+    for predicate, (facet, subject_texts, numbers) in _each(lambda p: _read(store, p), chosen, threads):
+        order = [objects.setdefault(text, len(objects)) for text in facet]
         new = dict.fromkeys(subject_texts).keys() - subjects.keys()
         subjects.update(zip(new, range(len(subjects), len(subjects) + len(new))))
-        s = np.fromiter(map(subjects.__getitem__, subject_texts), dtype=np.int64, count=len(subject_texts))
-        pairs, counts = np.unique(s * len(objects) + o, return_counts=True)  # by subject, then object
+        s = np.fromiter(map(subjects.__getitem__, subject_texts), dtype=np.int32, count=len(subject_texts))
+        o = np.asarray(order, dtype=np.int32)[numbers]
+        del subject_texts, numbers
+        sort = np.lexsort((o, s))  # by subject, then object; then each distinct pair once, counted
+        s, o = s[sort], o[sort]
+        first = np.ones(len(s), dtype=bool)
+        first[1:] = (s[1:] != s[:-1]) | (o[1:] != o[:-1])
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, len(s)))
         m = None if not len(counts) or counts.max() == 1 else counts.astype(np.uint16 if counts.max() < 65536 else np.int64)
-        columns[predicate] = Column((pairs // len(objects)).astype(np.int32), (pairs % len(objects)).astype(np.int32),
-                                    m, np.asarray(order, dtype=np.int32))
+        read.append((predicate, s[starts], o[starts], m, order))
+    keys, terms, iri_rank = _object_terms(list(objects))
+    columns = {predicate: Column(s, o, m, np.asarray(order, dtype=np.int32)) for predicate, s, o, m, order in read}
     return StarTable(columns, keys, terms, iri_rank, frozenset(predicates))
+
+
+def _each(fn, items: list, threads: int):
+    """(item, fn(item)) in the order of `items`, `threads` computed at a time ahead of the
+    caller (the engine reads without the GIL, while the caller codes the last answer)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        pending = deque()
+        for item in items:
+            pending.append((item, pool.submit(fn, item)))
+            if len(pending) > threads:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
 
 
 def _read(store, predicate: str):
