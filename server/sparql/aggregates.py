@@ -48,7 +48,7 @@ from bjkg.server.sparql.text import SparqlTextError, Token, prologue, token_iri,
 FORMAT = 1
 MIN_TRIPLES = 1000  # a predicate with fewer triples is cheap for the engine anyway
 MAX_OBJECTS = 10_000  # more distinct objects than this: no column
-MAX_JOINED_ROWS = 4_000_000  # a join of multi-valued predicates larger than this goes to the engine
+MAX_JOINED_ROWS = 1_000_000  # a join of multi-valued predicates larger than this goes to the engine (≈40 MB)
 
 XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
 _COUNT_TERM = '{"type":"literal","value":"%d","datatype":"' + XSD_INTEGER + '"}'
@@ -377,10 +377,10 @@ class StarTable:
         without a column, an order that would differ from the engine's …), or longer than
         `max_rows` (the general path then refuses it: RowLimitExceeded)."""
         try:
-            rows = _evaluate(self, star)
+            rows = _evaluate(self, star, max_rows)
         except _NoMatch:
             return None
-        if rows is None or (max_rows and len(rows) > max_rows):
+        if rows is None:
             return None
         names = star.names
         head = json.dumps({"vars": list(names)}, ensure_ascii=False, separators=(",", ":"))
@@ -389,8 +389,9 @@ class StarTable:
         return ('{"head":' + head + ',"results":{"bindings":[' + bindings + "]}}").encode("utf-8")
 
 
-def _evaluate(table: StarTable, star: Star) -> list[tuple[str, ...]] | None:
-    """The answer's rows, each the serialised JSON terms of `star.names`; raises _NoMatch."""
+def _evaluate(table: StarTable, star: Star, max_rows: int | None = None) -> list[tuple[str, ...]] | None:
+    """The answer's rows, each the serialised JSON terms of `star.names`; None when it is
+    longer than `max_rows` or ordered otherwise than the engine would; raises _NoMatch."""
     import numpy as np
 
     subjects, weights, values, one_row_per_subject = _join(table, star)
@@ -435,7 +436,7 @@ def _evaluate(table: StarTable, star: Star) -> list[tuple[str, ...]] | None:
         pairs = np.unique(gid * (int(codes.max(initial=0)) + 1) + codes)
         counts[out.name] = np.bincount(pairs // (int(codes.max(initial=0)) + 1), minlength=groups)
     order = _order(table, star, groups, group_codes, counts)
-    if order is None:
+    if order is None or (max_rows and len(order) > max_rows):
         return None
     terms = table.terms
     columns = []

@@ -375,3 +375,18 @@ def test_the_endpoint_leaves_other_shapes_to_the_engine(served, monkeypatch):
     query = SERVED[0].replace("GROUP BY ?c", "GROUP BY ?c HAVING (COUNT(?s) > 1)")
     response = fast.test_client().post("/sparql", data={"query": query}, headers={"Accept": FORMATS[0]})
     assert response.status_code == 200 and evaluated == [query]
+
+
+def test_an_answer_longer_than_max_rows_is_left_to_the_engine(example):
+    store, table = example
+    star = aggregates.match(PREFIXES + ANSWERED[0])
+    rows = len(json.loads(table.answer(star))["results"]["bindings"])
+    assert rows == 2 and table.answer(star, max_rows=2) is not None and table.answer(star, max_rows=1) is None
+
+
+def test_a_join_larger_than_its_cap_is_left_to_the_engine(example, monkeypatch):
+    store, table = example
+    query = PREFIXES + "SELECT ?l (COUNT(*) AS ?n) WHERE { ?s e:p2 ?l , ?m } GROUP BY ?l"  # 5 rows joined
+    assert table_answer(table, query) is not None
+    monkeypatch.setattr(aggregates, "MAX_JOINED_ROWS", 2)
+    assert table_answer(table, query) is None
