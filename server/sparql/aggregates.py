@@ -635,7 +635,10 @@ def compute(store, *, min_triples: int | None = None, max_objects: int | None = 
     objects: dict[bytes, int] = {}
     subjects: dict[bytes, int] = {}  # one code per distinct subject text, over all columns
     read: list[tuple[str, object, object, object, list[int]]] = []
-    for predicate, (facet, subject_texts, numbers) in _each(lambda p: _read(store, p), chosen, threads):
+    for predicate, answer in _each(lambda p: _read(store, p), chosen, threads):
+        if answer is None:
+            continue  # no column: its queries go to the engine
+        facet, subject_texts, numbers = answer
         order = [objects.setdefault(text, len(objects)) for text in facet]
         new = dict.fromkeys(subject_texts).keys() - subjects.keys()
         subjects.update(zip(new, range(len(subjects), len(subjects) + len(new))))
@@ -676,7 +679,17 @@ def _each(fn, items: list, threads: int):
 def _read(store, predicate: str):
     """One predicate's distinct objects (TSV texts, in the order of the engine's facet
     answer), and for each of its quads the subject's TSV text and its object's number in
-    that list (a numpy array)."""
+    that list (a numpy array); None if the engine's answers cannot be read so (logged)."""
+    try:
+        return _read_pairs(store, predicate)
+    except (SyntaxError, ValueError, OSError, KeyError) as exc:
+        import logging
+
+        logging.getLogger("bjkg.aggregates").warning("no star aggregates for %s: %s", predicate, exc)
+        return None
+
+
+def _read_pairs(store, predicate: str):
     import numpy as np
 
     facet = _tsv_rows(store, _FACET_QUERY.format(p=predicate))

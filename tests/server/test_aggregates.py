@@ -390,3 +390,20 @@ def test_a_join_larger_than_its_cap_is_left_to_the_engine(example, monkeypatch):
     assert table_answer(table, query) is not None
     monkeypatch.setattr(aggregates, "MAX_JOINED_ROWS", 2)
     assert table_answer(table, query) is None
+
+
+def test_a_predicate_that_cannot_be_read_has_no_column(example, monkeypatch, caplog):
+    store, _ = example
+    real = aggregates._read_pairs
+
+    def failing(store, predicate):
+        if predicate == f"{E}p2":
+            raise ValueError("the pairs do not add up")
+        return real(store, predicate)
+
+    monkeypatch.setattr(aggregates, "_read_pairs", failing)
+    with caplog.at_level("WARNING", logger="bjkg.aggregates"):
+        table = aggregates.compute(store, min_triples=2)
+    assert f"{E}p2" not in table.columns and f"{E}p0" in table.columns and "p2" in caplog.text
+    assert table_answer(table, PREFIXES + "SELECT ?l (COUNT(*) AS ?n) WHERE { ?s e:p2 ?l } GROUP BY ?l") is None
+    assert assert_agrees(store, table, PREFIXES + ANSWERED[0])
