@@ -27,7 +27,8 @@ and ``,`` lists); no FILTER, OPTIONAL, UNION, GRAPH, subquery, path, BIND, VALUE
 FROM (and the caller passes no dataset); SELECT of grouping variables and ``COUNT(*)``,
 ``COUNT(?var)``, ``COUNT(DISTINCT ?var)`` of the pattern's variables; GROUP BY variables
 (or none: one row); ORDER BY of the outputs and LIMIT/OFFSET when the order is exactly the
-engine's (IRIs by their text, counts by value, and no two rows tied on every key);
+engine's (all IRIs by their text, all plain strings by theirs, all numbers and counts by
+value, and no two rows tied on every key);
 otherwise None, and the engine evaluates the query as written. Literal constants are read
 by the engine itself (a VALUES row on an empty store), so ``05`` and ``"5"^^xsd:integer``
 are the one term the store holds. Without ORDER BY the rows of a plain facet come in the
@@ -45,12 +46,14 @@ from dataclasses import dataclass, field
 from bjkg.server.core import prepared
 from bjkg.server.sparql.text import SparqlTextError, Token, prologue, token_iri, tokenize
 
-FORMAT = 1
+FORMAT = 2
 MIN_TRIPLES = 100  # a predicate with fewer triples is cheap for the engine anyway (≈0.5 ms)
 MAX_OBJECTS = 10_000  # more distinct objects than this: no column
 MAX_JOINED_ROWS = 1_000_000  # a join of multi-valued predicates larger than this goes to the engine (≈40 MB)
 
-XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+XSD_INTEGER, XSD_STRING = XSD + "integer", XSD + "string"
+_NUMERIC = frozenset(XSD + t for t in ("integer", "decimal", "float", "double"))
 _COUNT_TERM = '{"type":"literal","value":"%d","datatype":"' + XSD_INTEGER + '"}'
 _UNION = {"use_default_graph_as_union": True}
 
@@ -365,12 +368,14 @@ class StarTable:
     engine's SPARQL JSON of the term, serialised), `iri_rank` (code → rank of the IRI's text
     among the objects' IRIs, -1 for other terms; -2 for a blank node, whose label is the
     store's: a worker reading the build's dump into memory labels it anew, so a blank node is
-    never answered from here); `predicates` every predicate of the build."""
+    never answered from here), `literal_ranks` (the same for plain strings by their text, and
+    for numbers by value, equal values sharing a rank); `predicates` every predicate of the
+    build."""
 
     def __init__(self, columns: dict[str, Column], keys: dict[str, int], terms: list[str],
-                 iri_rank, predicates: frozenset[str]) -> None:
-        self.columns, self.keys, self.terms, self.iri_rank, self.predicates = \
-            columns, keys, terms, iri_rank, predicates
+                 iri_rank, literal_ranks: tuple, predicates: frozenset[str]) -> None:
+        self.columns, self.keys, self.terms, self.iri_rank, self.literal_ranks, self.predicates = \
+            columns, keys, terms, iri_rank, literal_ranks, predicates
 
     def answer(self, star: Star, max_rows: int | None = None) -> bytes | None:
         """SPARQL JSON results of `star`, or None: not answerable from the table (a predicate
@@ -461,10 +466,13 @@ def _order(table: StarTable, star: Star, groups: int, group_codes, counts):
         for name, descending in star.order:
             if name in counts:
                 key = counts[name].astype(np.int64)
-            else:
-                key = table.iri_rank[group_codes[name]].astype(np.int64)
-                if len(key) and key.min() < 0:
-                    return None  # not all IRIs: the engine's order of other terms is not ours
+            else:  # all IRIs, all plain strings or all numbers; other terms are the engine's to order
+                for rank in (table.iri_rank, *table.literal_ranks):
+                    key = rank[group_codes[name]].astype(np.int64)
+                    if not len(key) or key.min() >= 0:
+                        break
+                else:
+                    return None
             keys.append(-key if descending else key)
         order = np.lexsort(keys[::-1]) if keys else np.arange(groups)
         if groups > 1:
@@ -653,9 +661,9 @@ def compute(store, *, min_triples: int | None = None, max_objects: int | None = 
         counts = np.diff(np.append(starts, len(s)))
         m = None if not len(counts) or counts.max() == 1 else counts.astype(np.uint16 if counts.max() < 65536 else np.int64)
         read.append((predicate, s[starts], o[starts], m, order))
-    keys, terms, iri_rank = _object_terms(list(objects))
+    keys, terms, iri_rank, literal_ranks = _object_terms(list(objects))
     columns = {predicate: Column(s, o, m, np.asarray(order, dtype=np.int32)) for predicate, s, o, m, order in read}
-    return StarTable(columns, keys, terms, iri_rank, frozenset(predicates))
+    return StarTable(columns, keys, terms, iri_rank, literal_ranks, frozenset(predicates))
 
 
 def _each(fn, items: list, threads: int):
@@ -746,7 +754,32 @@ def _object_terms(texts: list[bytes]):
     iris = sorted((t.value, code) for code, t in enumerate(parsed) if isinstance(t, ox.NamedNode))
     for rank, (_, code) in enumerate(iris):
         iri_rank[code] = rank
-    return keys, terms, iri_rank
+    strings = np.full(len(texts), -1, dtype=np.int64)
+    for rank, (_, code) in enumerate(sorted((t.value, code) for code, t in enumerate(parsed)
+                                            if isinstance(t, ox.Literal) and t.datatype.value == XSD_STRING)):
+        strings[code] = rank
+    numbers = np.full(len(texts), -1, dtype=np.int64)
+    values = {code: _number(t) for code, t in enumerate(parsed)}
+    values = {code: v for code, v in values.items() if v is not None}
+    if values:  # float() never reverses two values' order; values it makes equal share a rank
+        _, ranks = np.unique(np.array(list(values.values()), dtype=np.float64), return_inverse=True)
+        numbers[list(values)] = ranks.reshape(-1)
+    return keys, terms, iri_rank, (strings, numbers)
+
+
+def _number(term) -> float | None:
+    """A numeric literal's value (xsd:integer, decimal, float, double), else None (NaN too)."""
+    import math
+
+    import pyoxigraph as ox
+
+    if not isinstance(term, ox.Literal) or term.datatype.value not in _NUMERIC:
+        return None
+    try:
+        value = float(term.value)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
 
 
 KIND = prepared.Kind("aggregates", FORMAT, StarTable, compute)
