@@ -4,7 +4,7 @@ Rooms, top to bottom; each may import only the rooms below it (the import-linter
 pyproject.toml enforces this, docs/architecture.md draws it):
 
 - `cli` — the ``bjkg`` command; the one module that may import both `bjkg.graph` and the server.
-- `runtime/` — the serving processes: gunicorn, its worker class, per-build preparation.
+- `runtime/` — the serving processes: granian and the ASGI front, per-build preparation.
 - `app` — `create_app`, the factory: settings → store extension → blueprints.
 - `views/` — the Flask blueprints, one per area of the site.
 - `web/` — per-app glue over a store: the store extension, response headers, write authorisation.

@@ -121,11 +121,13 @@ SETTINGS: tuple[Setting, ...] = (
             "with SPARQL_ENDPOINT, optional (empty: none).", local_path=True),
     Setting("EMPTY", False,
             "Serve an empty in-memory dataset instead of BUILD_DIR (writable with UPDATE_TOKEN). "
-            "Queries then run in the server process, so QUERY_TIMEOUT is only checked between rows.",
+            "Its data lives in a process that applies authorised writes and never evaluates a "
+            "query; queries run in processes forked from it, under the same limits as a build's.",
             _bool),
     Setting("QUERY_TIMEOUT", 30.0,
-            "Seconds a query may run; the worker process evaluating it is then ended and the "
-            "client gets 503 Service Unavailable.", _positive_float),
+            "Seconds a query may take from the request's arrival, waiting for a slot "
+            "included; the evaluator process is then ended and the client gets 503 Service "
+            "Unavailable with Retry-After.", _positive_float),
     Setting("MAX_ROWS", 0,
             "Most result rows (or triples) one query may return; 0 (the default): no limit, "
             "answers are streamed whole. A longer answer is refused with 400 naming this "
@@ -179,32 +181,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Cache-Control max-age (seconds) for GET answers from a build; ETags derive from "
             "the build hash so clients can revalidate cheaply.", int),
     Setting("WORKERS", 0,
-            "HTTP worker processes (gunicorn), each opening the read-only store once; 0 means "
+            "HTTP worker processes (granian), each opening the read-only store once; 0 means "
             "one per CPU core, at least 2 (Python runs one thread at a time per process). "
             "Forced to 1 with EMPTY, whose data lives in memory.",
             _non_negative_int),
-    Setting("THREADS", 0,
-            "Threads per HTTP worker process; 0 means 1 over a build (its pages and queries "
-            "keep the core busy, and threads of one process only take turns on it, slower: a "
-            "worker whose thread is held by a long query takes no new client meanwhile) and "
-            "8 over a remote store (threads wait on it).",
-            _non_negative_int),
-    Setting("CONNECTIONS", 0,
-            "Client connections one HTTP worker holds at once, idle keep-alive ones included "
-            "(gunicorn's worker_connections); more wait in the kernel's queue for a worker "
-            "with room, and a worker at its limit gives a connection up after answering when "
-            "a client waits. 0 means 4: keep-alive clients then spread over the workers "
-            "instead of piling onto the one that accepted first. At least THREADS + 1.",
-            _non_negative_int),
     Setting("ACCESS_LOG", "",
-            "Where gunicorn logs each request (`-` for standard output, or a file); empty: no "
-            "access log, gunicorn's default (a line per request costs about as much as a "
+            "Any value turns on granian's access log (one line per request on standard "
+            "error); empty: none, the default (a line per request costs about as much as a "
             "small query).", lambda v: "" if v is None else str(v)),
     Setting("QUERY_MODE", "auto",
-            "Where build queries run: `inline` in the HTTP worker process, which a watchdog "
-            "retires (after answering 503) when a query passes QUERY_TIMEOUT; `pool` in "
-            "QUERY_WORKERS separate processes per HTTP worker (a process hop per query); "
-            "`auto`: inline under `bjkg serve`, pool elsewhere (test client, --get).",
+            "Where build queries run: `pool` (and `auto`, the default) in evaluator processes "
+            "under the limits above; `inline` in the calling thread with QUERY_TIMEOUT checked "
+            "only between rows — for offline use (`bjkg serve` itself never serves inline).",
             _choice("auto", "inline", "pool")),
     Setting("IN_MEMORY_MAX_TRIPLES", 250_000,
             "A build with at most this many triples is read by each HTTP worker into memory "
@@ -215,10 +203,39 @@ SETTINGS: tuple[Setting, ...] = (
             "Folder for what the server derives once per build (the search index); empty: "
             "$XDG_CACHE_HOME/bjkg, else ~/.cache/bjkg.", lambda v: "" if v is None else str(v),
             local_path=True),
-    Setting("QUERY_WORKERS", 3,
-            "Query evaluation processes per HTTP worker with QUERY_MODE=pool, each holding the "
-            "read-only store open; a runaway query occupies one until QUERY_TIMEOUT ends it.",
-            _positive_int),
+    Setting("QUERY_WORKERS", 0,
+            "Query slots per HTTP worker process: queries evaluated at once, each in an "
+            "evaluator process forked from the data process that holds the store (never in "
+            "the process that holds the connections; they run at a lower priority than pages). "
+            "0 means two per CPU core, at least 4: one client takes half at most "
+            "(QUERY_CLIENT_SLOTS), and a slot waiting on the client's next request is not idle CPU.",
+            _non_negative_int),
+    Setting("QUERY_QUEUE", 0,
+            "Queries that may wait for a slot, per HTTP worker process; beyond, 503 with "
+            "Retry-After at once. Waiting counts against QUERY_TIMEOUT, which runs from the "
+            "request's arrival. 0 means 4 x QUERY_WORKERS.", _non_negative_int),
+    Setting("QUERY_CLIENT_SLOTS", 0,
+            "Query slots one client (its IP address) may hold at once, per HTTP worker "
+            "process; its further queries wait behind everyone else's, and a client holding "
+            "its share with half the queue already its own gets 429 with Retry-After at once. "
+            "0 means half of QUERY_WORKERS (at least 1).", _non_negative_int),
+    Setting("QUERY_MEMORY_MB", 1024,
+            "Memory one query may take, in MB, on top of what its evaluator holds when it "
+            "starts (RLIMIT_AS of the evaluator process); past it the evaluator dies alone and "
+            "the client gets 503 naming this setting. 0: no cap.", _non_negative_int),
+    Setting("HEADER_TIMEOUT", 10.0,
+            "Seconds a client may take to send a request's line and headers; the connection "
+            "is then closed. The HTTP front (granian) reads them; no Python thread waits.",
+            _positive_float),
+    Setting("BODY_TIMEOUT", 30.0,
+            "Seconds a client may take to send a request's body once its headers are in; "
+            "then 408. The whole body is read before the application sees the request.",
+            _positive_float),
+    Setting("PAGE_THREADS", 0,
+            "Threads per HTTP worker process for everything but SPARQL queries and Graph Store "
+            "reads (pages, search, VoID, dumps): their own capacity, which heavy SPARQL cannot "
+            "take. 0 means 2 over a build (Python runs one thread at a time per process) and "
+            "8 over a remote store (threads wait on it).", _non_negative_int),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

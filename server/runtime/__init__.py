@@ -1,6 +1,6 @@
-"""The serving processes: `serve` runs gunicorn (or one in-process request for ``--get``),
-`balanced_worker` is its worker class, `prepare` computes per-build data before the HTTP
-workers start.
+"""The serving processes: `serve` runs granian (or one in-process request for ``--get``),
+`front` is the ASGI front before the Flask app (whole requests, two thread lanes, hang-up
+detection), `prepare` computes per-build data before the HTTP workers start.
 
 May import every room below it (app, views, web, pages, stores, sparql, core); only the CLI
 imports it.

@@ -1,27 +1,27 @@
-"""Running the server: gunicorn in production, or one in-process request for `--get`.
+"""Running the server: granian in production, or one in-process request for `--get`.
 
-`run` is what ``bjkg serve`` calls. It serves with gunicorn (threaded workers, started
-programmatically through `gunicorn.app.base.BaseApplication`) — never Flask's development
-server. Each gunicorn worker calls `create_app`, so each opens the store once and owns its
-pool of query worker processes. With ``--get PATH`` it answers one GET in-process through
-the test client, prints the body and exits non-zero on an error status (Datasette's --get),
-which makes smoke tests and scripts easy.
+`run` is what ``bjkg serve`` calls. It serves with granian, a Rust HTTP server, started
+programmatically: its worker processes each call `bjkg.server.runtime.front.application`,
+which creates the Flask app and puts the ASGI front (`bjkg.server.runtime.front`) before it.
+The connections belong to granian's event loop, never to a Python thread; queries are
+evaluated in evaluator processes (`bjkg.server.sparql.workers`), never in the process that
+holds the connections. With ``--get PATH`` it answers one GET in-process through the test
+client, prints the body and exits non-zero on an error status (Datasette's --get), which
+makes smoke tests and scripts easy.
 
-Sizing (`sizing`): over a build, one HTTP worker process per core with one thread and at
-most 4 connections each. Page rendering is Python, which runs one thread at a time per
-process, so a worker's requests queue for its core whatever its threads; what decides the
-waits is how the keep-alive connections are spread over the workers, and whether threads
-of one worker contend for its interpreter lock. A worker accepts while it has room, so without a limit
-one worker could hold most connections (measured, the seed page at 8 connections on 2
-cores: 3 workers × 4 threads spread them 8/0/0 to 3/3/2, p99 28–41 ms; 2 workers × 2
-threads × 4 connections, 4/4, p99 17–32 ms; 2 workers × 1 thread × 4 connections, p99
-15–23 ms in the same minutes). The worker (`bjkg.server.runtime.balanced_worker`) gives a place up when
-it is full and a client waits to be accepted, so with more clients than places they take
-turns; and it takes no new client while its thread is held by a long request (a query
-running for seconds), so new clients go to the other workers instead of waiting behind it.
-An in-memory dataset (``--empty``) must be a single process, since memory is not shared.
-Over a remote store (``--sparql-endpoint``) the processes hold no data at all, so any number
-of them, on any number of machines, can serve one store (docs/deploy.md).
+Why granian: measured on this 2-core machine, the seed entity page at 8 connections (wrk,
+5 s, the same minutes): gunicorn's threaded worker (the previous design) 317 req/s, granian
+WSGI 380, granian ASGI with this front 467, gunicorn's gevent worker 137; uvicorn needs
+an ASGI adapter too and reads headers in Python without a deadline. granian reads request
+headers in Rust with a deadline (HEADER_TIMEOUT), keeps idle connections without a thread,
+and restarts a worker that dies.
+
+Sizing: one HTTP worker process per core (at least two; `WORKERS`): page rendering is
+Python, one thread at a time per process. Each has a page lane of PAGE_THREADS threads and
+a query lane with a thread for every query slot and queue place (`lanes`). An in-memory
+dataset (``--empty``) is one HTTP worker, since its data process must be one. Over a remote
+store (``--sparql-endpoint``) the processes hold no data at all, so any number of them, on
+any number of machines, can serve one store (docs/deploy.md).
 """
 from __future__ import annotations
 
@@ -90,34 +90,7 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
             app.extensions["bjkg"].store.close()
         return
 
-    inline = not remote and (resolved["QUERY_MODE"] == "inline" or (  # a remote store evaluates itself
-        resolved["QUERY_MODE"] == "auto" and not resolved["EMPTY"]))
-    if inline:  # gunicorn workers are the sandbox (bjkg.server.sparql.inline)
-        overrides["QUERY_MODE"] = "inline"
-    from bjkg.server.runtime.balanced_worker import BalancedThreadWorker
-
-    processes, threads, connections = sizing(resolved, workers, remote=bool(remote))
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": processes,
-        "worker_class": BalancedThreadWorker,
-        "threads": threads,
-        "worker_connections": connections,
-        # the worker must outlive the slowest query it waits for
-        "timeout": int(resolved["QUERY_TIMEOUT"]) + 30,
-        "graceful_timeout": 10,
-        "keepalive": KEEPALIVE_SECONDS,
-        "limit_request_line": 8190,  # longer queries must be POSTed
-        "accesslog": resolved["ACCESS_LOG"] or None,  # gunicorn's default: none
-        "errorlog": "-",
-        "proc_name": "bjkg",
-        "preload_app": False,
-        "control_socket_disable": True,  # gunicorn >= 25.1; several servers may share a home
-    }
-    if inline:
-        options["post_worker_init"] = _remember_worker
-        if not resolved["SERVICE_ALLOWLIST"]:
-            options["post_fork"] = _isolate_worker
+    processes = workers_for(resolved, workers)
     if remote:  # fail fast, before forking, if the store cannot be served
         from bjkg.server.stores.remote import open_remote
 
@@ -136,7 +109,30 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
         _prepare_search_index(overrides)
     root = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     click.echo(f"bjkg: serving {mode} on {root} (SPARQL endpoint: {root}sparql)", err=True)
-    BjkgServer(lambda: _warm(create_app(overrides)), options).run()
+    _granian(host, port, processes, overrides, resolved)
+
+
+def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
+             resolved: Mapping[str, Any]) -> None:
+    """Run granian until it is stopped; each worker builds the app from `overrides`."""
+    import json
+    import os
+
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
+
+    os.environ[SETTINGS_ENV] = json.dumps(
+        {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))})
+    server = Granian(
+        "bjkg.server.runtime.front:application", factory=True, address=host, port=port,
+        interface=Interfaces.ASGI, workers=processes,
+        http1_settings=HTTP1Settings(header_read_timeout=int(resolved["HEADER_TIMEOUT"] * 1000),
+                                     keep_alive=True),
+        backlog=2048, log_access=bool(resolved["ACCESS_LOG"]),
+        respawn_failed_workers=True, respawn_interval=0.5,
+        workers_kill_timeout=max(5, int(resolved["QUERY_TIMEOUT"]) + 5))
+    server.serve()
 
 
 def _prepare_search_index(overrides: Mapping[str, Any]) -> None:
@@ -156,20 +152,28 @@ def _prepare_search_index(overrides: Mapping[str, Any]) -> None:
                    err=True)
 
 
-KEEPALIVE_SECONDS = 2  # an idle keep-alive connection holds one of a worker's CONNECTIONS
+SETTINGS_ENV = "BJKG_SERVE_OVERRIDES"  # the settings `bjkg serve` resolved, for each HTTP worker
 
 
-def sizing(resolved: Mapping[str, Any], workers: int | None = None, *,
-           remote: bool = False) -> tuple[int, int, int]:
-    """(worker processes, threads per worker, connections per worker) for gunicorn, from
-    the settings (0 means the default described in bjkg.server.core.settings and the module's doc)."""
+def workers_for(resolved: Mapping[str, Any], workers: int | None = None) -> int:
+    """HTTP worker processes (0 in the settings means the default of the module's doc)."""
     if resolved["EMPTY"]:
-        processes = 1
-    else:
-        processes = workers or resolved["WORKERS"] or default_workers()
-    threads = resolved["THREADS"] or (8 if remote else 1)
-    connections = max(resolved["CONNECTIONS"] or 4, threads + 1)
-    return processes, threads, connections
+        return 1
+    return workers or resolved["WORKERS"] or default_workers()
+
+
+def lanes(resolved: Mapping[str, Any]) -> tuple[int, int]:
+    """(query lane threads, page lane threads) per HTTP worker: a thread for every query
+    slot and queue place, plus a few to refuse more at once; PAGE_THREADS for the rest."""
+    from bjkg.server.web.extension import query_limits
+
+    limits = query_limits(resolved)
+    remote = bool(resolved.get("SPARQL_ENDPOINT")) and not resolved["EMPTY"]
+    query_threads = limits["size"] + limits["queue"] + 2
+    if remote:  # the store queues itself; threads only wait on it
+        query_threads = max(query_threads, 16)
+    page_threads = resolved["PAGE_THREADS"] or (8 if remote else 2)
+    return query_threads, page_threads
 
 
 def default_workers() -> int:
@@ -191,6 +195,9 @@ def _warm(app):
     start = getattr(store, "start", None) or getattr(getattr(store, "pool", None), "start", None)
     if start is not None:
         start()
+    local_store = getattr(store, "local_store", None)
+    if local_store is not None:  # pages read the store's indexes in this process
+        local_store()
     if getattr(store, "manifest", None) is not None and not getattr(store, "writable", False):
         from bjkg.server.views.pages import _locator
         from bjkg.server.web.search import index
@@ -221,22 +228,6 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
-def _remember_worker(worker) -> None:
-    """gunicorn post_worker_init: the watchdog retires this worker after a runaway query."""
-    from bjkg.server.sparql import inline
-
-    inline.set_gunicorn_worker(worker)
-
-
-def _isolate_worker(server, worker) -> None:
-    """gunicorn post_fork: with no SERVICE allowed, an HTTP worker that evaluates queries
-    itself moves into an empty network namespace (its listening socket keeps working), as
-    the query worker processes do: a query can make no outbound connection."""
-    from bjkg.server.sparql.workers import _isolate_network
-
-    _isolate_network()
-
-
 def _get_once(app, path: str) -> None:
     client = app.test_client()
     response = client.get(path)
@@ -248,26 +239,3 @@ def _get_once(app, path: str) -> None:
     if response.status_code >= 400:
         click.echo(f"{response.status}", err=True)
         sys.exit(1)
-
-
-try:
-    from gunicorn.app.base import BaseApplication
-except ImportError:  # pragma: no cover - gunicorn is a dependency; keeps --get usable without it
-    BaseApplication = object  # type: ignore[assignment,misc]
-
-
-class BjkgServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn, configured in code: `factory` is called in each worker process."""
-
-    def __init__(self, factory, options: Mapping[str, Any]) -> None:
-        self.factory = factory
-        self.options = dict(options)
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            if key in self.cfg.settings:  # skip options this gunicorn version does not know
-                self.cfg.set(key, value)
-
-    def load(self):
-        return self.factory()

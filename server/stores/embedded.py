@@ -8,15 +8,16 @@ SPARQL store (e.g. Virtuoso) can implement the protocol with SPARQL alone.
 Two embedded implementations here, and `bjkg.server.stores.remote.RemoteStore` for an existing
 SPARQL store reached over HTTP:
 
-* `BuildStore` — a build folder served read-only. Queries run in worker processes that each
-  opened ``DIR/store`` once (`bjkg.server.sparql.workers`), so the time limit holds for any query,
-  or inline in the HTTP worker, whose long answers are streamed as the engine writes them.
+* `BuildStore` — a build folder served read-only. Queries run in evaluator processes forked
+  from a data process that opened the build once (`bjkg.server.sparql.workers`), so the time
+  and memory limits hold for any query.
   Graph names and counts come from ``DIR/build.json``; the default graph is the union of all
   named graphs (the build's own default graph is empty).
 * `MemoryStore` — an empty, writable in-memory dataset (``bjkg serve --empty``) for loading
-  data and conformance testing. It lives in the server process, so queries run there and
-  the time limit is only checked between rows; the default graph is the real default graph,
-  so SPARQL and the Graph Store Protocol agree on it.
+  data and conformance testing. It lives in the pool's data process, which applies the
+  writes and never evaluates a query; queries run in evaluators forked from it, under the
+  same limits as a build's; the default graph is the real default graph, so SPARQL and the
+  Graph Store Protocol agree on it.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyoxigraph
-from pyoxigraph import DefaultGraph, NamedNode, Quad, Triple
+from pyoxigraph import DefaultGraph, NamedNode, Triple
 
 from bjkg.server.sparql.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate, stream
 from bjkg.server.stores.integrity import BuildDamaged, BuildNotFound, file_matches, load_manifest  # noqa: F401 (re-exported)
@@ -130,10 +131,10 @@ def _graph_term(graph: str):
 class BuildStore:
     """A build folder, read-only, queried through a pool of worker processes, or inline.
 
-    `mode` "pool": every query runs in a query worker process (`bjkg.server.sparql.workers`), which is
-    killed at the time limit. "inline": queries run in the calling thread on a store this
-    process opened once, under the watchdog of `bjkg.server.sparql.inline` (only where a gunicorn
-    worker can be retired, i.e. under `bjkg serve`).
+    `mode` "pool": every query runs in an evaluator process (`bjkg.server.sparql.workers`), under
+    its admission, deadline, cancellation and memory rules. "inline" (offline use only):
+    queries run in the calling thread on a store this process opened once, the time limit
+    checked between rows. Pages read `local_store()` in this process in both modes.
     """
 
     writable = False
@@ -143,7 +144,8 @@ class BuildStore:
 
     def __init__(self, build_dir: Path, *, timeout: float, max_rows: int, query_workers: int,
                  isolate_network: bool = True, mode: str = "pool",
-                 prepared_dir: str | Path | None = None, in_memory_max_triples: int = 0) -> None:
+                 prepared_dir: str | Path | None = None, in_memory_max_triples: int = 0,
+                 limits: Mapping[str, int] | None = None) -> None:
         self.build_dir = Path(build_dir)
         self.manifest = load_manifest(self.build_dir)
         self.timeout = timeout
@@ -159,7 +161,18 @@ class BuildStore:
         self._store_pid: int | None = None
         self._open_lock = threading.Lock()
         self.pool = None if mode == "inline" else QueryWorkerPool(
-            str(self.build_dir / "store"), query_workers, isolate_network=isolate_network)
+            self._pool_spec(), query_workers, isolate_network=isolate_network, **(limits or {}))
+
+    def _pool_spec(self) -> dict[str, Any]:
+        """What the query pool's data process opens: the build's dump in memory when the
+        build is small enough (as `_open` does, and for the same reason), else the store."""
+        spec: dict[str, Any] = {"store": str(self.build_dir / "store")}
+        triples = self.manifest.get("triples")
+        dump = self.build_dir / "bjkg.nq"
+        if (self.in_memory_max_triples and isinstance(triples, int)
+                and triples <= self.in_memory_max_triples and dump.is_file()):
+            spec.update(dump=str(dump), triples=triples)
+        return spec
 
     def local_store(self) -> pyoxigraph.Store:
         """The read-only store opened by this process (inline mode), opened on first use."""
@@ -295,36 +308,13 @@ class BuildStore:
         return QueryAnswer("bindings", media_type=results_format, body=body, variables=star.names)
 
     def _inline(self, request: QueryRequest, timeout: float) -> QueryAnswer:
-        from bjkg.server.sparql import inline
-
-        store = self.local_store()
-        guard = inline.watchdog()
-        token = guard.watch(timeout, inline.current_responder())
+        """QUERY_MODE=inline (offline use: `bjkg serve` preparing a build, tests): evaluated in
+        this thread (long answers streamed from a thread of the engine), the time limit
+        checked between rows only."""
         deadline = time.monotonic() + timeout
         if _streams(request):
-            # the watchdog still retires this process if the engine overruns; once the
-            # status is sent it may no longer answer 503 on the socket (the stream itself
-            # then ends without its last chunk)
-            state = {"expired": False}
-
-            def ended() -> None:
-                state["expired"] = guard.done(token)
-
-            try:
-                answer = stream(store, request, deadline=deadline,
-                                on_stream=lambda: guard.status_sent(token), on_end=ended)
-            except QueryTimedOut:
-                raise
-            if state["expired"] and answer.chunks is None:
-                raise QueryTimedOut()  # the client already has its 503
-            return answer
-        try:
-            answer = evaluate(store, request, deadline=deadline)
-        finally:
-            expired = guard.done(token)
-        if expired:  # the client already has its 503; nothing more may be written
-            raise QueryTimedOut()
-        return answer
+            return stream(self.local_store(), request, deadline=deadline)
+        return evaluate(self.local_store(), request, deadline=deadline)
 
     def update(self, sparql, *, base_iri=None) -> None:
         raise ReadOnly("a build is served read-only")
@@ -350,18 +340,24 @@ class BuildStore:
 
 
 class MemoryStore:
-    """An empty, writable, in-memory dataset in the server process."""
+    """An empty, writable, in-memory dataset (``--empty``). The data lives in the query pool's
+    data process (bjkg.server.sparql.workers), which applies the writes and never evaluates a
+    query; queries run in evaluators forked from it, under the same limits as a build's."""
 
     writable = True
     union_default_graph = False
     takes_analysis = True
     evaluates_locally = True
 
-    def __init__(self, *, timeout: float, max_rows: int) -> None:
-        self.store = pyoxigraph.Store()
+    def __init__(self, *, timeout: float, max_rows: int, query_workers: int = 2,
+                 isolate_network: bool = True, limits: Mapping[str, int] | None = None) -> None:
         self.timeout = timeout
         self.max_rows = max_rows
-        self._write_lock = threading.Lock()  # graph replace = clear + add, kept together
+        self.pool = QueryWorkerPool({"writable": True}, query_workers, isolate_network=isolate_network,
+                                    **(limits or {}))
+
+    def start(self) -> None:
+        self.pool.start()
 
     def query(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
               graph_format=None, max_rows=None, timeout=None, use_union=None,
@@ -370,59 +366,25 @@ class MemoryStore:
                            results_format=results_format, graph_format=graph_format,
                            max_rows=max_rows, use_union=use_union, prefixes=prefixes,
                            analysis=analysis, store=self)
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        if _streams(request):
-            return stream(self.store, request, deadline=deadline)
-        return evaluate(self.store, request, deadline=deadline)
+        return self.pool.run(request, self.timeout if timeout is None else timeout)
 
     def update(self, sparql, *, base_iri=None) -> None:
-        try:
-            with self._write_lock:
-                self.store.update(sparql, base_iri=base_iri)
-        except SyntaxError as exc:
-            raise QueryFailed(400, f"SPARQL Update syntax error: {exc}") from None
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise QueryFailed(500, f"The update could not be applied: {exc}") from None
+        self.pool.write("update", sparql, base_iri)
 
     def named_graphs(self) -> list[str]:
-        return [g.value for g in self.store.named_graphs() if isinstance(g, NamedNode)]
+        return self.pool.read("graphs")
 
     def graph_exists(self, graph: str) -> bool:
-        return graph == DEFAULT_GRAPH or self.store.contains_named_graph(NamedNode(graph))
+        return graph == DEFAULT_GRAPH or self.pool.read("exists", graph)
 
     def replace_graph(self, graph, triples) -> bool:
-        quads = self._quads(graph, triples)
-        with self._write_lock:
-            created = not self.graph_exists(graph)
-            self.store.clear_graph(_graph_term(graph))
-            self._add(graph, quads)
-        return created
+        return self.pool.write("replace", graph, list(triples))
 
     def add_to_graph(self, graph, triples) -> bool:
-        quads = self._quads(graph, triples)
-        with self._write_lock:
-            created = not self.graph_exists(graph)
-            self._add(graph, quads)
-        return created
+        return self.pool.write("add", graph, list(triples))
 
     def drop_graph(self, graph) -> bool:
-        with self._write_lock:
-            if graph == DEFAULT_GRAPH:
-                self.store.clear_graph(DefaultGraph())
-                return True
-            if not self.graph_exists(graph):
-                return False
-            self.store.remove_graph(NamedNode(graph))
-            return True
-
-    def _quads(self, graph: str, triples: Iterable[Triple]) -> list[Quad]:
-        target = _graph_term(graph)
-        return [Quad(t.subject, t.predicate, t.object, target) for t in triples]
-
-    def _add(self, graph: str, quads: list[Quad]) -> None:
-        if graph != DEFAULT_GRAPH:
-            self.store.add_graph(NamedNode(graph))  # an empty PUT still creates the graph
-        self.store.extend(quads)
+        return self.pool.write("drop", graph)
 
     def close(self) -> None:
-        pass
+        self.pool.close()

@@ -17,12 +17,13 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from bjkg.server.core.errors import HTTPProblem, forbidden, server_error, service_unavailable
+from bjkg.server.core.errors import HTTPProblem, forbidden, service_unavailable
 from bjkg.server.web.problems import render_problem
 from bjkg.server.sparql.evaluate import QueryFailed, QueryTimedOut
 from bjkg.server.sparql.federation import ServiceRelay
 from bjkg.server.stores.embedded import Backend, BuildStore, MemoryStore, ReadOnly
-from bjkg.server.sparql.workers import PoolBusy, StoreUnavailable, WorkerCrashed
+from bjkg.server.sparql.workers import (ClientGone, ClientShareExceeded, PoolBusy, QueueFull,
+                                       StoreUnavailable, WorkerCrashed)
 
 EXTENSION_KEY = "bjkg"
 
@@ -44,8 +45,12 @@ class BjkgState:
 def init_app(app: Flask) -> BjkgState:
     """Open the configured store (a build read-only, or an empty in-memory dataset)."""
     config = app.config
+    limits = query_limits(config)
+    slots = limits.pop("size")
     if config["EMPTY"]:
-        store: Backend = MemoryStore(timeout=config["QUERY_TIMEOUT"], max_rows=config["MAX_ROWS"])
+        store: Backend = MemoryStore(timeout=config["QUERY_TIMEOUT"], max_rows=config["MAX_ROWS"],
+                                     query_workers=slots, limits=limits,
+                                     isolate_network=not config["SERVICE_ALLOWLIST"])
         state = BjkgState(store, None, None)
     elif config.get("SPARQL_ENDPOINT"):
         from bjkg.server.stores.remote import open_remote
@@ -56,14 +61,12 @@ def init_app(app: Flask) -> BjkgState:
         # Absolute, since Flask's send_file reads relative paths against the app's folder.
         build_dir = Path(config["BUILD_DIR"]).resolve()
         store = BuildStore(build_dir, timeout=config["QUERY_TIMEOUT"], max_rows=config["MAX_ROWS"],
-                           query_workers=config["QUERY_WORKERS"],
+                           query_workers=slots, limits=limits,
                            isolate_network=not config["SERVICE_ALLOWLIST"],
                            mode="inline" if config["QUERY_MODE"] == "inline" else "pool",
                            prepared_dir=_prepared_dir(config),
                            in_memory_max_triples=config["IN_MEMORY_MAX_TRIPLES"])
         state = BjkgState(store, store.manifest, build_dir)
-        if store.mode == "inline":
-            _install_inline_guard(app)
     if config["SERVICE_ALLOWLIST"] and getattr(store, "evaluates_locally", True):
         state.relay = ServiceRelay(config["SERVICE_ALLOWLIST"], timeout=config["SERVICE_TIMEOUT"],
                                    max_rows=config["SERVICE_MAX_ROWS"])
@@ -72,6 +75,18 @@ def init_app(app: Flask) -> BjkgState:
     _close_at_exit(store)
     _register_error_translation(app)
     return state
+
+
+def query_limits(config) -> dict[str, int]:
+    """The query pool's sizes from the settings (0 means the default each setting describes):
+    slots, queue, per-client slots and the memory cap (bjkg.server.sparql.workers)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    size = config["QUERY_WORKERS"] or max(4, 2 * cores)
+    return {"size": size, "queue": config["QUERY_QUEUE"] or 4 * size,
+            "client_slots": config["QUERY_CLIENT_SLOTS"] or max(1, size // 2),
+            "memory_mb": config["QUERY_MEMORY_MB"]}
 
 
 def _close_at_exit(store: Backend | ServiceRelay) -> None:
@@ -110,14 +125,29 @@ def _register_error_translation(app: Flask) -> None:
         return problem(timeout_problem(app.config["QUERY_TIMEOUT"]))
 
     def on_busy(exc: PoolBusy):
-        return problem(service_unavailable(
-            "Every query worker stayed busy for the whole time limit; please try again shortly.",
-            retry_after=5))
+        if isinstance(exc, QueueFull):
+            message = ("Every query slot is taken and the queue is full (settings QUERY_WORKERS, "
+                       "QUERY_QUEUE); please try again shortly.")
+        else:
+            message = ("No query slot became free within the time limit (setting QUERY_TIMEOUT, "
+                       "counted from the request's arrival); please try again shortly.")
+        return problem(service_unavailable(message, retry_after=exc.retry_after))
+
+    def on_share(exc: ClientShareExceeded):
+        return problem(HTTPProblem(429, (
+            "You already have as many queries running and waiting as one client may (setting "
+            "QUERY_CLIENT_SLOTS); wait for them to finish, then retry."),
+            headers={"Retry-After": str(exc.retry_after)}))
+
+    def on_gone(exc: ClientGone):
+        return problem(HTTPProblem(503, "The client closed the connection; the query was cancelled."))
 
     def on_crash(exc: WorkerCrashed):
-        return problem(server_error(
-            "The process evaluating this query died (perhaps out of memory); it has been "
-            "replaced. Try a more selective query."))
+        return problem(service_unavailable(
+            "The process evaluating this query died — most likely it needed more memory than "
+            f"one query may take ({app.config['QUERY_MEMORY_MB']} MB, setting QUERY_MEMORY_MB). "
+            "It has been replaced; make the query more selective (LIMIT, fewer unbound "
+            "patterns, no huge GROUP_CONCAT).", retry_after=5))
 
     def on_unavailable(exc: StoreUnavailable):
         app.logger.error("store unavailable: %s", exc)  # the log keeps the full text
@@ -130,62 +160,19 @@ def _register_error_translation(app: Flask) -> None:
     app.register_error_handler(QueryFailed, on_failed)
     app.register_error_handler(QueryTimedOut, on_timeout)
     app.register_error_handler(PoolBusy, on_busy)
+    app.register_error_handler(ClientShareExceeded, on_share)
+    app.register_error_handler(ClientGone, on_gone)
     app.register_error_handler(WorkerCrashed, on_crash)
     app.register_error_handler(StoreUnavailable, on_unavailable)
     app.register_error_handler(ReadOnly, on_read_only)
-
-
-def _install_inline_guard(app: Flask) -> None:
-    """QUERY_MODE=inline: each request tells the watchdog how to answer 503 on its socket
-    (bjkg.server.sparql.inline), and is counted so that a retiring worker can let it finish."""
-    from flask import request
-
-    from bjkg.server.sparql import inline
-
-    seconds = app.config["QUERY_TIMEOUT"]
-    cors = app.config.get("CORS_ORIGIN")
-
-    def before() -> None:
-        guard = inline.watchdog()
-        guard.request_started()
-        sock = request.environ.get("gunicorn.socket")
-        if sock is None:
-            inline.set_responder(None)
-            return
-        accept = request.headers.get("Accept")
-        inline.set_responder(inline.socket_responder(
-            sock, lambda: _timeout_response_bytes(app, seconds, accept, cors)))
-
-    def after(_exc=None) -> None:
-        inline.set_responder(None)
-        inline.watchdog().request_finished()
-
-    app.before_request(before)
-    app.teardown_request(after)
 
 
 def timeout_problem(seconds: float) -> HTTPProblem:
     return service_unavailable(
         f"The query did not finish within the time limit of {seconds:g} s (setting "
         "QUERY_TIMEOUT) and was stopped. Make it more selective (LIMIT, fewer unbound "
-        "patterns), or download a dump of the dataset and query it locally.")
-
-
-def _timeout_response_bytes(app: Flask, seconds: float, accept: str | None, cors: str | None) -> bytes:
-    """The 503 the query worker pool would give, as raw HTTP/1.1 bytes for the watchdog."""
-    from http import HTTPStatus
-
-    with app.test_request_context(headers={"Accept": accept} if accept else {}):
-        response = render_problem(timeout_problem(seconds))
-    body = response.get_data()
-    head = [f"HTTP/1.1 {response.status_code} {HTTPStatus(response.status_code).phrase}"]
-    for name, value in response.headers.items():
-        if name.lower() not in ("content-length", "connection"):
-            head.append(f"{name}: {value}")
-    if cors:
-        head.append(f"Access-Control-Allow-Origin: {cors}")
-    head += [f"Content-Length: {len(body)}", "Connection: close"]
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+        "patterns), or download a dump of the dataset and query it locally.",
+        retry_after=max(5, int(seconds)))
 
 
 def _local_paths_hidden(app: Flask, text: str) -> str:

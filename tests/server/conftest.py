@@ -2,7 +2,7 @@
 
 `app`/`client` serve `tiny_build` read-only through the real query worker pool; the
 `writable_*` fixtures serve an empty in-memory dataset with an update token; `live_server`
-runs `bjkg serve` (gunicorn) in a subprocess on 127.0.0.1 and a random port, for real
+runs `bjkg serve` (granian) in a subprocess on 127.0.0.1 and a random port, for real
 HTTP clients and for concurrency tests.
 """
 from __future__ import annotations
@@ -96,7 +96,7 @@ def start_server(args: list[str], env_extra: dict[str, str] | None = None, timeo
 
 def stop_server(server: LiveServer) -> None:
     if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)  # the session we started: gunicorn + its workers
+        os.killpg(server.process.pid, signal.SIGTERM)  # the session we started: granian + its workers
         try:
             server.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -108,9 +108,8 @@ def stop_server(server: LiveServer) -> None:
 
 @pytest.fixture(scope="session")
 def live_server(tiny_build):
-    """`bjkg serve --build tiny_build` with a 2 s query limit and 2 query workers."""
-    server = start_server(["--build", str(tiny_build), "-s", "QUERY_TIMEOUT", "2",
-                           "-s", "QUERY_WORKERS", "2"])
+    """`bjkg serve --build tiny_build` with a 2 s query limit."""
+    server = start_server(["--build", str(tiny_build), "-s", "QUERY_TIMEOUT", "2"])
     yield server
     stop_server(server)
 

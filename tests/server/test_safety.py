@@ -146,6 +146,7 @@ SIMPLE = "ASK { ?s ?p ?o }"
 @pytest.fixture(scope="module")
 def short_limit_app(tiny_build):
     application = create_app({"BUILD_DIR": str(tiny_build), "QUERY_TIMEOUT": 2, "QUERY_WORKERS": 2,
+                              "QUERY_CLIENT_SLOTS": 2,  # one client (the test client) uses both
                               "TESTING": True})
     application.extensions["bjkg"].store.pool.start()
     yield application

@@ -77,16 +77,20 @@ def test_create_app_opens_nothing_at_import_and_one_store_per_app(tiny_build):
 
 
 def test_server_sizing_defaults_and_bounds(monkeypatch):
+    import os
+
     from bjkg.server.runtime import serve
 
     monkeypatch.setattr(serve, "default_workers", lambda: 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
 
-    def sized(remote=False, workers=None, **settings):
-        return serve.sizing(load_settings(settings, environ={}), workers, remote=remote)
+    def settings(**values):
+        return load_settings(values, environ={})
 
-    assert sized() == (2, 1, 4)                       # a build: one process per core
-    assert sized(remote=True) == (2, 8, 9)            # a remote store: threads wait on it
-    assert sized(EMPTY=True) == (1, 1, 4)             # in-memory data lives in one process
-    assert sized(workers=5, THREADS=3) == (5, 3, 4)
-    assert sized(CONNECTIONS=9) == (2, 1, 9)
-    assert sized(THREADS=4, CONNECTIONS=2) == (2, 4, 5)  # room for one keep-alive connection
+    assert serve.workers_for(settings()) == 2            # a build: one process per core
+    assert serve.workers_for(settings(EMPTY=True)) == 1  # one data process for --empty
+    assert serve.workers_for(settings(), 5) == 5
+    # query lane: every slot and queue place has a thread, plus two to refuse more at once
+    assert serve.lanes(settings()) == (4 + 16 + 2, 2)
+    assert serve.lanes(settings(QUERY_WORKERS=3, QUERY_QUEUE=1, PAGE_THREADS=4)) == (3 + 1 + 2, 4)
+    assert serve.lanes(settings(SPARQL_ENDPOINT="http://x/sparql")) == (22, 8)  # page threads wait on it

@@ -1,0 +1,344 @@
+"""The HTTP front: granian owns the connections; this ASGI adapter hands whole requests to
+the Flask app in threads of two lanes, and writes the answers without holding a thread.
+
+Why (measured in bench/README.md): a thread per connection that both reads a client's
+bytes and evaluates its query let 8 silent connections stall the server, and a queued
+client got a TCP reset when a runaway's worker was retired. Here
+
+* granian (Rust, hyper) accepts and parses: a client has HEADER_TIMEOUT seconds for its
+  request line and headers, and idle or dribbling connections cost no Python thread;
+* `Front` reads the body on the event loop, with BODY_TIMEOUT (then 408) and MAX_BODY_BYTES
+  (then 413, before reading it when Content-Length says so): the app only ever sees a
+  complete request;
+* the app runs in one of two thread pools: the *query lane* (``/sparql``, ``/graph-store``)
+  sized to the query slots and queue of bjkg.server.sparql.workers, and the *page lane*
+  (everything else, PAGE_THREADS), so heavy SPARQL never takes the threads pages need;
+* while the app answers, the loop listens for the client hanging up and sets the request's
+  `gone` event, which cancels its query (bjkg.server.sparql.workers.RequestContext, with
+  the arrival time its deadline counts from and the client's address for its share);
+* the answer is written by the loop: a slow reader holds a buffer, not a thread (a long
+  streamed body is pulled by the thread at most `_PENDING_CHUNKS` ahead of the client).
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
+
+from bjkg.server.sparql.workers import RequestContext, set_context
+
+log = logging.getLogger("bjkg.front")
+
+QUERY_PATHS = ("/sparql", "/graph-store")
+_PENDING_CHUNKS = 64  # chunks of a streamed answer the app may produce ahead of the client
+_FILE_CHUNK = 256 * 1024
+
+
+class _FileWrapper:
+    """wsgi.file_wrapper: the loop reads the file and sends it; no thread waits on the client."""
+
+    def __init__(self, filelike, block_size: int = _FILE_CHUNK) -> None:
+        self.filelike = filelike
+        self.block_size = block_size
+
+    def __iter__(self):
+        while chunk := self.filelike.read(self.block_size):
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self.filelike, "close", None)
+        if close is not None:
+            close()
+
+
+class Front:
+    """ASGI application around a WSGI app (the Flask app), with the rules of the module's doc."""
+
+    def __init__(self, wsgi_app, *, query_threads: int, page_threads: int, body_timeout: float,
+                 max_body: int, on_shutdown=None) -> None:
+        self.wsgi_app = wsgi_app
+        self.query_threads = query_threads
+        self.body_timeout = body_timeout
+        self.max_body = max_body
+        self.on_shutdown = on_shutdown
+        self._query_lane = ThreadPoolExecutor(query_threads, thread_name_prefix="bjkg-query")
+        self._page_lane = ThreadPoolExecutor(page_threads, thread_name_prefix="bjkg-page")
+        self._queries_in_lane = 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.on_shutdown is not None:
+                    self.on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # ---------------------------------------------------------------- one request
+    async def _http(self, scope, receive, send) -> None:
+        arrived = time.monotonic()
+        body = await self._read_body(scope, receive, send)
+        if body is None:
+            return
+        query_lane = scope["path"].startswith(QUERY_PATHS)
+        if query_lane and self._queries_in_lane >= self.query_threads:
+            # every query thread is answering or waiting: the slots and the queue are full
+            await _problem(send, 503, "Too many queries are running or waiting; please retry "
+                           "shortly (settings QUERY_WORKERS, QUERY_QUEUE).", retry_after=5)
+            return
+        gone = threading.Event()
+        client = (scope.get("client") or ("", 0))[0] or ""
+        context = RequestContext(arrived=arrived, client=client, gone=gone)
+        environ = _environ(scope, body)
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue = asyncio.Queue()
+        room = threading.Semaphore(_PENDING_CHUNKS)
+        watcher = asyncio.ensure_future(_watch_hang_up(receive, gone))
+        lane = self._query_lane if query_lane else self._page_lane
+        if query_lane:
+            self._queries_in_lane += 1
+        try:
+            answered = loop.run_in_executor(
+                lane, _answer, self.wsgi_app, environ, context, loop, chunks, room, gone)
+            await self._respond(send, chunks, room, gone)
+            await answered
+        finally:
+            if query_lane:
+                self._queries_in_lane -= 1
+            watcher.cancel()
+
+    async def _read_body(self, scope, receive, send) -> bytes | None:
+        """The whole body within BODY_TIMEOUT and MAX_BODY_BYTES, or None (answered or gone)."""
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                await _problem(send, 400, "The Content-Length header is not a number.")
+                return None
+            if declared > self.max_body:
+                await _problem(send, 413, f"The request body is larger than {self.max_body} bytes "
+                               "(setting MAX_BODY_BYTES).")
+                return None
+        parts: list[bytes] = []
+        size = 0
+        deadline = time.monotonic() + self.body_timeout
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                await _problem(send, 408, f"The request body did not arrive within {self.body_timeout:g} s "
+                               "(setting BODY_TIMEOUT).")
+                return None
+            except Exception as exc:  # noqa: BLE001 - the server could not read the body
+                await _problem(send, 400, f"The request body could not be read: {exc}")
+                return None
+            if message["type"] == "http.disconnect":
+                # the client left, or granian could not read the body (a malformed chunk):
+                # answer 400 in case it is still there (granian would answer 500)
+                await _problem(send, 400, "The request body could not be read: the connection "
+                               "closed, or its chunked encoding is malformed.")
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await _problem(send, 413, f"The request body is larger than {self.max_body} bytes "
+                               "(setting MAX_BODY_BYTES).")
+                return None
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    async def _respond(self, send, chunks: asyncio.Queue, room: threading.Semaphore,
+                       gone: threading.Event) -> None:
+        """Send what the app's thread produces: ("start", status, headers), ("body", bytes),
+        ("file", wrapper) and ("end",)."""
+        started = False
+        while True:
+            item = await chunks.get()
+            kind = item[0]
+            if kind == "body":
+                room.release()
+            if gone.is_set():
+                if kind == "file":
+                    item[1].close()
+                if kind == "end":
+                    return
+                continue
+            try:
+                if kind == "start":
+                    status, headers = item[1], item[2]
+                    await send({"type": "http.response.start", "status": status, "headers": headers})
+                    started = True
+                elif kind == "body":
+                    await send({"type": "http.response.body", "body": item[1], "more_body": True})
+                elif kind == "file":
+                    await _send_file(send, item[1])
+                elif kind == "end":
+                    if started:
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
+            except Exception:  # noqa: BLE001 - the client went away while we wrote
+                gone.set()
+
+
+async def _send_file(send, wrapper: _FileWrapper) -> None:
+    try:
+        while chunk := wrapper.filelike.read(wrapper.block_size):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        wrapper.close()
+
+
+async def _watch_hang_up(receive, gone: threading.Event) -> None:
+    """After the body, the next message is the client hanging up (ASGI's http.disconnect)."""
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+                return
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - the connection is gone
+        gone.set()
+
+
+def _answer(app, environ, context, loop, chunks: asyncio.Queue, room: threading.Semaphore,
+            gone: threading.Event) -> None:
+    """In a lane thread: run the WSGI app and pass its answer to the loop, chunk by chunk."""
+    put = lambda item: loop.call_soon_threadsafe(chunks.put_nowait, item)  # noqa: E731
+    started: list = []
+
+    def start_response(status, headers, exc_info=None):
+        code = int(status.split(" ", 1)[0])
+        started[:] = [code, [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]]
+        return lambda data: None  # the legacy write() callable: unused by Flask
+
+    set_context(context)
+    result = None
+    try:
+        result = app(environ, start_response)
+        if isinstance(result, _FileWrapper):
+            started_sent(started, put)
+            put(("file", result))
+            result = None
+        else:
+            for chunk in result:
+                started_sent(started, put)
+                if chunk:
+                    while not room.acquire(timeout=0.5):
+                        if gone.is_set():
+                            return
+                    put(("body", bytes(chunk)))
+                if gone.is_set():
+                    return
+            started_sent(started, put)
+    except Exception:  # noqa: BLE001 - Flask answers its own errors; this is a bug
+        log.exception("unhandled error answering %s", environ.get("PATH_INFO"))
+        if not started or started[-1] != "sent":
+            body = json.dumps({"error": {"status": 500, "title": "Internal Server Error",
+                                         "message": "The server failed to answer this request."}}).encode()
+            put(("start", 500, [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]))
+            put(("body", body))
+    finally:
+        set_context(None)
+        if result is not None and hasattr(result, "close"):
+            try:
+                result.close()
+            except Exception:  # noqa: BLE001
+                log.exception("closing a response")
+        put(("end",))
+
+
+def started_sent(started: list, put) -> None:
+    """Send the status and headers once (after the app's first chunk, as WSGI allows)."""
+    if started and started[-1] != "sent":
+        put(("start", started[0], started[1]))
+        started.append("sent")
+
+
+def _environ(scope, body: bytes) -> dict:
+    """The WSGI environ of an ASGI HTTP scope with its (complete) body."""
+    server = scope.get("server") or ("127.0.0.1", 0)
+    client = scope.get("client") or ("", 0)
+    environ = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": scope.get("root_path", "").encode("utf-8").decode("latin-1"),
+        "PATH_INFO": scope["path"].encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1] or 0),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": client[0] or "",
+        "REMOTE_PORT": str(client[1] or 0),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.file_wrapper": _FileWrapper,
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1").upper().replace("-", "_")
+        text = value.decode("latin-1")
+        if key == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = text
+            continue
+        if key == "CONTENT_LENGTH":
+            continue
+        key = "HTTP_" + key
+        environ[key] = f"{environ[key]},{text}" if key in environ else text
+    return environ
+
+
+async def _problem(send, status: int, message: str, *, retry_after: int | None = None) -> None:
+    """An error answered by the front itself (before the app): the app's JSON shape."""
+    body = json.dumps({"error": {"status": status, "title": HTTPStatus(status).phrase,
+                                 "message": message}}).encode("utf-8")
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"access-control-allow-origin", b"*")]
+    if retry_after:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    if status in (400, 408, 413):
+        headers.append((b"connection", b"close"))
+    try:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+    except Exception:  # noqa: BLE001 - the client is gone
+        pass
+
+
+# ------------------------------------------------------------------ granian's factory
+
+def application():
+    """Called by granian in each worker process: the Flask app, warmed, behind the front."""
+    from bjkg.server.app import create_app
+    from bjkg.server.runtime.serve import SETTINGS_ENV, _warm, lanes
+
+    overrides = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
+    app = _warm(create_app(overrides))
+    query_threads, page_threads = lanes(app.config)
+    store = app.extensions["bjkg"].store
+    return Front(app, query_threads=query_threads, page_threads=page_threads,
+                 body_timeout=app.config["BODY_TIMEOUT"], max_body=app.config["MAX_BODY_BYTES"],
+                 on_shutdown=store.close)
