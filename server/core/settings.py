@@ -204,22 +204,23 @@ SETTINGS: tuple[Setting, ...] = (
             "$XDG_CACHE_HOME/bjkg, else ~/.cache/bjkg.", lambda v: "" if v is None else str(v),
             local_path=True),
     Setting("QUERY_WORKERS", 0,
-            "Query slots per HTTP worker process: queries evaluated at once, each in an "
-            "evaluator process forked from the data process that holds the store (never in "
-            "the process that holds the connections; they run at a lower priority than pages). "
-            "0 means two per CPU core, at least 4: one client takes half at most "
-            "(QUERY_CLIENT_SLOTS), and a slot waiting on the client's next request is not idle CPU.",
+            "Query slots of the server: queries evaluated at once, each in an evaluator "
+            "process forked from the data process that holds the store (never in the process "
+            "that holds the connections). A query running longer than half a second drops to "
+            "a lower CPU priority, so short queries and pages go first. 0 means 4 per CPU "
+            "core, at least 16: eight clients' runaway queries still leave room for everyone "
+            "else's. Memory: at most QUERY_WORKERS x QUERY_MEMORY_MB beyond the store.",
             _non_negative_int),
     Setting("QUERY_QUEUE", 0,
-            "Queries that may wait for a slot, per HTTP worker process; beyond, 503 with "
+            "Queries that may wait for a slot, in the whole server; beyond, 503 with "
             "Retry-After at once. Waiting counts against QUERY_TIMEOUT, which runs from the "
             "request's arrival. 0 means 4 x QUERY_WORKERS.", _non_negative_int),
     Setting("QUERY_CLIENT_SLOTS", 0,
-            "Query slots one client (its IP address) may hold at once, per HTTP worker "
-            "process; its further queries wait behind everyone else's, and a client holding "
-            "its share with half the queue already its own gets 429 with Retry-After at once. "
-            "0 means half of QUERY_WORKERS (at least 1).", _non_negative_int),
-    Setting("QUERY_MEMORY_MB", 1024,
+            "Query slots one client (its IP address) may hold at once in the whole server; "
+            "as many more may wait, behind everyone else's; beyond, 429 with Retry-After at "
+            "once. 0 means "
+            "a quarter of QUERY_WORKERS (at least 1).", _non_negative_int),
+    Setting("QUERY_MEMORY_MB", 512,
             "Memory one query may take, in MB, on top of what its evaluator holds when it "
             "starts (RLIMIT_AS of the evaluator process); past it the evaluator dies alone and "
             "the client gets 503 naming this setting. 0: no cap.", _non_negative_int),

@@ -41,6 +41,10 @@ _PENDING_CHUNKS = 64  # chunks of a streamed answer the app may produce ahead of
 _FILE_CHUNK = 256 * 1024
 
 
+class AnswerBrokenOff(Exception):
+    """Raised to granian so that it drops a connection whose answer cannot be completed."""
+
+
 class _FileWrapper:
     """wsgi.file_wrapper: the loop reads the file and sends it; no thread waits on the client."""
 
@@ -112,12 +116,15 @@ class Front:
         lane = self._query_lane if query_lane else self._page_lane
         if query_lane:
             self._queries_in_lane += 1
+        answered = loop.run_in_executor(
+            lane, _answer, self.wsgi_app, environ, context, loop, chunks, room, gone)
         try:
-            answered = loop.run_in_executor(
-                lane, _answer, self.wsgi_app, environ, context, loop, chunks, room, gone)
             await self._respond(send, chunks, room, gone)
-            await answered
+        except BaseException:
+            gone.set()  # the app's thread stops producing
+            raise
         finally:
+            await asyncio.shield(answered)
             if query_lane:
                 self._queries_in_lane -= 1
             watcher.cancel()
@@ -177,7 +184,7 @@ class Front:
             if gone.is_set():
                 if kind == "file":
                     item[1].close()
-                if kind == "end":
+                if kind in ("end", "abort"):
                     return
                 continue
             try:
@@ -193,8 +200,13 @@ class Front:
                     if started:
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
                     return
+                elif kind == "abort":
+                    break
             except Exception:  # noqa: BLE001 - the client went away while we wrote
                 gone.set()
+        # the answer failed after its status was sent (e.g. a stream past QUERY_TIMEOUT): the
+        # connection is dropped without the last chunk, so no client takes it for whole
+        raise AnswerBrokenOff()
 
 
 async def _send_file(send, wrapper: _FileWrapper) -> None:
@@ -232,6 +244,7 @@ def _answer(app, environ, context, loop, chunks: asyncio.Queue, room: threading.
 
     set_context(context)
     result = None
+    broken = False
     try:
         result = app(environ, start_response)
         if isinstance(result, _FileWrapper):
@@ -249,7 +262,11 @@ def _answer(app, environ, context, loop, chunks: asyncio.Queue, room: threading.
                 if gone.is_set():
                     return
             started_sent(started, put)
-    except Exception:  # noqa: BLE001 - Flask answers its own errors; this is a bug
+    except Exception as exc:  # noqa: BLE001 - Flask answers its own errors; this is a bug
+        if started and started[-1] == "sent":  # a streamed answer failed: break it off
+            log.warning("answer to %s broken off: %r", environ.get("PATH_INFO"), exc)
+            broken = True
+            return
         log.exception("unhandled error answering %s", environ.get("PATH_INFO"))
         if not started or started[-1] != "sent":
             body = json.dumps({"error": {"status": 500, "title": "Internal Server Error",
@@ -264,7 +281,7 @@ def _answer(app, environ, context, loop, chunks: asyncio.Queue, room: threading.
                 result.close()
             except Exception:  # noqa: BLE001
                 log.exception("closing a response")
-        put(("end",))
+        put(("abort",) if broken else ("end",))
 
 
 def started_sent(started: list, put) -> None:

@@ -18,7 +18,8 @@ and restarts a worker that dies.
 
 Sizing: one HTTP worker process per core (at least two; `WORKERS`): page rendering is
 Python, one thread at a time per process. Each has a page lane of PAGE_THREADS threads and
-a query lane with a thread for every query slot and queue place (`lanes`). An in-memory
+a query lane with a thread for every query slot and queue place (`lanes`); the slots, the
+queue and the per-client shares are the whole server's (`_shared_admission`). An in-memory
 dataset (``--empty``) is one HTTP worker, since its data process must be one. Over a remote
 store (``--sparql-endpoint``) the processes hold no data at all, so any number of them, on
 any number of machines, can serve one store (docs/deploy.md).
@@ -124,15 +125,54 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
 
     os.environ[SETTINGS_ENV] = json.dumps(
         {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))})
+    _raise_descriptor_limit()
+    shared = _shared_admission(resolved)
     server = Granian(
         "bjkg.server.runtime.front:application", factory=True, address=host, port=port,
         interface=Interfaces.ASGI, workers=processes,
-        http1_settings=HTTP1Settings(header_read_timeout=int(resolved["HEADER_TIMEOUT"] * 1000),
+        http1_settings=HTTP1Settings(header_read_timeout=min(60_000, max(1, int(resolved["HEADER_TIMEOUT"] * 1000))),
                                      keep_alive=True),
         backlog=2048, log_access=bool(resolved["ACCESS_LOG"]),
         respawn_failed_workers=True, respawn_interval=0.5,
         workers_kill_timeout=max(5, int(resolved["QUERY_TIMEOUT"]) + 5))
-    server.serve()
+    try:
+        server.serve()
+    finally:
+        import shutil
+
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def _shared_admission(resolved: Mapping[str, Any]) -> str:
+    """Make the file through which every HTTP worker admits queries against the same
+    slots, queue and per-client shares (bjkg.server.sparql.admission), and name it in the
+    environment the workers inherit. Returns its folder, removed when the server stops."""
+    import os
+    import tempfile
+
+    from bjkg.server.sparql.admission import ENV, create_shared
+    from bjkg.server.web.extension import query_limits
+
+    limits = query_limits(resolved)
+    folder = tempfile.mkdtemp(prefix="bjkg-serve-")
+    path = os.path.join(folder, "admission")
+    create_shared(path, limits["size"], limits["queue"])
+    os.environ[ENV] = path
+    return folder
+
+
+def _raise_descriptor_limit() -> None:
+    """Raise the open-files limit to what the system allows: granian keeps a connection that
+    has sent nothing yet without a timer (no thread, but a descriptor each), so the default
+    soft limit of 1,024 would be the number of silent connections that stop the server."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20), hard))
+        except (ValueError, OSError):
+            pass
 
 
 def _prepare_search_index(overrides: Mapping[str, Any]) -> None:

@@ -124,6 +124,12 @@ def _graph_term(iri: str):
     return DefaultGraph() if iri == "" else NamedNode(iri)
 
 
+def streamed(request: QueryRequest) -> bool:
+    """Whether the engine writes the answer as it goes (`stream`): a serialised answer with
+    no row limit. Such an answer is passed on in chunks, never held whole."""
+    return not request.max_rows and bool(request.results_format or request.graph_format)
+
+
 def evaluate(store: pyoxigraph.Store, request: QueryRequest, *, deadline: float | None = None,
              sink: "Sink | None" = None) -> QueryAnswer:
     """Run `request` on `store`. Raises QueryFailed (RowLimitExceeded among them);

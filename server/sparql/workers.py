@@ -20,14 +20,16 @@ process that holds client connections or data that must survive:
   after a write sees the data as of its fork (evaluators forked before are replaced), so
   no query, crash or kill can lose written data.
 
-`QueryWorkerPool.run` admits a query before it takes an evaluator (`Admission`): at most
-`slots` evaluate at once, at most `queue` wait, and one client (its address) runs at most
-`client_slots` at once and waits in at most half the queue; beyond, `QueueFull` (503) or
-`ClientShareExceeded` (429) at once, both with Retry-After. The deadline is the request's
-arrival + QUERY_TIMEOUT (`RequestContext`, set by the HTTP front, bjkg.server.runtime.front),
-so time spent queueing counts; at the deadline the evaluator is killed and the client gets
-503. When the front reports that the client hung up, the query leaves the queue, or its
-evaluator is killed, at once.
+`QueryWorkerPool.run` admits a query before it takes an evaluator
+(bjkg.server.sparql.admission: slots, a bounded queue and a per-client share, shared by
+every HTTP worker process of the server), with its deadline at the request's arrival +
+QUERY_TIMEOUT (`RequestContext`, set by the HTTP front, bjkg.server.runtime.front), so time
+spent queueing counts; at the deadline the evaluator is killed and the client gets 503.
+When the front reports that the client hung up, the query leaves the queue, or its
+evaluator is killed, at once. A killed evaluator's slot is free at once; evaluators are
+forked as the load needs them, up to the slots. A long serialised answer is sent by the
+evaluator in chunks as the engine writes it and passed on to the client as it comes
+(`bjkg.server.sparql.evaluate.stream_from`): no process holds it whole.
 
 When no SERVICE endpoint is allow-listed the data process moves into an empty network
 namespace where the kernel permits it (inherited by every evaluator): a second guarantee,
@@ -36,7 +38,6 @@ connection.
 """
 from __future__ import annotations
 
-import collections
 import ctypes
 import json
 import logging
@@ -52,7 +53,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 
-from bjkg.server.sparql.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate
+from bjkg.server.sparql.admission import (ENV as ADMISSION_ENV, Admission, ClientGone, ClientShareExceeded,  # noqa: F401
+                                          QueueFull, QueueTimeout, Refused, SharedAdmission)
+from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, Sink, _Cancelled,
+                                         evaluate, stream_from, streamed)
 
 log = logging.getLogger("bjkg.workers")
 
@@ -60,31 +64,44 @@ _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
 _PR_SET_PDEATHSIG = 1
 _TICK = 0.02  # how often a waiting request looks at its deadline and its client
-EVALUATOR_NICE = 10  # evaluators yield the CPU to pages and to the HTTP front
-
-
-class PoolBusy(Exception):
-    """No query slot became free before the request's deadline."""
-
-    retry_after = 5
-
-
-class QueueFull(PoolBusy):
-    """Every query slot is taken and the queue is full: refused at once."""
-
-
-class ClientShareExceeded(Exception):
-    """This client already uses its share of the query slots and of the queue."""
-
-    retry_after = 10
-
-
-class ClientGone(Exception):
-    """The client hung up; its query was cancelled. Nothing can be answered."""
+_CHUNK = 64 * 1024  # bytes of a streamed answer sent at a time
+_START_EVALUATORS = 2  # forked at start; more as queries need them, up to the slots
+_PRIVATE_ENV = ("BJKG_UPDATE_TOKEN", "BJKG_SERVE_OVERRIDES")  # never seen by the data process
+EVALUATOR_NICE = 10  # a query running longer than _DEMOTE_AFTER yields the CPU to the rest
+_DEMOTE_AFTER = 0.5  # seconds
 
 
 class WorkerCrashed(Exception):
     """The evaluator died while answering (e.g. past QUERY_MEMORY_MB); it has been replaced."""
+
+
+def _demote(evaluator: _Evaluator) -> None:
+    """A query that has run for _DEMOTE_AFTER seconds is probably long: its evaluator gives
+    the CPU to short queries, pages and the HTTP front from now on (and is replaced after)."""
+    evaluator.demoted = True
+    try:
+        os.setpriority(os.PRIO_PROCESS, evaluator.pid, EVALUATOR_NICE)
+    except OSError:
+        pass
+
+
+class _Answered(Exception):
+    """The evaluator answered with an error and is ready for the next query."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def admission_for(slots: int, queue: int, client_slots: int):
+    """The server's shared admission when `bjkg serve` made one for its HTTP workers
+    (bjkg.server.sparql.admission), else this process's own."""
+    path = os.environ.get(ADMISSION_ENV)
+    if path:
+        try:
+            return SharedAdmission(path, slots, queue, client_slots)
+        except (OSError, ValueError) as exc:
+            log.warning("query admission per process: %s could not be used (%s)", path, exc)
+    return Admission(slots, queue, client_slots)
 
 
 class StoreUnavailable(Exception):
@@ -115,73 +132,6 @@ def current_context() -> RequestContext:
     return context if context is not None else RequestContext()
 
 
-# ------------------------------------------------------------------------- admission
-
-class Admission:
-    """Query slots, a bounded FIFO queue, and a per-client share of both."""
-
-    def __init__(self, slots: int, queue: int, client_slots: int) -> None:
-        self.slots = slots
-        self.queue = queue
-        self.client_slots = max(1, min(client_slots, slots))
-        self.client_queue = max(1, queue // 2)
-        self._cond = threading.Condition()
-        self._running: collections.Counter[str] = collections.Counter()
-        self._waiting: collections.deque[tuple[int, str]] = collections.deque()
-        self._next = 0
-
-    @property
-    def running(self) -> int:
-        return sum(self._running.values())
-
-    def enter(self, client: str, deadline: float, gone: threading.Event | None) -> None:
-        """Take a slot for `client`, waiting in the queue until `deadline` at most.
-        Raises QueueFull, ClientShareExceeded, PoolBusy (deadline), ClientGone."""
-        with self._cond:
-            if not self._waiting and self.running < self.slots and self._running[client] < self.client_slots:
-                self._running[client] += 1
-                return
-            if len(self._waiting) >= self.queue:
-                raise QueueFull()
-            queued = sum(1 for _, c in self._waiting if c == client)
-            if self._running[client] >= self.client_slots and queued >= self.client_queue:
-                raise ClientShareExceeded()
-            self._next += 1
-            ticket = (self._next, client)
-            self._waiting.append(ticket)
-            try:
-                while True:
-                    if self._my_turn(ticket):
-                        self._running[client] += 1
-                        return
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise PoolBusy()
-                    if gone is not None and gone.is_set():
-                        raise ClientGone()
-                    self._cond.wait(min(_TICK * 5, remaining) if gone is not None else remaining)
-            finally:
-                self._waiting.remove(ticket)
-                self._cond.notify_all()
-
-    def _my_turn(self, ticket: tuple[int, str]) -> bool:
-        """A free slot, and no one ahead in the queue who may take it (a client at its share
-        is passed over, so one client's backlog never blocks the others)."""
-        if self.running >= self.slots:
-            return False
-        for waiting in self._waiting:
-            if self._running[waiting[1]] < self.client_slots:
-                return waiting == ticket
-        return False
-
-    def leave(self, client: str) -> None:
-        with self._cond:
-            self._running[client] -= 1
-            if self._running[client] <= 0:
-                del self._running[client]
-            self._cond.notify_all()
-
-
 # ------------------------------------------------------------------ data process (child side)
 
 def _isolate_network() -> bool:
@@ -197,19 +147,27 @@ def _isolate_network() -> bool:
 
 def open_store(spec: dict):
     """The store the spec names: writable in memory (`--empty`), a build's dump read into
-    memory (`dump` with its expected quad count), or the on-disk store read-only."""
+    memory (`dump`, if it still has its SHA-256 and holds the expected quad count; parsed
+    strictly), or None for the on-disk store, which each evaluator opens after its fork."""
+    import hashlib
+
     import pyoxigraph
 
     if spec.get("writable"):
         return pyoxigraph.Store()
     dump = spec.get("dump")
     if dump:
-        store = pyoxigraph.Store()
         try:
-            store.bulk_load(path=dump, format=pyoxigraph.RdfFormat.N_QUADS, lenient=True)
-            if len(store) == spec.get("triples"):
-                return store
-        except (OSError, SyntaxError):
+            digest = hashlib.sha256()
+            with open(dump, "rb") as file:
+                while block := file.read(1 << 20):
+                    digest.update(block)
+            if digest.hexdigest() == spec.get("sha256"):
+                store = pyoxigraph.Store()
+                store.bulk_load(path=dump, format=pyoxigraph.RdfFormat.N_QUADS)
+                if len(store) == spec.get("triples"):
+                    return store
+        except (OSError, SyntaxError, ValueError):
             pass
     return None  # on disk: each evaluator opens it after its fork (RocksDB's threads do not fork)
 
@@ -226,7 +184,6 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        os.nice(EVALUATOR_NICE)
     except (OSError, AttributeError):
         pass
     if store is None:
@@ -244,17 +201,52 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
         except (EOFError, OSError):
             os._exit(0)
         try:
-            reply = ("ok", evaluate(store, request))
+            if streamed(request):
+                sink = _ConnectionSink(conn)
+                evaluate(store, request, sink=sink)
+                reply = ("end",)
+            else:
+                reply = ("ok", evaluate(store, request))
         except QueryFailed as exc:
             reply = ("failed", exc.status, exc.message)
         except QueryTimedOut:
             reply = ("failed", 503, "timed out")
         except MemoryError:
             reply = ("memory",)
+        except (OSError, EOFError):
+            os._exit(0)  # the pool went away while the answer was sent
         try:
             conn.send(reply)
         except MemoryError:
             conn.send(("memory",))
+
+
+class _ConnectionSink(Sink):
+    """In an evaluator: what the engine writes goes to the pool in chunks — ("answer",
+    QueryAnswer) once, then ("bytes", chunk)s; the socket's buffer is the flow control (a
+    slow client's answer waits in the engine, not in memory)."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(None)
+        self.conn = conn
+        self.buffer = bytearray()
+
+    def begin(self, answer: QueryAnswer) -> None:
+        self.conn.send(("answer", answer))
+
+    def write(self, data) -> int:
+        self.buffer += data
+        if len(self.buffer) >= _CHUNK:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.conn.send(("bytes", bytes(self.buffer)))
+            self.buffer.clear()
+
+    def finish(self) -> None:
+        self.flush()
 
 
 def data_main(spec: dict) -> None:
@@ -386,13 +378,16 @@ class _Evaluator:
     pid: int
     conn: Connection
     generation: int
+    busy_since: float = 0.0  # when its current query was sent
+    demoted: bool = False  # reniced to EVALUATOR_NICE (which only a new process can undo)
 
 
 class QueryWorkerPool:
     """The evaluators of one HTTP worker process, forked from its data process.
 
-    Thread-safe: HTTP threads call `run` concurrently. `size` evaluators (query slots);
-    `queue`, `client_slots` as described in the module's doc.
+    Thread-safe: HTTP threads call `run` concurrently. At most `size` evaluators (the query
+    slots: admission may give all of them to this process); `queue`, `client_slots` as in
+    bjkg.server.sparql.admission.
     """
 
     def __init__(self, spec: dict | str, size: int, *, isolate_network: bool = True,
@@ -402,8 +397,9 @@ class QueryWorkerPool:
             spec = {"store": spec}
         self.spec = {**spec, "isolate": isolate_network, "memory_mb": memory_mb}
         self.size = size
-        self.admission = Admission(size, queue if queue is not None else 4 * size,
-                                   client_slots if client_slots is not None else max(1, (size + 1) // 2))
+        self.admission = admission_for(size, queue if queue is not None else 4 * size,
+                                       client_slots if client_slots is not None else max(1, (size + 1) // 2))
+        self._evaluators = 0  # forked and not ended: idle, or answering
         self.start_timeout = start_timeout
         self.network_isolated: bool | None = None
         self._idle: list[_Evaluator] = []
@@ -427,7 +423,7 @@ class QueryWorkerPool:
             if self._closed:
                 raise StoreUnavailable("the query worker pool is closed")
             ours, theirs = socket.socketpair()
-            env = {k: v for k, v in os.environ.items() if k != "BJKG_UPDATE_TOKEN"}  # never write
+            env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}  # it never writes
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "bjkg.server.sparql.workers", json.dumps(self.spec)],
                 stdin=theirs.fileno(), env=env, close_fds=True)
@@ -446,7 +442,7 @@ class QueryWorkerPool:
             self._control = ours
             self.network_isolated = message[1]["network_isolated"]
             self._started = True
-            fresh = [self._fork() for _ in range(self.size)]
+            fresh = [self._fork() for _ in range(min(self.size, _START_EVALUATORS))]
         with self._idle_cond:
             self._idle.extend(fresh)
             self._idle_cond.notify_all()
@@ -490,6 +486,8 @@ class QueryWorkerPool:
 
     def _fork(self) -> _Evaluator:
         (_, pid, generation), fds = self._call(("fork",), with_fds=True)
+        with self._idle_cond:
+            self._evaluators += 1
         return _Evaluator(pid, Connection(fds[0]), generation)
 
     def _end(self, evaluator: _Evaluator) -> None:
@@ -498,22 +496,18 @@ class QueryWorkerPool:
         except (ProcessLookupError, PermissionError):
             pass
         evaluator.conn.close()
+        with self._idle_cond:
+            self._evaluators -= 1
 
-    def _replace(self, evaluator: _Evaluator | None) -> None:
-        """End `evaluator` (if any) and put a fresh one in the idle list."""
-        if evaluator is not None:
-            self._end(evaluator)
-        if self._closed:
-            return
-        try:
-            fresh = self._fork()
-        except StoreUnavailable as exc:
-            log.error("could not replace a query evaluator: %s", exc)
-            return
-        self._put_back(fresh)
+    def _replace(self, evaluator: _Evaluator) -> None:
+        """End `evaluator`; the next query that finds no idle one forks a fresh one (`_take`),
+        so a cancelled query's slot is free at once."""
+        self._end(evaluator)
+        with self._idle_cond:
+            self._idle_cond.notify()
 
     def _put_back(self, evaluator: _Evaluator) -> None:
-        if evaluator.generation != self._generation:  # it holds data from before a write
+        if evaluator.demoted or evaluator.generation != self._generation:  # lower priority, or data from before a write
             self._replace(evaluator)
             return
         with self._idle_cond:
@@ -521,21 +515,34 @@ class QueryWorkerPool:
             self._idle_cond.notify()
 
     def _take(self, deadline: float, gone: threading.Event | None) -> _Evaluator:
+        """An idle evaluator, or a new one while fewer than `size` exist (they are forked
+        as the load needs them: most servers never need every slot)."""
         with self._idle_cond:
             while not self._idle:
+                if self._evaluators < self.size:
+                    self._evaluators += 1  # reserved: _fork counts it again
+                    break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise PoolBusy()
+                    raise QueryTimedOut()
                 if gone is not None and gone.is_set():
                     raise ClientGone()
                 self._idle_cond.wait(min(_TICK * 5, remaining))
-            return self._idle.pop()
+            else:
+                return self._idle.pop()
+        try:
+            return self._fork()
+        finally:
+            with self._idle_cond:
+                self._evaluators -= 1
 
     # queries -------------------------------------------------------------------------
     def run(self, request: QueryRequest, timeout: float) -> QueryAnswer:
         """Evaluate `request` in an evaluator, within `timeout` seconds of the request's
-        arrival. Raises QueryTimedOut (and ends that evaluator), QueueFull, PoolBusy,
-        ClientShareExceeded, ClientGone, WorkerCrashed, QueryFailed."""
+        arrival. A long serialised answer (`streamed`) comes back with `chunks` that the
+        evaluator writes as the client reads. Raises QueryTimedOut (and ends that
+        evaluator), Refused (QueueFull, QueueTimeout, ClientShareExceeded), ClientGone,
+        WorkerCrashed, QueryFailed."""
         if not self._started:
             self.start()
         payload = bytes(ForkingPickler.dumps(request))  # fail on bad input before taking a slot
@@ -543,46 +550,96 @@ class QueryWorkerPool:
         deadline = context.arrived + timeout
         if deadline <= time.monotonic():
             raise QueryTimedOut()
-        self.admission.enter(context.client, deadline, context.gone)
+        token = self.admission.enter(context.client, deadline, context.gone)
+        released = threading.Lock()
+
+        def release() -> None:
+            if released.acquire(blocking=False):
+                self.admission.leave(token)
+
+        handed = False  # to the thread of a streamed answer, which releases the slot
         try:
-            try:
-                evaluator = self._take(deadline, context.gone)
-            except PoolBusy:
-                raise QueryTimedOut() from None
+            evaluator = self._take(deadline, context.gone)
+            if streamed(request):
+                handed = True
+                return self._stream(evaluator, payload, deadline, context.gone, release)
             return self._evaluate(evaluator, payload, deadline, context.gone)
         finally:
-            self.admission.leave(context.client)
+            if not handed:
+                release()
+
+    def _wait(self, evaluator: _Evaluator, deadline: float, gone: threading.Event | None,
+              cancelled: threading.Event | None = None):
+        """The evaluator's next message; ends it and raises at the deadline (QueryTimedOut),
+        when the client hangs up (ClientGone) or the reader stops (_Cancelled)."""
+        while not evaluator.conn.poll(min(_TICK, max(0.0, deadline - time.monotonic()))):
+            if not evaluator.demoted and time.monotonic() - evaluator.busy_since > _DEMOTE_AFTER:
+                _demote(evaluator)
+            if time.monotonic() >= deadline:
+                raise QueryTimedOut()
+            if gone is not None and gone.is_set():
+                raise ClientGone()
+            if cancelled is not None and cancelled.is_set():
+                raise _Cancelled()
+        message = evaluator.conn.recv()
+        if message[0] == "memory":
+            raise WorkerCrashed()
+        if message[0] == "failed":
+            raise QueryTimedOut() if message[1] == 503 else _Answered(QueryFailed(message[1], message[2]))
+        return message
 
     def _evaluate(self, evaluator: _Evaluator, payload: bytes, deadline: float,
                   gone: threading.Event | None) -> QueryAnswer:
         try:
+            evaluator.busy_since = time.monotonic()
             evaluator.conn.send_bytes(payload)
-            while not evaluator.conn.poll(min(_TICK, max(0.0, deadline - time.monotonic()))):
-                if time.monotonic() >= deadline:
-                    self._replace(evaluator)
-                    raise QueryTimedOut()
-                if gone is not None and gone.is_set():
-                    self._replace(evaluator)
-                    raise ClientGone()
-            message = evaluator.conn.recv()
+            message = self._wait(evaluator, deadline, gone)
+        except _Answered as answered:
+            self._put_back(evaluator)  # it ended its answer cleanly and waits for the next
+            raise answered.error from None
         except (EOFError, OSError):
             self._replace(evaluator)
             raise WorkerCrashed() from None
-        except (QueryTimedOut, ClientGone):
-            raise
         except BaseException:
-            self._replace(evaluator)  # the state of the socket is unknown: never reuse it
+            self._replace(evaluator)  # mid-answer, or the socket's state is unknown: never reuse it
             raise
-        if message[0] == "memory":
-            self._replace(evaluator)
-            raise WorkerCrashed()
         self._put_back(evaluator)
-        if message[0] == "ok":
-            return message[1]
-        status, text = message[1], message[2]
-        if status == 503:
-            raise QueryTimedOut()
-        raise QueryFailed(status, text)
+        return message[1]
+
+    def _stream(self, evaluator: _Evaluator, payload: bytes, deadline: float,
+                gone: threading.Event | None, release) -> QueryAnswer:
+        """`run` for a streamed answer: a thread passes the evaluator's chunks to the HTTP
+        response (bjkg.server.sparql.evaluate.stream_from) and gives the evaluator and the
+        slot back when the answer ends, the client goes or the deadline passes."""
+
+        def produce(sink: Sink) -> None:
+            clean = False
+            try:
+                evaluator.busy_since = time.monotonic()
+                evaluator.conn.send_bytes(payload)
+                while True:
+                    message = self._wait(evaluator, deadline, gone, sink.cancelled)
+                    if message[0] == "answer":
+                        sink.begin(message[1])
+                    elif message[0] == "bytes":
+                        sink.write(message[1])
+                    else:  # ("end",)
+                        sink.finish()
+                        clean = True
+                        return
+            except _Answered as answered:
+                clean = True
+                raise answered.error from None
+            except (EOFError, OSError):
+                raise WorkerCrashed() from None
+            finally:
+                if clean:
+                    self._put_back(evaluator)
+                else:
+                    self._replace(evaluator)
+                release()
+
+        return stream_from(produce, deadline=deadline)
 
     # writes (--empty) ----------------------------------------------------------------
     def write(self, *message):

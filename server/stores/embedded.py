@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import pyoxigraph
 from pyoxigraph import DefaultGraph, NamedNode, Triple
 
-from bjkg.server.sparql.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate, stream
+from bjkg.server.sparql.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate, stream, streamed
 from bjkg.server.stores.integrity import BuildDamaged, BuildNotFound, file_matches, load_manifest  # noqa: F401 (re-exported)
 from bjkg.server.sparql.workers import QueryWorkerPool
 
@@ -73,7 +73,7 @@ class Backend(Protocol):
         query. `max_rows`/`timeout` default to the server settings; max_rows=UNLIMITED lifts
         the row limit (the time limit always holds); an answer longer than `max_rows` raises
         `RowLimitExceeded`, never a cut answer. A serialised answer may come as `chunks`
-        (streamed) instead of `body`. Raises `QueryFailed`, `QueryTimedOut`, `PoolBusy`, `WorkerCrashed`."""
+        (streamed) instead of `body`. Raises `QueryFailed`, `QueryTimedOut`, `Refused`, `WorkerCrashed`."""
 
     def update(self, sparql: str, *, base_iri: str | None = None) -> None:
         """Apply a SPARQL Update atomically. Raises `QueryFailed`, `ReadOnly`."""
@@ -116,12 +116,6 @@ def _request(sparql: str, *, dataset: Dataset | None, substitutions: Mapping[str
         max_rows=max_rows, results_format=results_format, graph_format=graph_format,
         prefixes=tuple((prefixes or {}).items()),
     )
-
-
-def _streams(request: QueryRequest) -> bool:
-    """Whether the answer is written by the engine as it goes (`bjkg.server.sparql.evaluate.stream`):
-    a serialised answer with no row limit, evaluated in this process."""
-    return not request.max_rows and bool(request.results_format or request.graph_format)
 
 
 def _graph_term(graph: str):
@@ -171,7 +165,8 @@ class BuildStore:
         dump = self.build_dir / "bjkg.nq"
         if (self.in_memory_max_triples and isinstance(triples, int)
                 and triples <= self.in_memory_max_triples and dump.is_file()):
-            spec.update(dump=str(dump), triples=triples)
+            sha256 = (self.manifest.get("dumps", {}).get("bjkg.nq") or {}).get("sha256")
+            spec.update(dump=str(dump), triples=triples, sha256=sha256)
         return spec
 
     def local_store(self) -> pyoxigraph.Store:
@@ -312,7 +307,7 @@ class BuildStore:
         this thread (long answers streamed from a thread of the engine), the time limit
         checked between rows only."""
         deadline = time.monotonic() + timeout
-        if _streams(request):
+        if streamed(request):
             return stream(self.local_store(), request, deadline=deadline)
         return evaluate(self.local_store(), request, deadline=deadline)
 

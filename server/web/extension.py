@@ -22,8 +22,8 @@ from bjkg.server.web.problems import render_problem
 from bjkg.server.sparql.evaluate import QueryFailed, QueryTimedOut
 from bjkg.server.sparql.federation import ServiceRelay
 from bjkg.server.stores.embedded import Backend, BuildStore, MemoryStore, ReadOnly
-from bjkg.server.sparql.workers import (ClientGone, ClientShareExceeded, PoolBusy, QueueFull,
-                                       StoreUnavailable, WorkerCrashed)
+from bjkg.server.sparql.admission import ClientGone, ClientShareExceeded, QueueFull, Refused
+from bjkg.server.sparql.workers import StoreUnavailable, WorkerCrashed
 
 EXTENSION_KEY = "bjkg"
 
@@ -83,9 +83,9 @@ def query_limits(config) -> dict[str, int]:
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    size = config["QUERY_WORKERS"] or max(4, 2 * cores)
+    size = config["QUERY_WORKERS"] or max(16, 4 * cores)
     return {"size": size, "queue": config["QUERY_QUEUE"] or 4 * size,
-            "client_slots": config["QUERY_CLIENT_SLOTS"] or max(1, size // 2),
+            "client_slots": config["QUERY_CLIENT_SLOTS"] or max(1, size // 4),
             "memory_mb": config["QUERY_MEMORY_MB"]}
 
 
@@ -124,7 +124,7 @@ def _register_error_translation(app: Flask) -> None:
     def on_timeout(exc: QueryTimedOut):
         return problem(timeout_problem(app.config["QUERY_TIMEOUT"]))
 
-    def on_busy(exc: PoolBusy):
+    def on_busy(exc: Refused):
         if isinstance(exc, QueueFull):
             message = ("Every query slot is taken and the queue is full (settings QUERY_WORKERS, "
                        "QUERY_QUEUE); please try again shortly.")
@@ -159,7 +159,7 @@ def _register_error_translation(app: Flask) -> None:
 
     app.register_error_handler(QueryFailed, on_failed)
     app.register_error_handler(QueryTimedOut, on_timeout)
-    app.register_error_handler(PoolBusy, on_busy)
+    app.register_error_handler(Refused, on_busy)
     app.register_error_handler(ClientShareExceeded, on_share)
     app.register_error_handler(ClientGone, on_gone)
     app.register_error_handler(WorkerCrashed, on_crash)

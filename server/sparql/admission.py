@@ -1,0 +1,291 @@
+"""Admission control for queries: a number of slots, a bounded FIFO queue, and a per-client
+share of both — for the whole server, not for one of its HTTP worker processes.
+
+A query is admitted before it takes an evaluator (bjkg.server.sparql.workers): at most
+`slots` evaluate at once, at most `queue` wait; one client (its address) holds at most
+`client_slots` slots, and when it already holds its share and as many of its queries wait
+(at most half the queue), its next query is refused at once (`ClientShareExceeded`, 429) — like the per-IP limits of
+Wikidata's query service. A full queue is refused at once too (`QueueFull`, 503). Both carry
+the Retry-After to send. A waiting query leaves the queue at its deadline (`QueueTimeout`)
+or when its client hangs up (`ClientGone`); a client at its share is passed over, so one
+client's backlog never blocks the others.
+
+Two implementations of the same rules:
+
+* `Admission` — the counts of one process (the test client, ``--get``, one HTTP worker);
+* `SharedAdmission` — the counts of every HTTP worker process of one ``bjkg serve``, in a
+  small file that `bjkg serve` creates before it starts them (`create_shared`, named by the
+  environment variable `ENV`) and that each maps; a change is made under `fcntl.flock`. An
+  entry belongs to a process, and entries of a process that died (a worker killed with its
+  queries) are given back when anyone looks for room, so a crash never leaks a slot.
+
+The share is keyed by the client's address as the HTTP front saw it (behind a proxy, every
+client has the proxy's address: docs/deploy.md).
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import fcntl
+import hashlib
+import mmap
+import os
+import struct
+import threading
+import time
+
+ENV = "BJKG_ADMISSION_FILE"  # set by `bjkg serve` for its HTTP worker processes
+_TICK = 0.01  # how often a waiting query looks at its turn, its deadline and its client
+_HEADER = struct.Struct("<Q")  # the next ticket
+_ENTRY = struct.Struct("<iiQQ")  # pid, state, ticket, client key
+_FREE, _RUNNING, _WAITING = 0, 1, 2
+_REAP_EVERY = 0.5  # seconds between looks for entries of dead processes, per process
+
+
+class Refused(Exception):
+    """Not admitted; `retry_after` is the Retry-After to send (seconds)."""
+
+    retry_after = 5
+
+
+class QueueFull(Refused):
+    """Every query slot is taken and the queue is full: refused at once."""
+
+
+class QueueTimeout(Refused):
+    """No query slot became free before the request's deadline."""
+
+
+class ClientShareExceeded(Refused):
+    """This client already uses its share of the query slots and of the queue."""
+
+    retry_after = 10
+
+
+class ClientGone(Exception):
+    """The client hung up; its query was cancelled. Nothing can be answered."""
+
+
+def client_queue(queue: int, client_slots: int) -> int:
+    """Places of the queue one client may take once it holds its share of the slots: as
+    many as its share, and never more than half the queue."""
+    return max(1, min(client_slots, queue // 2))
+
+
+class Admission:
+    """The rules of the module's doc, for the threads of one process."""
+
+    def __init__(self, slots: int, queue: int, client_slots: int) -> None:
+        self.slots = slots
+        self.queue = queue
+        self.client_slots = max(1, min(client_slots, slots))
+        self.client_queue = client_queue(queue, self.client_slots)
+        self._cond = threading.Condition()
+        self._running: collections.Counter[str] = collections.Counter()
+        self._waiting: collections.deque[tuple[int, str]] = collections.deque()
+        self._next = 0
+
+    @property
+    def running(self) -> int:
+        return sum(self._running.values())
+
+    def enter(self, client: str, deadline: float, gone: threading.Event | None):
+        """Take a slot for `client`, waiting in the queue until `deadline` at most; returns
+        the token to give back to `leave`. Raises QueueFull, ClientShareExceeded,
+        QueueTimeout, ClientGone."""
+        with self._cond:
+            if not self._waiting and self.running < self.slots and self._running[client] < self.client_slots:
+                self._running[client] += 1
+                return client
+            if len(self._waiting) >= self.queue:
+                raise QueueFull()
+            queued = sum(1 for _, c in self._waiting if c == client)
+            if self._running[client] >= self.client_slots and queued >= self.client_queue:
+                raise ClientShareExceeded()
+            self._next += 1
+            ticket = (self._next, client)
+            self._waiting.append(ticket)
+            try:
+                while True:
+                    if self._my_turn(ticket):
+                        self._running[client] += 1
+                        return client
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise QueueTimeout()
+                    if gone is not None and gone.is_set():
+                        raise ClientGone()
+                    self._cond.wait(min(_TICK * 5, remaining) if gone is not None else remaining)
+            finally:
+                self._waiting.remove(ticket)
+                self._cond.notify_all()
+
+    def _my_turn(self, ticket: tuple[int, str]) -> bool:
+        if self.running >= self.slots:
+            return False
+        for waiting in self._waiting:
+            if self._running[waiting[1]] < self.client_slots:
+                return waiting == ticket
+        return False
+
+    def leave(self, token) -> None:
+        with self._cond:
+            self._running[token] -= 1
+            if self._running[token] <= 0:
+                del self._running[token]
+            self._cond.notify_all()
+
+
+def _key(client: str) -> int:
+    return int.from_bytes(hashlib.blake2b(client.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+
+
+def _size(slots: int, queue: int) -> int:
+    return _HEADER.size + _ENTRY.size * (slots + queue)
+
+
+def create_shared(path: str, slots: int, queue: int) -> None:
+    """Create (or reset) the shared admission file for a server of these sizes."""
+    with open(path, "wb") as file:
+        file.write(bytes(_size(slots, queue)))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class SharedAdmission:
+    """The rules of the module's doc, for every process that maps the same file."""
+
+    def __init__(self, path: str, slots: int, queue: int, client_slots: int) -> None:
+        self.slots = slots
+        self.queue = queue
+        self.client_slots = max(1, min(client_slots, slots))
+        self.client_queue = client_queue(queue, self.client_slots)
+        self._capacity = slots + queue
+        self._fd = os.open(path, os.O_RDWR)
+        if os.fstat(self._fd).st_size < _size(slots, queue):
+            os.close(self._fd)
+            raise ValueError(f"{path} was made for a smaller server")
+        self._map = mmap.mmap(self._fd, _size(slots, queue))
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._reaped = 0.0
+
+    @contextlib.contextmanager
+    def _locked(self):
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _entries(self) -> list[tuple[int, int, int, int]]:
+        return list(_ENTRY.iter_unpack(self._map[_HEADER.size:]))
+
+    def _set(self, index: int, pid: int, state: int, ticket: int, key: int) -> None:
+        offset = _HEADER.size + index * _ENTRY.size
+        self._map[offset:offset + _ENTRY.size] = _ENTRY.pack(pid, state, ticket, key)
+
+    def _reap(self, entries, force: bool = False) -> list[tuple[int, int, int, int]]:
+        """Free the entries of processes that died (looked at most every _REAP_EVERY s)."""
+        now = time.monotonic()
+        if not force and now - self._reaped < _REAP_EVERY:
+            return entries
+        self._reaped = now
+        dead = {pid for pid, state, _, _ in entries if state != _FREE and not _alive(pid)}
+        if not dead:
+            return entries
+        for index, (pid, state, _, _) in enumerate(entries):
+            if state != _FREE and pid in dead:
+                self._set(index, 0, _FREE, 0, 0)
+        return self._entries()
+
+    @property
+    def running(self) -> int:
+        with self._locked():
+            return sum(1 for _, state, _, _ in self._entries() if state == _RUNNING)
+
+    def enter(self, client: str, deadline: float, gone: threading.Event | None):
+        key = _key(client)
+        pid = os.getpid()
+        with self._locked():
+            entries = self._entries()
+            running = sum(1 for _, s, _, _ in entries if s == _RUNNING)
+            if running >= self.slots:
+                entries = self._reap(entries)
+            index = self._admit_now(entries, key)
+            if index is not None:
+                self._set(index, pid, _RUNNING, 0, key)
+                return index
+            waiting = [e for e in entries if e[1] == _WAITING]
+            if len(waiting) >= self.queue:
+                entries = self._reap(entries, force=True)
+                waiting = [e for e in entries if e[1] == _WAITING]
+                if len(waiting) >= self.queue:
+                    raise QueueFull()
+            mine_running = sum(1 for _, s, _, k in entries if s == _RUNNING and k == key)
+            mine_waiting = sum(1 for _, _, _, k in waiting if k == key)
+            if mine_running >= self.client_slots and mine_waiting >= self.client_queue:
+                raise ClientShareExceeded()
+            free = next((i for i, e in enumerate(entries) if e[1] == _FREE), None)
+            if free is None:
+                raise QueueFull()
+            (ticket,) = _HEADER.unpack_from(self._map, 0)
+            ticket += 1
+            _HEADER.pack_into(self._map, 0, ticket)
+            self._set(free, pid, _WAITING, ticket, key)
+        admitted = False
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise QueueTimeout()
+                if gone is not None and gone.is_set():
+                    raise ClientGone()
+                time.sleep(min(_TICK, remaining))
+                with self._locked():
+                    entries = self._reap(self._entries())
+                    if self._my_turn(entries, free):
+                        self._set(free, pid, _RUNNING, 0, key)
+                        admitted = True
+                        return free
+        finally:
+            if not admitted:
+                with self._locked():
+                    self._set(free, 0, _FREE, 0, 0)
+
+    def _admit_now(self, entries, key: int) -> int | None:
+        """A free entry to run in at once: a slot free, no one waiting who may take it, and
+        the client below its share."""
+        running = [k for _, s, _, k in entries if s == _RUNNING]
+        if len(running) >= self.slots or running.count(key) >= self.client_slots:
+            return None
+        counts = collections.Counter(running)
+        if any(s == _WAITING and counts[k] < self.client_slots for _, s, _, k in entries):
+            return None
+        return next((i for i, e in enumerate(entries) if e[1] == _FREE), None)
+
+    def _my_turn(self, entries, index: int) -> bool:
+        running = collections.Counter(k for _, s, _, k in entries if s == _RUNNING)
+        if sum(running.values()) >= self.slots:
+            return False
+        eligible = [(t, i) for i, (_, s, t, k) in enumerate(entries)
+                    if s == _WAITING and running[k] < self.client_slots]
+        return bool(eligible) and min(eligible)[1] == index
+
+    def leave(self, token: int) -> None:
+        with self._locked():
+            self._set(token, 0, _FREE, 0, 0)
+
+    def close(self) -> None:
+        if os.getpid() == self._pid:
+            self._map.close()
+            os.close(self._fd)

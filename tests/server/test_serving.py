@@ -1,0 +1,240 @@
+"""The serving rules of issue 14, each proven on a real `bjkg serve` (granian) or on the pool.
+
+Slow and silent clients hold no thread; a client that hangs up cancels its query; the
+deadline counts from arrival; a query past QUERY_MEMORY_MB kills only its evaluator; one
+client beyond its share gets 429; requests queued behind a runaway get an HTTP answer,
+never a reset; a malformed chunked body gets 400; `--empty` keeps written data whatever
+its queries do. The attacks are small versions of bench/attack.py's.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from bench.attack import Answer, query, request
+from bjkg.server.sparql.evaluate import QueryRequest, QueryTimedOut
+from bjkg.server.sparql.workers import (Admission, ClientShareExceeded, QueueFull, QueryWorkerPool,
+                                        RequestContext, set_context)
+from tests.server.conftest import TOKEN, start_server, stop_server
+
+RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o }"
+BLOWUP = "SELECT (STRLEN(GROUP_CONCAT(STR(?o))) AS ?n) WHERE { ?s ?p ?o . ?s2 ?p2 ?o2 . ?s3 ?p3 ?o3 }"
+LIGHT = "ASK { ?s ?p ?o }"
+LIMIT = 3  # QUERY_TIMEOUT of the servers here
+
+
+def port_of(server) -> int:
+    return int(urllib.parse.urlsplit(server.url).port)
+
+
+@pytest.fixture(scope="module")
+def small_server(tiny_build):
+    """One HTTP worker, two query slots (one per client), a queue of two, short deadlines."""
+    server = start_server(["--build", str(tiny_build), "--workers", "1", "-s", "QUERY_TIMEOUT", str(LIMIT),
+                           "-s", "QUERY_WORKERS", "2", "-s", "QUERY_QUEUE", "2",
+                           "-s", "QUERY_MEMORY_MB", "150", "-s", "HEADER_TIMEOUT", "1",
+                           "-s", "BODY_TIMEOUT", "1"])
+    yield server
+    stop_server(server)
+
+
+def in_threads(jobs) -> list:
+    results: list = [None] * len(jobs)
+    threads = [threading.Thread(target=lambda i=i, job=job: results.__setitem__(i, job())) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+# ------------------------------------------------------------------------- slow clients
+
+def test_silent_and_dribbling_clients_stall_no_one(small_server):
+    """40 connections that send nothing or a byte a second hold no thread: fresh clients are
+    answered meanwhile, and the server closes the attackers at HEADER_TIMEOUT."""
+    port = port_of(small_server)
+    attackers = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+    stop = threading.Event()
+
+    def dribble() -> None:
+        while not stop.wait(0.5):
+            for sock in attackers[:20]:
+                try:
+                    sock.send(b"G")
+                except OSError:
+                    pass
+
+    threading.Thread(target=dribble, daemon=True).start()
+    try:
+        answers = [request(port, "GET", "/id/place/tongzhou", headers={"Accept": "text/html"}, timeout=10)
+                   for _ in range(10)]
+        answers += [query(port, LIGHT, timeout=10) for _ in range(5)]
+        assert [a.status for a in answers] == [200] * 15
+        stop.set()
+        for sock in attackers:  # closed by the server (HEADER_TIMEOUT 1 s), never answered 200
+            sock.settimeout(15)
+            try:
+                data = sock.recv(1024)
+            except OSError:
+                data = b""
+            assert not data.startswith(b"HTTP/1.1 200")
+    finally:
+        stop.set()
+        for sock in attackers:
+            sock.close()
+
+
+def test_a_body_that_never_arrives_gets_408_and_holds_no_query_thread(small_server):
+    port = port_of(small_server)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+                 b"Content-Length: 100\r\n\r\nASK")
+    assert sock.recv(4096).startswith(b"HTTP/1.1 408")
+    sock.close()
+    assert query(port, LIGHT).status == 200
+
+
+def test_a_malformed_chunk_size_is_a_400_not_a_500(small_server):
+    port = port_of(small_server)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                 b"Content-Type: application/sparql-query\r\n\r\nzz\r\nASK {}\r\n0\r\n\r\n")
+    assert sock.recv(4096).split(b" ")[1] == b"400"
+    sock.close()
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(small_server):
+    port = port_of(small_server)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+                 b"Content-Length: 999999999\r\n\r\n")
+    assert sock.recv(4096).startswith(b"HTTP/1.1 413")
+    sock.close()
+
+
+# ------------------------------------------------------------------------ runaways
+
+def test_requests_queued_behind_runaways_get_an_answer_never_a_reset(small_server):
+    """Two runaways (two clients) take both slots; what queues behind them, or finds the
+    queue full, gets an HTTP answer (503 with Retry-After); pages are answered meanwhile."""
+    port = port_of(small_server)
+    jobs = [lambda i=i: query(port, RUNAWAY, source=f"127.0.0.{2 + i}") for i in range(2)]
+    jobs += [lambda i=i: (time.sleep(0.5), query(port, LIGHT, source=f"127.0.0.{10 + i}"))[1] for i in range(4)]
+    pages: list[Answer] = []
+
+    def pages_meanwhile() -> None:
+        time.sleep(0.5)
+        for _ in range(5):
+            pages.append(request(port, "GET", "/id/place/tongzhou", headers={"Accept": "text/html"}, timeout=10))
+
+    answers = in_threads(jobs + [pages_meanwhile])[:-1]
+    assert all(a.error is None and a.status is not None for a in answers), [a.error for a in answers]
+    assert [a.status for a in answers[:2]] == [503, 503]
+    for answer in answers:
+        if answer.status == 503:
+            assert answer.headers.get("retry-after")
+            assert json.loads(answer.body)["error"]["message"]
+    assert [p.status for p in pages] == [200] * 5
+
+
+def test_the_deadline_counts_from_arrival(tiny_build):
+    """A request that arrived QUERY_TIMEOUT ago is not evaluated at all, and one that waited
+    in the queue has only what is left of its time."""
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 1, isolate_network=False)
+    try:
+        set_context(RequestContext(arrived=time.monotonic() - 10))
+        with pytest.raises(QueryTimedOut):
+            pool.run(QueryRequest(LIGHT), timeout=5)
+        set_context(RequestContext(arrived=time.monotonic()))
+        assert pool.run(QueryRequest(LIGHT), timeout=5).boolean is True
+    finally:
+        set_context(None)
+        pool.close()
+
+
+def test_a_client_that_hangs_up_frees_its_slot(small_server):
+    """Each client's slot (one of two) holds a runaway until the client hangs up; right after,
+    both slots answer again, long before the runaways' deadline."""
+    port = port_of(small_server)
+    in_threads([lambda i=i: query(port, RUNAWAY, source=f"127.0.0.{30 + i}", hang_up_after=0.5)
+                for i in range(4)])
+    answers = in_threads([lambda i=i: query(port, LIGHT, source=f"127.0.0.{40 + i}", timeout=LIMIT - 0.5)
+                          for i in range(2)])
+    assert [a.status for a in answers] == [200, 200]
+
+
+def test_one_client_beyond_its_share_gets_429_at_once(small_server):
+    port = port_of(small_server)
+    answers = in_threads([lambda: query(port, RUNAWAY, source="127.0.0.50") for _ in range(3)])
+    statuses = sorted(a.status for a in answers)
+    assert 429 in statuses
+    refused = next(a for a in answers if a.status == 429)
+    assert refused.headers.get("retry-after")
+    assert "QUERY_CLIENT_SLOTS" in json.loads(refused.body)["error"]["message"]
+
+
+def test_admission_rules():
+    admission = Admission(slots=2, queue=2, client_slots=1)
+    far = time.monotonic() + 30
+    admission.enter("a", far, None)  # a runs
+    waiting = threading.Thread(target=lambda: admission.enter("a", far, None))
+    waiting.start()  # a's second query waits: a is at its share
+    time.sleep(0.2)
+    with pytest.raises(ClientShareExceeded):  # a holds its share and half the queue
+        admission.enter("a", far, None)
+    admission.enter("b", far, None)  # b is not held up by a's backlog
+    assert admission.running == 2
+    third = threading.Thread(target=lambda: admission.enter("c", far, None))
+    third.start()
+    time.sleep(0.2)
+    with pytest.raises(QueueFull):
+        admission.enter("d", far, None)
+    admission.leave("b")
+    third.join(5)  # c took b's slot, before a's second query (a is at its share)
+    assert not third.is_alive() and waiting.is_alive()
+    admission.leave("a")
+    waiting.join(5)
+    assert not waiting.is_alive()
+
+
+# -------------------------------------------------------------------------- memory
+
+def test_a_query_past_the_memory_cap_kills_only_its_evaluator(small_server):
+    port = port_of(small_server)
+    answer = query(port, BLOWUP, timeout=60)
+    assert answer.status == 503
+    assert "QUERY_MEMORY_MB" in json.loads(answer.body)["error"]["message"]
+    assert query(port, LIGHT).status == 200
+
+
+# ---------------------------------------------------------------------------- --empty
+
+def test_empty_keeps_its_data_through_runaways_and_crashes():
+    server = start_server(["--empty", "--update-token", TOKEN, "-s", "QUERY_TIMEOUT", str(LIMIT),
+                           "-s", "QUERY_MEMORY_MB", "150"])
+    port = port_of(server)
+    try:
+        auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/sparql-update"}
+        assert request(port, "POST", "/sparql", body=b"INSERT DATA { <urn:a> <urn:b> 'kept' }",
+                       headers=auth).status == 204
+        values = " ".join(str(i) for i in range(100))
+        cross = "SELECT (COUNT(*) AS ?n) WHERE { " + " ".join(f"VALUES ?v{i} {{ {values} }}" for i in range(6)) + " }"
+        runaway = query(port, cross, timeout=60)
+        assert runaway.status == 503 and runaway.headers.get("retry-after")
+        blowup = "SELECT (STRLEN(GROUP_CONCAT(?s)) AS ?n) WHERE { " + " ".join(
+            f"VALUES ?v{i} {{ {values} }}" for i in range(5)) + " BIND(STR(?v0) AS ?s) }"
+        assert query(port, blowup, timeout=60).status == 503
+        kept = query(port, "SELECT ?o WHERE { <urn:a> <urn:b> ?o }")
+        assert kept.status == 200 and b"kept" in kept.body
+        # and a write after the crash is seen by the next query (a fresh evaluator)
+        assert request(port, "POST", "/sparql", body=b"INSERT DATA { <urn:a> <urn:b> 'later' }",
+                       headers=auth).status == 204
+        assert b"later" in query(port, "SELECT ?o WHERE { <urn:a> <urn:b> ?o }").body
+    finally:
+        stop_server(server)
