@@ -5,8 +5,8 @@
 It starts `bjkg serve` itself (default settings unless `-s NAME VALUE`), on 127.0.0.1, and
 sends traffic only there: every connection goes to 127.0.0.1 (source addresses
 127.0.0.2–127.0.0.99 stand for distinct clients). Each attack is bounded in connections
-and in time, and the run stops by itself (at most about five minutes with the default
-30 s QUERY_TIMEOUT). It prints one block of figures per attack and a JSON summary line.
+and in time, and the run stops by itself (about ten minutes with the default 30 s
+QUERY_TIMEOUT). It prints one block of figures per attack and a JSON summary line.
 
 The attacks (issue 14):
 
@@ -20,6 +20,9 @@ The attacks (issue 14):
 * memory — a GROUP_CONCAT blow-up; the largest evaluator process (RSS) against the cap;
 * share — one client sends 12 runaways at once: how many get 429 at once;
 * chunked — a chunked body with chunk size `zz`: the status;
+* nesting — 40 queries nested 3,000–20,000 deep (braces, parentheses, paths, `!`,
+  OPTIONAL, `||`, UNION; GET and POST): statuses, and whether an HTTP process was lost;
+* fuzz — bench/fuzz.py's seeded fuzz, 10,000 malformed requests (`--fuzz-requests`): 5xx;
 * empty — `--empty` with a token: data written, then a VALUES cross product and a memory
   blow-up; whether the data is still there, and the runaway's status and time.
 """
@@ -37,6 +40,8 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.fuzz, when run as a script
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,13 +149,25 @@ class Server:
         except psutil.Error:
             return []
         sizes = []
-        for child in children:
+        for child in children:  # an evaluator is forked by a data process (same command line)
             try:
-                if "bjkg.server.sparql.workers" in " ".join(child.cmdline()) and child.ppid() != self.process.pid:
+                if ("bjkg.server.sparql.workers" in " ".join(child.cmdline())
+                        and "bjkg.server.sparql.workers" in " ".join(child.parent().cmdline())):
                     sizes.append(child.memory_info().rss)
-            except psutil.Error:
+            except (psutil.Error, AttributeError):
                 continue
         return sizes
+
+    def pids(self) -> set[int]:
+        """The server's processes: a crash shows as one gone."""
+        import psutil
+
+        try:
+            main = psutil.Process(self.process.pid)
+            return {main.pid, *(c.pid for c in main.children(recursive=True)
+                                if "bjkg.server.sparql.workers" not in " ".join(c.cmdline()))}
+        except psutil.Error:
+            return set()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -326,6 +343,44 @@ def attack_share(server: Server) -> dict:
             "wall_s": round(time.monotonic() - started, 1)}
 
 
+def attack_nesting(server: Server, count: int = 40, seed: int = 14) -> dict:
+    """Queries nested 3,000-20,000 deep (braces, parentheses, paths, `!`, OPTIONAL, `||`,
+    UNION), by GET and POST: every answer a 200 or 4xx, no HTTP process lost."""
+    import random
+
+    from bench.fuzz import deep  # the same nestings
+
+    rng = random.Random(seed)
+    before = server.pids()
+    statuses: dict[str, int] = {}
+    failures = 0
+    for i in range(count):
+        text = deep(rng)
+        if i % 2:
+            answer = query(server.port, text, timeout=60)
+        else:
+            answer = request(server.port, "GET", "/sparql?" + urllib.parse.urlencode({"query": text}),
+                             headers={"Accept": "application/sparql-results+json"}, timeout=60)
+        key = str(answer.status)
+        statuses[key] = statuses.get(key, 0) + 1
+        if answer.status is None or answer.status >= 500:
+            failures += 1
+    lost = before - server.pids()
+    return {"queries": count, "statuses": statuses, "failures": failures,
+            "http_processes_lost": len(lost), "after": query(server.port, LIGHT).status}
+
+
+def attack_fuzz(server: Server, requests: int = 10_000) -> dict:
+    """bench/fuzz.py's seeded fuzz: `requests` malformed requests, no 5xx."""
+    from bench.fuzz import fuzz
+
+    started = time.monotonic()
+    statuses, failures = fuzz(f"http://{HOST}:{server.port}", requests, 1)
+    fives = sum(n for status, n in statuses.items() if isinstance(status, int) and status >= 500)
+    return {"requests": requests, "5xx": fives, "failures": len(failures),
+            "seconds": round(time.monotonic() - started, 1)}
+
+
 def attack_chunked(server: Server) -> dict:
     sock = socket.create_connection((HOST, server.port), timeout=10)
     sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
@@ -367,13 +422,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", required=True, help="a build folder (the seed build)")
     parser.add_argument("--port", type=int, default=8150)
-    parser.add_argument("--only", default="slow,runaway,hangup,memory,share,chunked,empty")
+    parser.add_argument("--only", default="slow,runaway,hangup,memory,share,chunked,nesting,fuzz,empty")
+    parser.add_argument("--fuzz-requests", type=int, default=10_000)
     parser.add_argument("-s", "--setting", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     options = parser.parse_args()
     extra = [x for name, value in options.setting for x in ("-s", name, value)]
     settings = {name.upper(): value for name, value in options.setting}
     limit = float(settings.get("QUERY_TIMEOUT", 30))
-    cap = int(settings.get("QUERY_MEMORY_MB", 1024))
+    cap = int(settings.get("QUERY_MEMORY_MB", 512))
     wanted = options.only.split(",")
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                      "cores": os.cpu_count(), "query_timeout": limit}
@@ -384,7 +440,9 @@ def main() -> None:
                           ("hangup", lambda: attack_hangup(server)),
                           ("memory", lambda: attack_memory(server, cap)),
                           ("share", lambda: attack_share(server)),
-                          ("chunked", lambda: attack_chunked(server))):
+                          ("chunked", lambda: attack_chunked(server)),
+                          ("nesting", lambda: attack_nesting(server)),
+                          ("fuzz", lambda: attack_fuzz(server, options.fuzz_requests))):
             if name in wanted:
                 results[name] = run()
                 print(f"{name}: {json.dumps(results[name])}", flush=True)

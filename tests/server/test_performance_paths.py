@@ -27,10 +27,11 @@ def rows(response) -> list[str]:
 @pytest.fixture(scope="module")
 def inline_app(tiny_build, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
-    # the disk store, as the pool reads: rows of a query without ORDER BY come in the
-    # order of the store's indexes, which differs in memory (compared below, sorted)
+    # the in-memory copy of the dump, as the pool's data process reads a build this small:
+    # rows of a query without ORDER BY come in the order of the store's indexes, which
+    # differs on disk (compared below, sorted)
     application = create_app({"BUILD_DIR": str(tiny_build), "QUERY_MODE": "inline", "TESTING": True,
-                              "CACHE_DIR": str(cache), "IN_MEMORY_MAX_TRIPLES": 0})
+                              "CACHE_DIR": str(cache)})
     yield application
     application.extensions["bjkg"].store.close()
 
