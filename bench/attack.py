@@ -164,8 +164,8 @@ class Server:
 
         try:
             main = psutil.Process(self.process.pid)
-            return {main.pid, *(c.pid for c in main.children(recursive=True)
-                                if "bjkg.server.sparql.workers" not in " ".join(c.cmdline()))}
+            return {main.pid, *(c.pid for c in main.children(recursive=True)  # the HTTP processes
+                                if "bjkg.server.cli" in " ".join(c.cmdline()))}
         except psutil.Error:
             return set()
 

@@ -184,10 +184,14 @@ class Front:
             if gone.is_set():
                 if kind == "file":
                     item[1].close()
-                if kind in ("end", "abort"):
+                if kind in ("end", "abort", "whole"):
                     return
                 continue
             try:
+                if kind == "whole":
+                    await send({"type": "http.response.start", "status": item[1], "headers": item[2]})
+                    await send({"type": "http.response.body", "body": item[3], "more_body": False})
+                    return
                 if kind == "start":
                     status, headers = item[1], item[2]
                     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -245,6 +249,7 @@ def _answer(app, environ, context, loop, chunks: asyncio.Queue, room: threading.
     set_context(context)
     result = None
     broken = False
+    whole = False  # answered in one hand-over: nothing follows
     try:
         result = app(environ, start_response)
         if isinstance(result, _FileWrapper):
@@ -252,16 +257,31 @@ def _answer(app, environ, context, loop, chunks: asyncio.Queue, room: threading.
             put(("file", result))
             result = None
         else:
+            # the first chunk is held back: an answer of one chunk (most) goes to the loop in
+            # one hand-over with its status, a longer one chunk by chunk as it is produced
+            held: bytes | None = None
             for chunk in result:
+                if not chunk:
+                    continue
+                if held is None and not (started and started[-1] == "sent"):
+                    held = bytes(chunk)
+                    continue
                 started_sent(started, put)
-                if chunk:
+                for part in ((held, bytes(chunk)) if held is not None else (bytes(chunk),)):
                     while not room.acquire(timeout=0.5):
                         if gone.is_set():
                             return
-                    put(("body", bytes(chunk)))
+                    put(("body", part))
+                held = None
                 if gone.is_set():
                     return
-            started_sent(started, put)
+            if started and started[-1] != "sent":
+                put(("whole", started[0], started[1], held or b""))
+                started.append("sent")
+                whole = True
+            elif held is not None:
+                room.acquire()
+                put(("body", held))
     except Exception as exc:  # noqa: BLE001 - Flask answers its own errors; this is a bug
         if started and started[-1] == "sent":  # a streamed answer failed: break it off
             log.warning("answer to %s broken off: %r", environ.get("PATH_INFO"), exc)
@@ -281,7 +301,8 @@ def _answer(app, environ, context, loop, chunks: asyncio.Queue, room: threading.
                 result.close()
             except Exception:  # noqa: BLE001
                 log.exception("closing a response")
-        put(("abort",) if broken else ("end",))
+        if not whole:
+            put(("abort",) if broken else ("end",))
 
 
 def started_sent(started: list, put) -> None:
@@ -353,6 +374,9 @@ def application():
     from bjkg.server.runtime.serve import SETTINGS_ENV, _warm, lanes
 
     overrides = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
+    switch = os.environ.get("BJKG_SWITCH")
+    if switch:
+        sys.setswitchinterval(float(switch))
     app = _warm(create_app(overrides))
     query_threads, page_threads = lanes(app.config)
     store = app.extensions["bjkg"].store

@@ -26,17 +26,20 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import fcntl
 import hashlib
 import mmap
 import os
 import struct
+import sys
 import threading
 import time
 
 ENV = "BJKG_ADMISSION_FILE"  # set by `bjkg serve` for its HTTP worker processes
 _TICK = 0.01  # how often a waiting query looks at its turn, its deadline and its client
-_HEADER = struct.Struct("<Q")  # the next ticket
+_HEADER = struct.Struct("<QI4x")  # the next ticket; a generation, bumped when room may have been made
+_GENERATION = 8  # offset of the generation: the futex word waiting processes sleep on
 _ENTRY = struct.Struct("<iiQQ")  # pid, state, ticket, client key
 _FREE, _RUNNING, _WAITING = 0, 1, 2
 _REAP_EVERY = 0.5  # seconds between looks for entries of dead processes, per process
@@ -150,6 +153,34 @@ def create_shared(path: str, slots: int, queue: int) -> None:
         file.write(bytes(_size(slots, queue)))
 
 
+_FUTEX_WAIT, _FUTEX_WAKE = 0, 1  # shared (not FUTEX_PRIVATE): the word is in a shared mapping
+_WAKE_AT_LEAST = 0.05  # a waiting query looks at its deadline and its client this often
+_SYS_FUTEX = {"x86_64": 202, "aarch64": 98, "arm64": 98}
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def _futex():
+    """libc's syscall() bound to futex(2), or None where it is not known (then: polling)."""
+    import platform
+
+    number = _SYS_FUTEX.get(platform.machine())
+    if number is None or not sys.platform.startswith("linux"):
+        return None
+    try:
+        syscall = ctypes.CDLL(None, use_errno=True).syscall
+    except (OSError, AttributeError):
+        return None
+    syscall.restype = ctypes.c_long
+
+    def futex(word, op, value, timeout, word2, value3):
+        return syscall(ctypes.c_long(number), word, ctypes.c_int(op), ctypes.c_int(value),
+                       timeout, word2, ctypes.c_int(value3))
+    return futex
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -177,6 +208,9 @@ class SharedAdmission:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._reaped = 0.0
+        self._futex = _futex()
+        self._word_view = ctypes.c_uint32.from_buffer(self._map, _GENERATION)
+        self._word = ctypes.c_void_p(ctypes.addressof(self._word_view))
 
     @contextlib.contextmanager
     def _locked(self):
@@ -206,6 +240,7 @@ class SharedAdmission:
         for index, (pid, state, _, _) in enumerate(entries):
             if state != _FREE and pid in dead:
                 self._set(index, 0, _FREE, 0, 0)
+        self._bump()
         return self._entries()
 
     @property
@@ -238,10 +273,10 @@ class SharedAdmission:
             free = next((i for i, e in enumerate(entries) if e[1] == _FREE), None)
             if free is None:
                 raise QueueFull()
-            (ticket,) = _HEADER.unpack_from(self._map, 0)
-            ticket += 1
-            _HEADER.pack_into(self._map, 0, ticket)
+            ticket = struct.unpack_from("<Q", self._map, 0)[0] + 1
+            struct.pack_into("<Q", self._map, 0, ticket)
             self._set(free, pid, _WAITING, ticket, key)
+            generation = self._generation()
         admitted = False
         try:
             while True:
@@ -250,17 +285,19 @@ class SharedAdmission:
                     raise QueueTimeout()
                 if gone is not None and gone.is_set():
                     raise ClientGone()
-                time.sleep(min(_TICK, remaining))
+                self._sleep(generation, min(_WAKE_AT_LEAST, remaining))
                 with self._locked():
                     entries = self._reap(self._entries())
                     if self._my_turn(entries, free):
                         self._set(free, pid, _RUNNING, 0, key)
                         admitted = True
                         return free
+                    generation = self._generation()
         finally:
             if not admitted:
                 with self._locked():
                     self._set(free, 0, _FREE, 0, 0)
+                    self._bump()
 
     def _admit_now(self, entries, key: int) -> int | None:
         """A free entry to run in at once: a slot free, no one waiting who may take it, and
@@ -284,8 +321,30 @@ class SharedAdmission:
     def leave(self, token: int) -> None:
         with self._locked():
             self._set(token, 0, _FREE, 0, 0)
+            self._bump()
+
+    # waking the waiting: a futex on the shared generation ------------------------------
+    def _generation(self) -> int:
+        return struct.unpack_from("<I", self._map, _GENERATION)[0]
+
+    def _bump(self) -> None:
+        """Room may have been made: a new generation, and every waiting process woken."""
+        struct.pack_into("<I", self._map, _GENERATION, (self._generation() + 1) & 0xFFFFFFFF)
+        if self._futex is not None:
+            self._futex(self._word, _FUTEX_WAKE, 0x7FFFFFFF, None, None, 0)
+
+    def _sleep(self, generation: int, seconds: float) -> None:
+        """Until the generation moves on from `generation`, or `seconds` (polling where the
+        kernel's futex cannot be reached)."""
+        if self._futex is None:
+            time.sleep(min(_TICK, seconds))
+            return
+        whole = int(seconds)
+        timeout = _Timespec(whole, int((seconds - whole) * 1e9))
+        self._futex(self._word, _FUTEX_WAIT, generation, ctypes.byref(timeout), None, 0)
 
     def close(self) -> None:
         if os.getpid() == self._pid:
+            del self._word_view  # the mapping cannot close while a view of it exists
             self._map.close()
             os.close(self._fd)

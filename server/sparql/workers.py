@@ -64,7 +64,9 @@ _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
 _PR_SET_PDEATHSIG = 1
 _TICK = 0.02  # how often a waiting request looks at its deadline and its client
-_CHUNK = 64 * 1024  # bytes of a streamed answer sent at a time
+_CHUNK = 256 * 1024  # bytes of a streamed answer sent at a time
+_WHOLE_UP_TO = 1 << 20  # an answer up to this size is sent whole, in one message
+_SOCKET_BUFFER = 4 << 20
 _START_EVALUATORS = 2  # forked at start; more as queries need them, up to the slots
 _PRIVATE_ENV = ("BJKG_UPDATE_TOKEN", "BJKG_SERVE_OVERRIDES")  # never seen by the data process
 EVALUATOR_NICE = 10  # a query running longer than _DEMOTE_AFTER yields the CPU to the rest
@@ -203,8 +205,8 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
         try:
             if streamed(request):
                 sink = _ConnectionSink(conn)
-                evaluate(store, request, sink=sink)
-                reply = ("end",)
+                answer = evaluate(store, request, sink=sink)
+                reply = ("end",) if sink.streaming else ("ok", sink.whole(answer))
             else:
                 reply = ("ok", evaluate(store, request))
         except QueryFailed as exc:
@@ -222,31 +224,44 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
 
 
 class _ConnectionSink(Sink):
-    """In an evaluator: what the engine writes goes to the pool in chunks — ("answer",
-    QueryAnswer) once, then ("bytes", chunk)s; the socket's buffer is the flow control (a
-    slow client's answer waits in the engine, not in memory)."""
+    """In an evaluator: an answer of at most _WHOLE_UP_TO bytes goes back whole, as ("ok",
+    QueryAnswer); a longer one goes as the engine writes it — ("answer", QueryAnswer), then
+    ("bytes", chunk)s, then ("end",) — and the socket's buffer is the flow control (a slow
+    client's answer waits in the engine, not in memory)."""
 
     def __init__(self, conn: Connection) -> None:
         super().__init__(None)
         self.conn = conn
         self.buffer = bytearray()
+        self.answer: QueryAnswer | None = None
+        self.streaming = False
 
     def begin(self, answer: QueryAnswer) -> None:
-        self.conn.send(("answer", answer))
+        self.answer = answer
 
     def write(self, data) -> int:
         self.buffer += data
-        if len(self.buffer) >= _CHUNK:
+        if len(self.buffer) >= (_CHUNK if self.streaming else _WHOLE_UP_TO):
+            if not self.streaming:
+                self.conn.send(("answer", self.answer))
+                self.streaming = True
             self.flush()
         return len(data)
 
     def flush(self) -> None:
-        if self.buffer:
+        if self.streaming and self.buffer:
             self.conn.send(("bytes", bytes(self.buffer)))
             self.buffer.clear()
 
     def finish(self) -> None:
         self.flush()
+
+    def whole(self, returned: QueryAnswer) -> QueryAnswer:
+        """The answer of a query that never streamed, with its bytes as `body`."""
+        if self.answer is None:  # answered without the sink
+            return returned
+        self.answer.body = bytes(self.buffer)
+        return self.answer
 
 
 def data_main(spec: dict) -> None:
@@ -274,6 +289,9 @@ def data_main(spec: dict) -> None:
             os._exit(0)
         if message[0] == "fork":
             ours, theirs = socket.socketpair()
+            for end in (ours, theirs):  # an answer of a few MB passes in a few wake-ups, not hundreds
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
             pid = os.fork()
             if pid == 0:
                 control.close()
@@ -560,10 +578,11 @@ class QueryWorkerPool:
         handed = False  # to the thread of a streamed answer, which releases the slot
         try:
             evaluator = self._take(deadline, context.gone)
-            if streamed(request):
-                handed = True
-                return self._stream(evaluator, payload, deadline, context.gone, release)
-            return self._evaluate(evaluator, payload, deadline, context.gone)
+            message = self._first(evaluator, payload, deadline, context.gone)
+            if message[0] == "ok":
+                return message[1]
+            handed = True  # ("answer", QueryAnswer): a long answer, sent as the engine writes it
+            return self._stream(evaluator, message[1], deadline, context.gone, release)
         finally:
             if not handed:
                 release()
@@ -588,8 +607,10 @@ class QueryWorkerPool:
             raise QueryTimedOut() if message[1] == 503 else _Answered(QueryFailed(message[1], message[2]))
         return message
 
-    def _evaluate(self, evaluator: _Evaluator, payload: bytes, deadline: float,
-                  gone: threading.Event | None) -> QueryAnswer:
+    def _first(self, evaluator: _Evaluator, payload: bytes, deadline: float,
+               gone: threading.Event | None):
+        """Send the query; its answer whole (("ok", answer): the evaluator is given back), or
+        the start of a long one (("answer", answer): the evaluator is still answering)."""
         try:
             evaluator.busy_since = time.monotonic()
             evaluator.conn.send_bytes(payload)
@@ -603,25 +624,23 @@ class QueryWorkerPool:
         except BaseException:
             self._replace(evaluator)  # mid-answer, or the socket's state is unknown: never reuse it
             raise
-        self._put_back(evaluator)
-        return message[1]
+        if message[0] == "ok":
+            self._put_back(evaluator)
+        return message
 
-    def _stream(self, evaluator: _Evaluator, payload: bytes, deadline: float,
+    def _stream(self, evaluator: _Evaluator, answer: QueryAnswer, deadline: float,
                 gone: threading.Event | None, release) -> QueryAnswer:
-        """`run` for a streamed answer: a thread passes the evaluator's chunks to the HTTP
+        """The rest of a long answer: a thread passes the evaluator's chunks to the HTTP
         response (bjkg.server.sparql.evaluate.stream_from) and gives the evaluator and the
         slot back when the answer ends, the client goes or the deadline passes."""
 
         def produce(sink: Sink) -> None:
             clean = False
             try:
-                evaluator.busy_since = time.monotonic()
-                evaluator.conn.send_bytes(payload)
+                sink.begin(answer)
                 while True:
                     message = self._wait(evaluator, deadline, gone, sink.cancelled)
-                    if message[0] == "answer":
-                        sink.begin(message[1])
-                    elif message[0] == "bytes":
+                    if message[0] == "bytes":
                         sink.write(message[1])
                     else:  # ("end",)
                         sink.finish()

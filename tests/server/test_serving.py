@@ -183,13 +183,18 @@ def test_a_client_that_hangs_up_frees_its_slot(small_server):
             break
         assert time.monotonic() - hung_up < 1.0, [(a.status, a.body, a.error) for a in answers]
         time.sleep(0.05)
+    # and the HTTP process gave back the threads of the hung-up requests: as many queries as
+    # its query lane holds (2 slots + 2 queued + 2) are taken at once, none refused by the front
+    burst = in_threads([lambda i=i: query(port, LIGHT, source=f"127.0.0.{50 + i}") for i in range(6)])
+    assert "Too many queries" not in str([a.body for a in burst]) and all(a.status in (200, 503) for a in burst)
+    assert sum(a.status == 200 for a in burst) >= 4
 
 
 def test_one_client_beyond_its_share_gets_429_at_once(small_server):
     port = port_of(small_server)
     answers = in_threads([lambda: query(port, RUNAWAY, source="127.0.0.50") for _ in range(3)])
     statuses = sorted(a.status for a in answers)
-    assert 429 in statuses
+    assert 429 in statuses, [(a.status, a.body[:200], round(a.seconds, 2)) for a in answers]
     refused = next(a for a in answers if a.status == 429)
     assert refused.headers.get("retry-after")
     assert "QUERY_CLIENT_SLOTS" in json.loads(refused.body)["error"]["message"]
