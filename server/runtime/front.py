@@ -374,9 +374,6 @@ def application():
     from bjkg.server.runtime.serve import SETTINGS_ENV, _warm, lanes
 
     overrides = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
-    switch = os.environ.get("BJKG_SWITCH")
-    if switch:
-        sys.setswitchinterval(float(switch))
     app = _warm(create_app(overrides))
     query_threads, page_threads = lanes(app.config)
     store = app.extensions["bjkg"].store
