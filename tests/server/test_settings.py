@@ -87,10 +87,28 @@ def test_server_sizing_defaults_and_bounds(monkeypatch):
     def settings(**values):
         return load_settings(values, environ={})
 
-    assert serve.workers_for(settings()) == 2            # a build: one process per core
+    assert serve.workers_for(settings()) == 2            # a build: default_workers()
     assert serve.workers_for(settings(EMPTY=True)) == 1  # one data process for --empty
     assert serve.workers_for(settings(), 5) == 5
     # query lane: every slot and queue place has a thread, plus two to refuse more at once
-    assert serve.lanes(settings()) == (4 + 16 + 2, 2)
+    assert serve.lanes(settings()) == (16 + 64 + 2, 2)
     assert serve.lanes(settings(QUERY_WORKERS=3, QUERY_QUEUE=1, PAGE_THREADS=4)) == (3 + 1 + 2, 4)
-    assert serve.lanes(settings(SPARQL_ENDPOINT="http://x/sparql")) == (22, 8)  # page threads wait on it
+    assert serve.lanes(settings(SPARQL_ENDPOINT="http://x/sparql")) == (82, 8)  # page threads wait on it
+    # the server's query slots on 2 cores: 16 (8 clients' runaways leave room), a quarter per client
+    from bjkg.server.web.extension import query_limits
+
+    assert query_limits(settings()) == {"size": 16, "queue": 64, "client_slots": 4, "memory_mb": 512}
+    assert query_limits(settings(QUERY_WORKERS=2))["client_slots"] == 1
+
+
+def test_default_http_workers_are_one_per_core_and_one_more(monkeypatch):
+    import os
+
+    from bjkg.server.runtime import serve
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert serve.default_workers() == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert serve.default_workers() == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert serve.default_workers() == 9
