@@ -661,14 +661,18 @@ class QueryWorkerPool:
         return stream_from(produce, deadline=deadline)
 
     # writes (--empty) ----------------------------------------------------------------
-    def write(self, *message):
-        """Apply a write in the data process; evaluators forked before it are replaced."""
+    def _data_request(self, message):
+        """One request to the data process (started if need be); its reply, or QueryFailed."""
         if not self._started:
             self.start()
         reply = self._call(message)
         if reply[0] == "failed":
             raise QueryFailed(reply[1], reply[2])
-        _, result, generation = reply
+        return reply
+
+    def write(self, *message):
+        """Apply a write in the data process; evaluators forked before it are replaced."""
+        _, result, generation = self._data_request(message)
         if generation != self._generation:
             self._generation = generation
             with self._idle_cond:
@@ -679,12 +683,7 @@ class QueryWorkerPool:
 
     def read(self, *message):
         """A read of the data process's own bookkeeping (graph names), never a query."""
-        if not self._started:
-            self.start()
-        reply = self._call(message)
-        if reply[0] == "failed":
-            raise QueryFailed(reply[1], reply[2])
-        return reply[1]
+        return self._data_request(message)[1]
 
 
 if __name__ == "__main__":

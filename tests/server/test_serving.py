@@ -101,32 +101,29 @@ def test_silent_and_dribbling_clients_stall_no_one(small_server):
             sock.close()
 
 
+def raw(port: int, data: bytes) -> bytes:
+    """Send `data` as it is on a fresh connection; the first bytes of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(data)
+        return sock.recv(4096)
+
+
 def test_a_body_that_never_arrives_gets_408_and_holds_no_query_thread(small_server):
     port = port_of(small_server)
-    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
-    sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
-                 b"Content-Length: 100\r\n\r\nASK")
-    assert sock.recv(4096).startswith(b"HTTP/1.1 408")
-    sock.close()
+    assert raw(port, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+                     b"Content-Length: 100\r\n\r\nASK").startswith(b"HTTP/1.1 408")
     assert query(port, LIGHT).status == 200
 
 
 def test_a_malformed_chunk_size_is_a_400_not_a_500(small_server):
-    port = port_of(small_server)
-    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
-    sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+    answer = raw(port_of(small_server), b"POST /sparql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                  b"Content-Type: application/sparql-query\r\n\r\nzz\r\nASK {}\r\n0\r\n\r\n")
-    assert sock.recv(4096).split(b" ")[1] == b"400"
-    sock.close()
+    assert answer.split(b" ")[1] == b"400"
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(small_server):
-    port = port_of(small_server)
-    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
-    sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
-                 b"Content-Length: 999999999\r\n\r\n")
-    assert sock.recv(4096).startswith(b"HTTP/1.1 413")
-    sock.close()
+    assert raw(port_of(small_server), b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+               b"Content-Length: 999999999\r\n\r\n").startswith(b"HTTP/1.1 413")
 
 
 # ------------------------------------------------------------------------ runaways
