@@ -147,9 +147,14 @@ def validate(sources_dir: str | None, base: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 def stats(build_dir: str, as_json: bool) -> None:
     """Counts per class and per named graph of a built graph."""
-    manifest = json.loads((Path(build_dir) / "build.json").read_text(encoding="utf-8"))
+    from bjkg.server.stores.integrity import BuildNotFound, load_manifest
+
+    try:  # a damaged build.json: one line naming it, not a traceback
+        manifest = load_manifest(Path(build_dir))
+    except BuildNotFound as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps({k: manifest[k] for k in ("triples", "graphs", "classes")},
+        click.echo(json.dumps({k: manifest.get(k, {}) for k in ("triples", "graphs", "classes")},
                               ensure_ascii=False, indent=2))
         return
     click.echo(f"triples: {manifest['triples']}")
@@ -157,7 +162,7 @@ def stats(build_dir: str, as_json: bool) -> None:
     for iri, n in manifest["graphs"].items():
         click.echo(f"  {n:>7}  {iri}")
     click.echo("classes:")
-    for iri, n in manifest["classes"].items():
+    for iri, n in manifest.get("classes", {}).items():
         click.echo(f"  {n:>7}  {iri}")
 
 

@@ -101,6 +101,8 @@ def test_a_damaged_build_json_is_refused_in_one_line(build, damage):
     line = refused(serve(build), "build.json")
     assert "damaged" in line
     refused(serve(build, "--get", "/"), "build.json")
+    refused(subprocess.run([sys.executable, "-m", "bjkg.server.cli", "stats", "--build", str(build)],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT), "build.json")
 
 
 def test_a_missing_store_is_refused(build):
