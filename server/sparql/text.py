@@ -478,7 +478,9 @@ def nesting_depth(text: str) -> int:
     left-deep tree (``a || b || c``, ``{…} UNION {…} UNION …``, a row of OPTIONALs, BINDs or
     triple patterns), every operator, separator (``.``; ``;`` and ``,`` inside braces and
     brackets) and group keyword (`_CHAIN_WORDS`) one level more, in its bracket, until the
-    bracket closes. Text in strings, comments and language tags never counts.
+    bracket closes. Text in strings, comments and language tags never counts. The
+    separators and GRAPH blocks of INSERT DATA / DELETE DATA do not count: the engine reads
+    quad data into a list (1,000 triples in one block are one level, not a thousand).
 
     SPARQL cannot be lexed without parsing it: whether ``<`` opens an IRI or means "less
     than" depends on the grammar. Inside parentheses (but not in a VALUES block), after an
@@ -506,12 +508,14 @@ def nesting_depth(text: str) -> int:
 def _scan(text: str, choices: tuple[bool, ...]) -> tuple[int, int]:
     """(the count for one reading, how many ambiguous `<` it met). `choices[i]` says how the
     i-th ambiguous `<` is read: True "less than", False (or missing) an IRI."""
-    # [opener, weight, items, in a VALUES block] per open bracket; the root first
-    frames: list[list] = [["", 0, 0, False]]
+    # [opener, weight, items, in a VALUES block, in quad data] per open bracket; the root first
+    frames: list[list] = [["", 0, 0, False, False]]
     total = deepest = 0
     pending = 0  # 1 right after a word, IRI or literal: the next bracket costs one more
     operand = False  # the last token ends an operand: a `<` now may mean "less than"
     values = False  # after VALUES, until its block opens: rows hold terms, never a comparison
+    data = False  # after INSERT DATA / DELETE DATA, until its block opens
+    previous = ""  # the last word, upper-cased
     forks = 0
     pos, end = 0, len(text)
     while pos < end:
@@ -540,19 +544,22 @@ def _scan(text: str, choices: tuple[bool, ...]) -> tuple[int, int]:
         operand = kind == "word" or token in (")", "]")
         if kind == "open":
             weight = 1 + pending
-            frames.append([token, weight, 0, frame[3] or values])
+            frames.append([token, weight, 0, frame[3] or values, frame[4] or (data and token == "{")])
             values = values and token != "{"
+            data = data and token != "{"
             total += weight
             pending = 0
         elif kind == "close":
             pending = 0
             if len(frames) > 1:
-                _, weight, items, _ = frames.pop()
+                _, weight, items, _, _ = frames.pop()
                 total -= weight + items
             continue
         elif kind == "op":
             pending = 0
             if token in ";," and frame[0] not in ("{", "["):
+                continue
+            if frame[4] and token in ".;,":  # quad data is a list to the parser, not a tree
                 continue
             frame[2] += 1
             total += 1
@@ -560,7 +567,9 @@ def _scan(text: str, choices: tuple[bool, ...]) -> tuple[int, int]:
             pending = 1
             upper = token.upper()
             values = values or upper == "VALUES"
-            if upper in _CHAIN_WORDS:
+            data = data or (upper == "DATA" and previous in ("INSERT", "DELETE"))
+            previous = upper
+            if upper in _CHAIN_WORDS and not frame[4]:
                 frame[2] += 1
                 total += 1
         if total > deepest:

@@ -32,8 +32,7 @@ from bjkg.server.stores.remote import (DESCRIPTION, EMPTY_GRAPH, drop_graph, ins
                                       publication_graph, read_publication)
 
 RDF_JSON = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"
-UPDATE_CHUNK = 200  # triples per INSERT DATA request: Virtuoso compiles each into SQL, and a bjkg
-# server counts a run of triples against MAX_NESTING (default 256), so keep it small
+UPDATE_CHUNK = 1000  # triples per INSERT DATA request: Virtuoso compiles each into SQL
 UPDATE_CHUNK_CHARS = 60_000  # … and characters (a bjkg server accepts 100,000 by default)
 GSP_CHUNK = 50_000  # triples per Graph Store request
 

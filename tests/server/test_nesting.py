@@ -322,3 +322,20 @@ def test_pyoxigraph_parses_json_ld_four_times_the_default_limit():
              "t.start(); t.join(); print('survived')")
     done = subprocess.run([sys.executable, "-c", probe], input=body, capture_output=True, timeout=120)
     assert done.returncode == 0 and b"survived" in done.stdout
+
+
+def test_quad_data_is_a_list_not_a_chain():
+    """INSERT DATA / DELETE DATA: the engine reads the block's triples (and GRAPH blocks) into
+    a list, so 20,000 of them count a level or two, and pyoxigraph takes them on a thread
+    with the default stack; the same triples as a query's pattern still count one each."""
+    triples = " . ".join(f"<http://e/s{i}> <http://e/p> \"{i}\"" for i in range(20_000))
+    graphs = " ".join(f"GRAPH <http://e/g{i}> {{ <http://e/s> <http://e/p> {i} ; <http://e/q> {i}, {i + 1} }}"
+                      for i in range(5_000))
+    for text in (f"INSERT DATA {{ {triples} }}", f"insert data {{ {graphs} }}",
+                 f"DELETE DATA {{ {triples} }} ; INSERT DATA {{ {graphs} }}"):
+        assert nesting_depth(text) <= 4, text[:60]
+    done = subprocess.run([sys.executable, "-c", _PROBE, "thread"], input=f"INSERT DATA {{ {triples} }}",
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "survived" in done.stdout
+    assert nesting_depth(f"SELECT * WHERE {{ {triples} }}") > 10_000
+    assert nesting_depth(f"INSERT {{ {triples} }} WHERE {{ }}") > 10_000  # a template, not quad data
