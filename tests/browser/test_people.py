@@ -13,30 +13,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.conftest import require_chromium, served
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 ID = "https://w3id.org/bjkg/id/"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
-if not CHROMIUM.exists():
-    if os.environ.get("BJKG_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"BJKG_REQUIRE_BROWSER=1 but {CHROMIUM} is missing", pytrace=False)
-    pytest.skip(f"{CHROMIUM} is missing (set BJKG_REQUIRE_BROWSER=1 to make this a failure)",
-                allow_module_level=True)
-
-if os.environ.get("BJKG_REQUIRE_BROWSER") == "1":
-    from playwright import sync_api
-else:
-    sync_api = pytest.importorskip("playwright.sync_api")
+require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -56,27 +45,8 @@ def people_build(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(people_build):
-    from werkzeug.serving import make_server
-
-    from bjkg.server.app import create_app
-    from bjkg.server.web.extension import get_store
-
-    app = create_app({"BUILD_DIR": str(people_build)})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
-    get_store(app).close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    with served(people_build) as url:
+        yield url
 
 
 @pytest.fixture(params=sorted(VIEWPORTS))

@@ -7,50 +7,13 @@ BJKG_REQUIRE_BROWSER=1 (then missing Chromium is a failure).
 """
 from __future__ import annotations
 
-import os
-import threading
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright import sync_api
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+from tests.browser.conftest import require_chromium
 
-if not CHROMIUM.exists():
-    if os.environ.get("BJKG_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"BJKG_REQUIRE_BROWSER=1 but {CHROMIUM} is missing", pytrace=False)
-    pytest.skip(f"{CHROMIUM} is missing (set BJKG_REQUIRE_BROWSER=1 to make this a failure)",
-                allow_module_level=True)
-
-
-
-@pytest.fixture(scope="module")
-def live_server(tiny_build):
-    """The WSGI app in a thread on a random loopback port."""
-    from werkzeug.serving import make_server
-
-    from bjkg.server.app import create_app
-    from bjkg.server.web.extension import get_store
-
-    app = create_app({"BUILD_DIR": str(tiny_build)})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    get_store(app).close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+require_chromium()
 
 
 @pytest.fixture()
