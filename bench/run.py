@@ -109,12 +109,16 @@ def form(query: str) -> bytes:
 # ---------------------------------------------------------------- memory
 
 class MemorySampler:
-    """Peak RSS of a process tree, sampled every 0.2 s (per process and in total)."""
+    """Peak RSS of a process tree, sampled every 0.2 s (per process and in total), and peak
+    PSS in total, every 2 s: RSS counts a page shared by several processes (bjkg's forked
+    evaluators share their data process's) once in each; PSS divides it among them, so the
+    PSS total is the memory the tree really takes."""
 
     def __init__(self, pid: int | None) -> None:
         self.pid = pid
         self.peak_process = 0
         self.peak_total = 0
+        self.peak_pss = 0
         self.processes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -136,9 +140,13 @@ class MemorySampler:
             root = psutil.Process(self.pid)
         except psutil.Error:
             return
+        samples = 0
         while not self._stop.is_set():
+            samples += 1
             try:
                 procs = [root, *root.children(recursive=True)]
+                if samples % 10 == 1:
+                    self.peak_pss = max(self.peak_pss, _pss(procs))
                 sizes = []
                 for proc in procs:
                     try:
@@ -155,7 +163,21 @@ class MemorySampler:
 
     def result(self) -> dict:
         return {"peak_rss_process_mb": round(self.peak_process / 1e6, 1),
-                "peak_rss_total_mb": round(self.peak_total / 1e6, 1), "processes": self.processes}
+                "peak_rss_total_mb": round(self.peak_total / 1e6, 1),
+                "peak_pss_total_mb": round(self.peak_pss / 1e6, 1), "processes": self.processes}
+
+
+def _pss(procs) -> int:
+    """The summed proportional set size of `procs` (0 where the system does not tell it)."""
+    import psutil
+
+    total = 0
+    for proc in procs:
+        try:
+            total += getattr(proc.memory_full_info(), "pss", 0)
+        except psutil.Error:
+            pass
+    return total
 
 
 # ---------------------------------------------------------------- measuring one peer
@@ -600,8 +622,8 @@ def markdown(results: dict) -> str:
                                                          + _fmt(r["per_query"].get(n), 2) for n in NAMES)
                          + f" | **{'≥ ' if r.get('at_least') else ''}{_fmt(r['geomean'], 2)}** |")
         lines += ["", "| peer | load (triples/s) | load (s) | start → first answer (s) | file → first answer (s) "
-                  "| peak RSS per process (MB) | peak RSS total (MB) | processes |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| peak RSS per process (MB) | peak RSS total (MB) | peak PSS total (MB) | processes |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for peer, data in size["peers"].items():
             loaded = size["load"].get(peer, {}) if "(cached)" not in peer else {}
             mem = data.get("memory", {})
@@ -609,7 +631,7 @@ def markdown(results: dict) -> str:
                          f"{_fmt(loaded.get('first_answer_seconds'), 2)} | "
                          f"{_fmt(loaded.get('file_to_first_answer_seconds'), 2)} | "
                          f"{_fmt(mem.get('peak_rss_process_mb'))} | {_fmt(mem.get('peak_rss_total_mb'))} | "
-                         f"{mem.get('processes', '–')} |")
+                         f"{_fmt(mem.get('peak_pss_total_mb'))} | {mem.get('processes', '–')} |")
         agreement = size.get("agreement", {})
         if agreement:
             lines.append("")

@@ -58,6 +58,7 @@ def test_bench_runs_at_10k(tmp_path):
         assert size["load"][peer]["first_answer_seconds"] > 0
         assert size["load"][peer]["file_to_first_answer_seconds"] > size["load"][peer]["first_answer_seconds"]
         assert size["peers"][peer]["memory"]["peak_rss_total_mb"] > 0
+        assert 0 < size["peers"][peer]["memory"]["peak_pss_total_mb"] <= size["peers"][peer]["memory"]["peak_rss_total_mb"] * 1.05
     markdown = (out / "results.md").read_text(encoding="utf-8")
     assert "first answer" in markdown and "| vs oxigraph |" in markdown
     assert markdown.rstrip().splitlines()[-1] == last
