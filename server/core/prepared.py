@@ -1,6 +1,10 @@
 """Per-build data that `bjkg serve` computes once and every HTTP worker loads: one pickle
 per kind and build hash in CACHE_DIR (facet counts, string literals, labels).
 
+`bjkg serve` computes them in the background while it already serves (one process,
+`bjkg.server.runtime.prepare`), and names in STATE_ENV a file that appears when that
+process has ended; until then each HTTP worker answers without them (`BuildStore.prepared_pending`).
+
 A build never changes while it is served, so what is computed from it stays true; the file
 name carries the build hash and the format version, and it is written to a temporary name
 and renamed, so a worker never reads half a file. Each kind is a `Kind`: its name, format
@@ -13,6 +17,9 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+
+STATE_ENV = "BJKG_PREPARED_STATE"  # the file `bjkg serve` writes when its preparation has ended
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
-"""What `bjkg serve` prepares once per build, before its HTTP workers start.
+"""What `bjkg serve` prepares once per build, beside its HTTP workers, which answer meanwhile.
 
 Run as ``python -m bjkg.server.runtime.prepare SETTINGS-JSON`` (a separate process, so the memory the
 preparation takes is returned when it ends): the search index (`bjkg.server.web.search`), the
 star aggregates (`bjkg.server.sparql.aggregates`), the string literals (`bjkg.server.sparql.literal_index`) and the labels
 (`bjkg.server.stores.label_table`) and the counts the catalogue publishes
 (`bjkg.server.views.catalog`), written into CACHE_DIR under the build hash. Every HTTP worker loads
-them; if they cannot be written, each worker builds the search index itself, aggregates
+each as its file appears (`bjkg.server.runtime.serve._warm`); if they cannot be written, each worker builds the search index itself, aggregates
 and string filters are evaluated by the engine as written, and pages read labels from the
 store.
 """
@@ -29,9 +29,10 @@ def prepare(settings: dict) -> list[str]:
     build_hash = load_manifest(build_dir).get("hash")
     if build_hash:
         store, cache = str(build_dir / "store"), cache_dir(config)
+        # the cheapest first: each is used by the HTTP workers as soon as its file appears
+        done.append(str(label_table.prepare(store, cache, build_hash) or ""))
         done.append(str(aggregates.prepare(store, cache, build_hash) or ""))
         done.append(str(literal_index.prepare(store, cache, build_hash) or ""))
-        done.append(str(label_table.prepare(store, cache, build_hash) or ""))
     return done
 
 

@@ -106,16 +106,16 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
             " (writes passed on with the token)" if resolved["UPDATE_TOKEN"] else " (read-only)")
     else:
         mode = f"build {resolved['BUILD_DIR']} (read-only)"
-    if not resolved["EMPTY"] and not resolved.get("SPARQL_ENDPOINT"):
-        _prepare_search_index(overrides)
     root = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     click.echo(f"bjkg: serving {mode} on {root} (SPARQL endpoint: {root}sparql)", err=True)
-    _granian(host, port, processes, overrides, resolved)
+    _granian(host, port, processes, overrides, resolved,
+             prepare=not resolved["EMPTY"] and not resolved.get("SPARQL_ENDPOINT"))
 
 
 def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
-             resolved: Mapping[str, Any]) -> None:
-    """Run granian until it is stopped; each worker builds the app from `overrides`."""
+             resolved: Mapping[str, Any], prepare: bool = False) -> None:
+    """Run granian until it is stopped; each worker builds the app from `overrides`. With
+    `prepare`, the build's tables are prepared meanwhile (`_prepare_in_background`)."""
     import json
     import os
 
@@ -127,6 +127,7 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
         {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))})
     _raise_descriptor_limit()
     shared = _shared_admission(resolved)
+    preparing = _prepare_in_background(overrides, os.path.join(shared, "prepared")) if prepare else None
     server = Granian(
         "bjkg.server.runtime.front:application", factory=True, address=host, port=port,
         interface=Interfaces.ASGI, workers=processes,
@@ -140,6 +141,12 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
     finally:
         import shutil
 
+        if preparing is not None and preparing.poll() is None:
+            preparing.terminate()
+            try:
+                preparing.wait(5)
+            except Exception:  # noqa: BLE001 - it is killed then
+                preparing.kill()
         shutil.rmtree(shared, ignore_errors=True)
 
 
@@ -175,21 +182,56 @@ def _raise_descriptor_limit() -> None:
             pass
 
 
-def _prepare_search_index(overrides: Mapping[str, Any]) -> None:
-    """Build the search index and the facet counts once, in a separate process, for every
-    HTTP worker to load (bjkg.server.runtime.prepare); on failure each worker builds its own index."""
+def _prepare_in_background(overrides: Mapping[str, Any], state: str):
+    """Start preparing the build's tables (search index, catalogue counts, star aggregates,
+    literal index, label table: bjkg.server.runtime.prepare) in one process beside the
+    server, which answers meanwhile; they are cached per build hash in CACHE_DIR, so a
+    restart finds them at once. When that process ends, a thread writes `state` (the file
+    STATE_ENV names to every HTTP worker): "done", or "failed …" — each worker then builds
+    its own search index and answers without the tables. Returns the process."""
     import json
     import os
     import subprocess
+    import threading
+    import time
 
-    env = dict(os.environ)
+    from bjkg.server.core.prepared import STATE_ENV
+
+    os.environ[STATE_ENV] = state
     settings = {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))}
+    started = time.monotonic()
     try:
-        subprocess.run([sys.executable, "-m", "bjkg.server.runtime.prepare", json.dumps(settings)], env=env,
-                       check=True, stdout=subprocess.DEVNULL, timeout=3600)
-    except (OSError, subprocess.SubprocessError) as exc:
-        click.echo(f"bjkg: could not prepare the search index and facets ahead ({exc})",
-                   err=True)
+        process = subprocess.Popen([sys.executable, "-m", "bjkg.server.runtime.prepare", json.dumps(settings)],
+                                   env=dict(os.environ), stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        _write_state(state, f"failed: {exc}")
+        click.echo(f"bjkg: could not prepare the search index and tables ({exc})", err=True)
+        return None
+
+    def wait() -> None:
+        code = process.wait()
+        if code == 0:
+            _write_state(state, "done")
+            click.echo(f"bjkg: search index and tables prepared in {time.monotonic() - started:.1f} s", err=True)
+        else:
+            _write_state(state, f"failed: exit status {code}")
+            click.echo(f"bjkg: could not prepare the search index and tables (exit status {code}); "
+                       "each HTTP worker builds its own search index", err=True)
+
+    threading.Thread(target=wait, name="bjkg-prepare", daemon=True).start()
+    return process
+
+
+def _write_state(path: str, text: str) -> None:
+    import os
+
+    tmp = f"{path}.{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 SETTINGS_ENV = "BJKG_SERVE_OVERRIDES"  # the settings `bjkg serve` resolved, for each HTTP worker
@@ -233,31 +275,78 @@ def _warm(app):
     serves: open the store or start the query workers, load what `bjkg serve` prepared
     for the build (search index, facet counts, string literals, labels), draw the locator
     map and compile every template. A cold worker answered its first few seconds of page
-    requests several times slower."""
+    requests several times slower.
+
+    Under `bjkg serve` (STATE_ENV set) only the query workers are started here, so the
+    server answers SPARQL as soon as its store is open; the rest is done by a thread of
+    the worker (`_warm_rest`) while it serves, and the prepared tables are picked up as
+    they appear (until then: the engine as written, labels from the store, the search a 503)."""
+    import os
+    import threading
+
+    from bjkg.server.core.prepared import STATE_ENV
+
     store = app.extensions["bjkg"].store
     start = getattr(store, "start", None) or getattr(getattr(store, "pool", None), "start", None)
     if start is not None:
         start()
-    local_store = getattr(store, "local_store", None)
-    if local_store is not None:  # pages read the store's indexes in this process
-        local_store()
-    if getattr(store, "manifest", None) is not None and not getattr(store, "writable", False):
-        from bjkg.server.views.pages import _locator
-        from bjkg.server.web.search import index
+    state = os.environ.get(STATE_ENV)
+    prepared = getattr(store, "manifest", None) is not None and not getattr(store, "writable", False)
+    if state and prepared and hasattr(store, "prepared_pending"):
+        from bjkg.server.web.search import PENDING_KEY
 
-        load_prepared = getattr(store, "load_prepared", None)
-        if load_prepared is not None:
-            load_prepared()
-        with app.app_context():
-            index()
-            try:
-                _locator()
-            except Exception as exc:  # noqa: BLE001 - a place page will draw it, or say why
-                click.echo(f"bjkg: the locator map is drawn on first use ({exc})", err=True)
-    for name in app.jinja_env.list_templates(filter_func=lambda n: n.endswith(".html")):
-        app.jinja_env.get_template(name)
-    _settle_heap()
+        store.prepared_pending = True
+        app.extensions[PENDING_KEY] = True
+        threading.Thread(target=_warm_rest, args=(app, state), name="bjkg-warm", daemon=True).start()
+        return app
+    _warm_rest(app, None)
     return app
+
+
+PICK_UP_INTERVAL = 0.25  # seconds between looks for the prepared tables (a few stat calls)
+
+
+def _warm_rest(app, state: str | None) -> None:
+    """Open the store for pages, compile the templates, then load the prepared data —
+    at once (`state` None), or each as it appears until the file `state` says the
+    preparation has ended — and draw the locator map."""
+    import os
+    import time
+
+    store = app.extensions["bjkg"].store
+    try:
+        local_store = getattr(store, "local_store", None)
+        if local_store is not None:  # pages read the store's indexes in this process
+            local_store()
+        for name in app.jinja_env.list_templates(filter_func=lambda n: n.endswith(".html")):
+            app.jinja_env.get_template(name)
+        if getattr(store, "manifest", None) is not None and not getattr(store, "writable", False):
+            from bjkg.server.views.pages import _locator
+            from bjkg.server.web.search import pick_up_index
+
+            load_prepared = getattr(store, "load_prepared", None)
+            while True:
+                final = state is None or os.path.exists(state)
+                settled = load_prepared(final=final) if load_prepared is not None else True
+                if pick_up_index(app, final) and settled:
+                    break
+                time.sleep(PICK_UP_INTERVAL)
+            if hasattr(store, "prepared_pending"):
+                store.prepared_pending = False
+            with app.app_context():
+                try:
+                    _locator()
+                except Exception as exc:  # noqa: BLE001 - a place page will draw it, or say why
+                    click.echo(f"bjkg: the locator map is drawn on first use ({exc})", err=True)
+    except Exception as exc:  # noqa: BLE001 - a background thread: say so, the requests still answer
+        if state is None:
+            raise
+        from bjkg.server.web.search import PENDING_KEY
+
+        store.prepared_pending = False  # what is not loaded is loaded on first use, as without `bjkg serve`
+        app.extensions.pop(PENDING_KEY, None)
+        click.echo(f"bjkg: warming this worker failed ({exc!r}); answering without the prepared tables", err=True)
+    _settle_heap()
 
 
 def _settle_heap() -> None:

@@ -151,6 +151,9 @@ class BuildStore:
         # loaded on first use: module name → the loaded object, or None
         self.prepared_dir = prepared_dir
         self._prepared: dict[str, Any] = {}
+        # True while `bjkg serve` still prepares them in the background: a request then never
+        # loads them (the engine answers as written, pages read the store); `load_prepared` does
+        self.prepared_pending = False
         self._store: pyoxigraph.Store | None = None
         self._store_pid: int | None = None
         self._open_lock = threading.Lock()
@@ -270,21 +273,36 @@ class BuildStore:
 
         return self._prepared_data(label_table)
 
-    def load_prepared(self) -> None:
-        """Load everything `bjkg serve` prepared for this build now (a worker booting)."""
-        if self.prepared_dir is not None:
-            from bjkg.server.sparql import aggregates, literal_index
-            from bjkg.server.stores import label_table
+    def load_prepared(self, final: bool = True) -> bool:
+        """Load what `bjkg serve` prepared for this build now (a worker booting, or its thread
+        picking the tables up as they appear). `final`: what is not there now never will be
+        (None: answered without it); else it is left for a later call. True when every kind
+        is settled."""
+        if self.prepared_dir is None:
+            return True
+        from bjkg.server.sparql import aggregates, literal_index
+        from bjkg.server.stores import label_table
 
-            for module in (aggregates, label_table, literal_index):
-                self._prepared_data(module)
+        settled = True
+        for module in (aggregates, label_table, literal_index):
+            if module.__name__ in self._prepared:
+                continue
+            value = module.load(self.prepared_dir, self.manifest.get("hash", ""))
+            if value is not None or final:
+                self._prepared[module.__name__] = value  # one assignment: a request sees it whole
+            else:
+                settled = False
+        return settled
 
     def _prepared_data(self, module):
-        """`module.load` of this build's prepared data, once per process (None if absent)."""
+        """`module.load` of this build's prepared data, once per process (None if absent; None
+        without loading while `prepared_pending`)."""
         name = module.__name__
         if name not in self._prepared:
+            if self.prepared_pending:
+                return None
             self._prepared[name] = module.load(self.prepared_dir, self.manifest.get("hash", ""))
-        return self._prepared[name]
+        return self._prepared.get(name)
 
     def _aggregate_answer(self, sparql: str, results_format: str, max_rows: int | None) -> QueryAnswer | None:
         """A star aggregate (bjkg.server.sparql.aggregates) from the table prepared for this build, if any."""

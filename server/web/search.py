@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import Flask, current_app
 from pyoxigraph import Literal, NamedNode
 
+from bjkg.server.core.errors import service_unavailable
 from bjkg.server.core.prepared import cache_dir
 from bjkg.server.pages.labels import canonical_lang, group_labels
 from bjkg.server.pages.search_index import SearchIndex, get_index
@@ -95,11 +96,39 @@ def _release_memory() -> None:
         pass
 
 
+PENDING_KEY = "bjkg.search_index_pending"  # set while `bjkg serve` prepares the index in the background
+RETRY_AFTER = 5  # seconds: what a search asked for while the index is being prepared is told
+
+
 def index() -> LabelIndex:
-    """The process's index (rebuilt per request only for a writable store)."""
+    """The process's index (rebuilt per request only for a writable store). While `bjkg
+    serve` still prepares it (`PENDING_KEY`), a 503 with Retry-After: a request never
+    builds it then (seconds at 100k triples, in every HTTP worker at once)."""
     if get_store().writable:
         return build_index()
+    found = current_app.extensions.get(INDEX_KEY)
+    if found is not None:
+        return found
+    if current_app.extensions.get(PENDING_KEY):
+        raise service_unavailable("The search index is being prepared: the server started moments ago. "
+                                  f"Try again in {RETRY_AFTER} seconds; SPARQL and entity pages answer now.",
+                                  retry_after=RETRY_AFTER)
     return get_index(current_app.extensions, INDEX_KEY, _prepared_or_built)
+
+
+def pick_up_index(app: Flask, final: bool) -> bool:
+    """Load the index `bjkg serve` prepared into `app` if it is there (True); if not and
+    `final` (the preparation ended without it), build it here. Called by the HTTP worker's
+    background thread (bjkg.server.runtime.serve), never by a request."""
+    with app.app_context():
+        if app.extensions.get(INDEX_KEY) is None:
+            build_hash = (app.extensions["bjkg"].manifest or {}).get("hash")
+            path = prepared_path(cache_dir(app.config), build_hash) if build_hash else None
+            if not final and (path is None or not path.is_file()):
+                return False
+            get_index(app.extensions, INDEX_KEY, _prepared_or_built)
+        app.extensions.pop(PENDING_KEY, None)
+    return True
 
 
 # ---------------------------------------------------------------- prepared once per build
