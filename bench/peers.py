@@ -126,6 +126,7 @@ def start_bjkg(build_dir: Path, workdir: Path, *, settings: dict[str, str] | Non
         wait_ready(f"{base}/sparql", process, timeout, log, probe=probe)
         running.first_answer_seconds = time.perf_counter() - started
         _wait_all_workers(base)
+        _wait_prepared(base, timeout)
     except BaseException:
         running.stop()
         raise
@@ -142,6 +143,23 @@ def _wait_all_workers(base: str, rounds: int = 30) -> None:
         if time.perf_counter() - started < 0.5:
             return
         time.sleep(0.5)
+
+
+def _wait_prepared(base: str, timeout: float) -> None:
+    """bjkg answers before its search index and tables are prepared (in the background; the
+    search answers 503 meanwhile): wait for them, so that what is measured next is the
+    server as it runs from then on."""
+    deadline, answered = time.monotonic() + timeout, 0
+    while answered < 8:  # in a row: every HTTP worker has picked them up
+        try:
+            with urllib.request.urlopen(f"{base}/search.json?q=a", timeout=120):
+                answered += 1
+                continue
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or time.monotonic() > deadline:
+                raise
+        answered = 0
+        time.sleep(0.2)
 
 
 # ---------------------------------------------------------------- virtuoso
