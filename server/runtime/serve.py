@@ -142,6 +142,7 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
         import shutil
 
         if preparing is not None and preparing.poll() is None:
+            preparing.stopped = True  # by us: not a failure to report
             preparing.terminate()
             try:
                 preparing.wait(5)
@@ -210,6 +211,8 @@ def _prepare_in_background(overrides: Mapping[str, Any], state: str):
 
     def wait() -> None:
         code = process.wait()
+        if getattr(process, "stopped", False):
+            return
         if code == 0:
             _write_state(state, "done")
             click.echo(f"bjkg: search index and tables prepared in {time.monotonic() - started:.1f} s", err=True)
