@@ -52,7 +52,9 @@ def init_app(app) -> None:
     from werkzeug.exceptions import HTTPException, InternalServerError
 
     def on_problem(problem: HTTPProblem):
-        if problem.status >= 500:
+        if problem.status == 503 and "Retry-After" in problem.headers:  # busy or preparing: expected
+            app.logger.warning("%s %s: %s", problem.status, problem.title, problem.message)
+        elif problem.status >= 500:
             app.logger.error("%s %s: %s", problem.status, problem.title, problem.message)
         return render_problem(problem)
 

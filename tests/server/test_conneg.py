@@ -107,3 +107,32 @@ def test_input_formats_and_charset_in_responses():
     assert rdf_input_format(None) is None
     assert response_mimetype(rdf_format("text/turtle")) == "text/turtle; charset=utf-8"
     assert response_mimetype(rdf_format("application/ld+json")) == "application/ld+json"
+
+
+def test_a_busy_503_is_a_warning_and_other_5xx_an_error_in_the_log(tiny_build, caplog):
+    """A 503 with Retry-After (busy, preparing) is an expected state, logged as a warning;
+    any other 5xx is an error an operator must see."""
+    import logging
+
+    from bjkg.server.app import create_app
+    from bjkg.server.core.errors import HTTPProblem, service_unavailable
+    from bjkg.server.web.extension import get_store
+
+    app = create_app({"BUILD_DIR": str(tiny_build), "TESTING": True})
+
+    @app.route("/-/test-busy")
+    def busy():
+        raise service_unavailable("busy for a moment", retry_after=5)
+
+    @app.route("/-/test-broken")
+    def broken():
+        raise HTTPProblem(502, "the store answered nonsense")
+
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING):
+        assert client.get("/-/test-busy").status_code == 503
+        assert client.get("/-/test-broken").status_code == 502
+    levels = {r.getMessage().split(":")[0]: r.levelname for r in caplog.records}
+    assert levels.get("503 Service Unavailable") == "WARNING", levels
+    assert levels.get("502 Bad Gateway") == "ERROR", levels
+    get_store(app).close()
