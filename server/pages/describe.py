@@ -481,6 +481,9 @@ def _outbound(source, linker: Linker, node: NamedNode, base: str,
     types.sort(key=lambda t: (t["inferred"], t.get("label", ""), t.get("iri", "")))
 
     by_pred.pop(V.RDFS_LABEL, None)  # shown as the description's "labels", in every language
+    # where the quote stands in its document, a character offset: it orders the document's
+    # reading view (pages/overview.py), which is where a reader sees it; the RDF twins keep it
+    by_pred.pop(V.BJKG + "quoteOffset", None)
     properties = []
     for p in _sort_predicates(by_pred):
         values = []

@@ -51,3 +51,16 @@ def test_service_description_lists_the_builds_graphs(real_client, real_build):
     names = {t.object.value for t in pyoxigraph.parse(response.data, format=pyoxigraph.RdfFormat.N_TRIPLES)
              if t.predicate.value.endswith("#name")}
     assert names == set(manifest["graphs"])
+
+
+def test_a_quote_offset_orders_the_reading_view_but_is_no_row_of_a_page(real_client):
+    """bjkg:quoteOffset (where a quote stands in its document) is in the RDF of a resource,
+    not a row of its page: a reader meets it as the order of the document's reading view."""
+    body = real_client.get("/sparql", query_string={"query": (
+        "SELECT ?x WHERE { ?x <https://w3id.org/bjkg/ontology#quoteOffset> ?n } LIMIT 1")},
+        headers={"Accept": "application/sparql-results+json"}).get_json()
+    iri = body["results"]["bindings"][0]["x"]["value"]
+    path = iri.removeprefix("https://w3id.org/bjkg")
+    assert "quoteOffset" in real_client.get(path + ".ttl").get_data(as_text=True)
+    page = real_client.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "quoteOffset" not in page.get_data(as_text=True)
