@@ -20,42 +20,13 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.peers import start_bjkg  # noqa: E402
 from bench.run import RESULTS_ACCEPT, wrk  # noqa: E402
-
-
-def start(python: str, build: str, port: int, workdir: Path) -> subprocess.Popen:
-    log = open(workdir / f"server-{port}.log", "wb")
-    process = subprocess.Popen([python, "-m", "bjkg.server.cli", "serve", "--build", build,
-                                "--host", "127.0.0.1", "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server of {python} exited: see {log.name}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/sparql?query=ASK%7B%7D", timeout=5):
-                return process
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the server of {python} did not answer within 300 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    import signal
-
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def main() -> None:
@@ -67,13 +38,15 @@ def main() -> None:
     parser.add_argument("--pages", default="", help="comma-separated page paths to measure too")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=3.0)
-    parser.add_argument("--port", type=int, default=8400)
     options = parser.parse_args()
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bjkg-compare-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
-    servers = {"before": start(options.before, options.build, options.port, workdir),
-               "after": start(options.after, options.build, options.port + 1, workdir)}
-    ports = {"before": options.port, "after": options.port + 1}
+    servers = {"before": start_bjkg(Path(options.build), workdir, python=options.before)}
+    try:
+        servers["after"] = start_bjkg(Path(options.build), workdir, python=options.after)
+    except BaseException:
+        servers["before"].stop()
+        raise
     cases = [(f.stem, "POST", f) for f in sorted(options.requests.glob("*.post"))]
     cases += [(page, "GET", page) for page in options.pages.split(",") if page]
     figures: dict[str, dict[str, list[float]]] = {name: {"before": [], "after": []} for name, _, _ in cases}
@@ -81,7 +54,7 @@ def main() -> None:
         for round_ in range(options.rounds):
             for name, method, what in cases:
                 for which in (("before", "after") if round_ % 2 == 0 else ("after", "before")):
-                    base = f"http://127.0.0.1:{ports[which]}"
+                    base = servers[which].base
                     if method == "POST":
                         result = wrk(base + "/sparql", connections=8, duration=options.duration, method="POST",
                                      requests=what, workdir=workdir, accept=RESULTS_ACCEPT)
@@ -93,8 +66,8 @@ def main() -> None:
                     figures[name][which].append(good)
             print(f"compare: round {round_ + 1}/{options.rounds} done", file=sys.stderr, flush=True)
     finally:
-        for process in servers.values():
-            stop(process)
+        for server in servers.values():
+            server.stop()
     ratios = {}
     for name, by in figures.items():
         before, after = statistics.median(by["before"]), statistics.median(by["after"])

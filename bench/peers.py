@@ -108,10 +108,12 @@ ASK = b"query=ASK%7B%7D"
 # ---------------------------------------------------------------- bjkg
 
 def start_bjkg(build_dir: Path, workdir: Path, *, settings: dict[str, str] | None = None,
-               timeout: float = 600, probe: bytes = ASK) -> Running:
+               timeout: float = 600, probe: bytes = ASK, python: str = sys.executable) -> Running:
+    """`bjkg serve` of the virtualenv `python` belongs to (this one by default), timed to its
+    first answer, then waited for until every worker answers quickly and its tables are in."""
     port = free_port()
     log = workdir / f"bjkg-{port}.log"
-    args = [sys.executable, "-m", "bjkg.server.cli", "serve", "--build", str(build_dir), "--port", str(port)]
+    args = [python, "-m", "bjkg.server.cli", "serve", "--build", str(build_dir), "--port", str(port)]
     for name, value in (settings or {}).items():
         args += ["-s", name, str(value)]
     env = dict(os.environ)
@@ -134,7 +136,7 @@ def start_bjkg(build_dir: Path, workdir: Path, *, settings: dict[str, str] | Non
 
 
 def _wait_all_workers(base: str, rounds: int = 30) -> None:
-    """Every gunicorn worker builds its caches as it boots: ask until answers are quick."""
+    """Every HTTP worker builds its caches as it boots: ask until answers are quick."""
     for _ in range(rounds):
         started = time.perf_counter()
         for _ in range(8):
