@@ -10,14 +10,13 @@ the Retry-After to send. A waiting query leaves the queue at its deadline (`Queu
 or when its client hangs up (`ClientGone`); a client at its share is passed over, so one
 client's backlog never blocks the others.
 
-Two implementations of the same rules:
-
-* `Admission` — the counts of one process (the test client, ``--get``, one HTTP worker);
-* `SharedAdmission` — the counts of every HTTP worker process of one ``bjkg serve``, in a
-  small file that `bjkg serve` creates before it starts them (`create_shared`, named by the
-  environment variable `ENV`) and that each maps; a change is made under `fcntl.flock`. An
-  entry belongs to a process, and entries of a process that died (a worker killed with its
-  queries) are given back when anyone looks for room, so a crash never leaks a slot.
+`SharedAdmission` keeps the counts of every HTTP worker process of one ``bjkg serve`` in a
+small file that `bjkg serve` creates before it starts them (`create_shared`, named by the
+environment variable `ENV`) and that each maps; a change is made under `fcntl.flock`, and a
+waiting query sleeps on a futex in the file until room may have been made. An entry belongs
+to a process, and entries of a process that died (a worker killed with its queries) are
+given back when anyone looks for room, so a crash never leaks a slot. Without a server's
+file (the test client, ``--get``), `local_admission` applies the same rules to one process.
 
 The share is keyed by the client's address as the HTTP front saw it (behind a proxy, every
 client has the proxy's address: docs/deploy.md).
@@ -33,6 +32,7 @@ import mmap
 import os
 import struct
 import sys
+import tempfile
 import threading
 import time
 
@@ -75,68 +75,17 @@ def client_queue(queue: int, client_slots: int) -> int:
     return max(1, min(client_slots, queue // 2))
 
 
-class Admission:
-    """The rules of the module's doc, for the threads of one process."""
-
-    def __init__(self, slots: int, queue: int, client_slots: int) -> None:
-        self.slots = slots
-        self.queue = queue
-        self.client_slots = max(1, min(client_slots, slots))
-        self.client_queue = client_queue(queue, self.client_slots)
-        self._cond = threading.Condition()
-        self._running: collections.Counter[str] = collections.Counter()
-        self._waiting: collections.deque[tuple[int, str]] = collections.deque()
-        self._next = 0
-
-    @property
-    def running(self) -> int:
-        return sum(self._running.values())
-
-    def enter(self, client: str, deadline: float, gone: threading.Event | None):
-        """Take a slot for `client`, waiting in the queue until `deadline` at most; returns
-        the token to give back to `leave`. Raises QueueFull, ClientShareExceeded,
-        QueueTimeout, ClientGone."""
-        with self._cond:
-            if not self._waiting and self.running < self.slots and self._running[client] < self.client_slots:
-                self._running[client] += 1
-                return client
-            if len(self._waiting) >= self.queue:
-                raise QueueFull()
-            queued = sum(1 for _, c in self._waiting if c == client)
-            if self._running[client] >= self.client_slots and queued >= self.client_queue:
-                raise ClientShareExceeded()
-            self._next += 1
-            ticket = (self._next, client)
-            self._waiting.append(ticket)
-            try:
-                while True:
-                    if self._my_turn(ticket):
-                        self._running[client] += 1
-                        return client
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise QueueTimeout()
-                    if gone is not None and gone.is_set():
-                        raise ClientGone()
-                    self._cond.wait(min(_TICK * 5, remaining) if gone is not None else remaining)
-            finally:
-                self._waiting.remove(ticket)
-                self._cond.notify_all()
-
-    def _my_turn(self, ticket: tuple[int, str]) -> bool:
-        if self.running >= self.slots:
-            return False
-        for waiting in self._waiting:
-            if self._running[waiting[1]] < self.client_slots:
-                return waiting == ticket
-        return False
-
-    def leave(self, token) -> None:
-        with self._cond:
-            self._running[token] -= 1
-            if self._running[token] <= 0:
-                del self._running[token]
-            self._cond.notify_all()
+def local_admission(slots: int, queue: int, client_slots: int) -> "SharedAdmission":
+    """The rules for the threads of one process (the test client, ``--get``, a server whose
+    shared file could not be used): the same implementation, over a file that only this
+    process maps (removed at once; the mapping keeps it)."""
+    fd, path = tempfile.mkstemp(prefix="bjkg-admission-")
+    os.close(fd)
+    try:
+        create_shared(path, slots, queue)
+        return SharedAdmission(path, slots, queue, client_slots)
+    finally:
+        os.unlink(path)
 
 
 def _key(client: str) -> int:

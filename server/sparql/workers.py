@@ -53,8 +53,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 
-from bjkg.server.sparql.admission import (ENV as ADMISSION_ENV, Admission, ClientGone, ClientShareExceeded,  # noqa: F401
-                                          QueueFull, QueueTimeout, Refused, SharedAdmission)
+from bjkg.server.sparql.admission import (ENV as ADMISSION_ENV, ClientGone, ClientShareExceeded,  # noqa: F401
+                                          QueueFull, QueueTimeout, Refused, SharedAdmission, local_admission)
 from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, Sink, _Cancelled,
                                          evaluate, stream_from, streamed)
 
@@ -103,7 +103,7 @@ def admission_for(slots: int, queue: int, client_slots: int):
             return SharedAdmission(path, slots, queue, client_slots)
         except (OSError, ValueError) as exc:
             log.warning("query admission per process: %s could not be used (%s)", path, exc)
-    return Admission(slots, queue, client_slots)
+    return local_admission(slots, queue, client_slots)
 
 
 class StoreUnavailable(Exception):

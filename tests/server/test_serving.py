@@ -18,8 +18,8 @@ import pytest
 
 from bench.attack import Answer, query, request
 from bjkg.server.sparql.evaluate import QueryRequest, QueryTimedOut
-from bjkg.server.sparql.admission import (Admission, ClientShareExceeded, QueueFull, SharedAdmission,
-                                          create_shared)
+from bjkg.server.sparql.admission import (ClientShareExceeded, QueueFull, SharedAdmission, create_shared,
+                                          local_admission)
 from bjkg.server.sparql.workers import QueryWorkerPool, RequestContext, set_context
 from tests.server.conftest import ROOT, TOKEN, free_port, start_server, stop_server
 
@@ -199,10 +199,10 @@ def test_one_client_beyond_its_share_gets_429_at_once(small_server):
 
 @pytest.fixture(params=["process", "shared"])
 def admissions(request, tmp_path):
-    """Two views of one admission: the same object, or two mappings of one shared file (as
-    two HTTP worker processes have)."""
+    """Two views of one admission: the same object (one process), or two mappings of one
+    shared file (as two HTTP worker processes have)."""
     if request.param == "process":
-        admission = Admission(slots=2, queue=2, client_slots=1)
+        admission = local_admission(slots=2, queue=2, client_slots=1)
         return admission, admission
     path = str(tmp_path / "admission")
     create_shared(path, 2, 2)
