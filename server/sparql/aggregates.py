@@ -26,17 +26,17 @@ triple patterns ``?s <p> ?var`` or ``?s <p> <constant or literal>`` (``a`` inclu
 and ``,`` lists); no FILTER, OPTIONAL, UNION, GRAPH, subquery, path, BIND, VALUES, HAVING or
 FROM (and the caller passes no dataset); SELECT of grouping variables and ``COUNT(*)``,
 ``COUNT(?var)``, ``COUNT(DISTINCT ?var)`` of the pattern's variables; GROUP BY variables
-(or none: one row); ORDER BY of the outputs and LIMIT/OFFSET when the order is exactly the
-engine's (all IRIs by their text, all plain strings by theirs, all numbers and counts by
-value, and no two rows tied on every key);
-otherwise None, and the engine evaluates the query as written. Literal constants are read
-by the engine itself (a VALUES row on an empty store), so ``05`` and ``"5"^^xsd:integer``
-are the one term the store holds. Without ORDER BY the rows of a plain facet come in the
-engine's own order on the store on disk (kept from its answer at prepare time); other shapes
-come in an order of the same kind, which SPARQL leaves unspecified (so a LIMIT or OFFSET
-without ORDER BY that would cut the answer goes to the engine). A blank node is never a value of
-an answer from here (its label is the one the store on disk gave it). Differential tests
-against the engine: tests/server/test_aggregates.py.
+(or none: one row); ORDER BY of the outputs when each key's values rank as the engine
+ranks them (all IRIs by their text, all plain strings by theirs, all numbers and counts by
+value); LIMIT/OFFSET; otherwise None, and the engine evaluates the query as written.
+Literal constants are read by the engine itself (a VALUES row on an empty store), so ``05``
+and ``"5"^^xsd:integer`` are the one term the store holds. Without ORDER BY the rows of a
+plain facet come in the engine's own order on the store on disk (kept from its answer at
+prepare time), other shapes in an order of the same kind; rows tied on every ORDER BY key
+come in that order too. SPARQL leaves both orders open (so ``ORDER BY DESC(?n) LIMIT 10``
+may keep other rows tied on the tenth count than the engine would: never other counts). A
+blank node is never a value of an answer from here (its label is the one the store on disk
+gave it). Differential tests against the engine: tests/server/test_aggregates.py.
 """
 from __future__ import annotations
 
@@ -457,10 +457,15 @@ def _evaluate(table: StarTable, star: Star, max_rows: int | None = None) -> list
 
 
 def _order(table: StarTable, star: Star, groups: int, group_codes, counts):
-    """The groups' order (indexes), cut by OFFSET/LIMIT; None where it could differ from the
-    engine's."""
+    """The groups' order (indexes), cut by OFFSET/LIMIT; None where a key's terms are of
+    kinds the table does not rank as the engine does.
+
+    ORDER BY keys rank as the engine ranks them; rows tied on every key, and the rows of a
+    query without ORDER BY, come in the order of the engine's facet answers (SPARQL leaves
+    both open, so a LIMIT may keep other tied rows than the engine would, never other keys)."""
     import numpy as np
 
+    order = _facet_order(table, star, groups, group_codes)
     if star.order:
         keys = []
         for name, descending in star.order:
@@ -474,17 +479,9 @@ def _order(table: StarTable, star: Star, groups: int, group_codes, counts):
                 else:
                     return None
             keys.append(-key if descending else key)
-        order = np.lexsort(keys[::-1]) if keys else np.arange(groups)
-        if groups > 1:
-            stacked = np.stack([k[order] for k in keys])
-            if np.any(np.all(stacked[:, 1:] == stacked[:, :-1], axis=0)):
-                return None  # ties: the engine's order among them is its own
-    else:
-        # the facet order is the engine's on the store on disk; a worker reading a small build
-        # into memory orders groups otherwise, so which rows a LIMIT keeps is left to it
-        order = _facet_order(table, star, groups, group_codes)
-        if star.offset or (star.limit is not None and star.limit < groups):
-            return None
+        tie = np.empty(groups, dtype=np.int64)
+        tie[order] = np.arange(groups)
+        order = np.lexsort([tie, *keys[::-1]])
     end = None if star.limit is None else star.offset + star.limit
     return order[star.offset:end]
 
