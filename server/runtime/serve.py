@@ -134,7 +134,7 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
         http1_settings=HTTP1Settings(header_read_timeout=min(60_000, max(1, int(resolved["HEADER_TIMEOUT"] * 1000))),
                                      keep_alive=True),
         backlog=2048, log_access=bool(resolved["ACCESS_LOG"]),
-        respawn_failed_workers=True, respawn_interval=0.5,
+        respawn_failed_workers=True, respawn_interval=RELOAD_STAGGER,
         workers_kill_timeout=max(5, int(resolved["QUERY_TIMEOUT"]) + 5))
     try:
         server.serve()
@@ -149,6 +149,14 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
             except Exception:  # noqa: BLE001 - it is killed then
                 preparing.kill()
         shutil.rmtree(shared, ignore_errors=True)
+
+
+# On `kill -HUP` granian replaces the HTTP workers one at a time: it starts the new one, waits
+# this long, then stops the old one. On Linux each worker binds its own SO_REUSEPORT socket
+# only once the app is created (store opened, query workers started: 1-2 s), so with a
+# shorter wait every old worker could be gone before the first new one listens, and
+# connections were refused (tests/server/test_reload.py). Crashed workers are replaced at once.
+RELOAD_STAGGER = 3.0  # seconds
 
 
 def _shared_admission(resolved: Mapping[str, Any]) -> str:
