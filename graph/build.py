@@ -9,11 +9,14 @@ free of timestamps, so the same inputs give byte-identical RDF files.
 from __future__ import annotations
 
 import gc
+import hashlib
+import importlib.metadata
 import json
 import multiprocessing
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -30,6 +33,7 @@ from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF
 
 from bjkg.graph.cube import CubeError, check_cube
+from bjkg.graph.datasets.manifest import MANIFEST, ManifestError, read_manifest
 from bjkg.graph.datasets.read import ExternalError, ExternalResult, link_external, read_external
 from bjkg.graph.infer import infer
 from bjkg.graph.records.quotes import QuoteCheck, QuoteError, check_quotes, unverified_warning
@@ -43,6 +47,9 @@ from bjkg.graph.files import sha256_file as _sha256
 from bjkg.graph.store_load import load_nquads
 
 FORMAT_VERSION = 1
+# Beside build.json: the hashes of everything the build read (`build_inputs`), so that
+# `bjkg load` can tell whether the build is still what a full build would write.
+INPUTS_FILE = "build-inputs.json"
 
 
 class BuildError(Exception):
@@ -502,12 +509,85 @@ def build_dataset(root: Path, out: Path, sources: Path, base: str | None = None,
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
         try:
             manifest = write_artifact(compiled, staging)
+            write_inputs(staging, build_inputs(root, sources, compiled.base,
+                                               external_manifest or root / MANIFEST))
             _swap_into_place(staging, out)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     log(f"wrote {out}")
     return manifest
+
+
+def build_inputs(root: Path, sources: Path, base: str, manifest: Path) -> dict[str, str]:
+    """A hash of each kind of input the build reads, so a later `bjkg load` can tell
+    whether the build in place is still what `bjkg build` would write from these inputs
+    (it then adds only the new dataset; otherwise it rebuilds).
+
+    Conservative: every file of the records, ontology and shapes folders, the corpus, the
+    external manifest's text and every file it names beside its inputs (mappings, rules,
+    shapes; the inputs themselves are pinned by their SHA-256 in the manifest), the build
+    code and the versions of the libraries whose output ends up in the artifact.
+    """
+    code = Path(__file__).resolve().parent
+    versions = [f"python {sys.version.split()[0]}"]
+    for package in ("pyoxigraph", "rdflib", "pyshacl", "owlrl"):
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{package} absent")
+    named: list[Path] = []
+    try:
+        for dataset in read_manifest(manifest):
+            for name in (dataset.mapping, *dataset.derive, dataset.links, dataset.shapes):
+                if name:
+                    named.append(Path(name) if Path(name).is_absolute() else root / name)
+    except ManifestError:
+        named = []  # the build itself fails on it
+    return {
+        "base": base,
+        "code": _tree_digest([p for p in code.rglob("*.py") if "__pycache__" not in p.parts],
+                             code, extra=versions),
+        "records": _tree_digest(
+            [p for p in (root / "graph").rglob("*") if p.is_file()
+             and not p.relative_to(root / "graph").parts[0].startswith(("external", "."))
+             and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts], root / "graph"),
+        "ontology": _tree_digest(list((root / "ontology").rglob("*")), root / "ontology"),
+        "shapes": _tree_digest(list((root / "shapes").rglob("*")), root / "shapes"),
+        "corpus": _tree_digest(list(Path(sources).rglob("*")) if Path(sources).is_dir() else [],
+                               Path(sources)),
+        "manifest": _sha256(manifest) if manifest.is_file() else "absent",
+        "external rules": _tree_digest(named, root),
+    }
+
+
+def _tree_digest(files: list[Path], folder: Path, extra: list[str] = ()) -> str:
+    """SHA-256 over the files' names (relative to `folder`) and bytes, in name order."""
+    digest = hashlib.sha256()
+    for line in extra:
+        digest.update(line.encode() + b"\0")
+    for path in sorted((p for p in files if p.is_file()), key=lambda p: str(p)):
+        try:
+            name = path.relative_to(folder).as_posix()
+        except ValueError:
+            name = str(path)
+        digest.update(name.encode() + b"\0" + bytes.fromhex(_sha256(path)))
+    for path in files:
+        if not path.exists():
+            digest.update(b"missing\0" + str(path).encode())
+    return digest.hexdigest()
+
+
+def write_inputs(folder: Path, inputs: dict[str, str]) -> None:
+    (folder / INPUTS_FILE).write_text(json.dumps(inputs, indent=2, sort_keys=True) + "\n",
+                                      encoding="utf-8")
+
+
+def read_inputs(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / INPUTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:

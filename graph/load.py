@@ -1,12 +1,16 @@
 """`bjkg load FILE… --graph IRI`: add a dataset to the manifest and to the built store.
 
-The new entry is written to a temporary copy of `graph/external.toml`, and the whole graph
-is rebuilt from that copy into a sibling folder of the build (the build's own atomic swap).
-Only when the rebuild passed (parse, SHA-256, mapping, rules, SHACL) does the copy replace
-the manifest; a file that fails leaves both the manifest and the served build untouched,
-and the error names the file and the line (or byte offset) at fault. A full rebuild rather
-than an insert into the live store keeps the dumps, counts and VoID consistent with the
-store, and byte-identical with a later `bjkg build` from the same manifest.
+The new entry is written to a temporary copy of `graph/external.toml`, and the build is
+written again from that copy into a sibling folder of the build (the build's own atomic
+swap). When the build in place is exactly what `bjkg build` would write from the checkout
+(its `build-inputs.json` says so), only the new dataset is read, checked and added to a
+checkpoint of the store and to the dumps (`bjkg.graph.append`); otherwise, or with
+`rebuild=True`, the whole graph is rebuilt. Only when that passed (parse, SHA-256, mapping,
+rules, SHACL, each triple in one graph) does the copy replace the manifest; a file that
+fails leaves both the manifest and the served build untouched, and the error names the file
+and the line (or byte offset) at fault. Either way the result keeps the dumps, counts and
+VoID consistent with the store, and byte-identical with a later `bjkg build` from the same
+manifest.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from bjkg.graph.append import append_dataset, why_not_append
 from bjkg.graph.build import BuildError, build_dataset, resolve_base
 from bjkg.graph.datasets.manifest import (FORMATS, GRAPH_PREFIX, MANIFEST, NAME_RE, ManifestError,
                                 append_entry, read_manifest)
@@ -30,8 +35,9 @@ def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
                publisher: str | None = None, mapping: Path | None = None,
                retrieved: dt.date | None = None, source: str | None = None,
                base: str | None = None, log: Callable[[str], None] = lambda m: None,
-               progress: bool = False) -> dict:
-    """Append a dataset of `files` to the manifest and rebuild `out`; returns build.json."""
+               progress: bool = False, rebuild: bool = False) -> dict:
+    """Append a dataset of `files` to the manifest and add it to `out` (incrementally when
+    the build is current, else, or with `rebuild`, by a full rebuild); returns build.json."""
     base = resolve_base(base or _built_base(out))
     manifest = root / MANIFEST
     name, graph_rel = _name_and_graph(base, graph, name, files)
@@ -76,8 +82,17 @@ def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
             raise BuildError(str(exc).replace(str(pending), str(manifest))) from None
         log(f"loading {len(files)} file(s) into {base}{graph_rel}")
         try:
-            summary = build_dataset(root, out, sources, base, log, external_manifest=pending,
-                                    progress=progress)
+            summary = None
+            reason = "asked to rebuild" if rebuild else why_not_append(out, root, sources, base,
+                                                                       manifest)
+            if reason is None:
+                summary = append_dataset(root, out, sources, base, pending, name, log,
+                                         progress=progress)
+            else:
+                log(f"full rebuild: {reason}")
+            if summary is None:
+                summary = build_dataset(root, out, sources, base, log, external_manifest=pending,
+                                        progress=progress)
         except BuildError as exc:
             raise BuildError(str(exc).replace(pending.name, manifest.name)) from None
         os.replace(pending, manifest)

@@ -66,8 +66,9 @@ class Prepared:
 
 
 def read_external(root: Path, base: str, *, manifest: Path | None = None,
-                  progress: bool = False) -> list[Prepared]:
-    """Steps 1–3 for every dataset of the manifest (default `root/graph/external.toml`).
+                  progress: bool = False, only: set[str] | None = None) -> list[Prepared]:
+    """Steps 1–3 for every dataset of the manifest (default `root/graph/external.toml`),
+    or for those named in `only` (`bjkg load` into an existing build reads the new one).
 
     Runs before the curated graph is built, so that a broken external file fails the
     build in seconds rather than after inference and SHACL.
@@ -79,6 +80,8 @@ def read_external(root: Path, base: str, *, manifest: Path | None = None,
         raise ExternalError(str(exc)) from None
     prepared = []
     for dataset in datasets:
+        if only is not None and dataset.name not in only:
+            continue
         started = time.perf_counter()
         where = f"{_shown(manifest, root)}:{dataset.line}: dataset {dataset.name!r}"
         graph = ox.NamedNode(dataset.graph_iri(base))
