@@ -93,19 +93,24 @@ def program() -> None:
 @click.option("--mapping", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSVW metadata for a CSV table [default: <file>-metadata.json].")
 @click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True,
-              type=click.Path(file_okay=False), help="The build to load into (rebuilt atomically).")
+              type=click.Path(file_okay=False), help="The build to load into (replaced atomically).")
 @click.option("--sources", "sources_dir", default=None, type=click.Path(file_okay=False),
               help="Corpus folder for the quote check.")
 @click.option("--base", default=None, help="Base IRI [default: the build's, else https://w3id.org/bjkg/].")
+@click.option("--rebuild", is_flag=True,
+              help="Rebuild OUT whole even when only the new dataset needs adding.")
 def load(files: tuple[Path, ...], graph_iri: str | None, fmt: str | None, name: str | None,
          title: str | None, licence: str | None, publisher: str | None, source: str | None,
          retrieved, mapping: Path | None, out_dir: str, sources_dir: str | None,
-         base: str | None) -> None:
-    """Add FILES as an external dataset: append it to graph/external.toml and rebuild OUT.
+         base: str | None, rebuild: bool) -> None:
+    """Add FILES as an external dataset: append it to graph/external.toml and add it to OUT.
 
     RDF (Turtle, N-Triples, N-Quads, TriG, RDF/XML, JSON-LD with embedded contexts) or a
-    CSV table with its CSVW metadata. If a file fails to parse or validate, the manifest
-    and the build stay as they were and the error names the file and line.
+    CSV table with its CSVW metadata. When OUT is what `bjkg build` would write from this
+    checkout, only the new dataset is read, checked and added (to a copy, swapped in);
+    otherwise OUT is rebuilt whole. Either way the result is what `bjkg build` writes from
+    the new manifest. If a file fails to parse or validate, the manifest and the build stay
+    as they were and the error names the file and line.
     """
     from bjkg.graph.build import BuildError
     from bjkg.graph.load import load_files
@@ -115,7 +120,7 @@ def load(files: tuple[Path, ...], graph_iri: str | None, fmt: str | None, name: 
                              graph=graph_iri, fmt=fmt, name=name, title=title, licence=licence,
                              publisher=publisher, mapping=mapping, source=source,
                              retrieved=retrieved.date() if retrieved else None, base=base,
-                             log=lambda m: click.echo(m, err=True), progress=True)
+                             log=lambda m: click.echo(m, err=True), progress=True, rebuild=rebuild)
     except BuildError as exc:
         click.echo(f"load failed: {exc}", err=True)
         sys.exit(1)
