@@ -424,6 +424,8 @@ def run_size(size: str, *, peer_names: list[str], duration: float, workdir: Path
         except Exception as exc:  # noqa: BLE001 - one failing peer must not lose the others' figures
             log(f"{name} at {size} failed: {exc}")
             result["peers"].setdefault(name, {})["error"] = str(exc)[:2000]
+    if "bjkg" in peer_names and (workdir / "seed-build" / "build.json").is_file():
+        result["load"]["bjkg load"] = load_into_seed(nquads, workdir / "seed-build", sizedir, probe)
     for name, entry in result["load"].items():
         # the wait from the data file to a first answer: load, then start (rdflib-endpoint
         # loads as it starts, so its first answer holds its load)
@@ -487,6 +489,25 @@ def ratios(size_result: dict) -> dict:
             out[peer] = {"per_query": per, "at_least": bounds,
                          "geomean": math.exp(sum(math.log(v) for v in per.values()) / len(per))}
     return out
+
+
+def load_into_seed(nquads: Path, seed_build: Path, sizedir: Path, probe: bytes) -> dict:
+    """The real `bjkg load` of the size's data into a copy of the seed build (incremental:
+    bench/load.py `into_seed`), then `bjkg serve` of the result timed to its first answer."""
+    size = sizedir.name
+    try:
+        into = load.into_seed(nquads, seed_build, sizedir / "bjkg-load-build", workdir=sizedir)
+        running = peers.start_bjkg(sizedir / "bjkg-load-build", sizedir, probe=probe)
+        running.stop()
+    except Exception as exc:  # noqa: BLE001 - reported beside the other figures
+        log(f"{size}: bjkg load into the seed build failed: {exc}")
+        return {"error": str(exc)[:2000]}
+    log(f"{size}: bjkg load into the seed build {into['load_seconds']:.2f} s "
+        f"({'incremental' if into['incremental'] else 'full rebuild'}), first answer "
+        f"{running.first_answer_seconds:.2f} s after its start")
+    return {"seconds": into["load_seconds"], "triples_per_second": into["triples_per_second"],
+            "first_answer_seconds": running.first_answer_seconds, "incremental": into["incremental"],
+            "triples": into["triples"], "left_out": into["left_out"], "build_triples": into["build_triples"]}
 
 
 # ---------------------------------------------------------------- the seed graph
@@ -632,6 +653,13 @@ def markdown(results: dict) -> str:
                          f"{_fmt(loaded.get('file_to_first_answer_seconds'), 2)} | "
                          f"{_fmt(mem.get('peak_rss_process_mb'))} | {_fmt(mem.get('peak_rss_total_mb'))} | "
                          f"{_fmt(mem.get('peak_pss_total_mb'))} | {mem.get('processes', '–')} |")
+        for peer, loaded in size["load"].items():
+            if peer not in size["peers"] and "seconds" in loaded:  # `bjkg load` into the seed build
+                lines.append(f"| {peer} (into the seed build, "
+                             f"{'incremental' if loaded.get('incremental') else 'full rebuild'}) | "
+                             f"{_fmt(loaded.get('triples_per_second'), 0)} | {_fmt(loaded.get('seconds'), 2)} | "
+                             f"{_fmt(loaded.get('first_answer_seconds'), 2)} | "
+                             f"{_fmt(loaded.get('file_to_first_answer_seconds'), 2)} | – | – | – | – |")
         agreement = size.get("agreement", {})
         if agreement:
             lines.append("")
