@@ -41,9 +41,8 @@ from typing import Callable
 
 import pyoxigraph as ox
 
-from bjkg.graph.build import (FORMAT_VERSION, BuildError, _canonical_language_case,
-                              _class_counts, _swap_into_place, _tagged_literals, build_inputs,
-                              read_inputs, write_inputs)
+from bjkg.graph.build import (FORMAT_VERSION, BuildError, _class_counts, _swap_into_place,
+                              build_inputs, read_inputs, write_inputs)
 from bjkg.graph.datasets.manifest import GRAPH_PREFIX, LINKS_PREFIX
 from bjkg.graph.datasets.read import ExternalError, link_external, read_external
 from bjkg.graph.vocab import PREFIXES
@@ -126,28 +125,28 @@ def _write(root: Path, out: Path, staging: Path, base: str, built: dict, prepare
                                    log=log)
         except ExternalError as exc:
             raise BuildError(str(exc)) from None
-        _check_unique(store, result.quads)
+        lines = _sorted_lines(result.quads)  # graph → its quads as sorted N-Quads lines
+        _check_unique(store, result.quads, lines)
         log(f"checked links, shapes and each triple in one graph "
             f"({time.perf_counter() - step:.1f}s)")
         step = time.perf_counter()
-        blocks = _sorted_blocks(result.quads)  # graph → its sorted N-Quads lines
+        blocks = {graph: b"".join(graph_lines) for graph, graph_lines in lines.items()}
         with ThreadPoolExecutor(max_workers=1) as loader:
             # Oxigraph loads without the GIL: the store fills while the dumps are written.
             loaded = loader.submit(_load, store, b"".join(blocks.values()))
-            quads = {g: list(ox.parse(data, format=ox.RdfFormat.N_QUADS)) for g, data in blocks.items()}
-            all_new = [q for qs in quads.values() for q in qs]
-            tagged = {g: _tagged_literals(qs) for g, qs in quads.items()}
-            old_graphs = sorted(g for g, n in built["graphs"].items() if n)
-            prefixes = dict(PREFIXES, id=f"{base}id/")
-            dumps = {}
             try:
-                for file, fmt in DUMPS:
-                    inserts = _insertions(out / file, fmt, old_graphs, quads, tagged, prefixes)
-                    dumps[file] = _splice(out / file, staging / file, inserts)
+                serialised = {graph: _serialise(graph, block, base) for graph, block in blocks.items()}
+                old_graphs = sorted(g for g, n in built["graphs"].items() if n)
+                dumps = {file: _splice(out / file, staging / file,
+                                       _insertions(out / file, fmt, old_graphs, serialised, base))
+                         for file, fmt in DUMPS}
             except _CannotSplice as exc:
                 log(f"full rebuild: {exc}")
                 loaded.result()
                 return None
+            classes = _class_counts([q for graph_lines in lines.values() for q in ox.parse(
+                b"".join(line for line in graph_lines if _RDF_TYPE in line),
+                format=ox.RdfFormat.N_QUADS, lenient=True)])
             loaded.result()
         log(f"wrote the store and the dumps ({time.perf_counter() - step:.1f}s)")
     finally:
@@ -157,18 +156,21 @@ def _write(root: Path, out: Path, staging: Path, base: str, built: dict, prepare
     shutil.copyfile(out / "validation.ttl", staging / "validation.ttl")
     summary = dict(built)
     summary["hash"] = dumps["bjkg.trig"]["sha256"]
-    summary["triples"] = built["triples"] + len(all_new)
+    summary["triples"] = built["triples"] + sum(len(graph_lines) for graph_lines in lines.values())
     summary["graphs"] = dict(sorted({**built["graphs"], **result.graphs}.items()))
-    classes = dict(built["classes"])
-    for cls, count in _class_counts(all_new).items():
-        classes[cls] = classes.get(cls, 0) + count
-    summary["classes"] = dict(sorted(classes.items()))
+    merged = dict(built["classes"])
+    for cls, count in classes.items():
+        merged[cls] = merged.get(cls, 0) + count
+    summary["classes"] = dict(sorted(merged.items()))
     summary["dumps"] = {file: dumps[file] for file in built["dumps"]}
     summary["external"] = list(built.get("external", [])) + result.datasets
     (staging / "build.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                         encoding="utf-8")
     write_inputs(staging, build_inputs(root, sources, base, manifest))
     return summary
+
+
+_RDF_TYPE = b" <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
 
 
 def _curated(store: ox.Store, built: dict, base: str) -> list[ox.Quad]:
@@ -179,37 +181,52 @@ def _curated(store: ox.Store, built: dict, base: str) -> list[ox.Quad]:
             for q in store.quads_for_pattern(None, None, None, ox.NamedNode(g))]
 
 
-def _check_unique(store: ox.Store, quads: list[ox.Quad]) -> None:
+def _check_unique(store: ox.Store, quads: list[ox.Quad], lines: dict[str, list[bytes]]) -> None:
     """Each triple in one named graph: a new triple is refused if the build (`store`,
     before the new quads are added) or another new graph holds it. Only the subjects the
-    build already has are looked at term by term."""
+    build already has are compared term by term; the subjects are read from the sorted
+    lines (a line starts with its subject's IRI, the build has no blank nodes)."""
     repeated: dict[ox.Triple, list[str]] = {}
-    graphs = {q.graph_name for q in quads}
-    if len(graphs) > 1:
+    if len(lines) > 1:  # a dataset and its links: a triple in both?
         first: dict[ox.Triple, str] = {}
         for quad in quads:
             held = first.setdefault(quad.triple, quad.graph_name.value)
             if held != quad.graph_name.value:
                 repeated.setdefault(quad.triple, [held]).append(quad.graph_name.value)
-    known: dict[object, bool] = {}
-    for quad in quads:
-        subject = quad.subject
-        seen = known.get(subject)
-        if seen is None:
-            seen = known[subject] = next(store.quads_for_pattern(subject, None, None), None) is not None
-        if seen:
-            for old in store.quads_for_pattern(subject, quad.predicate, quad.object):
-                repeated.setdefault(quad.triple, [old.graph_name.value]).append(quad.graph_name.value)
+    for graph_lines in lines.values():
+        previous, start = None, 0
+        for index, line in enumerate(graph_lines + [b" "]):
+            subject = line[:line.index(b" ")]
+            if subject == previous:
+                continue
+            if previous is not None and _known(store, previous):
+                for quad in ox.parse(b"".join(graph_lines[start:index]), format=ox.RdfFormat.N_QUADS):
+                    for old in store.quads_for_pattern(quad.subject, quad.predicate, quad.object):
+                        repeated.setdefault(quad.triple, [old.graph_name.value]).append(
+                            quad.graph_name.value)
+            previous, start = subject, index
     if repeated:
         shown = sorted(repeated.items(), key=lambda item: str(item[0]))[:20]
-        lines = [f"  {t.subject} {t.predicate} {t.object} in {', '.join(gs)}" for t, gs in shown]
+        shown_lines = [f"  {t.subject} {t.predicate} {t.object} in {', '.join(gs)}" for t, gs in shown]
         more = f"\n  … and {len(repeated) - 20} more" if len(repeated) > 20 else ""
         raise BuildError(f"{len(repeated)} triple(s) in more than one named graph (each triple "
-                         "must live in exactly one):\n" + "\n".join(lines) + more)
+                         "must live in exactly one):\n" + "\n".join(shown_lines) + more)
 
 
-def _sorted_blocks(quads: list[ox.Quad]) -> dict[str, bytes]:
-    """Graph IRI → its quads as sorted N-Quads, in graph order.
+def _known(store: ox.Store, subject: bytes) -> bool:
+    """Whether the store has the subject written `subject` in N-Quads (True in doubt)."""
+    if not (subject.startswith(b"<") and subject.endswith(b">")) or subject.startswith(b"<<") \
+            or b"\\" in subject:
+        return True
+    try:
+        node = ox.NamedNode(subject[1:-1].decode())
+    except ValueError:
+        return True
+    return next(store.quads_for_pattern(node, None, None), None) is not None
+
+
+def _sorted_lines(quads: list[ox.Quad]) -> dict[str, list[bytes]]:
+    """Graph IRI → its quads as sorted N-Quads lines, in graph order.
 
     The dumps' order is (graph, subject, predicate, object) by their N-Triples forms
     (`build._quad_order`); within one graph, sorting the N-Quads lines as bytes gives the
@@ -220,12 +237,48 @@ def _sorted_blocks(quads: list[ox.Quad]) -> dict[str, bytes]:
     by_graph: dict[str, list[ox.Quad]] = {}
     for quad in quads:
         by_graph.setdefault(quad.graph_name.value, []).append(quad)
-    blocks = {}
+    out = {}
     for graph in sorted(by_graph):
         lines = ox.serialize(by_graph[graph], format=ox.RdfFormat.N_QUADS).splitlines(keepends=True)
         lines.sort()
-        blocks[graph] = b"".join(lines)
-    return blocks
+        out[graph] = lines
+    return out
+
+
+# Oxigraph lower-cases language tags; the dumps use the registered case (build's
+# `_canonical_language_case`, which reads a whole dump literal by literal). For one new
+# graph it is done without reading literals: in its N-Quads every line ends with
+# ` <graph> .`, so a tag is `"@zh-hans <graph> .` at a line's end and nowhere else. The
+# TriG and JSON-LD are serialised from lines whose tags carry a private-use marker
+# (`zh-hans-x-bjkgcase`, a valid tag oxigraph keeps), which is then replaced: as many
+# markers as tags must be found, or a literal happens to hold the marker's text and the
+# load falls back to a full rebuild.
+_CASE = {b"zh-hans": b"zh-Hans", b"zh-hant": b"zh-Hant", b"zh-latn-pinyin": b"zh-Latn-pinyin"}
+_MARK = b"-x-bjkgcase"
+
+
+def _serialise(graph: str, block: bytes, base: str) -> dict:
+    """One new graph's sorted N-Quads in each dump's format, tags in their registered case."""
+    end = f" <{graph}> .\n".encode()
+    counts = {tag: block.count(b'"@' + tag + end) for tag in _CASE}
+    fixed, marked = block, block
+    for tag, case in _CASE.items():
+        if counts[tag]:
+            fixed = fixed.replace(b'"@' + tag + end, b'"@' + case + end)
+            marked = marked.replace(b'"@' + tag + end, b'"@' + tag + _MARK + end)
+    prefixes = dict(PREFIXES, id=f"{base}id/")
+    out = {ox.RdfFormat.N_QUADS: fixed}
+    for fmt, before, after in ((ox.RdfFormat.TRIG, b"@", b""), (ox.RdfFormat.JSON_LD, b'"', b'"')):
+        data = ox.serialize(ox.parse(marked, format=ox.RdfFormat.N_QUADS, lenient=True), format=fmt,
+                            prefixes=prefixes if fmt == ox.RdfFormat.TRIG else None)
+        for tag, case in _CASE.items():
+            marker = before + tag + _MARK + after
+            if data.count(marker) != counts[tag]:
+                raise _CannotSplice(f"a literal holds the text {marker.decode()!r}")
+            if counts[tag]:
+                data = data.replace(marker, before + case + after)
+        out[fmt] = data
+    return out
 
 
 def _load(store: ox.Store, nquads: bytes) -> None:
@@ -234,20 +287,16 @@ def _load(store: ox.Store, nquads: bytes) -> None:
     store.optimize()
 
 
-def _insertions(old: Path, fmt, old_graphs: list[str], quads: dict[str, list[ox.Quad]],
-                tagged: dict[str, int], prefixes: dict) -> list[tuple[int, bytes]]:
+def _insertions(old: Path, fmt, old_graphs: list[str], serialised: dict[str, dict],
+                base: str) -> list[tuple[int, bytes]]:
     """(offset in the old dump, bytes to insert there) for each new graph, in order."""
     inserts: list[tuple[int, bytes]] = []
     if not old_graphs:
         raise _CannotSplice("the build has no quads to add to")
+    prefixes = dict(PREFIXES, id=f"{base}id/")
     with old.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        for graph, graph_quads in quads.items():
-            block = ox.serialize(graph_quads, format=fmt,
-                                 prefixes=prefixes if fmt == ox.RdfFormat.TRIG else None)
-            try:
-                block = _canonical_language_case(block, fmt, tagged[graph])
-            except BuildError as exc:
-                raise _CannotSplice(str(exc)) from None
+        for graph, formats in serialised.items():
+            block = formats[fmt]
             following = next((g for g in old_graphs if g > graph), None)
             if fmt == ox.RdfFormat.N_QUADS:
                 offset = len(data) if following is None else _nquads_offset(data, following)

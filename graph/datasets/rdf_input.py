@@ -110,9 +110,14 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
                 bar.__enter__()
             parser = ox.parse(io.BufferedReader(reader, 1 << 16), format=FORMATS[fmt],
                               base_iri=graph, rename_blank_nodes=False)
-            for quad in parser:
-                quads.append(ox.Quad(term(quad.subject), quad.predicate, term(quad.object),
-                                     graph_node))
+            blank, make, append = ox.BlankNode, ox.Quad, quads.append
+            for quad in parser:  # the hot loop of a large file: no call for an IRI
+                subject, obj = quad.subject, quad.object
+                if type(subject) is blank:
+                    subject = term(subject)
+                if type(obj) is blank:
+                    obj = term(obj)
+                append(make(subject, quad.predicate, obj, graph_node))
     except SyntaxError as exc:
         raise RdfInputError(f"{label}{_position(exc, reader.offset)}: not valid "
                             f"{fmt}: {exc.msg if hasattr(exc, 'msg') else exc}") from None

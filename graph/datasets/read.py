@@ -256,6 +256,8 @@ def _construct(root: Path, rule: str, store: ox.Store, where: str) -> list[ox.Tr
 def _derive(root: Path, dataset: ExternalDataset, quads: list[ox.Quad], graph: ox.NamedNode,
             where: str) -> list[ox.Quad]:
     """The dataset's quads plus what each derive rule constructs, in rule order, deduplicated."""
+    if not dataset.derive:  # deduplicated without a round trip through a store
+        return list(dict.fromkeys(quads))
     store = ox.Store()
     store.extend(quads)
     for rule in dataset.derive:
