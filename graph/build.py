@@ -26,25 +26,22 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF
 
-from bjkg.graph.cube import CubeError, check_cube
 from bjkg.graph.datasets.manifest import MANIFEST, ManifestError, read_manifest
 from bjkg.graph.datasets.read import ExternalError, ExternalResult, link_external, read_external
-from bjkg.graph.infer import infer
-from bjkg.graph.records.quotes import QuoteCheck, QuoteError, check_quotes, unverified_warning
-from bjkg.graph.records.rdfgen import generate
-from bjkg.graph.records.catalog import RecordsInvalid, read_catalog, warn_duplicate_labels
 from bjkg.graph.terms import TermError, to_oxigraph
 from bjkg.graph.unique import DuplicateTriples, check_one_graph_per_triple
-from bjkg.graph.validate import load_shapes, validate
 from bjkg.graph.vocab import DEFAULT_BASE, ONTOLOGY_IRI, PREFIXES, Iris
 from bjkg.graph.files import sha256_file as _sha256
 from bjkg.graph.store_load import load_nquads
+
+if TYPE_CHECKING:
+    from bjkg.graph.records.quotes import QuoteCheck
 
 FORMAT_VERSION = 1
 # Beside build.json: the hashes of everything the build read (`build_inputs`), so that
@@ -107,6 +104,15 @@ def compile_dataset(root: Path, sources: Path, base: str | None = None,
     validated beside the curated graph, in a second process; their links rules read the
     curated graph once it has been reasoned about.
     """
+    # The records' and reasoning's modules are imported here, not with the module:
+    # `bjkg load` into a current build needs none of them (pypinyin, owlrl and pyshacl
+    # take most of a second to import).
+    from bjkg.graph.infer import infer
+    from bjkg.graph.records.catalog import RecordsInvalid, read_catalog, warn_duplicate_labels
+    from bjkg.graph.records.quotes import QuoteError, check_quotes, unverified_warning
+    from bjkg.graph.records.rdfgen import generate
+    from bjkg.graph.validate import load_shapes, validate
+
     base = resolve_base(base)
     iris = Iris(base)
     started = time.perf_counter()
@@ -293,6 +299,8 @@ def _check_cube(root: Path, curated: list[ox.Quad], ontology: list[ox.Quad], iri
                 log: Callable[[str], None]) -> None:
     """The Data Cube gate (bjkg.graph.cube): IC-1…IC-21 over the asserted curated graphs and the
     ontology, normalised on a copy; inferred triples are not part of the input."""
+    from bjkg.graph.cube import CubeError, check_cube
+
     started = time.perf_counter()
     inferred = ox.NamedNode(str(iris.inferred_graph))
     try:
