@@ -44,7 +44,8 @@ import pyoxigraph as ox
 from bjkg.graph.build import (FORMAT_VERSION, BuildError, _class_counts, _swap_into_place,
                               build_inputs, read_inputs, write_inputs)
 from bjkg.graph.datasets.manifest import GRAPH_PREFIX, LINKS_PREFIX
-from bjkg.graph.datasets.read import ExternalError, link_external, read_external
+from bjkg.graph.datasets.read import (ExternalError, ExternalResult, describe, link_external,
+                                     read_external)
 from bjkg.graph.vocab import PREFIXES
 
 DUMPS = (("bjkg.trig", ox.RdfFormat.TRIG), ("bjkg.nq", ox.RdfFormat.N_QUADS),
@@ -86,7 +87,8 @@ def append_dataset(root: Path, out: Path, sources: Path, base: str, manifest: Pa
     built = json.loads((out / "build.json").read_text(encoding="utf-8"))
     started = time.perf_counter()
     try:
-        prepared = read_external(root, base, manifest=manifest, progress=progress, only={name})
+        prepared = read_external(root, base, manifest=manifest, progress=progress, only={name},
+                                 as_nquads=True)
     except ExternalError as exc:
         raise BuildError(str(exc)) from None
     (item,) = prepared
@@ -95,7 +97,6 @@ def append_dataset(root: Path, out: Path, sources: Path, base: str, manifest: Pa
     if any(g in built["graphs"] for g in new_graphs):
         log("full rebuild: the dataset's graph is already in the build")
         return None
-    log(f"read {len(item.quads)} triples ({time.perf_counter() - started:.1f}s)")
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         summary = _write(root, out, staging, base, built, prepared, sources, manifest, log)
@@ -120,12 +121,24 @@ def _write(root: Path, out: Path, staging: Path, base: str, built: dict, prepare
         del old_store
     store = ox.Store(str(staging / "store"))
     try:
-        try:
-            result = link_external(root, base, prepared, lambda: _curated(store, built, base),
-                                   log=log)
-        except ExternalError as exc:
-            raise BuildError(str(exc)) from None
-        lines = _sorted_lines(result.quads)  # graph → its quads as sorted N-Quads lines
+        (item,) = prepared
+        if item.nquads is not None and not item.dataset.links and not item.dataset.shapes:
+            # nothing to link or validate: the dataset stays N-Quads text throughout
+            graph = item.dataset.graph_iri(base)
+            lines = {graph: _unique(sorted(item.nquads.splitlines(keepends=True)))}
+            count = len(lines[graph])
+            result = ExternalResult(quads=[], graphs={graph: count},
+                                    datasets=[describe(item.dataset, base, item.inputs, count, 0)])
+            log(f"external {item.dataset.name}: {count} triples, 0 links "
+                f"({item.seconds + time.perf_counter() - step:.1f}s)")
+        else:
+            item.materialise()
+            try:
+                result = link_external(root, base, prepared, lambda: _curated(store, built, base),
+                                       log=log)
+            except ExternalError as exc:
+                raise BuildError(str(exc)) from None
+            lines = _sorted_lines(result.quads)  # graph → its quads as sorted N-Quads lines
         _check_unique(store, result.quads, lines)
         log(f"checked links, shapes and each triple in one graph "
             f"({time.perf_counter() - step:.1f}s)")
@@ -225,6 +238,13 @@ def _known(store: ox.Store, subject: bytes) -> bool:
     return next(store.quads_for_pattern(node, None, None), None) is not None
 
 
+def _unique(lines: list[bytes]) -> list[bytes]:
+    """Sorted lines without repeats (a statement twice in the input is one quad)."""
+    if all(a != b for a, b in zip(lines, lines[1:])):
+        return lines
+    return [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
+
+
 def _sorted_lines(quads: list[ox.Quad]) -> dict[str, list[bytes]]:
     """Graph IRI → its quads as sorted N-Quads lines, in graph order.
 
@@ -239,9 +259,8 @@ def _sorted_lines(quads: list[ox.Quad]) -> dict[str, list[bytes]]:
         by_graph.setdefault(quad.graph_name.value, []).append(quad)
     out = {}
     for graph in sorted(by_graph):
-        lines = ox.serialize(by_graph[graph], format=ox.RdfFormat.N_QUADS).splitlines(keepends=True)
-        lines.sort()
-        out[graph] = lines
+        out[graph] = _unique(sorted(ox.serialize(by_graph[graph], format=ox.RdfFormat.N_QUADS)
+                                    .splitlines(keepends=True)))
     return out
 
 

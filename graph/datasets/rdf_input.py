@@ -71,12 +71,19 @@ class _CountingReader(io.RawIOBase):
 
 
 def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: str, *,
-               label: str, progress: bool = False) -> list[ox.Quad]:
+               label: str, progress: bool = False, as_nquads: bool = False) -> list[ox.Quad] | bytes:
     """All statements of the input as quads in `graph`, blank nodes skolemised.
 
     `data_or_path` is a file path (streamed) or the bytes of a package resource; `label`
     names it in errors; relative IRIs resolve against the graph IRI (never a local path,
     which would differ between machines).
+
+    `as_nquads`: the same statements as N-Quads bytes (in the parser's order, repeats
+    kept), made without a Python object per statement beyond the parser's: oxigraph writes
+    the triples as N-Triples and the graph is put before each line's final ` .` (no IRI
+    holds a space and no literal a raw newline, so ` .\n` ends lines only). Where that
+    output shows a blank node (or the text `_:` in a literal) the input is read again the
+    quad-by-quad way, which skolemises in order of first appearance.
     """
     if fmt not in FORMATS:
         raise RdfInputError(f"{label}: {fmt!r} is not an RDF format bjkg reads "
@@ -110,6 +117,12 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
                 bar.__enter__()
             parser = ox.parse(io.BufferedReader(reader, 1 << 16), format=FORMATS[fmt],
                               base_iri=graph, rename_blank_nodes=False)
+            if as_nquads:
+                data = ox.serialize((quad.triple for quad in parser), format=ox.RdfFormat.N_TRIPLES)
+                if b"_:" not in data:
+                    return data.replace(b" .\n", f" <{graph}> .\n".encode())
+                return ox.serialize(read_quads(data_or_path, fmt, graph, skolem_prefix, label=label),
+                                    format=ox.RdfFormat.N_QUADS)
             blank, make, append = ox.BlankNode, ox.Quad, quads.append
             for quad in parser:  # the hot loop of a large file: no call for an IRI
                 subject, obj = quad.subject, quad.object

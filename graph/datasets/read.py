@@ -63,12 +63,24 @@ class Prepared:
     inputs: list                # of _Loaded
     quads: list[ox.Quad]
     seconds: float
+    # read_external(as_nquads=True): the quads as N-Quads bytes instead (unsorted, repeats
+    # kept; `quads` empty until `materialise`)
+    nquads: bytes | None = None
+
+    def materialise(self) -> None:
+        """`quads` from `nquads`, deduplicated, as read_external would have given them."""
+        if self.nquads is not None:
+            self.quads = list(dict.fromkeys(ox.parse(self.nquads, format=ox.RdfFormat.N_QUADS)))
+            self.nquads = None
 
 
 def read_external(root: Path, base: str, *, manifest: Path | None = None,
-                  progress: bool = False, only: set[str] | None = None) -> list[Prepared]:
+                  progress: bool = False, only: set[str] | None = None,
+                  as_nquads: bool = False) -> list[Prepared]:
     """Steps 1–3 for every dataset of the manifest (default `root/graph/external.toml`),
     or for those named in `only` (`bjkg load` into an existing build reads the new one).
+    `as_nquads`: an RDF dataset without derive rules is handed over as N-Quads bytes
+    (`Prepared.nquads`), which a large file reaches several times faster than quads.
 
     Runs before the curated graph is built, so that a broken external file fails the
     build in seconds rather than after inference and SHACL.
@@ -86,6 +98,12 @@ def read_external(root: Path, base: str, *, manifest: Path | None = None,
         where = f"{_shown(manifest, root)}:{dataset.line}: dataset {dataset.name!r}"
         graph = ox.NamedNode(dataset.graph_iri(base))
         inputs = [_read_input(where, root, item) for item in dataset.inputs]
+        if as_nquads and dataset.format != "csvw" and not dataset.derive:
+            nquads = b"".join(_rdf_input(loaded, dataset, graph, base, where, progress, True)
+                              for loaded in inputs)
+            prepared.append(Prepared(dataset, where, inputs, [], time.perf_counter() - started,
+                                     nquads=nquads))
+            continue
         quads = _dataset_quads(root, dataset, inputs, graph, base, where, progress)
         quads = _derive(root, dataset, quads, graph, where)
         prepared.append(Prepared(dataset, where, inputs, quads, time.perf_counter() - started))
@@ -125,7 +143,7 @@ def link_external(root: Path, base: str, prepared: list[Prepared],
         result.graphs[dataset.graph_iri(base)] = len(quads)
         if dataset.links:
             result.graphs[dataset.links_graph_iri(base)] = len(links)
-        result.datasets.append(_describe(dataset, base, item.inputs, len(quads), len(links)))
+        result.datasets.append(describe(dataset, base, item.inputs, len(quads), len(links)))
         log(f"external {dataset.name}: {len(quads)} triples, {len(links)} links "
             f"({item.seconds + time.perf_counter() - started:.1f}s)")
     return result
@@ -221,13 +239,18 @@ def _dataset_quads(root: Path, dataset: ExternalDataset, inputs: list[_Loaded],
             raise ExternalError(f"{where}: {exc}") from None
         return out
     for loaded in inputs:
-        try:
-            out += read_quads(loaded.data, loaded.item.format, graph.value,
-                              f"{base}.well-known/genid/{dataset.name}/", label=loaded.label,
-                              progress=progress)
-        except RdfInputError as exc:
-            raise ExternalError(f"{where}: {exc}") from None
+        out += _rdf_input(loaded, dataset, graph, base, where, progress, False)
     return out
+
+
+def _rdf_input(loaded: _Loaded, dataset: ExternalDataset, graph: ox.NamedNode, base: str,
+               where: str, progress: bool, as_nquads: bool) -> list[ox.Quad] | bytes:
+    try:
+        return read_quads(loaded.data, loaded.item.format, graph.value,
+                          f"{base}.well-known/genid/{dataset.name}/", label=loaded.label,
+                          progress=progress, as_nquads=as_nquads)
+    except RdfInputError as exc:
+        raise ExternalError(f"{where}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- rules
@@ -373,7 +396,7 @@ def _cache_dir() -> Path | None:
 
 # --------------------------------------------------------------------------- description
 
-def _describe(dataset: ExternalDataset, base: str, inputs: list[_Loaded], triples: int,
+def describe(dataset: ExternalDataset, base: str, inputs: list[_Loaded], triples: int,
               links: int) -> dict:
     """The dataset's entry in build.json (and so in the server's VoID/DCAT description)."""
     entry = {

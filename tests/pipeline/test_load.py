@@ -68,12 +68,13 @@ def test_an_incremental_load_writes_what_a_full_build_writes(workspace, sources,
     assert not any("full rebuild" in line for line in lines), lines
     assert summary["external"][-1]["triples"] == 7
     second = tmp_path / "second.ttl"
-    second.write_text('@prefix ex: <http://example.org/> .\nex:z ex:p "z"@zh-Hant ; a ex:Thing .\n',
-                      encoding="utf-8")
+    second.write_text('@prefix ex: <http://example.org/> .\nex:z ex:p "z"@zh-Hant ; a ex:Thing .\n'
+                      'ex:z ex:p "z"@zh-Hant .\n', encoding="utf-8")  # a repeat: one quad
     lines.clear()
     load_files(root, out, sources, [second], name="zzz", log=lines.append)
     assert not any("full rebuild" in line for line in lines), lines
     built = json.loads((out / "build.json").read_text())
+    assert built["external"][-1]["triples"] == 2
     assert built["classes"]["http://example.org/Thing"] == 1
     assert f"{BASE}graph/external/aaa" in built["graphs"] and f"{BASE}graph/external/zzz" in built["graphs"]
     _same_as_full_build(root, out, sources, tmp_path)
