@@ -29,9 +29,11 @@ returns None and `bjkg load` rebuilds everything, as before.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import mmap
+import re
 import shutil
 import tempfile
 import time
@@ -139,11 +141,11 @@ def _write(root: Path, out: Path, staging: Path, base: str, built: dict, prepare
             except ExternalError as exc:
                 raise BuildError(str(exc)) from None
             lines = _sorted_lines(result.quads)  # graph → its quads as sorted N-Quads lines
-        _check_unique(store, result.quads, lines)
+        blocks = {graph: b"".join(graph_lines) for graph, graph_lines in lines.items()}
+        _check_unique(store, result.quads, lines, blocks)
         log(f"checked links, shapes and each triple in one graph "
             f"({time.perf_counter() - step:.1f}s)")
         step = time.perf_counter()
-        blocks = {graph: b"".join(graph_lines) for graph, graph_lines in lines.items()}
         with ThreadPoolExecutor(max_workers=1) as loader:
             # Oxigraph loads without the GIL: the store fills while the dumps are written.
             loaded = loader.submit(_load, store, b"".join(blocks.values()))
@@ -157,9 +159,8 @@ def _write(root: Path, out: Path, staging: Path, base: str, built: dict, prepare
                 log(f"full rebuild: {exc}")
                 loaded.result()
                 return None
-            classes = _class_counts([q for graph_lines in lines.values() for q in ox.parse(
-                b"".join(line for line in graph_lines if _RDF_TYPE in line),
-                format=ox.RdfFormat.N_QUADS, lenient=True)])
+            classes = _class_counts([q for block in blocks.values() for q in ox.parse(
+                b"".join(_TYPED.findall(block)), format=ox.RdfFormat.N_QUADS, lenient=True)])
             loaded.result()
         log(f"wrote the store and the dumps ({time.perf_counter() - step:.1f}s)")
     finally:
@@ -183,7 +184,9 @@ def _write(root: Path, out: Path, staging: Path, base: str, built: dict, prepare
     return summary
 
 
-_RDF_TYPE = b" <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+# The lines that may state a type (the text could also be in a literal: they are parsed).
+_TYPED = re.compile(rb"(?m)^.* <http://www\.w3\.org/1999/02/22-rdf-syntax-ns#type> .*\n")
+_SUBJECT = re.compile(rb"(?m)^(\S+) ")
 
 
 def _curated(store: ox.Store, built: dict, base: str) -> list[ox.Quad]:
@@ -194,11 +197,12 @@ def _curated(store: ox.Store, built: dict, base: str) -> list[ox.Quad]:
             for q in store.quads_for_pattern(None, None, None, ox.NamedNode(g))]
 
 
-def _check_unique(store: ox.Store, quads: list[ox.Quad], lines: dict[str, list[bytes]]) -> None:
+def _check_unique(store: ox.Store, quads: list[ox.Quad], lines: dict[str, list[bytes]],
+                  blocks: dict[str, bytes]) -> None:
     """Each triple in one named graph: a new triple is refused if the build (`store`,
     before the new quads are added) or another new graph holds it. Only the subjects the
     build already has are compared term by term; the subjects are read from the sorted
-    lines (a line starts with its subject's IRI, the build has no blank nodes)."""
+    lines (a line starts with its subject, the build has no blank nodes)."""
     repeated: dict[ox.Triple, list[str]] = {}
     if len(lines) > 1:  # a dataset and its links: a triple in both?
         first: dict[ox.Triple, str] = {}
@@ -206,18 +210,17 @@ def _check_unique(store: ox.Store, quads: list[ox.Quad], lines: dict[str, list[b
             held = first.setdefault(quad.triple, quad.graph_name.value)
             if held != quad.graph_name.value:
                 repeated.setdefault(quad.triple, [held]).append(quad.graph_name.value)
-    for graph_lines in lines.values():
-        previous, start = None, 0
-        for index, line in enumerate(graph_lines + [b" "]):
-            subject = line[:line.index(b" ")]
-            if subject == previous:
+    for graph, graph_lines in lines.items():
+        for subject in dict.fromkeys(_SUBJECT.findall(blocks[graph])):
+            if not _known(store, subject):
                 continue
-            if previous is not None and _known(store, previous):
-                for quad in ox.parse(b"".join(graph_lines[start:index]), format=ox.RdfFormat.N_QUADS):
-                    for old in store.quads_for_pattern(quad.subject, quad.predicate, quad.object):
-                        repeated.setdefault(quad.triple, [old.graph_name.value]).append(
-                            quad.graph_name.value)
-            previous, start = subject, index
+            # its lines: from `subject ` up to `subject!` ('!' follows ' ' in byte order)
+            low = bisect.bisect_left(graph_lines, subject + b" ")
+            high = bisect.bisect_left(graph_lines, subject + b"!", low)
+            for quad in ox.parse(b"".join(graph_lines[low:high]), format=ox.RdfFormat.N_QUADS):
+                for old in store.quads_for_pattern(quad.subject, quad.predicate, quad.object):
+                    repeated.setdefault(quad.triple, [old.graph_name.value]).append(
+                        quad.graph_name.value)
     if repeated:
         shown = sorted(repeated.items(), key=lambda item: str(item[0]))[:20]
         shown_lines = [f"  {t.subject} {t.predicate} {t.object} in {', '.join(gs)}" for t, gs in shown]
@@ -287,8 +290,9 @@ def _serialise(graph: str, block: bytes, base: str) -> dict:
             marked = marked.replace(b'"@' + tag + end, b'"@' + tag + _MARK + end)
     prefixes = dict(PREFIXES, id=f"{base}id/")
     out = {ox.RdfFormat.N_QUADS: fixed}
+    quads = list(ox.parse(marked, format=ox.RdfFormat.N_QUADS, lenient=True))
     for fmt, before, after in ((ox.RdfFormat.TRIG, b"@", b""), (ox.RdfFormat.JSON_LD, b'"', b'"')):
-        data = ox.serialize(ox.parse(marked, format=ox.RdfFormat.N_QUADS, lenient=True), format=fmt,
+        data = ox.serialize(quads, format=fmt,
                             prefixes=prefixes if fmt == ox.RdfFormat.TRIG else None)
         for tag, case in _CASE.items():
             marker = before + tag + _MARK + after
