@@ -116,16 +116,18 @@ def append_dataset(root: Path, out: Path, sources: Path, base: str, manifest: Pa
 def _write(root: Path, out: Path, staging: Path, base: str, built: dict, prepared: list,
            sources: Path, manifest: Path, log: Callable[[str], None]) -> dict | None:
     step = time.perf_counter()
-    old_store = ox.Store.read_only(str(out / "store"))
-    try:
-        old_store.backup(str(staging / "store"))
-    finally:
-        del old_store
+    old = ox.Store.read_only(str(out / "store"))  # read, never written
+    old.backup(str(staging / "store"))
     store = ox.Store(str(staging / "store"))
+    # Oxigraph loads without the GIL: the store fills, from as soon as the new quads are
+    # known, while they are checked and the dumps written (the checks read `old`).
+    loader = ThreadPoolExecutor(max_workers=1)
+    loaded = None
     try:
         (item,) = prepared
         if item.nquads is not None and not item.dataset.links and not item.dataset.shapes:
             # nothing to link or validate: the dataset stays N-Quads text throughout
+            loaded = loader.submit(_load, store, item.nquads)
             graph = item.dataset.graph_iri(base)
             lines = {graph: _unique(sorted(item.nquads.splitlines(keepends=True)))}
             count = len(lines[graph])
@@ -133,38 +135,40 @@ def _write(root: Path, out: Path, staging: Path, base: str, built: dict, prepare
                                     datasets=[describe(item.dataset, base, item.inputs, count, 0)])
             log(f"external {item.dataset.name}: {count} triples, 0 links "
                 f"({item.seconds + time.perf_counter() - step:.1f}s)")
+            blocks = {graph: b"".join(lines[graph])}
         else:
             item.materialise()
             try:
-                result = link_external(root, base, prepared, lambda: _curated(store, built, base),
+                result = link_external(root, base, prepared, lambda: _curated(old, built, base),
                                        log=log)
             except ExternalError as exc:
                 raise BuildError(str(exc)) from None
             lines = _sorted_lines(result.quads)  # graph → its quads as sorted N-Quads lines
-        blocks = {graph: b"".join(graph_lines) for graph, graph_lines in lines.items()}
-        _check_unique(store, result.quads, lines, blocks)
+            blocks = {graph: b"".join(graph_lines) for graph, graph_lines in lines.items()}
+            loaded = loader.submit(_load, store, b"".join(blocks.values()))
+        _check_unique(old, result.quads, lines, blocks)
         log(f"checked links, shapes and each triple in one graph "
             f"({time.perf_counter() - step:.1f}s)")
         step = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=1) as loader:
-            # Oxigraph loads without the GIL: the store fills while the dumps are written.
-            loaded = loader.submit(_load, store, b"".join(blocks.values()))
-            try:
-                serialised = {graph: _serialise(graph, block, base) for graph, block in blocks.items()}
-                old_graphs = sorted(g for g, n in built["graphs"].items() if n)
-                dumps = {file: _splice(out / file, staging / file,
-                                       _insertions(out / file, fmt, old_graphs, serialised, base))
-                         for file, fmt in DUMPS}
-            except _CannotSplice as exc:
-                log(f"full rebuild: {exc}")
-                loaded.result()
-                return None
-            classes = _class_counts([q for block in blocks.values() for q in ox.parse(
-                b"".join(_TYPED.findall(block)), format=ox.RdfFormat.N_QUADS, lenient=True)])
-            loaded.result()
-        log(f"wrote the store and the dumps ({time.perf_counter() - step:.1f}s)")
+        try:
+            serialised = {graph: _serialise(graph, block, base) for graph, block in blocks.items()}
+            old_graphs = sorted(g for g, n in built["graphs"].items() if n)
+            dumps = {file: _splice(out / file, staging / file,
+                                   _insertions(out / file, fmt, old_graphs, serialised, base))
+                     for file, fmt in DUMPS}
+        except _CannotSplice as exc:
+            log(f"full rebuild: {exc}")
+            return None
+        classes = _class_counts([q for block in blocks.values() for q in ox.parse(
+            b"".join(_TYPED.findall(block)), format=ox.RdfFormat.N_QUADS, lenient=True)])
+        step_dumps = time.perf_counter() - step
+        loaded.result()
+        log(f"wrote the dumps ({step_dumps:.1f}s) and the store "
+            f"({time.perf_counter() - step:.1f}s)")
     finally:
-        del store
+        loader.shutdown(wait=True)  # the store is closed before its folder is kept or removed
+        del store, old
+
     shapes = (out / "shapes.ttl").read_bytes()
     (staging / "shapes.ttl").write_bytes(b"\n".join([shapes] + [p.read_bytes() for p in result.shape_files]))
     shutil.copyfile(out / "validation.ttl", staging / "validation.ttl")
