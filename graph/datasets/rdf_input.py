@@ -18,11 +18,12 @@ parser:
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pyoxigraph as ox
 
@@ -37,6 +38,7 @@ EXTENSIONS = {
     ".csv": "csvw",
 }
 PROGRESS_MIN_BYTES = 4 << 20   # smaller files load in well under a second: no bar
+PIECE_QUADS = 250_000          # `as_nquads`: statements per piece handed to `on_piece`
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -71,7 +73,8 @@ class _CountingReader(io.RawIOBase):
 
 
 def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: str, *,
-               label: str, progress: bool = False, as_nquads: bool = False) -> list[ox.Quad] | bytes:
+               label: str, progress: bool = False, as_nquads: bool = False,
+               on_piece: Callable[[bytes], None] | None = None) -> list[ox.Quad] | bytes:
     """All statements of the input as quads in `graph`, blank nodes skolemised.
 
     `data_or_path` is a file path (streamed) or the bytes of a package resource; `label`
@@ -83,7 +86,9 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
     the triples as N-Triples and the graph is put before each line's final ` .` (no IRI
     holds a space and no literal a raw newline, so ` .\n` ends lines only). Where that
     output shows a blank node (or the text `_:` in a literal) the input is read again the
-    quad-by-quad way, which skolemises in order of first appearance.
+    quad-by-quad way, which skolemises in order of first appearance. `on_piece` is handed
+    the N-Quads as they are made, in pieces of PIECE_QUADS statements (the whole again if
+    the input is read again), so that a store can be filled while the file is being read.
     """
     if fmt not in FORMATS:
         raise RdfInputError(f"{label}: {fmt!r} is not an RDF format bjkg reads "
@@ -118,11 +123,20 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
             parser = ox.parse(io.BufferedReader(reader, 1 << 16), format=FORMATS[fmt],
                               base_iri=graph, rename_blank_nodes=False)
             if as_nquads:
-                data = ox.serialize((quad.triple for quad in parser), format=ox.RdfFormat.N_TRIPLES)
-                if b"_:" not in data:
-                    return data.replace(b" .\n", f" <{graph}> .\n".encode())
-                return ox.serialize(read_quads(data_or_path, fmt, graph, skolem_prefix, label=label),
-                                    format=ox.RdfFormat.N_QUADS)
+                end, pieces = f" <{graph}> .\n".encode(), []
+                triples = (quad.triple for quad in parser)
+                while piece := ox.serialize(itertools.islice(triples, PIECE_QUADS),
+                                            format=ox.RdfFormat.N_TRIPLES):
+                    if b"_:" in piece:
+                        whole = ox.serialize(read_quads(data_or_path, fmt, graph, skolem_prefix,
+                                                        label=label), format=ox.RdfFormat.N_QUADS)
+                        if on_piece:
+                            on_piece(whole)
+                        return whole
+                    pieces.append(piece.replace(b" .\n", end))
+                    if on_piece:
+                        on_piece(pieces[-1])
+                return b"".join(pieces)
             blank, make, append = ox.BlankNode, ox.Quad, quads.append
             for quad in parser:  # the hot loop of a large file: no call for an IRI
                 subject, obj = quad.subject, quad.object

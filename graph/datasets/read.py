@@ -76,11 +76,13 @@ class Prepared:
 
 def read_external(root: Path, base: str, *, manifest: Path | None = None,
                   progress: bool = False, only: set[str] | None = None,
-                  as_nquads: bool = False) -> list[Prepared]:
+                  as_nquads: bool = False,
+                  on_piece: Callable[[bytes], None] | None = None) -> list[Prepared]:
     """Steps 1–3 for every dataset of the manifest (default `root/graph/external.toml`),
     or for those named in `only` (`bjkg load` into an existing build reads the new one).
     `as_nquads`: an RDF dataset without derive rules is handed over as N-Quads bytes
-    (`Prepared.nquads`), which a large file reaches several times faster than quads.
+    (`Prepared.nquads`), which a large file reaches several times faster than quads;
+    `on_piece` gets those N-Quads piece by piece as they are read (`read_quads`).
 
     Runs before the curated graph is built, so that a broken external file fails the
     build in seconds rather than after inference and SHACL.
@@ -99,8 +101,8 @@ def read_external(root: Path, base: str, *, manifest: Path | None = None,
         graph = ox.NamedNode(dataset.graph_iri(base))
         inputs = [_read_input(where, root, item) for item in dataset.inputs]
         if as_nquads and dataset.format != "csvw" and not dataset.derive:
-            nquads = b"".join(_rdf_input(loaded, dataset, graph, base, where, progress, True)
-                              for loaded in inputs)
+            nquads = b"".join(_rdf_input(loaded, dataset, graph, base, where, progress, True,
+                                         on_piece) for loaded in inputs)
             prepared.append(Prepared(dataset, where, inputs, [], time.perf_counter() - started,
                                      nquads=nquads))
             continue
@@ -244,11 +246,12 @@ def _dataset_quads(root: Path, dataset: ExternalDataset, inputs: list[_Loaded],
 
 
 def _rdf_input(loaded: _Loaded, dataset: ExternalDataset, graph: ox.NamedNode, base: str,
-               where: str, progress: bool, as_nquads: bool) -> list[ox.Quad] | bytes:
+               where: str, progress: bool, as_nquads: bool,
+               on_piece: Callable[[bytes], None] | None = None) -> list[ox.Quad] | bytes:
     try:
         return read_quads(loaded.data, loaded.item.format, graph.value,
                           f"{base}.well-known/genid/{dataset.name}/", label=loaded.label,
-                          progress=progress, as_nquads=as_nquads)
+                          progress=progress, as_nquads=as_nquads, on_piece=on_piece)
     except RdfInputError as exc:
         raise ExternalError(f"{where}: {exc}") from None
 

@@ -137,3 +137,20 @@ def test_a_build_that_is_not_current_is_rebuilt_whole(workspace, sources, tmp_pa
     assert any("full rebuild: its inputs changed since it was built (records)" in line
                for line in lines), lines
     _same_as_full_build(root, out, sources, tmp_path)
+
+
+@pytest.mark.parametrize("size", [0, 10**9])
+def test_each_triple_in_one_graph_either_way_round(built, size):
+    """The check of new triples against the build: from the build's subjects (a small
+    build, size 0) or from the new subjects (a large build) — the same answer."""
+    from bjkg.graph.append import _check_unique
+
+    store = ox.Store.read_only(str(built / "store"))
+    held = next(iter(store.quads_for_pattern(ox.NamedNode(f"{BASE}id/place/beijing"), None, None)))
+    graph = f"{BASE}graph/external/x"
+    fresh = [f'<http://example.org/{n}> <http://example.org/p> "{n}" <{graph}> .\n'.encode()
+             for n in range(5)]
+    repeat = f"{held.subject} {held.predicate} {held.object} <{graph}> .\n".encode()
+    _check_unique(store, built / "bjkg.nq", size, [], {graph: sorted(fresh)})
+    with pytest.raises(BuildError, match=r"1 triple\(s\) in more than one named graph"):
+        _check_unique(store, built / "bjkg.nq", size, [], {graph: sorted(fresh + [repeat])})
