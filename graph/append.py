@@ -12,8 +12,9 @@ and manifest — the new build is written from the old one:
 1. the new dataset is read, derived, linked and validated as the full build does
    (`read_external`/`link_external`, the same code), errors naming the file and line;
 2. the store is a RocksDB checkpoint of the old one (`Store.backup`: hard links to its
-   immutable files) in a sibling folder; each triple in one graph is checked against it
-   (the new dataset's subjects only), then the new quads are bulk loaded and compacted;
+   immutable files) in a sibling folder, filled by bulk loads while the file is still
+   being read, then compacted; meanwhile each triple in one graph is checked against the
+   old store (only the subjects both have are compared term by term);
 3. each new graph's quads are sorted alone (all quads of a graph are adjacent in the
    dumps' order: graph, subject, predicate, object) and serialised in each dump format;
    the blocks are spliced into the old dumps at their graph's place, hashed as written;
@@ -141,7 +142,7 @@ def _write(root: Path, out: Path, staging: Path, base: str, built: dict, dataset
             log(f"external {item.dataset.name}: {count} triples, 0 links "
                 f"({time.perf_counter() - step:.1f}s)")
             blocks = {graph: b"".join(lines[graph])}
-            if not pieces:  # a CSVW table or derive rules: not read as pieces
+            if not pieces:  # an input without statements
                 pieces.append(loader.submit(_bulk_load, store, item.nquads))
         else:
             item.materialise()
