@@ -5,20 +5,36 @@ pyoxigraph evaluates a query in native code that Python cannot interrupt, and a 
 never yield a row, or allocate without bound. So no query of a client is evaluated in a
 process that holds client connections or data that must survive:
 
-* one **data process** per pool (``python -m bjkg.server.sparql.workers SPEC``, a fresh
+* one **data process** (``python -m bjkg.server.sparql.workers SPEC``, a fresh
   single-threaded interpreter) opens the store once — the build's quads in memory when the
   build is small, else the on-disk store read-only, or, for ``--empty``, the writable
   in-memory dataset — and *forks* an **evaluator** on request. Forking a single-threaded
   process that holds the store costs milliseconds and shares its memory copy-on-write, so a
-  killed evaluator is replaced at once;
-* an evaluator lowers its scheduling priority (pages and the HTTP front win the CPU),
-  caps its address space (``RLIMIT_AS`` = what it holds after the fork + QUERY_MEMORY_MB:
-  an allocation beyond fails and the evaluator dies, alone), dies with the data process
-  (``PR_SET_PDEATHSIG``) and answers requests until its socket closes;
-* the data process never evaluates a client's query. With ``--empty`` it applies the
-  writes of authorised clients (SPARQL Update, Graph Store), and every evaluator forked
-  after a write sees the data as of its fork (evaluators forked before are replaced), so
-  no query, crash or kill can lose written data.
+  killed evaluator is replaced at once. Under ``bjkg serve`` there is one for the whole
+  server (`SharedDataProcess`): started before the HTTP workers, it listens on a Unix
+  socket in the server's private folder, which DATA_ENV names, and the `QueryWorkerPool`
+  of every HTTP process connects to it — one copy of the data, however many HTTP
+  processes, and the data of ``--empty`` outlives any of them. Elsewhere (tests,
+  `create_app`, ``serve --get``) each pool starts one of its own;
+* the data process serves its control connections one message at a time (a fork, a
+  write: both short) and never evaluates a query. It kills the evaluators it forked for a
+  connection when that connection closes (its HTTP process ended, even by SIGKILL); if
+  the data process itself dies, the pools answer 503 (StoreUnavailable) and connect again
+  on their next use, and `bjkg serve` starts a new one (for ``--empty`` the data is then
+  lost, and logged so);
+* an evaluator closes every descriptor of the data process it inherited, lowers its
+  scheduling priority (pages and the HTTP front win the CPU), caps its address space
+  (``RLIMIT_AS`` = what it holds after the fork + QUERY_MEMORY_MB: an allocation beyond
+  fails and the evaluator dies, alone), dies with the data process (``PR_SET_PDEATHSIG``),
+  arms a timer for each query (its remaining time + _TIMER_GRACE, SIGALRM: so it never
+  outlives its deadline by much, even if nobody kills it) and answers requests until its
+  socket closes;
+* with ``--empty`` the data process applies the writes of authorised clients (SPARQL
+  Update, Graph Store) and counts them in shared memory that every pool maps
+  (`_Generation`): an evaluator forked before a write — by whichever pool, through
+  whichever connection — is never used after it, so every query sees the writes that
+  were answered before it arrived, and no query, crash or kill of an HTTP process can
+  lose written data.
 
 `QueryWorkerPool.run` admits a query before it takes an evaluator
 (bjkg.server.sparql.admission: slots, a bounded queue and a per-client share, shared by
@@ -32,19 +48,22 @@ evaluator in chunks as the engine writes it and passed on to the client as it co
 (`bjkg.server.sparql.evaluate.stream_from`): no process holds it whole.
 
 When no SERVICE endpoint is allow-listed the data process moves into an empty network
-namespace where the kernel permits it (inherited by every evaluator): a second guarantee,
-after the SERVICE check in `bjkg.server.sparql.text`, that a query makes no outbound
-connection.
+namespace where the kernel permits it (inherited by every evaluator; its Unix socket is
+bound before): a second guarantee, after the SERVICE check in `bjkg.server.sparql.text`,
+that a query makes no outbound connection.
 """
 from __future__ import annotations
 
 import ctypes
 import json
 import logging
+import mmap
 import os
 import pickle
+import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -67,8 +86,12 @@ _TICK = 0.02  # how often a waiting request looks at its deadline and its client
 _CHUNK = 256 * 1024  # bytes of a streamed answer sent at a time
 _WHOLE_UP_TO = 1 << 20  # an answer up to this size is sent whole, in one message
 _SOCKET_BUFFER = 4 << 20
+_REMAINING = struct.Struct("!d")  # before each query: the seconds left to its deadline
+_TIMER_GRACE = 2.0  # an evaluator ends itself this long after its query's deadline
 _START_EVALUATORS = 2  # forked at start; more as queries need them, up to the slots
 _PRIVATE_ENV = ("BJKG_UPDATE_TOKEN", "BJKG_SERVE_OVERRIDES")  # never seen by the data process
+DATA_ENV = "BJKG_DATA_SOCKET"  # the Unix socket of the server's one data process (`bjkg serve`)
+_RESTART_PAUSE = 0.5  # seconds before a data process that died is started again
 EVALUATOR_NICE = 10  # a query running longer than _DEMOTE_AFTER yields the CPU to the rest
 _DEMOTE_AFTER = 0.5  # seconds
 
@@ -180,10 +203,16 @@ def _address_space() -> int:
 
 
 def _evaluator(sock: socket.socket, store, spec: dict) -> None:
-    """Forked child: cap memory, answer requests on `sock` until it closes, then exit."""
+    """Forked child: cap memory, answer requests on `sock` until it closes, then exit.
+
+    Each request comes with the seconds left to its deadline, and the evaluator arms a
+    timer for them plus _TIMER_GRACE (SIGALRM, whose default action ends the process): the
+    pool kills it at the deadline, and should nobody do so (its HTTP process killed and
+    the data process too busy to notice), it ends itself shortly after."""
     import resource
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
     try:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
@@ -199,10 +228,13 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
     conn = Connection(sock.detach())
     while True:
         try:
-            request = conn.recv()
+            data = conn.recv_bytes()
         except (EOFError, OSError):
             os._exit(0)
+        (seconds,) = _REMAINING.unpack_from(data)
+        signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.0) + _TIMER_GRACE)
         try:
+            request = pickle.loads(memoryview(data)[_REMAINING.size:])
             if streamed(request):
                 sink = _ConnectionSink(conn)
                 answer = evaluate(store, request, sink=sink)
@@ -221,6 +253,9 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
             conn.send(reply)
         except MemoryError:
             conn.send(("memory",))
+        except (OSError, EOFError):
+            os._exit(0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 class _ConnectionSink(Sink):
@@ -265,13 +300,32 @@ class _ConnectionSink(Sink):
 
 
 def data_main(spec: dict) -> None:
-    """The data process: open the store, then serve the pool's requests on fd 0 (a Unix
-    socket): fork an evaluator, or (writable) apply a write, until the pool goes away."""
+    """The data process: open the store, then serve control connections — fork an
+    evaluator, or (writable) apply a write — one message at a time.
+
+    Its first control connection is fd 0 (a Unix socket to whoever started it): a pool's
+    own data process serves that pool there and ends when it closes. With ``spec["listen"]``
+    (the server's one data process, `SharedDataProcess`) it also accepts connections on
+    that Unix socket path, one per pool of each HTTP process, and fd 0 only tells its
+    starter "listening", then "ready" or "fatal"; it ends when its starter does
+    (PR_SET_PDEATHSIG, or fd 0 closing). Each connection gets ("ready", info) with the
+    descriptor of the write generation (`_Generation`); the evaluators forked for a
+    connection are killed when it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which ends us
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # evaluators are reaped by the kernel
-    control = socket.socket(fileno=os.dup(0))
+    owner = socket.socket(fileno=os.dup(0))
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)  # no evaluator inherits the owner's connection
+    os.close(null)
     os.dup2(2, 1)  # stray prints go to stderr
+    listener = None
+    if spec.get("listen"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a process group's TERM: the server ends us itself
+        _die_with_parent(spec.get("parent"))
+        listener = _listen(spec["listen"])  # before the network namespace: bound in the server's
+        _send(owner, ("listening",))
     isolated = _isolate_network() if spec.get("isolate") else False
+    failure = None
     try:
         store = open_store(spec)
         if store is None:
@@ -279,39 +333,218 @@ def data_main(spec: dict) -> None:
 
             pyoxigraph.Store.read_only(spec["store"])  # fail here, not in every evaluator
     except OSError as exc:
-        _send(control, ("fatal", f"cannot open the store at {spec.get('store')}: {exc}"))
-        return
-    generation = 0
-    _send(control, ("ready", {"pid": os.getpid(), "network_isolated": isolated}))
-    while True:
-        message = _recv(control)
-        if message is None:
-            os._exit(0)
-        if message[0] == "fork":
-            ours, theirs = socket.socketpair()
-            for end in (ours, theirs):  # an answer of a few MB passes in a few wake-ups, not hundreds
-                end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
-                end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
-            pid = os.fork()
-            if pid == 0:
-                control.close()
-                theirs.close()
-                try:
-                    _evaluator(ours, store, spec)
-                finally:
-                    os._exit(1)
-            ours.close()
-            _send(control, ("forked", pid, generation), fds=[theirs.fileno()])
-            theirs.close()
-        else:
+        store, failure = None, f"cannot open the store at {spec.get('store')}: {exc}"
+    info = {"pid": os.getpid(), "network_isolated": isolated,
+            "serves": {key: spec.get(key) for key in _SERVES}}
+    server = _DataServer(store, spec, owner, listener, info, failure)  # says "ready" or "fatal" on fd 0
+    if failure is None or listener is not None:  # a listener that failed says why to each pool
+        server.serve()
+
+
+_SERVES = ("writable", "store", "dump")  # what a pool checks its shared data process serves
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """Be killed when the process that started us ends, even by SIGKILL."""
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if parent and os.getppid() != parent:  # it ended before the line above
+        os._exit(0)
+
+
+def _listen(path: str) -> socket.socket:
+    try:
+        os.unlink(path)  # left by a data process that was killed
+    except FileNotFoundError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(64)
+    return listener
+
+
+class _Generation:
+    """The count of writes applied, in 8 bytes of shared memory (a memfd) that the data
+    process writes before it answers a write and every pool maps read-only: an idle
+    evaluator forked at an older count has data from before a write, whichever
+    connection made it, and is never used again."""
+
+    def __init__(self, fd: int, writable: bool) -> None:
+        self.fd = fd
+        self.map = mmap.mmap(fd, 8, prot=mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0))
+        self.word = memoryview(self.map).cast("Q")  # one aligned 8-byte load or store
+
+    @classmethod
+    def create(cls) -> _Generation:
+        fd = os.memfd_create("bjkg-generation", os.MFD_CLOEXEC)
+        os.ftruncate(fd, 8)
+        return cls(fd, writable=True)
+
+    @classmethod
+    def attach(cls, fd: int) -> _Generation:
+        try:
+            return cls(fd, writable=False)
+        finally:
+            os.close(fd)
+
+    @property
+    def value(self) -> int:
+        return self.word[0]
+
+    @value.setter
+    def value(self, count: int) -> None:
+        self.word[0] = count
+
+    def close(self) -> None:
+        self.word.release()
+        self.map.close()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class _DataServer:
+    """The data process's loop over its control connections (selectors), the listener and
+    the pidfds of the evaluators it forked."""
+
+    def __init__(self, store, spec: dict, owner: socket.socket, listener: socket.socket | None,
+                 info: dict, failure: str | None) -> None:
+        self.store = store
+        self.spec = spec
+        self.owner = owner
+        self.listener = listener
+        self.info = info
+        self.failure = failure
+        self.generation = _Generation.create()
+        self.selector = selectors.DefaultSelector()
+        self.evaluators: dict[socket.socket, dict[int, int]] = {}  # connection -> {pidfd: pid}
+        if listener is not None:
+            self.selector.register(listener, selectors.EVENT_READ, ("accept", None))
+        self._add(owner)
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self.selector.select():
+                kind, conn = key.data
+                if kind == "accept":
+                    self._accept()
+                elif conn not in self.evaluators:  # closed earlier in this round
+                    continue
+                elif kind == "control":
+                    self._message(conn)
+                elif key.fileobj in self.evaluators[conn]:  # an evaluator ended
+                    self._forget(conn, key.fileobj)
+
+    def _add(self, conn: socket.socket) -> None:
+        """Greet a control connection — ("ready", info) with the generation's descriptor, or
+        ("fatal", why) — and serve it."""
+        try:
+            if self.failure is not None:  # answers why, and stays so
+                _send(conn, ("fatal", self.failure))
+                if conn is not self.owner:
+                    conn.close()
+                return
+            _send(conn, ("ready", self.info), fds=[self.generation.fd])
+        except OSError:
+            if conn is self.owner:
+                os._exit(0)
+            conn.close()
+            return
+        self.evaluators[conn] = {}
+        self.selector.register(conn, selectors.EVENT_READ, ("control", conn))
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        conn.setblocking(True)
+        self._add(conn)
+
+    def _close(self, conn: socket.socket) -> None:
+        """A control connection closed (its pool or HTTP process ended): kill what it forked."""
+        if conn is self.owner:
+            os._exit(0)  # our starter ended: evaluators die with us (PR_SET_PDEATHSIG)
+        self.selector.unregister(conn)
+        conn.close()
+        for pidfd in list(self.evaluators.pop(conn, {})):
             try:
-                result = _write(store, message)
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except OSError:  # it had ended
+                pass
+            self.selector.unregister(pidfd)
+            os.close(pidfd)
+
+    def _forget(self, conn: socket.socket, pidfd: int) -> None:
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        del self.evaluators[conn][pidfd]
+
+    def _message(self, conn: socket.socket) -> None:
+        try:
+            message = _recv(conn)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            message = None
+        if message is None:
+            self._close(conn)
+            return
+        try:
+            if message[0] == "fork":
+                self._fork(conn)
+                return
+            try:
+                result = _write(self.store, message)
             except QueryFailed as exc:
-                _send(control, ("failed", exc.status, exc.message, generation))
-                continue
+                _send(conn, ("failed", exc.status, exc.message, self.generation.value))
+                return
             if message[0] not in ("graphs", "exists"):
-                generation += 1
-            _send(control, ("done", result, generation))
+                self.generation.value += 1  # before the answer: a query after the write never sees older data
+            _send(conn, ("done", result, self.generation.value))
+        except OSError:
+            self._close(conn)
+
+    def _fork(self, conn: socket.socket) -> None:
+        ours, theirs = socket.socketpair()
+        for end in (ours, theirs):  # an answer of a few MB passes in a few wake-ups, not hundreds
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+        generation = self.generation.value
+        pid = os.fork()
+        if pid == 0:
+            try:
+                theirs.close()
+                self._close_inherited()
+                _evaluator(ours, self.store, self.spec)
+            finally:
+                os._exit(1)
+        ours.close()
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # it has already ended
+            pidfd = None
+        if pidfd is not None:
+            self.evaluators[conn][pidfd] = pid
+            self.selector.register(pidfd, selectors.EVENT_READ, ("evaluator", conn))
+        try:
+            _send(conn, ("forked", pid, generation), fds=[theirs.fileno()])
+        finally:
+            theirs.close()
+
+    def _close_inherited(self) -> None:
+        """In a forked evaluator: close every descriptor of the data process — the listener,
+        the control connections, the pidfds, the selector, the generation — so that no
+        evaluator holds a connection open after its pool, or the data process, ended."""
+        for conn, pidfds in self.evaluators.items():
+            for pidfd in pidfds:
+                os.close(pidfd)
+            conn.close()
+        if self.listener is not None:
+            self.listener.close()
+        self.selector.close()
+        self.generation.close()
 
 
 def _write(store, message):
@@ -395,25 +628,37 @@ def _recv(sock: socket.socket, with_fds: bool = False):
 class _Evaluator:
     pid: int
     conn: Connection
-    generation: int
+    generation: int  # the data process's count of writes when it was forked
+    link: int  # which connection to a data process forked it (`QueryWorkerPool._link`)
     busy_since: float = 0.0  # when its current query was sent
     demoted: bool = False  # reniced to EVALUATOR_NICE (which only a new process can undo)
 
 
-class QueryWorkerPool:
-    """The evaluators of one HTTP worker process, forked from its data process.
+def data_spec(spec: dict, *, isolate_network: bool = True, memory_mb: int = 0) -> dict:
+    """What a data process is started with: the store to open (`spec`) and its limits."""
+    return {**spec, "isolate": isolate_network, "memory_mb": memory_mb}
 
+
+class QueryWorkerPool:
+    """The evaluators of one HTTP worker process, forked from a data process.
+
+    The data process is the server's (`bjkg serve` names its socket in DATA_ENV, or
+    `shared` names it): the pool connects to it; else the pool starts one of its own.
     Thread-safe: HTTP threads call `run` concurrently. At most `size` evaluators (the query
     slots: admission may give all of them to this process); `queue`, `client_slots` as in
-    bjkg.server.sparql.admission.
+    bjkg.server.sparql.admission. If the data process ends, the queries of the moment and
+    the next get StoreUnavailable (503) and the pool connects again (or starts its own
+    again) on the next use.
     """
 
     def __init__(self, spec: dict | str, size: int, *, isolate_network: bool = True,
                  start_timeout: float = 60.0, queue: int | None = None,
-                 client_slots: int | None = None, memory_mb: int = 0) -> None:
+                 client_slots: int | None = None, memory_mb: int = 0,
+                 shared: str | None = None) -> None:
         if isinstance(spec, str):  # a store path, as before
             spec = {"store": spec}
-        self.spec = {**spec, "isolate": isolate_network, "memory_mb": memory_mb}
+        self.spec = data_spec(spec, isolate_network=isolate_network, memory_mb=memory_mb)
+        self.shared = shared if shared is not None else (os.environ.get(DATA_ENV) or None)
         self.size = size
         self.admission = admission_for(size, queue if queue is not None else 4 * size,
                                        client_slots if client_slots is not None else max(1, (size + 1) // 2))
@@ -423,41 +668,47 @@ class QueryWorkerPool:
         self._idle: list[_Evaluator] = []
         self._idle_cond = threading.Condition()
         self._control: socket.socket | None = None
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen | None = None  # our own data process (not shared)
+        self._generation: _Generation | None = None
+        self._link = 0  # counts the connections made to a data process
         self._control_lock = threading.Lock()
-        self._generation = 0
         self._lock = threading.RLock()
         self._started = False
         self._closed = False
         self._owner_pid = os.getpid()
 
     # lifecycle -----------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the data process and the evaluators now (otherwise the first query does).
-        Raises StoreUnavailable."""
+    def start(self, timeout: float | None = None) -> None:
+        """Connect to the data process — the server's, or one started now — and fork the
+        first evaluators (otherwise the first query does). Raises StoreUnavailable."""
         with self._lock:
             if self._started:
                 return
             if self._closed:
                 raise StoreUnavailable("the query worker pool is closed")
-            ours, theirs = socket.socketpair()
-            env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}  # it never writes
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "bjkg.server.sparql.workers", json.dumps(self.spec)],
-                stdin=theirs.fileno(), env=env, close_fds=True)
-            theirs.close()
-            ours.settimeout(self.start_timeout)
+            timeout = self.start_timeout if timeout is None else max(0.1, min(timeout, self.start_timeout))
+            control = self._connect(timeout) if self.shared else self._spawn()
+            control.settimeout(timeout)
             try:
-                message = _recv(ours)
+                message, fds = _recv(control, with_fds=True) or (None, [])
             except (OSError, EOFError) as exc:
-                message = ("fatal", f"the data process did not start: {exc}")
-            if message is None or message[0] != "ready":
-                ours.close()
+                message, fds = ("fatal", f"the data process did not answer: {exc}"), []
+            if message is None or message[0] != "ready" or len(fds) != 1:
+                for fd in fds:
+                    os.close(fd)
+                control.close()
                 self._kill_data_process()
-                raise StoreUnavailable(message[1] if message else
-                                       f"the data process exited while starting (status {self._process.poll()})")
-            ours.settimeout(None)
-            self._control = ours
+                raise StoreUnavailable(message[1] if message and message[0] == "fatal" else
+                                       "the data process ended while starting")
+            generation = _Generation.attach(fds[0])
+            if self.shared and message[1]["serves"] != {key: self.spec.get(key) for key in _SERVES}:
+                generation.close()
+                control.close()
+                raise StoreUnavailable(f"the data process at {self.shared} serves another store "
+                                       f"({message[1]['serves']}) than this pool ({self.spec})")
+            control.settimeout(None)
+            self._control, self._generation = control, generation
+            self._link += 1
             self.network_isolated = message[1]["network_isolated"]
             self._started = True
             fresh = [self._fork() for _ in range(min(self.size, _START_EVALUATORS))]
@@ -465,8 +716,31 @@ class QueryWorkerPool:
             self._idle.extend(fresh)
             self._idle_cond.notify_all()
 
+    def _connect(self, timeout: float) -> socket.socket:
+        """A control connection to the server's data process."""
+        control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        control.settimeout(timeout)
+        try:
+            control.connect(self.shared)
+        except OSError as exc:
+            control.close()
+            raise StoreUnavailable(f"the server's data process is not running ({exc.strerror}); "
+                                   "it is being restarted, try again shortly") from None
+        return control
+
+    def _spawn(self) -> socket.socket:
+        """Start a data process of this pool's own; its control connection."""
+        ours, theirs = socket.socketpair()
+        env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}  # it never writes
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "bjkg.server.sparql.workers", json.dumps(self.spec)],
+            stdin=theirs.fileno(), env=env, close_fds=True)
+        theirs.close()
+        return ours
+
     def close(self) -> None:
-        """End every process. Safe to call more than once, and a no-op in a forked child."""
+        """End the evaluators (and our own data process). Safe to call more than once, and a
+        no-op in a forked child."""
         if os.getpid() != self._owner_pid:
             return
         with self._lock:
@@ -477,7 +751,7 @@ class QueryWorkerPool:
             self._end(evaluator)
         if self._control is not None:
             try:
-                self._control.close()
+                self._control.close()  # the data process kills what it forked for us
             except OSError:
                 pass
         self._kill_data_process()
@@ -488,31 +762,77 @@ class QueryWorkerPool:
             process.kill()
             process.wait()
 
+    def _lost(self, control: socket.socket | None) -> None:
+        """The connection `control` to the data process failed: forget it and its idle
+        evaluators (they died with their data process, or are killed by it); the next use
+        connects again."""
+        with self._lock:
+            if control is None or control is not self._control:
+                return  # already forgotten
+            self._started = False
+            self._control = None
+            try:
+                control.close()
+            except OSError:
+                pass
+            self._kill_data_process()
+            with self._idle_cond:
+                idle, self._idle = self._idle, []
+            for evaluator in idle:
+                self._end(evaluator, kill=False)
+
+    def _data_gone(self) -> bool:
+        """Whether the data process has closed our control connection (it only ever writes
+        a reply to a request, so anything but "nothing to read" is its end)."""
+        control = self._control
+        if control is None:
+            return True
+        try:
+            return control.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def _crashed(self) -> Exception:
+        """What an evaluator's end means: its own death (WorkerCrashed), or its data
+        process's (StoreUnavailable; the pool connects again on the next use)."""
+        if self._data_gone():
+            self._lost(self._control)
+            return StoreUnavailable("the data process ended while answering; the server starts a new "
+                                    "one: try again shortly")
+        return WorkerCrashed()
+
     def _call(self, message, with_fds: bool = False):
         """One request to the data process and its reply."""
+        failure = None
         with self._control_lock:
-            if self._control is None:
+            control = self._control
+            if control is None:
                 raise StoreUnavailable("the data process is not running")
             try:
-                _send(self._control, message)
-                reply = _recv(self._control, with_fds)
+                _send(control, message)
+                reply = _recv(control, with_fds)
             except OSError as exc:
-                raise StoreUnavailable(f"the data process failed: {exc}") from None
+                reply, failure = None, f"the data process failed ({exc})"
         if reply is None:
-            raise StoreUnavailable("the data process exited; restart the server")
+            self._lost(control)
+            raise StoreUnavailable(failure or "the data process ended; the server starts a new one: "
+                                   "try again shortly")
         return reply
 
     def _fork(self) -> _Evaluator:
         (_, pid, generation), fds = self._call(("fork",), with_fds=True)
         with self._idle_cond:
             self._evaluators += 1
-        return _Evaluator(pid, Connection(fds[0]), generation)
+        return _Evaluator(pid, Connection(fds[0]), generation, self._link)
 
-    def _end(self, evaluator: _Evaluator) -> None:
-        try:
-            os.kill(evaluator.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    def _end(self, evaluator: _Evaluator, kill: bool = True) -> None:
+        if kill:
+            try:
+                os.kill(evaluator.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         evaluator.conn.close()
         with self._idle_cond:
             self._evaluators -= 1
@@ -524,8 +844,15 @@ class QueryWorkerPool:
         with self._idle_cond:
             self._idle_cond.notify()
 
+    def _stale(self, evaluator: _Evaluator) -> bool:
+        """Forked before the last write (by any pool of the server), or from a data process
+        we are no longer connected to."""
+        generation = self._generation
+        return (evaluator.link != self._link or generation is None
+                or evaluator.generation != generation.value)
+
     def _put_back(self, evaluator: _Evaluator) -> None:
-        if evaluator.demoted or evaluator.generation != self._generation:  # lower priority, or data from before a write
+        if evaluator.demoted or self._stale(evaluator):  # lower priority, or data from before a write
             self._replace(evaluator)
             return
         with self._idle_cond:
@@ -533,21 +860,28 @@ class QueryWorkerPool:
             self._idle_cond.notify()
 
     def _take(self, deadline: float, gone: threading.Event | None) -> _Evaluator:
-        """An idle evaluator, or a new one while fewer than `size` exist (they are forked
-        as the load needs them: most servers never need every slot)."""
-        with self._idle_cond:
-            while not self._idle:
-                if self._evaluators < self.size:
-                    self._evaluators += 1  # reserved: _fork counts it again
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise QueryTimedOut()
-                if gone is not None and gone.is_set():
-                    raise ClientGone()
-                self._idle_cond.wait(min(_TICK * 5, remaining))
-            else:
-                return self._idle.pop()
+        """An idle evaluator that is not stale, or a new one while fewer than `size` exist
+        (they are forked as the load needs them: most servers never need every slot)."""
+        while True:
+            stale = None
+            with self._idle_cond:
+                while not self._idle:
+                    if self._evaluators < self.size:
+                        self._evaluators += 1  # reserved: _fork counts it again
+                        break
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise QueryTimedOut()
+                    if gone is not None and gone.is_set():
+                        raise ClientGone()
+                    self._idle_cond.wait(min(_TICK * 5, remaining))
+                else:
+                    stale = self._idle.pop()
+                    if not self._stale(stale):
+                        return stale
+            if stale is None:  # a slot was reserved: fork
+                break
+            self._end(stale)  # from before a write: end it and look again
         try:
             return self._fork()
         finally:
@@ -560,14 +894,16 @@ class QueryWorkerPool:
         arrival. A long serialised answer (`streamed`) comes back with `chunks` that the
         evaluator writes as the client reads. Raises QueryTimedOut (and ends that
         evaluator), Refused (QueueFull, QueueTimeout, ClientShareExceeded), ClientGone,
-        WorkerCrashed, QueryFailed."""
-        if not self._started:
-            self.start()
+        WorkerCrashed, QueryFailed, StoreUnavailable (the data process is not running)."""
         payload = bytes(ForkingPickler.dumps(request))  # fail on bad input before taking a slot
         context = current_context()
         deadline = context.arrived + timeout
         if deadline <= time.monotonic():
             raise QueryTimedOut()
+        if self._started and self._data_gone():  # it died since the last query: connect again
+            self._lost(self._control)
+        if not self._started:
+            self.start(timeout=deadline - time.monotonic())
         token = self.admission.enter(context.client, deadline, context.gone)
         released = threading.Lock()
 
@@ -609,18 +945,19 @@ class QueryWorkerPool:
 
     def _first(self, evaluator: _Evaluator, payload: bytes, deadline: float,
                gone: threading.Event | None):
-        """Send the query; its answer whole (("ok", answer): the evaluator is given back), or
-        the start of a long one (("answer", answer): the evaluator is still answering)."""
+        """Send the query, with the seconds left to its deadline (the evaluator's own timer);
+        its answer whole (("ok", answer): the evaluator is given back), or the start of a
+        long one (("answer", answer): the evaluator is still answering)."""
         try:
             evaluator.busy_since = time.monotonic()
-            evaluator.conn.send_bytes(payload)
+            evaluator.conn.send_bytes(_REMAINING.pack(deadline - evaluator.busy_since) + payload)
             message = self._wait(evaluator, deadline, gone)
         except _Answered as answered:
             self._put_back(evaluator)  # it ended its answer cleanly and waits for the next
             raise answered.error from None
         except (EOFError, OSError):
             self._replace(evaluator)
-            raise WorkerCrashed() from None
+            raise self._crashed() from None
         except BaseException:
             self._replace(evaluator)  # mid-answer, or the socket's state is unknown: never reuse it
             raise
@@ -650,7 +987,7 @@ class QueryWorkerPool:
                 clean = True
                 raise answered.error from None
             except (EOFError, OSError):
-                raise WorkerCrashed() from None
+                raise self._crashed() from None
             finally:
                 if clean:
                     self._put_back(evaluator)
@@ -671,19 +1008,129 @@ class QueryWorkerPool:
         return reply
 
     def write(self, *message):
-        """Apply a write in the data process; evaluators forked before it are replaced."""
-        _, result, generation = self._data_request(message)
-        if generation != self._generation:
-            self._generation = generation
-            with self._idle_cond:
-                stale, self._idle = self._idle, []
-            for evaluator in stale:
-                self._replace(evaluator)
+        """Apply a write in the data process. Evaluators forked before it, this pool's and
+        every other pool's of the data process, are never used again (`_stale`); this
+        pool's idle ones are ended now."""
+        result = self._data_request(message)[1]
+        with self._idle_cond:
+            stale = [e for e in self._idle if self._stale(e)]
+            self._idle = [e for e in self._idle if not self._stale(e)]
+        for evaluator in stale:
+            self._replace(evaluator)
         return result
 
     def read(self, *message):
         """A read of the data process's own bookkeeping (graph names), never a query."""
         return self._data_request(message)[1]
+
+
+# ------------------------------------------------------------------ the server's data process
+
+class SharedDataProcess:
+    """The one data process of a server: `bjkg serve` starts it before its HTTP workers,
+    listening on the Unix socket `path` (in the server's private folder), and names the
+    path in DATA_ENV, so that the pool of every HTTP process connects to it instead of
+    starting its own — one copy of the data for the whole server, and the data of
+    ``--empty`` outlives any HTTP process.
+
+    `start` returns once the process listens (its store may still be loading: pools that
+    connect meanwhile wait for it). A thread watches it: if it dies, `on_exit(status)` is
+    called and a new one is started on the same path (pools connect again on their next
+    use). `stop` ends it; it also dies with the process that started it (PR_SET_PDEATHSIG).
+    """
+
+    def __init__(self, spec: dict, path: str, *, on_exit=None, on_fatal=None,
+                 start_timeout: float = 60.0) -> None:
+        self.spec = {**spec, "listen": path}
+        self.path = path
+        self.on_exit = on_exit or (lambda status: log.error("the data process ended (status %s)", status))
+        self.on_fatal = on_fatal or (lambda message: log.error("the data process cannot serve: %s", message))
+        self.start_timeout = start_timeout
+        self.process: subprocess.Popen | None = None
+        self.restarts = 0
+        self._owner: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start it and return once it listens. Raises StoreUnavailable."""
+        self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="bjkg-data-process", daemon=True)
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        """Start a data process (in the thread that keeps watching it: PR_SET_PDEATHSIG
+        fires when the thread that started a process ends)."""
+        ours, theirs = socket.socketpair()
+        env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}
+        spec = {**self.spec, "parent": os.getpid()}
+        self.process = subprocess.Popen([sys.executable, "-m", "bjkg.server.sparql.workers", json.dumps(spec)],
+                                        stdin=theirs.fileno(), env=env, close_fds=True)
+        theirs.close()
+        ours.settimeout(self.start_timeout)
+        try:
+            message, fds = _recv(ours, with_fds=True) or (None, [])
+        except (OSError, EOFError) as exc:
+            message, fds = ("fatal", str(exc)), []
+        for fd in fds:
+            os.close(fd)
+        if message is None or message[0] != "listening":
+            ours.close()
+            self._kill()
+            raise StoreUnavailable(f"the data process did not start: {message[1] if message else 'it ended'}")
+        ours.settimeout(None)
+        self._owner = ours
+
+    def _watch(self) -> None:
+        try:
+            self._watch_loop()
+        finally:
+            if self._stopping.is_set():
+                self._kill()  # one started while `stop` ran
+
+    def _watch_loop(self) -> None:
+        while not self._stopping.is_set():
+            owner, process = self._owner, self.process
+            try:
+                message, fds = _recv(owner, with_fds=True) or (None, [])  # "ready" or "fatal"
+            except OSError:
+                message, fds = None, []
+            for fd in fds:
+                os.close(fd)
+            if message is not None and message[0] == "fatal":
+                self.on_fatal(message[1])  # it stays, and says why to every pool
+            status = process.wait()
+            owner.close()
+            if self._stopping.is_set():
+                return
+            self.on_exit(status)
+            while not self._stopping.wait(_RESTART_PAUSE):
+                try:
+                    self._spawn()
+                except StoreUnavailable as exc:
+                    log.error("%s; trying again", exc)
+                    continue
+                self.restarts += 1
+                break
+
+    def _kill(self) -> None:
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        """End the data process (its evaluators die with it) and remove its socket."""
+        self._stopping.set()
+        self._kill()
+        if self._watcher is not None:
+            self._watcher.join(5)
+        if self._owner is not None:
+            self._owner.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

@@ -122,6 +122,22 @@ def _graph_term(graph: str):
     return DefaultGraph() if graph == DEFAULT_GRAPH else NamedNode(graph)
 
 
+def build_pool_spec(build_dir: Path, manifest: Mapping[str, Any], in_memory_max_triples: int) -> dict[str, Any]:
+    """What the query pool's data process opens for a build: its dump in memory when the
+    build is small enough (as `BuildStore._open` does, and for the same reason), else the store."""
+    spec: dict[str, Any] = {"store": str(build_dir / "store")}
+    triples = manifest.get("triples")
+    dump = build_dir / "bjkg.nq"
+    if (in_memory_max_triples and isinstance(triples, int)
+            and triples <= in_memory_max_triples and dump.is_file()):
+        sha256 = (manifest.get("dumps", {}).get("bjkg.nq") or {}).get("sha256")
+        spec.update(dump=str(dump), triples=triples, sha256=sha256)
+    return spec
+
+
+MEMORY_POOL_SPEC = {"writable": True}  # the data process of an empty writable dataset (--empty)
+
+
 class BuildStore:
     """A build folder, read-only, queried through a pool of worker processes, or inline.
 
@@ -161,16 +177,7 @@ class BuildStore:
             self._pool_spec(), query_workers, isolate_network=isolate_network, **(limits or {}))
 
     def _pool_spec(self) -> dict[str, Any]:
-        """What the query pool's data process opens: the build's dump in memory when the
-        build is small enough (as `_open` does, and for the same reason), else the store."""
-        spec: dict[str, Any] = {"store": str(self.build_dir / "store")}
-        triples = self.manifest.get("triples")
-        dump = self.build_dir / "bjkg.nq"
-        if (self.in_memory_max_triples and isinstance(triples, int)
-                and triples <= self.in_memory_max_triples and dump.is_file()):
-            sha256 = (self.manifest.get("dumps", {}).get("bjkg.nq") or {}).get("sha256")
-            spec.update(dump=str(dump), triples=triples, sha256=sha256)
-        return spec
+        return build_pool_spec(self.build_dir, self.manifest, self.in_memory_max_triples)
 
     def local_store(self) -> pyoxigraph.Store:
         """The read-only store opened by this process (inline mode), opened on first use."""
@@ -366,7 +373,7 @@ class MemoryStore:
                  isolate_network: bool = True, limits: Mapping[str, int] | None = None) -> None:
         self.timeout = timeout
         self.max_rows = max_rows
-        self.pool = QueryWorkerPool({"writable": True}, query_workers, isolate_network=isolate_network,
+        self.pool = QueryWorkerPool(dict(MEMORY_POOL_SPEC), query_workers, isolate_network=isolate_network,
                                     **(limits or {}))
 
     def start(self) -> None:

@@ -89,6 +89,25 @@ def query_limits(config) -> dict[str, int]:
             "memory_mb": config["QUERY_MEMORY_MB"]}
 
 
+def data_process_spec(config) -> dict[str, Any] | None:
+    """What the query pools' data process is started with for these settings (what
+    `init_app`'s store gives its pool), or None when there is no pool: a remote store, or
+    QUERY_MODE=inline. `bjkg serve` starts the one data process of the server with it."""
+    from bjkg.server.sparql.workers import data_spec
+    from bjkg.server.stores.embedded import MEMORY_POOL_SPEC, build_pool_spec
+    from bjkg.server.stores.integrity import load_manifest
+
+    if config["EMPTY"]:
+        spec = dict(MEMORY_POOL_SPEC)
+    elif config.get("SPARQL_ENDPOINT") or config["QUERY_MODE"] == "inline":
+        return None
+    else:
+        build_dir = Path(config["BUILD_DIR"]).resolve()
+        spec = build_pool_spec(build_dir, load_manifest(build_dir), config["IN_MEMORY_MAX_TRIPLES"])
+    return data_spec(spec, isolate_network=not config["SERVICE_ALLOWLIST"],
+                     memory_mb=query_limits(config)["memory_mb"])
+
+
 def _close_at_exit(store: Backend | ServiceRelay) -> None:
     ref = weakref.ref(store)
 
