@@ -5,9 +5,11 @@ programmatically: its worker processes each call `bjkg.server.runtime.front.appl
 which creates the Flask app and puts the ASGI front (`bjkg.server.runtime.front`) before it.
 The connections belong to granian's event loop, never to a Python thread; queries are
 evaluated in evaluator processes (`bjkg.server.sparql.workers`), never in the process that
-holds the connections. With ``--get PATH`` it answers one GET in-process through the test
-client, prints the body and exits non-zero on an error status (Datasette's --get), which
-makes smoke tests and scripts easy.
+holds the connections, forked from the server's one data process, which `run` starts
+before granian (`_ServerData`: the store opened once for every HTTP worker; restarted if
+it dies, moved to the new build on SIGHUP, ended with the server). With ``--get PATH``
+it answers one GET in-process through the test client, prints the body and exits
+non-zero on an error status (Datasette's --get), which makes smoke tests and scripts easy.
 
 Why granian: measured on this 2-core machine, the seed entity page at 8 connections (wrk,
 5 s, the same minutes): gunicorn's threaded worker (the previous design) 317 req/s, granian
@@ -19,8 +21,9 @@ and restarts a worker that dies.
 Sizing: one HTTP worker process per core and one more (at least three; `WORKERS`): page rendering is
 Python, one thread at a time per process. Each has a page lane of PAGE_THREADS threads and
 a query lane with a thread for every query slot and queue place (`lanes`); the slots, the
-queue and the per-client shares are the whole server's (`_shared_admission`). An in-memory
-dataset (``--empty``) is one HTTP worker, since its data process must be one. Over a remote
+queue and the per-client shares are the whole server's (`_shared_admission`), and so is
+the data process. An in-memory dataset (``--empty``) is served by one HTTP worker (its
+data lives in the data process, which outlives a crashed worker). Over a remote
 store (``--sparql-endpoint``) the processes hold no data at all, so any number of them, on
 any number of machines, can serve one store (docs/deploy.md).
 """
@@ -127,20 +130,27 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
         {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))})
     _raise_descriptor_limit()
     shared = _shared_admission(resolved)
-    preparing = _prepare_in_background(overrides, os.path.join(shared, "prepared")) if prepare else None
-    server = Granian(
-        "bjkg.server.runtime.front:application", factory=True, address=host, port=port,
-        interface=Interfaces.ASGI, workers=processes,
-        http1_settings=HTTP1Settings(header_read_timeout=min(60_000, max(1, int(resolved["HEADER_TIMEOUT"] * 1000))),
-                                     keep_alive=True),
-        backlog=2048, log_access=bool(resolved["ACCESS_LOG"]),
-        respawn_failed_workers=True, respawn_interval=RELOAD_STAGGER,
-        workers_kill_timeout=max(5, int(resolved["QUERY_TIMEOUT"]) + 5))
+    grace = max(5, int(resolved["QUERY_TIMEOUT"]) + 5)  # what granian gives a worker to finish
+    # on reload the old data process serves until the last old worker has ended (at most this long)
+    data = _ServerData(resolved, shared, processes * (RELOAD_STAGGER + grace) + 1)
+    preparing = None
     try:
+        data.start()  # before the workers, which inherit its name
+        preparing = _prepare_in_background(overrides, os.path.join(shared, "prepared")) if prepare else None
+        server = Granian(
+            "bjkg.server.runtime.front:application", factory=True, address=host, port=port,
+            interface=Interfaces.ASGI, workers=processes,
+            http1_settings=HTTP1Settings(header_read_timeout=min(60_000, max(1, int(resolved["HEADER_TIMEOUT"] * 1000))),
+                                         keep_alive=True),
+            backlog=2048, log_access=bool(resolved["ACCESS_LOG"]),
+            respawn_failed_workers=True, respawn_interval=RELOAD_STAGGER,
+            workers_kill_timeout=grace)
+        server.on_reload(data.reload)
         server.serve()
     finally:
         import shutil
 
+        data.stop()
         if preparing is not None and preparing.poll() is None:
             preparing.stopped = True  # by us: not a failure to report
             preparing.terminate()
@@ -175,6 +185,82 @@ def _shared_admission(resolved: Mapping[str, Any]) -> str:
     create_shared(path, limits["size"], limits["queue"])
     os.environ[ENV] = path
     return folder
+
+
+class _ServerData:
+    """The server's one data process (bjkg.server.sparql.workers.SharedDataProcess), on a
+    Unix socket in the server's private folder (mode 0700), named in the environment the
+    HTTP workers inherit (DATA_ENV), so that every worker's query pool connects to it.
+
+    It is started again if it dies; for ``--empty`` its data is then lost, and the log says
+    so. On SIGHUP (granian's reload: docs/deploy.md switches a symlink to a new build, then
+    sends it) a build's server starts a new data process on the build the settings name now,
+    before granian starts the new workers, and ends the old one once the old workers have
+    ended (or after `grace` seconds); an in-memory dataset keeps its data process."""
+
+    def __init__(self, resolved: Mapping[str, Any], folder: str, grace: float) -> None:
+        self.resolved = resolved
+        self.folder = folder
+        self.grace = grace
+        self.current = None
+        self.retiring: list = []
+        self._count = 0
+
+    def start(self) -> bool:
+        """Start the data process; False when the settings need none (a remote store)."""
+        self.current = self._new()
+        return self.current is not None
+
+    def _new(self):
+        import os
+
+        from bjkg.server.sparql.workers import DATA_ENV, SharedDataProcess, StoreUnavailable
+        from bjkg.server.web.extension import data_process_spec
+
+        spec = data_process_spec(self.resolved)
+        if spec is None:
+            return None
+        self._count += 1
+        data = SharedDataProcess(spec, os.path.join(self.folder, f"data-{self._count}"),
+                                 on_exit=self._on_exit, on_fatal=self._on_fatal)
+        try:
+            data.start()
+        except StoreUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        os.environ[DATA_ENV] = data.path
+        return data
+
+    def reload(self) -> None:
+        """granian's reload hook, run before it starts the new workers."""
+        if self.current is None or self.resolved["EMPTY"]:
+            return
+        try:
+            fresh = self._new()
+        except click.ClickException as exc:
+            click.echo(f"bjkg: ERROR: no new data process on reload ({exc.message}); the old one serves on",
+                       err=True)
+            return
+        old, self.current = self.current, fresh
+        self.retiring.append(old)
+        old.retire(self.grace)
+
+    def stop(self) -> None:
+        for data in [self.current, *self.retiring]:
+            if data is not None:
+                data.stop()
+
+    def _on_exit(self, status: int) -> None:
+        how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+        if self.resolved["EMPTY"]:
+            click.echo(f"bjkg: ERROR: the data process of the in-memory dataset ended ({how}): the data "
+                       "written to it is LOST; starting a new, empty one", err=True)
+        else:
+            click.echo(f"bjkg: ERROR: the data process ended ({how}); starting a new one "
+                       "(queries meanwhile get 503)", err=True)
+
+    @staticmethod
+    def _on_fatal(message: str) -> None:
+        click.echo(f"bjkg: ERROR: the data process cannot serve queries: {message}", err=True)
 
 
 def _raise_descriptor_limit() -> None:
@@ -297,10 +383,15 @@ def _warm(app):
 
     from bjkg.server.core.prepared import STATE_ENV
 
+    from bjkg.server.sparql.workers import StoreUnavailable
+
     store = app.extensions["bjkg"].store
     start = getattr(store, "start", None) or getattr(getattr(store, "pool", None), "start", None)
     if start is not None:
-        start()
+        try:
+            start()
+        except StoreUnavailable as exc:  # e.g. the data process being restarted: the next query connects
+            click.echo(f"bjkg: this worker's queries wait for the store ({exc})", err=True)
     state = os.environ.get(STATE_ENV)
     prepared = getattr(store, "manifest", None) is not None and not getattr(store, "writable", False)
     if state and prepared and hasattr(store, "prepared_pending"):

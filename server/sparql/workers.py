@@ -421,6 +421,7 @@ class _DataServer:
         self.generation = _Generation.create()
         self.selector = selectors.DefaultSelector()
         self.evaluators: dict[socket.socket, dict[int, int]] = {}  # connection -> {pidfd: pid}
+        self.retiring = False  # told to end once no pool is connected
         if listener is not None:
             self.selector.register(listener, selectors.EVENT_READ, ("accept", None))
         self._add(owner)
@@ -477,6 +478,11 @@ class _DataServer:
                 pass
             self.selector.unregister(pidfd)
             os.close(pidfd)
+        self._end_if_retired()
+
+    def _end_if_retired(self) -> None:
+        if self.retiring and all(conn is self.owner for conn in self.evaluators):
+            os._exit(0)
 
     def _forget(self, conn: socket.socket, pidfd: int) -> None:
         self.selector.unregister(pidfd)
@@ -494,6 +500,10 @@ class _DataServer:
         try:
             if message[0] == "fork":
                 self._fork(conn)
+                return
+            if message[0] == "retire" and conn is self.owner:  # a reload: end with the last pool
+                self.retiring = True
+                self._end_if_retired()
                 return
             try:
                 result = _write(self.store, message)
@@ -1118,6 +1128,18 @@ class SharedDataProcess:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait()
+
+    def retire(self, grace: float) -> None:
+        """Let it end once every pool has closed its connection (the HTTP workers of before
+        a reload have ended), or after `grace` seconds; it is not started again."""
+        self._stopping.set()
+        try:
+            _send(self._owner, ("retire",))
+        except (OSError, AttributeError):
+            pass
+        timer = threading.Timer(grace, self.stop)
+        timer.daemon = True
+        timer.start()
 
     def stop(self) -> None:
         """End the data process (its evaluators die with it) and remove its socket."""
