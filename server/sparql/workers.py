@@ -510,6 +510,9 @@ class _DataServer:
             except QueryFailed as exc:
                 _send(conn, ("failed", exc.status, exc.message, self.generation.value))
                 return
+            except Exception as exc:  # noqa: BLE001 - the data process holds --empty's data: it stays
+                _send(conn, ("failed", 500, f"The write could not be applied: {exc}", self.generation.value))
+                return
             if message[0] not in ("graphs", "exists"):
                 self.generation.value += 1  # before the answer: a query after the write never sees older data
             _send(conn, ("done", result, self.generation.value))
@@ -517,12 +520,20 @@ class _DataServer:
             self._close(conn)
 
     def _fork(self, conn: socket.socket) -> None:
-        ours, theirs = socket.socketpair()
-        for end in (ours, theirs):  # an answer of a few MB passes in a few wake-ups, not hundreds
-            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
-            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
         generation = self.generation.value
-        pid = os.fork()
+        ours = theirs = None
+        try:
+            ours, theirs = socket.socketpair()
+            for end in (ours, theirs):  # an answer of a few MB passes in a few wake-ups, not hundreds
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+            pid = os.fork()
+        except OSError as exc:  # out of processes or descriptors: this query gets 503, the rest goes on
+            for end in (ours, theirs):
+                if end is not None:
+                    end.close()
+            _send(conn, ("failed", 503, f"no evaluator could be started ({exc})", generation))
+            return
         if pid == 0:
             try:
                 theirs.close()
@@ -533,7 +544,7 @@ class _DataServer:
         ours.close()
         try:
             pidfd = os.pidfd_open(pid)
-        except OSError:  # it has already ended
+        except (OSError, AttributeError):  # it has already ended (or no pidfds: its timer is the guard)
             pidfd = None
         if pidfd is not None:
             self.evaluators[conn][pidfd] = pid
@@ -832,7 +843,10 @@ class QueryWorkerPool:
         return reply
 
     def _fork(self) -> _Evaluator:
-        (_, pid, generation), fds = self._call(("fork",), with_fds=True)
+        reply, fds = self._call(("fork",), with_fds=True)
+        if reply[0] != "forked":
+            raise StoreUnavailable(reply[2])
+        _, pid, generation = reply
         with self._idle_cond:
             self._evaluators += 1
         return _Evaluator(pid, Connection(fds[0]), generation, self._link)
