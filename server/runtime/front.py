@@ -368,11 +368,31 @@ async def _problem(send, status: int, message: str, *, retry_after: int | None =
 
 # ------------------------------------------------------------------ granian's factory
 
+def _end_with_the_server(server_pid: str | None) -> None:
+    """Have the kernel stop this HTTP worker (SIGTERM: granian's own way to stop one) when
+    the `bjkg serve` process that forked it dies, however it dies. A worker left behind by a
+    SIGKILLed server would go on holding the port — its SO_REUSEPORT socket shares the
+    connections of a server started again on it — and answer every query with 503, its
+    data process gone with the server. If the server is already gone, stop now."""
+    import ctypes
+    import signal
+
+    if not server_pid:
+        return
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(server_pid):  # it died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def application():
     """Called by granian in each worker process: the Flask app, warmed, behind the front."""
     from bjkg.server.app import create_app
-    from bjkg.server.runtime.serve import SETTINGS_ENV, _warm, lanes
+    from bjkg.server.runtime.serve import SERVER_PID_ENV, SETTINGS_ENV, _warm, lanes
 
+    _end_with_the_server(os.environ.get(SERVER_PID_ENV))
     overrides = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
     app = _warm(create_app(overrides))
     query_threads, page_threads = lanes(app.config)

@@ -126,6 +126,7 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
 
+    os.environ[SERVER_PID_ENV] = str(os.getpid())
     os.environ[SETTINGS_ENV] = json.dumps(
         {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))})
     _raise_descriptor_limit()
@@ -332,6 +333,7 @@ def _write_state(path: str, text: str) -> None:
 
 
 SETTINGS_ENV = "BJKG_SERVE_OVERRIDES"  # the settings `bjkg serve` resolved, for each HTTP worker
+SERVER_PID_ENV = "BJKG_SERVE_PID"  # the process of `bjkg serve` (granian's main), which forks the HTTP workers
 
 
 def workers_for(resolved: Mapping[str, Any], workers: int | None = None) -> int:

@@ -113,11 +113,16 @@ def test_one_data_process_serves_every_http_worker(tiny_build):
         [again] = data_processes(server)
         assert again.pid != data.pid
 
+        workers = [p.pid for p in http_workers(server)]
         os.kill(server.process.pid, signal.SIGKILL)  # no `finally` runs: PR_SET_PDEATHSIG
         assert wait_for(lambda: not again.is_running() or again.status() == psutil.STATUS_ZOMBIE, 5)
+        # nor do the HTTP workers: none is left holding the port and answering 503
+        assert wait_for(lambda: gone(workers), 15), "granian's HTTP workers outlived a SIGKILLed server"
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
     finally:
         stop_server(server)
-        try:  # granian's HTTP workers outlive a SIGKILLed main process: end its session's rest
+        try:  # should anything of the session be left, it must not outlive the test
             os.killpg(server.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
