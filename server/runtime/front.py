@@ -369,22 +369,25 @@ async def _problem(send, status: int, message: str, *, retry_after: int | None =
 # ------------------------------------------------------------------ granian's factory
 
 def _end_with_the_server(server_pid: str | None) -> None:
-    """Have the kernel stop this HTTP worker (SIGTERM: granian's own way to stop one) when
-    the `bjkg serve` process that forked it dies, however it dies. A worker left behind by a
-    SIGKILLed server would go on holding the port — its SO_REUSEPORT socket shares the
-    connections of a server started again on it — and answer every query with 503, its
-    data process gone with the server. If the server is already gone, stop now."""
+    """Have the kernel kill this HTTP worker when the `bjkg serve` process that forked it
+    dies, however it dies. A worker left behind by a SIGKILLed server would go on holding
+    the port — its SO_REUSEPORT socket shares the connections of a server started again on
+    it — and answer every query with 503, its data process gone with the server. SIGKILL,
+    not granian's SIGTERM: a graceful stop waits on connections and on the pool's data
+    process, which died with the server (with SIGTERM, a loaded CI run still had the
+    workers 15 s later). If the server is already gone, die now. (A normal stop never
+    comes here: granian stops its workers before it exits.)"""
     import ctypes
     import signal
 
     if not server_pid:
         return
     try:
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
     if os.getppid() != int(server_pid):  # it died before the line above
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def application():
