@@ -37,7 +37,6 @@ import json
 import mmap
 import re
 import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,7 +45,7 @@ from typing import Callable
 import pyoxigraph as ox
 
 from bjkg.graph.build import (FORMAT_VERSION, BuildError, _class_counts, _cycle_collector_paused,
-                              _swap_into_place, build_inputs, read_inputs, write_inputs)
+                              build_inputs, read_inputs, staged, write_inputs)
 from bjkg.graph.datasets.manifest import GRAPH_PREFIX, LINKS_PREFIX, read_manifest
 from bjkg.graph.datasets.read import (ExternalError, ExternalResult, describe, link_external,
                                      read_external)
@@ -94,18 +93,13 @@ def append_dataset(root: Path, out: Path, sources: Path, base: str, manifest: Pa
     if any(g in built["graphs"] for g in (dataset.graph_iri(base), dataset.links_graph_iri(base))):
         log("full rebuild: the dataset's graph is already in the build")
         return None
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    try:
+    with staged(out) as staging:
         with _cycle_collector_paused():  # a million short-lived objects: 2.5x faster without it
-            summary = _write(root, out, staging, base, built, dataset, sources, manifest, log,
-                             progress)
+            summary = _write(root, out, staging.folder, base, built, dataset, sources, manifest,
+                             log, progress)
         if summary is None:
-            shutil.rmtree(staging, ignore_errors=True)
+            staging.abandon()
             return None
-        _swap_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log(f"wrote {out} ({time.perf_counter() - started:.1f}s)")
     return summary
 

@@ -513,18 +513,42 @@ def build_dataset(root: Path, out: Path, sources: Path, base: str | None = None,
         compiled = compile_dataset(root, sources, base, log, external_manifest=external_manifest,
                                    progress=progress)
         out = out.resolve()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-        try:
-            manifest = write_artifact(compiled, staging)
-            write_inputs(staging, build_inputs(root, sources, compiled.base,
-                                               external_manifest or root / MANIFEST))
-            _swap_into_place(staging, out)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        with staged(out) as staging:
+            manifest = write_artifact(compiled, staging.folder)
+            write_inputs(staging.folder, build_inputs(root, sources, compiled.base,
+                                                      external_manifest or root / MANIFEST))
     log(f"wrote {out}")
     return manifest
+
+
+@dataclass
+class Staging:
+    """A new folder beside the build being written (`staged`); `abandon()` to keep the
+    build as it is."""
+
+    folder: Path
+    abandoned: bool = False
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+
+@contextmanager
+def staged(out: Path):
+    """A new, empty sibling folder of `out` to write a build into: swapped into place when
+    the block ends (`_swap_into_place`), removed when it raises or is abandoned — so a
+    failed build, full or incremental (bjkg.graph.append), never replaces a good one."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Staging(Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent)))
+    try:
+        yield staging
+        if not staging.abandoned:
+            _swap_into_place(staging.folder, out)
+            return
+    except BaseException:
+        shutil.rmtree(staging.folder, ignore_errors=True)
+        raise
+    shutil.rmtree(staging.folder, ignore_errors=True)
 
 
 def build_inputs(root: Path, sources: Path, base: str, manifest: Path) -> dict[str, str]:
