@@ -25,11 +25,24 @@ def built(tmp_path_factory, sources) -> Path:
     return out
 
 
+def copy_checkout(root: Path) -> Path:
+    """Copy ontology/, shapes/ and graph/'s data (no code) into `root`; returns `root`."""
+    for name in ("ontology", "shapes"):
+        shutil.copytree(ROOT / name, root / name)
+    shutil.copytree(ROOT / "graph", root / "graph",
+                    ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return root
+
+
+def copy_workspace(built: Path, root: Path) -> tuple[Path, Path]:
+    """A writable checkout copy in `root` with a copy of the build `built` as its _build."""
+    copy_checkout(root)
+    out = root / "_build"
+    shutil.copytree(built, out)
+    return root, out
+
+
 @pytest.fixture
 def repo_copy(tmp_path) -> Path:
     """A writable copy of ontology/, shapes/ and graph/ records, for breaking things."""
-    for name in ("ontology", "shapes"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "graph", tmp_path / "graph",
-                    ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    return tmp_path
+    return copy_checkout(tmp_path)

@@ -17,7 +17,7 @@ from bjkg.graph.load import load_files
 from bjkg.graph.datasets.manifest import ManifestError, read_manifest
 from bjkg.graph.datasets.rdf_input import RdfInputError, read_quads
 
-from .conftest import ROOT
+from .conftest import ROOT, copy_workspace
 
 BASE = "https://w3id.org/bjkg/"
 DIVISIONS = f"{BASE}graph/external/cpca-divisions"
@@ -327,13 +327,7 @@ def test_points_are_geosparql_wkt(store):
 @pytest.fixture(scope="module")
 def workspace(built, tmp_path_factory):
     """A writable checkout copy with a build of it (a copy of the session's real build)."""
-    root = tmp_path_factory.mktemp("load")
-    for name in ("ontology", "shapes"):
-        shutil.copytree(ROOT / name, root / name)
-    shutil.copytree(ROOT / "graph", root / "graph", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    out = root / "_build"
-    shutil.copytree(built, out)
-    return root, out
+    return copy_workspace(built, tmp_path_factory.mktemp("load"))
 
 
 def _snapshot(root: Path, out: Path) -> dict:

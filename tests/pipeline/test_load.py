@@ -3,7 +3,6 @@ same files as a full `bjkg build` from the same manifest; atomic on failure eith
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -12,7 +11,7 @@ import pytest
 from bjkg.graph.build import INPUTS_FILE, BuildError, build_dataset
 from bjkg.graph.load import load_files
 
-from .conftest import ROOT
+from .conftest import copy_workspace
 
 BASE = "https://w3id.org/bjkg/"
 FILES = ("bjkg.trig", "bjkg.nq", "bjkg.jsonld", "build.json", "shapes.ttl", "validation.ttl",
@@ -30,13 +29,7 @@ EXTRA = ('<http://example.org/a> <http://www.w3.org/2000/01/rdf-schema#label> "ç
 @pytest.fixture
 def workspace(built, tmp_path):
     """A writable checkout copy with a copy of the session's real build of it."""
-    root = tmp_path / "root"
-    for name in ("ontology", "shapes"):
-        shutil.copytree(ROOT / name, root / name)
-    shutil.copytree(ROOT / "graph", root / "graph", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    out = root / "_build"
-    shutil.copytree(built, out)
-    return root, out
+    return copy_workspace(built, tmp_path / "root")
 
 
 def _quads(folder: Path) -> set[str]:
