@@ -90,18 +90,25 @@ def _federate(text: str, analysis: Analysis) -> str:
 
 
 def _query(operation: Operation) -> Response:
+    arguments = query_arguments(operation, request.headers.get("Accept"))
+    return answer_response(get_store().query(**arguments))
+
+
+def query_arguments(operation: Operation, accept: str | None) -> dict:
+    """What the store's `query` is called with for the query `operation` under `accept`
+    (the lexical checks and the negotiation done: HTTPProblem otherwise). Needs an app
+    context only, not a request: the HTTP front's query lane calls it too."""
     analysis = _analyse(operation.text)
     if analysis.form == "UPDATE":
         raise bad_request("This is a SPARQL Update, not a query: POST it as the form field `update` "
                           "or with Content-Type: application/sparql-update.")
     _refuse_outbound(analysis)
-    accept = request.headers.get("Accept")
     fmt = _negotiate(analysis.form, accept, operation.formats)
     results = fmt if fmt.kind == "results" else _fallback(RESULT_FORMATS, accept)
     graph = fmt if fmt.kind == "rdf" else _fallback(RDF_FORMATS, accept)
     store = get_store()
-    answer = store.query(
-        _federate(operation.text, analysis),
+    return dict(
+        sparql=_federate(operation.text, analysis),
         dataset=Dataset(operation.default_graphs, operation.named_graphs) if operation.has_dataset else None,
         base_iri=current_app.config["BASE_IRI"],
         results_format=results.media_type, graph_format=graph.media_type,
@@ -109,10 +116,13 @@ def _query(operation: Operation) -> Response:
         prefixes=prefixes() if graph.media_type in _PREFIXED_FORMATS else None,
         **({"analysis": analysis} if getattr(store, "takes_analysis", False) else {}),
     )
+
+
+def answer_response(answer) -> Response:
+    """The response of a query's answer (no Flask request needed)."""
     # a long answer is streamed as the engine writes it (`answer.chunks`); if the time limit
     # passes meanwhile, the connection is dropped before the last chunk: never a cut answer
-    body = answer.content()
-    response = Response(body, content_type=response_mimetype(_BY_MEDIA_TYPE[answer.media_type]))
+    response = Response(answer.content(), content_type=response_mimetype(_BY_MEDIA_TYPE[answer.media_type]))
     response.vary.add("Accept")
     return response
 

@@ -134,56 +134,49 @@ def get_manifest(app: Flask | None = None) -> dict[str, Any] | None:
 
 
 def _register_error_translation(app: Flask) -> None:
-    def problem(exc: HTTPProblem):
-        return render_problem(exc)
+    def translated(exc: Exception):
+        return render_problem(store_problem(app, exc))
 
-    def on_failed(exc: QueryFailed):
-        return problem(HTTPProblem(exc.status, _local_paths_hidden(app, exc.message)))
+    for kind in (QueryFailed, QueryTimedOut, Refused, ClientShareExceeded, ClientGone, WorkerCrashed,
+                 StoreUnavailable, ReadOnly):
+        app.register_error_handler(kind, translated)
 
-    def on_timeout(exc: QueryTimedOut):
-        return problem(timeout_problem(app.config["QUERY_TIMEOUT"]))
 
-    def on_busy(exc: Refused):
+def store_problem(app: Flask, exc: Exception) -> HTTPProblem | None:
+    """The HTTP problem an error of the store layer means (None for any other exception):
+    one translation for the Flask views and for the HTTP front's query lane."""
+    if isinstance(exc, QueryFailed):
+        return HTTPProblem(exc.status, _local_paths_hidden(app, exc.message))
+    if isinstance(exc, QueryTimedOut):
+        return timeout_problem(app.config["QUERY_TIMEOUT"])
+    if isinstance(exc, ClientShareExceeded):
+        return HTTPProblem(429, (
+            "You already have as many queries running and waiting as one client may (setting "
+            "QUERY_CLIENT_SLOTS); wait for them to finish, then retry."),
+            headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, Refused):
         if isinstance(exc, QueueFull):
             message = ("Every query slot is taken and the queue is full (settings QUERY_WORKERS, "
                        "QUERY_QUEUE); please try again shortly.")
         else:
             message = ("No query slot became free within the time limit (setting QUERY_TIMEOUT, "
                        "counted from the request's arrival); please try again shortly.")
-        return problem(service_unavailable(message, retry_after=exc.retry_after))
-
-    def on_share(exc: ClientShareExceeded):
-        return problem(HTTPProblem(429, (
-            "You already have as many queries running and waiting as one client may (setting "
-            "QUERY_CLIENT_SLOTS); wait for them to finish, then retry."),
-            headers={"Retry-After": str(exc.retry_after)}))
-
-    def on_gone(exc: ClientGone):
-        return problem(HTTPProblem(503, "The client closed the connection; the query was cancelled."))
-
-    def on_crash(exc: WorkerCrashed):
-        return problem(service_unavailable(
+        return service_unavailable(message, retry_after=exc.retry_after)
+    if isinstance(exc, ClientGone):
+        return HTTPProblem(503, "The client closed the connection; the query was cancelled.")
+    if isinstance(exc, WorkerCrashed):
+        return service_unavailable(
             "The process evaluating this query died — most likely it needed more memory than "
             f"one query may take ({app.config['QUERY_MEMORY_MB']} MB, setting QUERY_MEMORY_MB). "
             "It has been replaced; make the query more selective (LIMIT, fewer unbound "
-            "patterns, no huge GROUP_CONCAT).", retry_after=5))
-
-    def on_unavailable(exc: StoreUnavailable):
+            "patterns, no huge GROUP_CONCAT).", retry_after=5)
+    if isinstance(exc, StoreUnavailable):
         app.logger.error("store unavailable: %s", exc)  # the log keeps the full text
-        return problem(service_unavailable(f"The store is unavailable: {_local_paths_hidden(app, str(exc))}",
-                                           retry_after=10))
-
-    def on_read_only(exc: ReadOnly):
-        return problem(forbidden(f"This server is read-only ({exc})."))
-
-    app.register_error_handler(QueryFailed, on_failed)
-    app.register_error_handler(QueryTimedOut, on_timeout)
-    app.register_error_handler(Refused, on_busy)
-    app.register_error_handler(ClientShareExceeded, on_share)
-    app.register_error_handler(ClientGone, on_gone)
-    app.register_error_handler(WorkerCrashed, on_crash)
-    app.register_error_handler(StoreUnavailable, on_unavailable)
-    app.register_error_handler(ReadOnly, on_read_only)
+        return service_unavailable(f"The store is unavailable: {_local_paths_hidden(app, str(exc))}",
+                                   retry_after=10)
+    if isinstance(exc, ReadOnly):
+        return forbidden(f"This server is read-only ({exc}).")
+    return None
 
 
 def timeout_problem(seconds: float) -> HTTPProblem:

@@ -33,14 +33,19 @@ def init_app(app: Flask) -> None:
 
 def _etag() -> str | None:
     """The validator for the current GET, or None when the answer may change."""
-    if request.method not in ("GET", "HEAD") or request.endpoint in (None, "static"):
+    if request.endpoint in (None, "static"):
         return None
-    build_hash = get_state().build_hash
-    if not build_hash:
+    return etag_for(request, current_app.config, get_state().build_hash)
+
+
+def etag_for(req, config, build_hash: str | None) -> str | None:
+    """The validator of a GET or HEAD `req` (a Werkzeug request) for the build `build_hash`;
+    None for other methods, or when the answer may change (no build hash: --empty)."""
+    if req.method not in ("GET", "HEAD") or not build_hash:
         return None
     # PUBLIC_URL is in every absolute link an answer holds: a new one is a new answer
-    basis = "\n".join([request.full_path, current_app.config.get("PUBLIC_URL") or "",
-                        *(request.headers.get(h, "") for h in _VARY_INPUTS)])
+    basis = "\n".join([req.full_path, config.get("PUBLIC_URL") or "",
+                        *(req.headers.get(h, "") for h in _VARY_INPUTS)])
     digest = hashlib.sha256(basis.encode("utf-8")).hexdigest()[:20]
     return f"{build_hash[:16]}-{digest}"
 
@@ -50,32 +55,38 @@ def _not_modified():
     if tag is not None and request.if_none_match.contains_weak(tag):
         response = Response(status=304)
         response.set_etag(tag, weak=True)
-        _cache_control(response)
+        _cache_control(response, current_app.config)
         return response
     return None
 
 
 def _add_headers(response: Response) -> Response:
+    tag = g.bjkg_etag if "bjkg_etag" in g else _etag()
+    return add_headers(response, request, current_app.config, tag)
+
+
+def add_headers(response, req, config, tag: str | None):
+    """The headers every response gets (security, CORS, and for a 200 with validator `tag`
+    its ETag and Cache-Control), for the request `req`: Flask's after_request, and the HTTP
+    front's query lane, which answers without Flask."""
     security_headers(response)
-    origin = current_app.config.get("CORS_ORIGIN")
+    origin = config.get("CORS_ORIGIN")
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = _EXPOSE
-        if request.method == "OPTIONS":
+        if req.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
             response.headers["Access-Control-Max-Age"] = "86400"
         if origin != "*":
             response.vary.add("Origin")
-    if response.status_code == 200 and "ETag" not in response.headers:
-        tag = g.bjkg_etag if "bjkg_etag" in g else _etag()
-        if tag is not None:
-            response.set_etag(tag, weak=True)
-            if "Cache-Control" not in response.headers:
-                _cache_control(response)
+    if response.status_code == 200 and "ETag" not in response.headers and tag is not None:
+        response.set_etag(tag, weak=True)
+        if "Cache-Control" not in response.headers:
+            _cache_control(response, config)
     return response
 
 
-def _cache_control(response: Response) -> None:
-    max_age = int(current_app.config.get("CACHE_MAX_AGE", 0))
+def _cache_control(response: Response, config) -> None:
+    max_age = int(config.get("CACHE_MAX_AGE", 0))
     response.headers["Cache-Control"] = f"public, max-age={max_age}" if max_age > 0 else "no-cache"

@@ -15,8 +15,10 @@ _FALLBACK_ERROR_PAGE = """<!doctype html>
 """
 
 
-def render_problem(problem: HTTPProblem):
-    """One response for one problem, in the representation the client prefers.
+def render_problem(problem: HTTPProblem, accept: str | None = None):
+    """One response for one problem, in the representation the client prefers (its Accept
+    header: the current request's unless `accept` is given, as the HTTP front's query lane
+    does, which answers without a Flask request).
 
     Browsers (which put text/html first) get a page — the `error.html` template when the
     HTML side provides one, else a minimal escaped page; clients that prefer text/plain get
@@ -25,7 +27,9 @@ def render_problem(problem: HTTPProblem):
     from flask import Response, json, render_template, render_template_string, request
     from jinja2 import TemplateNotFound
 
-    kind = choose(request.headers.get("Accept"), _ERROR_TYPES, default="application/json")
+    if accept is None:
+        accept = request.headers.get("Accept")
+    kind = choose(accept, _ERROR_TYPES, default="application/json")
     if kind == "text/html":
         context = {"status": problem.status, "title": problem.title, "message": problem.message}
         try:
@@ -52,10 +56,7 @@ def init_app(app) -> None:
     from werkzeug.exceptions import HTTPException, InternalServerError
 
     def on_problem(problem: HTTPProblem):
-        if problem.status == 503 and "Retry-After" in problem.headers:  # busy or preparing: expected
-            app.logger.warning("%s %s: %s", problem.status, problem.title, problem.message)
-        elif problem.status >= 500:
-            app.logger.error("%s %s: %s", problem.status, problem.title, problem.message)
+        log_problem(app, problem)
         return render_problem(problem)
 
     def on_http_exception(exc: HTTPException):
@@ -81,6 +82,15 @@ def init_app(app) -> None:
 
     app.register_error_handler(HTTPProblem, on_problem)
     app.register_error_handler(HTTPException, on_http_exception)
+
+
+def log_problem(app, problem: HTTPProblem) -> None:
+    """Server-side problems go to the log: 503 with Retry-After (busy or preparing: expected)
+    as a warning, any other 5xx as an error."""
+    if problem.status == 503 and "Retry-After" in problem.headers:
+        app.logger.warning("%s %s: %s", problem.status, problem.title, problem.message)
+    elif problem.status >= 500:
+        app.logger.error("%s %s: %s", problem.status, problem.title, problem.message)
 
 
 def _request_method() -> str:
