@@ -197,18 +197,31 @@ class SharedAdmission:
         with self._locked():
             return sum(1 for _, state, _, _ in self._entries() if state == _RUNNING)
 
+    def enter_now(self, client: str) -> int | None:
+        """A slot at once, as `enter` would give it without waiting, or None (the caller
+        then calls `enter`, which queues, refuses or admits by the same rules)."""
+        key = _key(client)
+        with self._locked():
+            return self._enter_at_once(self._entries(), key)
+
+    def _enter_at_once(self, entries, key: int) -> int | None:
+        running = sum(1 for _, s, _, _ in entries if s == _RUNNING)
+        if running >= self.slots:
+            entries = self._reap(entries)
+        index = self._admit_now(entries, key)
+        if index is not None:
+            self._set(index, os.getpid(), _RUNNING, 0, key)
+        return index
+
     def enter(self, client: str, deadline: float, gone: threading.Event | None):
         key = _key(client)
         pid = os.getpid()
         with self._locked():
             entries = self._entries()
-            running = sum(1 for _, s, _, _ in entries if s == _RUNNING)
-            if running >= self.slots:
-                entries = self._reap(entries)
-            index = self._admit_now(entries, key)
+            index = self._enter_at_once(entries, key)
             if index is not None:
-                self._set(index, pid, _RUNNING, 0, key)
                 return index
+            entries = self._entries()
             waiting = [e for e in entries if e[1] == _WAITING]
             if len(waiting) >= self.queue:
                 entries = self._reap(entries, force=True)

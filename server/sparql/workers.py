@@ -96,6 +96,12 @@ EVALUATOR_NICE = 10  # a query running longer than _DEMOTE_AFTER yields the CPU 
 _DEMOTE_AFTER = 0.5  # seconds
 
 
+class WouldWait(Exception):
+    """`QueryWorkerPool.run_async` cannot start the query at once (no free slot, no idle
+    evaluator, no data process yet): nothing has happened, and the caller takes the threaded
+    path (`run`), which waits, queues or refuses by the same rules."""
+
+
 class WorkerCrashed(Exception):
     """The evaluator died while answering (e.g. past QUERY_MEMORY_MB); it has been replaced."""
 
@@ -883,6 +889,17 @@ class QueryWorkerPool:
             self._idle.append(evaluator)
             self._idle_cond.notify()
 
+    def _take_now(self) -> _Evaluator | None:
+        """An idle evaluator that is not stale, at once, or None."""
+        while True:
+            with self._idle_cond:
+                if not self._idle:
+                    return None
+                evaluator = self._idle.pop()
+                if not self._stale(evaluator):
+                    return evaluator
+            self._end(evaluator)  # from before a write: end it and look again
+
     def _take(self, deadline: float, gone: threading.Event | None) -> _Evaluator:
         """An idle evaluator that is not stale, or a new one while fewer than `size` exist
         (they are forked as the load needs them: most servers never need every slot)."""
@@ -947,6 +964,130 @@ class QueryWorkerPool:
             if not handed:
                 release()
 
+    async def run_async(self, request: QueryRequest, timeout: float, context: RequestContext,
+                        hung_up) -> QueryAnswer:
+        """`run` on the HTTP front's event loop, for a query that can start at once: a free
+        slot and an idle evaluator now, else WouldWait before anything happened (the caller
+        then calls `run` in a thread). The wait for the evaluator's answer holds no thread:
+        the loop watches its socket, the deadline and `hung_up` (a future the front sets
+        when the client hangs up) — the same rules as `_wait`. A long answer that the
+        evaluator starts to stream is passed on by a thread, as `run` does."""
+        if not self._started or self._closed:
+            raise WouldWait()
+        payload = bytes(ForkingPickler.dumps(request))
+        deadline = context.arrived + timeout
+        if deadline <= time.monotonic():
+            raise QueryTimedOut()
+        if self._data_gone():
+            raise WouldWait()  # `run` connects again
+        token = self.admission.enter_now(context.client)
+        if token is None:
+            raise WouldWait()
+        evaluator = self._take_now()
+        if evaluator is None:
+            evaluator = await self._fork_now()  # in a thread: the data process answers in a few ms
+            if evaluator is None:
+                self.admission.leave(token)
+                raise WouldWait()
+        released = threading.Lock()
+
+        def release() -> None:
+            if released.acquire(blocking=False):
+                self.admission.leave(token)
+
+        handed = False
+        try:
+            try:
+                evaluator.busy_since = time.monotonic()
+                evaluator.conn.send_bytes(_REMAINING.pack(deadline - evaluator.busy_since) + payload)
+                message = await self._wait_async(evaluator, deadline, context.gone, hung_up)
+            except _Answered as answered:
+                self._put_back(evaluator)
+                raise answered.error from None
+            except (EOFError, OSError):
+                self._replace(evaluator)
+                raise self._crashed() from None
+            except BaseException:
+                self._replace(evaluator)
+                raise
+            if message[0] == "ok":
+                self._put_back(evaluator)
+                return message[1]
+            handed = True  # ("answer", QueryAnswer): the rest comes as the engine writes it
+            import asyncio
+
+            return await asyncio.get_running_loop().run_in_executor(
+                None, self._stream, evaluator, message[1], deadline, context.gone, release)
+        finally:
+            if not handed:
+                release()
+
+    async def _fork_now(self) -> _Evaluator | None:
+        """A new evaluator while fewer than `size` exist (as `_take` forks them), or None."""
+        import asyncio
+
+        with self._idle_cond:
+            if self._evaluators >= self.size:
+                return None
+            self._evaluators += 1  # reserved: _fork counts it again
+        forked = asyncio.get_running_loop().run_in_executor(None, self._fork)
+        try:
+            return await asyncio.shield(forked)
+        except asyncio.CancelledError:  # the request is gone: the evaluator goes to the idle ones
+            forked.add_done_callback(lambda done: done.exception() or self._put_back(done.result()))
+            raise
+        except Exception:  # noqa: BLE001 - no data process: `run` reports it
+            return None
+        finally:
+            with self._idle_cond:
+                self._evaluators -= 1
+
+    async def _wait_async(self, evaluator: _Evaluator, deadline: float, gone: threading.Event | None,
+                          hung_up):
+        """`_wait` on the event loop: the evaluator's next message, or QueryTimedOut at the
+        deadline, ClientGone when the client hangs up (both end the evaluator: the caller
+        replaces it); the evaluator is demoted after _DEMOTE_AFTER seconds. One future is
+        woken by whichever comes first: the socket readable, a timer, the hang-up."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        fd = evaluator.conn.fileno()
+        readable = False
+        woken = None
+
+        def wake(*_) -> None:
+            if woken is not None and not woken.done():
+                woken.set_result(None)
+
+        def ready() -> None:
+            nonlocal readable
+            readable = True
+            wake()
+
+        loop.add_reader(fd, ready)
+        hung_up.add_done_callback(wake)
+        try:
+            while not readable:
+                now = time.monotonic()
+                if now >= deadline:
+                    raise QueryTimedOut()
+                if (gone is not None and gone.is_set()) or hung_up.done():
+                    raise ClientGone()
+                wake_at = deadline if evaluator.demoted else min(deadline, evaluator.busy_since + _DEMOTE_AFTER)
+                woken = loop.create_future()
+                timer = loop.call_later(max(0.0, wake_at - now), wake)
+                try:
+                    await woken
+                finally:
+                    timer.cancel()
+                if not evaluator.demoted and time.monotonic() - evaluator.busy_since > _DEMOTE_AFTER:
+                    _demote(evaluator)
+        finally:
+            hung_up.remove_done_callback(wake)
+            loop.remove_reader(fd)
+            os.set_blocking(fd, True)  # a loop may have made it non-blocking; the message is read whole
+        return self._received(evaluator)
+
     def _wait(self, evaluator: _Evaluator, deadline: float, gone: threading.Event | None,
               cancelled: threading.Event | None = None):
         """The evaluator's next message; ends it and raises at the deadline (QueryTimedOut),
@@ -960,6 +1101,12 @@ class QueryWorkerPool:
                 raise ClientGone()
             if cancelled is not None and cancelled.is_set():
                 raise _Cancelled()
+        return self._received(evaluator)
+
+    @staticmethod
+    def _received(evaluator: _Evaluator):
+        """The message the evaluator has sent (it writes each in one piece): an error
+        message raised as what it means, else the message."""
         message = evaluator.conn.recv()
         if message[0] == "memory":
             raise WorkerCrashed()

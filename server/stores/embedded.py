@@ -35,7 +35,7 @@ from pyoxigraph import DefaultGraph, NamedNode, Triple
 
 from bjkg.server.sparql.evaluate import QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, evaluate, stream, streamed
 from bjkg.server.stores.integrity import BuildDamaged, BuildNotFound, file_matches, load_manifest  # noqa: F401 (re-exported)
-from bjkg.server.sparql.workers import QueryWorkerPool
+from bjkg.server.sparql.workers import QueryWorkerPool, WouldWait
 
 log = logging.getLogger("bjkg.store")
 
@@ -235,23 +235,60 @@ class BuildStore:
     def query(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
               graph_format=None, max_rows=None, timeout=None, use_union=None,
               prefixes=None, analysis=None) -> QueryAnswer:
+        planned = self._plan(sparql, dataset=dataset, substitutions=substitutions, base_iri=base_iri,
+                             results_format=results_format, graph_format=graph_format,
+                             max_rows=max_rows, use_union=use_union, prefixes=prefixes, analysis=analysis)
+        if isinstance(planned, QueryAnswer):
+            return planned
+        timeout = self.timeout if timeout is None else timeout
+        first, original = planned
+        if original is not None:
+            try:
+                return self._run(first, timeout)
+            except QueryFailed as exc:
+                if exc.status != 400:
+                    raise  # a syntax error is reported against the text as it was sent
+            first = original
+        return self._run(first, timeout)
+
+    async def query_async(self, sparql, *, context, hung_up, timeout=None, **arguments) -> QueryAnswer:
+        """`query` on the HTTP front's event loop (`QueryWorkerPool.run_async`): the same
+        plan and answers; WouldWait when the query cannot start at once (nothing was run:
+        the caller calls `query` in a thread)."""
+        if self.pool is None:
+            raise WouldWait()
+        planned = self._plan(sparql, **arguments)
+        if isinstance(planned, QueryAnswer):
+            return planned
+        timeout = self.timeout if timeout is None else timeout
+        first, original = planned
+        if original is not None:
+            try:
+                return await self.pool.run_async(first, timeout, context, hung_up)
+            except QueryFailed as exc:
+                if exc.status != 400:
+                    raise
+            first = original
+        return await self.pool.run_async(first, timeout, context, hung_up)
+
+    def _plan(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
+              graph_format=None, max_rows=None, use_union=None, prefixes=None,
+              analysis=None) -> QueryAnswer | tuple[QueryRequest, QueryRequest | None]:
+        """How `query` answers: from a prepared table at once (a QueryAnswer), or by an
+        evaluator — the request to run, and the original to run if that one is refused as a
+        syntax error (the string filters' rewrite; None when the request is the original)."""
         request = _request(sparql, dataset=dataset, substitutions=substitutions, base_iri=base_iri,
                            results_format=results_format, graph_format=graph_format,
                            max_rows=max_rows, use_union=use_union, prefixes=prefixes,
                            analysis=analysis, store=self)
-        timeout = self.timeout if timeout is None else timeout
         if dataset is None and request.union_default_graph and not substitutions and results_format:
             answer = self._aggregate_answer(sparql, results_format, request.max_rows)
             if answer is not None:
                 return answer
         rewritten = self._string_filters(sparql) if not substitutions else None
         if rewritten is not None:
-            try:
-                return self._run(dataclasses.replace(request, sparql=rewritten), timeout)
-            except QueryFailed as exc:
-                if exc.status != 400:
-                    raise  # a syntax error is reported against the text as it was sent
-        return self._run(request, timeout)
+            return dataclasses.replace(request, sparql=rewritten), request
+        return request, None
 
     def _run(self, request: QueryRequest, timeout: float) -> QueryAnswer:
         if self.pool is not None:
@@ -387,6 +424,13 @@ class MemoryStore:
                            max_rows=max_rows, use_union=use_union, prefixes=prefixes,
                            analysis=analysis, store=self)
         return self.pool.run(request, self.timeout if timeout is None else timeout)
+
+    async def query_async(self, sparql, *, context, hung_up, timeout=None, **arguments) -> QueryAnswer:
+        """`query` on the HTTP front's event loop (see `BuildStore.query_async`)."""
+        defaults = dict.fromkeys(("dataset", "substitutions", "base_iri", "results_format", "graph_format",
+                                  "max_rows", "use_union"))
+        request = _request(sparql, store=self, **{**defaults, **arguments})
+        return await self.pool.run_async(request, self.timeout if timeout is None else timeout, context, hung_up)
 
     def update(self, sparql, *, base_iri=None) -> None:
         self.pool.write("update", sparql, base_iri)
