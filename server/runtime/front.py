@@ -10,6 +10,8 @@ client got a TCP reset when a runaway's worker was retired. Here
 * `Front` reads the body on the event loop, with BODY_TIMEOUT (then 408) and MAX_BODY_BYTES
   (then 413, before reading it when Content-Length says so): the app only ever sees a
   complete request;
+* a SPARQL query is answered on the loop itself when it can start at once
+  (bjkg.server.runtime.lane: no thread, no Flask request cycle);
 * the app runs in one of two thread pools: the *query lane* (``/sparql``, ``/graph-store``)
   sized to the query slots and queue of bjkg.server.sparql.workers, and the *page lane*
   (everything else, PAGE_THREADS), so heavy SPARQL never takes the threads pages need;
@@ -39,6 +41,7 @@ log = logging.getLogger("bjkg.front")
 QUERY_PATHS = ("/sparql", "/graph-store")
 _PENDING_CHUNKS = 64  # chunks of a streamed answer the app may produce ahead of the client
 _FILE_CHUNK = 256 * 1024
+_WATCH_AFTER = 0.02  # seconds into a request when the front starts to watch for the client hanging up
 
 
 class AnswerBrokenOff(Exception):
@@ -66,8 +69,9 @@ class Front:
     """ASGI application around a WSGI app (the Flask app), with the rules of the module's doc."""
 
     def __init__(self, wsgi_app, *, query_threads: int, page_threads: int, body_timeout: float,
-                 max_body: int, on_shutdown=None) -> None:
+                 max_body: int, on_shutdown=None, lane=None) -> None:
         self.wsgi_app = wsgi_app
+        self.lane = lane  # bjkg.server.runtime.lane.QueryLane: queries answered on the loop
         self.query_threads = query_threads
         self.body_timeout = body_timeout
         self.max_body = max_body
@@ -108,16 +112,46 @@ class Front:
         gone = threading.Event()
         client = (scope.get("client") or ("", 0))[0] or ""
         context = RequestContext(arrived=arrived, client=client, gone=gone)
-        environ = _environ(scope, body)
         loop = asyncio.get_running_loop()
+        hung_up = loop.create_future()
+        watchers: list[asyncio.Future] = []
+        # most answers are written within milliseconds: the hang-up watch (an await on
+        # granian's receive, ≈10 % of an HTTP process's time when started for each request)
+        # begins only for an answer that takes longer; a client that left before is seen then
+        watch = loop.call_later(_WATCH_AFTER, lambda: watchers.append(
+            asyncio.ensure_future(_watch_hang_up(receive, gone, hung_up))))
+        try:
+            app = self.wsgi_app
+            environ = _environ(scope, body)
+            if query_lane and self.lane is not None and self.lane.takes(scope, body):
+                try:
+                    response = await self.lane.answer(environ, context, hung_up)
+                except Exception:  # noqa: BLE001 - a fault of the lane: the threaded way answers
+                    log.exception("the query lane failed on %s", scope["path"])
+                    response = None
+                if getattr(response, "is_streamed", True) is False:
+                    await _send_whole(send, response, environ)
+                    return
+                if response is not None:
+                    app = response  # streamed, or waiting for a slot: in a thread, as the app
+                else:
+                    environ = _environ(scope, body)  # untouched by the lane
+            await self._threaded(app, environ, context, query_lane, send)
+        finally:
+            watch.cancel()
+            for watcher in watchers:
+                watcher.cancel()
+
+    async def _threaded(self, app, environ: dict, context: RequestContext, query_lane: bool, send) -> None:
+        """Answer by the WSGI `app` in a thread of the request's lane; the loop writes."""
+        loop = asyncio.get_running_loop()
+        gone = context.gone
         chunks: asyncio.Queue = asyncio.Queue()
         room = threading.Semaphore(_PENDING_CHUNKS)
-        watcher = asyncio.ensure_future(_watch_hang_up(receive, gone))
         lane = self._query_lane if query_lane else self._page_lane
         if query_lane:
             self._queries_in_lane += 1
-        answered = loop.run_in_executor(
-            lane, _answer, self.wsgi_app, environ, context, loop, chunks, room, gone)
+        answered = loop.run_in_executor(lane, _answer, app, environ, context, loop, chunks, room, gone)
         try:
             await self._respond(send, chunks, room, gone)
         except BaseException:
@@ -127,7 +161,6 @@ class Front:
             await asyncio.shield(answered)
             if query_lane:
                 self._queries_in_lane -= 1
-            watcher.cancel()
 
     async def _read_body(self, scope, receive, send) -> bytes | None:
         """The whole body within BODY_TIMEOUT and MAX_BODY_BYTES, or None (answered or gone)."""
@@ -221,18 +254,34 @@ async def _send_file(send, wrapper: _FileWrapper) -> None:
         wrapper.close()
 
 
-async def _watch_hang_up(receive, gone: threading.Event) -> None:
-    """After the body, the next message is the client hanging up (ASGI's http.disconnect)."""
+async def _watch_hang_up(receive, gone: threading.Event, hung_up: asyncio.Future) -> None:
+    """After the body, the next message is the client hanging up (ASGI's http.disconnect):
+    `gone` tells the threads, `hung_up` the loop."""
     try:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                gone.set()
-                return
+                break
     except asyncio.CancelledError:
         raise
     except Exception:  # noqa: BLE001 - the connection is gone
-        gone.set()
+        pass
+    gone.set()
+    if not hung_up.done():
+        hung_up.set_result(None)
+
+
+async def _send_whole(send, response, environ: dict) -> None:
+    """Write a response whose body is whole (the query lane's), with the headers Werkzeug
+    would send (Content-Length among them)."""
+    headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+               for name, value in response.get_wsgi_headers(environ).to_wsgi_list()]
+    body = response.get_data()
+    try:
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+    except Exception:  # noqa: BLE001 - the client is gone
+        pass
 
 
 def _answer(app, environ, context, loop, chunks: asyncio.Queue, room: threading.Semaphore,
@@ -393,6 +442,7 @@ def _end_with_the_server(server_pid: str | None) -> None:
 def application():
     """Called by granian in each worker process: the Flask app, warmed, behind the front."""
     from bjkg.server.app import create_app
+    from bjkg.server.runtime.lane import QueryLane
     from bjkg.server.runtime.serve import SERVER_PID_ENV, SETTINGS_ENV, _warm, lanes
 
     _end_with_the_server(os.environ.get(SERVER_PID_ENV))
@@ -402,4 +452,4 @@ def application():
     store = app.extensions["bjkg"].store
     return Front(app, query_threads=query_threads, page_threads=page_threads,
                  body_timeout=app.config["BODY_TIMEOUT"], max_body=app.config["MAX_BODY_BYTES"],
-                 on_shutdown=store.close)
+                 on_shutdown=store.close, lane=QueryLane(app))
