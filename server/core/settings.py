@@ -182,7 +182,7 @@ SETTINGS: tuple[Setting, ...] = (
             "the build hash so clients can revalidate cheaply.", int),
     Setting("WORKERS", 0,
             "HTTP worker processes (granian), each opening the read-only store once; 0 means "
-            "one per CPU core and one more, at least 3 (Python runs one thread at a time per "
+            "one per CPU core, at least 2 (Python runs one thread at a time per "
             "process; queries are evaluated elsewhere). "
             "Forced to 1 with EMPTY, whose data lives in memory.",
             _non_negative_int),

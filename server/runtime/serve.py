@@ -18,7 +18,7 @@ an ASGI adapter too and reads headers in Python without a deadline. granian read
 headers in Rust with a deadline (HEADER_TIMEOUT), keeps idle connections without a thread,
 and restarts a worker that dies.
 
-Sizing: one HTTP worker process per core and one more (at least three; `WORKERS`): page rendering is
+Sizing: one HTTP worker process per core (at least two; `WORKERS`): page rendering is
 Python, one thread at a time per process. Each has a page lane of PAGE_THREADS threads and
 a query lane with a thread for every query slot and queue place (`lanes`); the slots, the
 queue and the per-client shares are the whole server's (`_shared_admission`), and so is
@@ -358,15 +358,17 @@ def lanes(resolved: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def default_workers() -> int:
-    """HTTP worker processes when WORKERS is 0: one per core and one more, at least three.
-    A request passes between threads of its HTTP process (the event loop, a lane thread)
-    that take turns on the interpreter, and waits on its evaluator meanwhile; one process
-    more than the cores keeps the cores busy (measured: 2 processes on 2 cores answered the
-    entity queries ≈20 % slower than 3)."""
+    """HTTP worker processes when WORKERS is 0: one per core, at least two. A SPARQL query
+    waits for its evaluator on the event loop (bjkg.server.runtime.lane), not in a thread,
+    so a process per core keeps the cores busy: measured at 1M triples on 2 cores, 2
+    processes answered the entity, series and join queries as fast as 3, and the seed's
+    pages and search as fast or faster, with one process's memory less (the search index
+    and per-build tables are held per process). (Before the lane, a request changed
+    threads twice in its process and 2 processes were ≈20 % slower than 3.)"""
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(3, cores + 1)
+    return max(2, cores)
 
 
 def _warm(app):

@@ -101,14 +101,14 @@ def test_server_sizing_defaults_and_bounds(monkeypatch):
     assert query_limits(settings(QUERY_WORKERS=2))["client_slots"] == 1
 
 
-def test_default_http_workers_are_one_per_core_and_one_more(monkeypatch):
+def test_default_http_workers_are_one_per_core_at_least_two(monkeypatch):
     import os
 
     from bjkg.server.runtime import serve
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    assert serve.default_workers() == 3
+    assert serve.default_workers() == 2
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
-    assert serve.default_workers() == 3
+    assert serve.default_workers() == 2
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
-    assert serve.default_workers() == 9
+    assert serve.default_workers() == 8
