@@ -54,6 +54,7 @@ that a query makes no outbound connection.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -904,25 +905,21 @@ class QueryWorkerPool:
         """An idle evaluator that is not stale, or a new one while fewer than `size` exist
         (they are forked as the load needs them: most servers never need every slot)."""
         while True:
-            stale = None
+            evaluator = self._take_now()
+            if evaluator is not None:
+                return evaluator
             with self._idle_cond:
-                while not self._idle:
-                    if self._evaluators < self.size:
-                        self._evaluators += 1  # reserved: _fork counts it again
-                        break
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise QueryTimedOut()
-                    if gone is not None and gone.is_set():
-                        raise ClientGone()
-                    self._idle_cond.wait(min(_TICK * 5, remaining))
-                else:
-                    stale = self._idle.pop()
-                    if not self._stale(stale):
-                        return stale
-            if stale is None:  # a slot was reserved: fork
-                break
-            self._end(stale)  # from before a write: end it and look again
+                if self._idle:
+                    continue  # put back meanwhile
+                if self._evaluators < self.size:
+                    self._evaluators += 1  # reserved: _fork counts it again
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise QueryTimedOut()
+                if gone is not None and gone.is_set():
+                    raise ClientGone()
+                self._idle_cond.wait(min(_TICK * 5, remaining))
         try:
             return self._fork()
         finally:
@@ -946,12 +943,7 @@ class QueryWorkerPool:
         if not self._started:
             self.start(timeout=deadline - time.monotonic())
         token = self.admission.enter(context.client, deadline, context.gone)
-        released = threading.Lock()
-
-        def release() -> None:
-            if released.acquire(blocking=False):
-                self.admission.leave(token)
-
+        release = self._releaser(token)
         handed = False  # to the thread of a streamed answer, which releases the slot
         try:
             evaluator = self._take(deadline, context.gone)
@@ -989,27 +981,12 @@ class QueryWorkerPool:
             if evaluator is None:
                 self.admission.leave(token)
                 raise WouldWait()
-        released = threading.Lock()
-
-        def release() -> None:
-            if released.acquire(blocking=False):
-                self.admission.leave(token)
-
+        release = self._releaser(token)
         handed = False
         try:
-            try:
-                evaluator.busy_since = time.monotonic()
-                evaluator.conn.send_bytes(_REMAINING.pack(deadline - evaluator.busy_since) + payload)
+            with self._answering(evaluator):
+                self._send_query(evaluator, payload, deadline)
                 message = await self._wait_async(evaluator, deadline, context.gone, hung_up)
-            except _Answered as answered:
-                self._put_back(evaluator)
-                raise answered.error from None
-            except (EOFError, OSError):
-                self._replace(evaluator)
-                raise self._crashed() from None
-            except BaseException:
-                self._replace(evaluator)
-                raise
             if message[0] == "ok":
                 self._put_back(evaluator)
                 return message[1]
@@ -1119,10 +1096,24 @@ class QueryWorkerPool:
         """Send the query, with the seconds left to its deadline (the evaluator's own timer);
         its answer whole (("ok", answer): the evaluator is given back), or the start of a
         long one (("answer", answer): the evaluator is still answering)."""
-        try:
-            evaluator.busy_since = time.monotonic()
-            evaluator.conn.send_bytes(_REMAINING.pack(deadline - evaluator.busy_since) + payload)
+        with self._answering(evaluator):
+            self._send_query(evaluator, payload, deadline)
             message = self._wait(evaluator, deadline, gone)
+        if message[0] == "ok":
+            self._put_back(evaluator)
+        return message
+
+    @staticmethod
+    def _send_query(evaluator: _Evaluator, payload: bytes, deadline: float) -> None:
+        evaluator.busy_since = time.monotonic()
+        evaluator.conn.send_bytes(_REMAINING.pack(deadline - evaluator.busy_since) + payload)
+
+    @contextlib.contextmanager
+    def _answering(self, evaluator: _Evaluator):
+        """Around sending a query and waiting for its first message: the evaluator is given
+        back after a whole answer or a clean error, and replaced after anything else."""
+        try:
+            yield
         except _Answered as answered:
             self._put_back(evaluator)  # it ended its answer cleanly and waits for the next
             raise answered.error from None
@@ -1132,9 +1123,17 @@ class QueryWorkerPool:
         except BaseException:
             self._replace(evaluator)  # mid-answer, or the socket's state is unknown: never reuse it
             raise
-        if message[0] == "ok":
-            self._put_back(evaluator)
-        return message
+
+    def _releaser(self, token: int):
+        """Give the admission slot `token` back, once, whoever calls first (the request, or
+        the thread of its streamed answer)."""
+        released = threading.Lock()
+
+        def release() -> None:
+            if released.acquire(blocking=False):
+                self.admission.leave(token)
+
+        return release
 
     def _stream(self, evaluator: _Evaluator, answer: QueryAnswer, deadline: float,
                 gone: threading.Event | None, release) -> QueryAnswer:
