@@ -97,9 +97,10 @@ class Backend(Protocol):
         """Release processes and files."""
 
 
-def _request(sparql: str, *, dataset: Dataset | None, substitutions: Mapping[str, Any] | None,
-             base_iri: str | None, results_format: str | None, graph_format: str | None,
-             max_rows: int | None, use_union: bool | None, store: Any,
+def _request(sparql: str, *, store: Any, dataset: Dataset | None = None,
+             substitutions: Mapping[str, Any] | None = None, base_iri: str | None = None,
+             results_format: str | None = None, graph_format: str | None = None,
+             max_rows: int | None = None, use_union: bool | None = None,
              prefixes: Mapping[str, str] | None = None, analysis: Any = None) -> QueryRequest:
     """One query's request; row limit and default-graph union fall back to the store's own."""
     max_rows = store.max_rows if max_rows is None else max_rows
@@ -116,6 +117,12 @@ def _request(sparql: str, *, dataset: Dataset | None, substitutions: Mapping[str
         max_rows=max_rows, results_format=results_format, graph_format=graph_format,
         prefixes=tuple((prefixes or {}).items()),
     )
+
+
+def _as_sent(failure: QueryFailed, original: QueryRequest | None) -> bool:
+    """Whether a rewritten query's failure means: run the text as it was sent (a syntax
+    error is reported against that text, not the rewrite)."""
+    return original is not None and failure.status == 400
 
 
 def _graph_term(graph: str):
@@ -242,14 +249,12 @@ class BuildStore:
             return planned
         timeout = self.timeout if timeout is None else timeout
         first, original = planned
-        if original is not None:
-            try:
-                return self._run(first, timeout)
-            except QueryFailed as exc:
-                if exc.status != 400:
-                    raise  # a syntax error is reported against the text as it was sent
-            first = original
-        return self._run(first, timeout)
+        try:
+            return self._run(first, timeout)
+        except QueryFailed as exc:
+            if not _as_sent(exc, original):
+                raise
+        return self._run(original, timeout)
 
     async def query_async(self, sparql, *, context, hung_up, timeout=None, **arguments) -> QueryAnswer:
         """`query` on the HTTP front's event loop (`QueryWorkerPool.run_async`): the same
@@ -262,14 +267,12 @@ class BuildStore:
             return planned
         timeout = self.timeout if timeout is None else timeout
         first, original = planned
-        if original is not None:
-            try:
-                return await self.pool.run_async(first, timeout, context, hung_up)
-            except QueryFailed as exc:
-                if exc.status != 400:
-                    raise
-            first = original
-        return await self.pool.run_async(first, timeout, context, hung_up)
+        try:
+            return await self.pool.run_async(first, timeout, context, hung_up)
+        except QueryFailed as exc:
+            if not _as_sent(exc, original):
+                raise
+        return await self.pool.run_async(original, timeout, context, hung_up)
 
     def _plan(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
               graph_format=None, max_rows=None, use_union=None, prefixes=None,
@@ -427,9 +430,7 @@ class MemoryStore:
 
     async def query_async(self, sparql, *, context, hung_up, timeout=None, **arguments) -> QueryAnswer:
         """`query` on the HTTP front's event loop (see `BuildStore.query_async`)."""
-        defaults = dict.fromkeys(("dataset", "substitutions", "base_iri", "results_format", "graph_format",
-                                  "max_rows", "use_union"))
-        request = _request(sparql, store=self, **{**defaults, **arguments})
+        request = _request(sparql, store=self, **arguments)
         return await self.pool.run_async(request, self.timeout if timeout is None else timeout, context, hung_up)
 
     def update(self, sparql, *, base_iri=None) -> None:
