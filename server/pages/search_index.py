@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import opencc
-from pypinyin import Style, lazy_pinyin
 
 _T2S = opencc.OpenCC("t2s")
 _LOCK = threading.Lock()
@@ -46,11 +45,27 @@ def hanzi_key(text: str) -> str:
     return _strip(_T2S.convert(text))
 
 
+_FIRST_CJK = "\u2e80"  # CJK radicals; pypinyin converts no character below it
+
+
+def _pinyin(text: str) -> str:
+    """Tone-less pinyin of the hanzi in `text`, other characters as they are.
+
+    pypinyin is imported here, not with the module: its dictionaries take ≈58 MB in
+    each process that imports it, and a process that only answers searches typed in
+    hanzi or in latin letters (every HTTP worker) never needs them. A text with no
+    character from U+2E80 on (the first CJK block) is its own pinyin."""
+    if max(text, default="") < _FIRST_CJK:
+        return text
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
+
+
 def latin_key(text: str) -> str:
     """Pinyin/latin key: tone-less pinyin for hanzi, diacritics stripped, spaces removed."""
     simplified = _T2S.convert(unicodedata.normalize("NFKC", text))
-    syllables = lazy_pinyin(simplified, style=Style.NORMAL, errors="default")
-    decomposed = unicodedata.normalize("NFKD", "".join(syllables))
+    decomposed = unicodedata.normalize("NFKD", _pinyin(simplified))
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _strip(plain.casefold().replace("ü", "v"))
 

@@ -148,6 +148,41 @@ def test_packed_search_on_random_labels_and_queries():
     check()
 
 
+def test_text_without_cjk_is_its_own_pinyin():
+    """latin_key skips pypinyin below U+2E80: the same keys as pypinyin gives, for any text."""
+    from hypothesis import given, settings, strategies as st
+    from pypinyin import Style, lazy_pinyin
+
+    from bjkg.server.pages.search_index import _pinyin
+
+    @settings(max_examples=500, deadline=None, derandomize=True)
+    @given(st.text(st.characters(max_codepoint=0x2E7F, exclude_categories=("Cs",)), max_size=20)
+           | st.text(st.sampled_from(list("Tōngzhōu ü·-,. 通州區數字1²٣ǅ\u3000")), max_size=12))
+    def check(text):
+        assert _pinyin(text) == "".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
+
+    check()
+
+
+def test_searching_a_prepared_index_loads_no_pinyin_dictionary(tmp_path):
+    """An HTTP worker unpickles the index and answers hanzi and latin queries without
+    importing pypinyin (its dictionaries are ≈58 MB per process)."""
+    import pickle
+    import subprocess
+    import sys
+
+    path = tmp_path / "index.pickle"
+    index = SearchIndex([("https://example.org/a", "通州區", "zh-Hant", False),
+                         ("https://example.org/b", "Tongzhou District", "en", True)])
+    path.write_bytes(pickle.dumps(index))
+    code = ("import pickle, sys; index = pickle.load(open(sys.argv[1], 'rb')); "
+            "hits = [h.iri for q in ('通州', 'tongzhou', 'Tōngzhōu', 'district') for h in index.search(q)]; "
+            "print(hits, 'pypinyin' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert out.stdout.split("] ")[-1].strip() == "False", out.stdout
+    assert "example.org/a" in out.stdout and "example.org/b" in out.stdout
+
+
 def test_real_build_search_answers_as_comparing_every_key(real_build):
     from bjkg.server.app import create_app
     from bjkg.server.web.search import build_index
