@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from pyoxigraph import Literal, NamedNode
 
 from bjkg.server.core.errors import service_unavailable
+from bjkg.server.core.memory import release_memory
 from bjkg.server.core.prepared import cache_dir
 from bjkg.server.pages.labels import canonical_lang, group_labels
 from bjkg.server.pages.search_index import SearchIndex, get_index
@@ -80,20 +81,8 @@ def build_index() -> LabelIndex:
     types = store.query(_TYPES_QUERY, max_rows=0, use_union=True).bindings()
     built = LabelIndex(labels, types)
     del labels, types
-    _release_memory()
+    release_memory()  # the query rows' memory
     return built
-
-
-def _release_memory() -> None:
-    """Hand the query rows' memory back to the system (glibc keeps freed arenas otherwise)."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 PENDING_KEY = "bjkg.search_index_pending"  # set while `bjkg serve` prepares the index in the background
