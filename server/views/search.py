@@ -67,13 +67,13 @@ def _context(store, iris: list[str], linker) -> dict[str, dict]:
 
 def _result(idx: LabelIndex, hit, lang: str, linker_href) -> dict:
     """One search hit as shown: display label, matched label, kind and types."""
-    labels = group_labels(idx.labels.get(hit.iri, []))
+    labels = group_labels(idx.labels_of(hit.iri))
     shown = pick(labels, lang)
     label = shown[0] if shown else hit.text
     if shown and lang == "zh-Hant" and shown[1] == "zh-Hans":
         label = to_traditional(label)  # a label only the Simplified source has (external data)
     types = []
-    for ty in idx.types.get(hit.iri, []):
+    for ty in idx.types_of(hit.iri):
         found = pick(idx.type_labels.get(ty, {}), lang)
         name = found[0] if found else i18n.term_label(ty, lang)
         if name:  # only classes with a name (the ontology's, or reused ones we name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from array import array
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -48,30 +49,41 @@ SELECT DISTINCT ?x ?type ?l WHERE {
 """
 
 class LabelIndex(SearchIndex):
-    """The search index plus what a result shows: every label and the types of each IRI."""
+    """The search index plus what a result shows: every label and the types of each IRI
+    (`labels_of`, `types_of`), kept in columns like the index's own."""
 
     def __init__(self, label_rows: list[dict], type_rows: list[dict]) -> None:
         rows = []
-        self.labels: dict[str, list[tuple[str, str]]] = {}
         for row in label_rows:
             node, text = row["x"], row["l"]
             if not isinstance(node, NamedNode) or not isinstance(text, Literal):
                 continue
-            lang = canonical_lang(text.language)
-            is_alt = row["kind"].value == _ALT_LABEL
-            rows.append((node.value, text.value, lang, is_alt))
-            if not is_alt:
-                self.labels.setdefault(node.value, []).append((text.value, lang))
+            rows.append((node.value, text.value, canonical_lang(text.language), row["kind"].value == _ALT_LABEL))
         super().__init__(rows)
-        self.types: dict[str, list[str]] = {}
+        types: dict[str, list[str]] = {}
         type_labels: dict[str, list[tuple[str, str]]] = {}
         for row in type_rows:
             x, ty, label = row["x"].value, row["type"].value, row.get("l")
-            if x in self.labels and ty not in self.types.setdefault(x, []):
-                self.types[x].append(ty)
+            if self._iris.find(x) >= 0 and ty not in types.setdefault(x, []):
+                types[x].append(ty)
             if isinstance(label, Literal):
                 type_labels.setdefault(ty, []).append((label.value, canonical_lang(label.language)))
+        self._type_names = tuple(sorted({ty for found in types.values() for ty in found}))
+        code = {ty: n for n, ty in enumerate(self._type_names)}
+        first, of = array("I", [0]), array("H")  # the types of IRI n: of[first[n]:first[n + 1]]
+        for n in range(len(self._iris)):
+            of.extend(code[ty] for ty in types.get(self._iris[n], ()))
+            first.append(len(of))
+        self._types_first, self._types_of = first, of
         self.type_labels = {ty: group_labels(pairs) for ty, pairs in type_labels.items()}
+
+    def types_of(self, iri: str) -> list[str]:
+        """The rdf:types of `iri`, as the store gave them."""
+        number = self._iris.find(iri)
+        if number < 0:
+            return []
+        first = self._types_first
+        return [self._type_names[n] for n in self._types_of[first[number]:first[number + 1]]]
 
 
 def build_index() -> LabelIndex:
@@ -127,7 +139,7 @@ def pick_up_index(app: Flask, final: bool) -> bool:
 # (`prepare_index`); each worker then loads the finished index instead of building it itself —
 # once instead of once per worker, and without the memory the label queries leave behind.
 
-INDEX_FORMAT = 2  # 2: with the packed keys (bjkg.server.pages.search_index._PackedKeys)
+INDEX_FORMAT = 3  # 2: with the packed keys (bjkg.server.pages.search_index._PackedKeys); 3: in columns
 
 
 def prepared_path(cache_dir: str | Path, build_hash: str) -> Path:

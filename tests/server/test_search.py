@@ -197,3 +197,36 @@ def test_real_build_search_answers_as_comparing_every_key(real_build):
             assert _answers(index, query) == _reference_search(index, query), query
     finally:
         app.extensions["bjkg"].store.close()
+
+
+def test_real_build_index_holds_each_iris_labels_and_types(real_build):
+    """The columns give back, for every labelled IRI, the labels, alt labels and types the store holds."""
+    import pyoxigraph as ox
+
+    from bjkg.server.app import create_app
+    from bjkg.server.pages.labels import canonical_lang
+    from bjkg.server.web.search import build_index
+
+    app = create_app({"BUILD_DIR": str(real_build), "TESTING": True})
+    try:
+        with app.app_context():
+            index = build_index()
+    finally:
+        app.extensions["bjkg"].store.close()
+    store = ox.Store.read_only(str(real_build / "store"))
+    rdfs, alt = "http://www.w3.org/2000/01/rdf-schema#label", "http://www.w3.org/2004/02/skos/core#altLabel"
+    expected: dict[tuple[str, bool], set] = {}
+    for predicate, is_alt in ((rdfs, False), (alt, True)):
+        for q in store.quads_for_pattern(None, ox.NamedNode(predicate), None):
+            if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.Literal) and q.object.value.strip():
+                expected.setdefault((q.subject.value, is_alt), set()).add(
+                    (q.object.value, canonical_lang(q.object.language)))
+    iris = sorted({iri for iri, _ in expected})
+    assert len(index.entries) == sum(len(v) for v in expected.values())
+    for iri in iris[::5]:
+        for is_alt in (False, True):
+            assert set(index.labels_of(iri, alt=is_alt)) == expected.get((iri, is_alt), set()), iri
+        types = {q.object.value for q in store.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(
+            "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), None) if isinstance(q.object, ox.NamedNode)}
+        assert set(index.types_of(iri)) == types and len(index.types_of(iri)) == len(types), iri
+    assert index.labels_of("https://example.org/not-there") == [] and index.types_of("urn:x") == []
