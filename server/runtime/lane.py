@@ -74,8 +74,8 @@ class QueryLane:
                 return None  # refused by the protocol: Flask's handlers render it
         try:
             answer = await self.store.query_async(**arguments, context=context, hung_up=hung_up)
-        except WouldWait:
-            return _Waiting(self, arguments, request, accept)
+        except WouldWait as exc:  # planned: answered in a thread without planning it again
+            return _Waiting(self, exc.resume or (lambda: self.store.query(**arguments)), request, accept)
         except Exception as exc:  # noqa: BLE001 - every error becomes a response, as in Flask
             return self.problem_response(exc, request, accept)
         return self.response(answer, request)
@@ -102,15 +102,16 @@ class QueryLane:
 
 class _Waiting:
     """A planned query that cannot start at once, as a WSGI app: evaluated in a thread of the
-    query lane by the store's `query`, which queues it (or refuses it: 429, 503) by the
-    admission rules, and answered as `QueryLane.answer` would."""
+    query lane by `resume` (what the store's WouldWait gave: its threaded path, which queues
+    the query or refuses it, 429 or 503, by the admission rules; else the store's `query`),
+    and answered as `QueryLane.answer` would."""
 
-    def __init__(self, lane: QueryLane, arguments: dict, request, accept: str | None) -> None:
-        self.lane, self.arguments, self.request, self.accept = lane, arguments, request, accept
+    def __init__(self, lane: QueryLane, resume, request, accept: str | None) -> None:
+        self.lane, self.resume, self.request, self.accept = lane, resume, request, accept
 
     def __call__(self, environ, start_response):
         try:
-            answer = self.lane.store.query(**self.arguments)
+            answer = self.resume()
         except Exception as exc:  # noqa: BLE001 - every error becomes a response, as in Flask
             response = self.lane.problem_response(exc, self.request, self.accept)
         else:

@@ -100,7 +100,13 @@ _DEMOTE_AFTER = 0.5  # seconds
 class WouldWait(Exception):
     """`QueryWorkerPool.run_async` cannot start the query at once (no free slot, no idle
     evaluator, no data process yet): nothing has happened, and the caller takes the threaded
-    path (`run`), which waits, queues or refuses by the same rules."""
+    path (`run`), which waits, queues or refuses by the same rules. A store that planned
+    the query first passes on `resume`: a function that answers it that way, in the
+    calling thread, without planning it again."""
+
+    def __init__(self, resume=None) -> None:
+        super().__init__()
+        self.resume = resume
 
 
 class WorkerCrashed(Exception):

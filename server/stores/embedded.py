@@ -247,14 +247,7 @@ class BuildStore:
                              max_rows=max_rows, use_union=use_union, prefixes=prefixes, analysis=analysis)
         if isinstance(planned, QueryAnswer):
             return planned
-        timeout = self.timeout if timeout is None else timeout
-        first, original = planned
-        try:
-            return self._run(first, timeout)
-        except QueryFailed as exc:
-            if not _as_sent(exc, original):
-                raise
-        return self._run(original, timeout)
+        return self._answer(planned, self.timeout if timeout is None else timeout)
 
     async def query_async(self, sparql, *, context, hung_up, timeout=None, **arguments) -> QueryAnswer:
         """`query` on the HTTP front's event loop (`QueryWorkerPool.run_async`): the same
@@ -269,10 +262,26 @@ class BuildStore:
         first, original = planned
         try:
             return await self.pool.run_async(first, timeout, context, hung_up)
+        except WouldWait:  # answered in a thread, as planned here
+            raise WouldWait(lambda: self._answer(planned, timeout)) from None
         except QueryFailed as exc:
             if not _as_sent(exc, original):
                 raise
-        return await self.pool.run_async(original, timeout, context, hung_up)
+        try:
+            return await self.pool.run_async(original, timeout, context, hung_up)
+        except WouldWait:
+            raise WouldWait(lambda: self._run(original, timeout)) from None
+
+    def _answer(self, planned: tuple[QueryRequest, QueryRequest | None], timeout: float) -> QueryAnswer:
+        """The answer of a planned query (`_plan`): the request, or the text as sent if the
+        rewritten text is refused as a syntax error."""
+        first, original = planned
+        try:
+            return self._run(first, timeout)
+        except QueryFailed as exc:
+            if not _as_sent(exc, original):
+                raise
+        return self._run(original, timeout)
 
     def _plan(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
               graph_format=None, max_rows=None, use_union=None, prefixes=None,
@@ -431,7 +440,11 @@ class MemoryStore:
     async def query_async(self, sparql, *, context, hung_up, timeout=None, **arguments) -> QueryAnswer:
         """`query` on the HTTP front's event loop (see `BuildStore.query_async`)."""
         request = _request(sparql, store=self, **arguments)
-        return await self.pool.run_async(request, self.timeout if timeout is None else timeout, context, hung_up)
+        timeout = self.timeout if timeout is None else timeout
+        try:
+            return await self.pool.run_async(request, timeout, context, hung_up)
+        except WouldWait:
+            raise WouldWait(lambda: self.pool.run(request, timeout)) from None
 
     def update(self, sparql, *, base_iri=None) -> None:
         self.pool.write("update", sparql, base_iri)
