@@ -210,7 +210,9 @@ SETTINGS: tuple[Setting, ...] = (
             "that holds the connections). A query running longer than half a second drops to "
             "a lower CPU priority, so short queries and pages go first. 0 means 4 per CPU "
             "core, at least 16: eight clients' runaway queries still leave room for everyone "
-            "else's. Memory: at most QUERY_WORKERS x QUERY_MEMORY_MB beyond the store.",
+            "else's. Evaluators are forked as queries need them; those beyond two per HTTP "
+            "worker end after 10 s idle. Memory: at most QUERY_WORKERS x QUERY_MEMORY_MB "
+            "beyond the store.",
             _non_negative_int),
     Setting("QUERY_QUEUE", 0,
             "Queries that may wait for a slot, in the whole server; beyond, 503 with "

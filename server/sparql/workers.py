@@ -90,6 +90,7 @@ _SOCKET_BUFFER = 4 << 20
 _REMAINING = struct.Struct("!d")  # before each query: the seconds left to its deadline
 _TIMER_GRACE = 2.0  # an evaluator ends itself this long after its query's deadline
 _START_EVALUATORS = 2  # forked at start; more as queries need them, up to the slots
+_RETIRE_AFTER = 10.0  # seconds an evaluator beyond _START_EVALUATORS stays idle before it ends
 _PRIVATE_ENV = ("BJKG_UPDATE_TOKEN", "BJKG_SERVE_OVERRIDES")  # never seen by the data process
 DATA_ENV = "BJKG_DATA_SOCKET"  # the Unix socket of the server's one data process (`bjkg serve`)
 _RESTART_PAUSE = 0.5  # seconds before a data process that died is started again
@@ -665,6 +666,7 @@ class _Evaluator:
     generation: int  # the data process's count of writes when it was forked
     link: int  # which connection to a data process forked it (`QueryWorkerPool._link`)
     busy_since: float = 0.0  # when its current query was sent
+    idle_since: float = 0.0  # when it was last given back
     demoted: bool = False  # reniced to EVALUATOR_NICE (which only a new process can undo)
 
 
@@ -709,6 +711,8 @@ class QueryWorkerPool:
         self._lock = threading.RLock()
         self._started = False
         self._closed = False
+        self._closing = threading.Event()
+        self._reaper: threading.Thread | None = None
         self._owner_pid = os.getpid()
 
     # lifecycle -----------------------------------------------------------------------
@@ -746,6 +750,12 @@ class QueryWorkerPool:
             self.network_isolated = message[1]["network_isolated"]
             self._started = True
             fresh = [self._fork() for _ in range(min(self.size, _START_EVALUATORS))]
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=self._reap, name="bjkg-evaluator-reaper", daemon=True)
+                self._reaper.start()
+        now = time.monotonic()
+        for evaluator in fresh:
+            evaluator.idle_since = now
         with self._idle_cond:
             self._idle.extend(fresh)
             self._idle_cond.notify_all()
@@ -779,6 +789,7 @@ class QueryWorkerPool:
             return
         with self._lock:
             self._closed = True
+        self._closing.set()
         with self._idle_cond:
             idle, self._idle = self._idle, []
         for evaluator in idle:
@@ -892,9 +903,32 @@ class QueryWorkerPool:
         if evaluator.demoted or self._stale(evaluator):  # lower priority, or data from before a write
             self._replace(evaluator)
             return
+        evaluator.idle_since = time.monotonic()
         with self._idle_cond:
             self._idle.append(evaluator)
+            retired = self._retired(evaluator.idle_since)
             self._idle_cond.notify()
+        for old in retired:
+            self._end(old)
+
+    def _retired(self, now: float) -> list[_Evaluator]:
+        """Take out of the idle list (held under `_idle_cond`) the evaluators beyond the
+        first _START_EVALUATORS that have been idle for _RETIRE_AFTER seconds, for the caller
+        to end. An evaluator holds its own copy of the store's caches (≈50–85 MB at 1M
+        triples), so a burst's evaluators are not kept for good. The list is a stack (the
+        last one given back is taken first), so its bottom has been idle longest."""
+        retired = []
+        while len(self._idle) > _START_EVALUATORS and now - self._idle[0].idle_since > _RETIRE_AFTER:
+            retired.append(self._idle.pop(0))
+        return retired
+
+    def _reap(self) -> None:
+        """Retire idle evaluators while no query comes to do it (`_put_back` does it too)."""
+        while not self._closing.wait(_RETIRE_AFTER / 2):
+            with self._idle_cond:
+                retired = self._retired(time.monotonic())
+            for old in retired:
+                self._end(old)
 
     def _take_now(self) -> _Evaluator | None:
         """An idle evaluator that is not stale, at once, or None."""

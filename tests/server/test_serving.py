@@ -166,6 +166,50 @@ def test_the_deadline_counts_from_arrival(tiny_build):
         pool.close()
 
 
+def test_idle_evaluators_beyond_the_first_ones_are_retired(tiny_build, monkeypatch):
+    """A burst forks an evaluator per concurrent query; once they have been idle for
+    _RETIRE_AFTER seconds all but _START_EVALUATORS end (each holds its own store caches),
+    even if no query comes meanwhile, and the pool still answers."""
+
+    from bjkg.server.sparql import workers
+
+    monkeypatch.setattr(workers, "_RETIRE_AFTER", 0.4)
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 5, isolate_network=False, client_slots=5)
+    try:
+        pool.start()
+        # five queries at once take five evaluators (three forked for them), then give them back
+        taken = [pool._take(time.monotonic() + 10, None) for _ in range(5)]
+        for evaluator in taken:
+            pool._put_back(evaluator)
+        with pool._idle_cond:
+            burst = [e.pid for e in pool._idle]
+        assert len(burst) == 5, burst
+        deadline = time.monotonic() + 5
+        while len(pool._idle) > workers._START_EVALUATORS and time.monotonic() < deadline:
+            time.sleep(0.05)
+        kept = [e.pid for e in pool._idle]
+        assert len(kept) == workers._START_EVALUATORS and pool._evaluators == len(kept)
+        for pid in set(burst) - set(kept):  # ended, not just forgotten
+            deadline = time.monotonic() + 5
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not _alive(pid), pid
+        set_context(RequestContext(arrived=time.monotonic()))
+        assert pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=5).boolean is True
+    finally:
+        set_context(None)
+        pool.close()
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a live process (not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_a_client_that_hangs_up_frees_its_slot(small_server):
     """Four clients send runaways (two run, two wait) and hang up after 0.5 s: within a
     second both slots answer again, long before the runaways' deadline."""
