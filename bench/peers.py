@@ -128,7 +128,7 @@ def start_bjkg(build_dir: Path, workdir: Path, *, settings: dict[str, str] | Non
         wait_ready(f"{base}/sparql", process, timeout, log, probe=probe)
         running.first_answer_seconds = time.perf_counter() - started
         _wait_all_workers(base)
-        _wait_prepared(base, timeout)
+        _wait_prepared(base, process, timeout)
     except BaseException:
         running.stop()
         raise
@@ -147,11 +147,19 @@ def _wait_all_workers(base: str, rounds: int = 30) -> None:
         time.sleep(0.5)
 
 
-def _wait_prepared(base: str, timeout: float) -> None:
-    """bjkg answers before its search index and tables are prepared (in the background; the
-    search answers 503 meanwhile): wait for them, so that what is measured next is the
-    server as it runs from then on."""
-    deadline, answered = time.monotonic() + timeout, 0
+def _wait_prepared(base: str, process: subprocess.Popen, timeout: float) -> None:
+    """bjkg answers before its search index and tables are prepared (in the background, by a
+    process of its own, `bjkg.server.runtime.prepare`; the search answers 503 meanwhile):
+    wait until that process has ended and every HTTP worker has picked the tables up, so
+    that what is measured next is the server as it runs from then on — not beside the
+    preparing process, its CPU and its memory (the search index comes first, the other
+    tables after it)."""
+    deadline = time.monotonic() + timeout
+    while _preparing(process):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{base}: the search index and tables were not prepared in {timeout} s")
+        time.sleep(0.2)
+    answered = 0
     while answered < 8:  # in a row: every HTTP worker has picked them up
         try:
             with urllib.request.urlopen(f"{base}/search.json?q=a", timeout=120):
@@ -162,6 +170,27 @@ def _wait_prepared(base: str, timeout: float) -> None:
                 raise
         answered = 0
         time.sleep(0.2)
+    time.sleep(PICK_UP_PAUSE)
+
+
+PICK_UP_PAUSE = 1.0  # seconds: a worker looks for the tables every 0.25 s (serve.PICK_UP_INTERVAL)
+
+
+def _preparing(process: subprocess.Popen) -> bool:
+    """Whether a process of `process`'s tree is preparing the build's tables."""
+    import psutil
+
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        return False
+    for child in children:
+        try:
+            if "bjkg.server.runtime.prepare" in " ".join(child.cmdline()):
+                return True
+        except psutil.Error:
+            continue
+    return False
 
 
 # ---------------------------------------------------------------- virtuoso

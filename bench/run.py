@@ -102,6 +102,19 @@ def fetch(url: str, *, method: str = "GET", body: bytes | None = None, content_t
         return exc.code, dict(exc.headers), exc.read()
 
 
+def fetch_answer(url: str, body: bytes, tries: int = 4) -> tuple[int, dict, bytes]:
+    """POST a query as a well-behaved client does: told 429 or 503 with Retry-After (e.g.
+    bjkg still cancelling the queries of the connections wrk has just closed, which count
+    against this client's share), wait (at most 2 s) and ask again."""
+    for attempt in range(tries):
+        status, headers, answer = fetch(url, method="POST", body=body)
+        retry_after = {k.lower(): v for k, v in headers.items()}.get("retry-after")
+        if status not in (429, 503) or retry_after is None or attempt == tries - 1:
+            break
+        time.sleep(min(2.0, float(retry_after) if retry_after.isdigit() else 1.0))
+    return status, headers, answer
+
+
 def form(query: str) -> bytes:
     return urllib.parse.urlencode({"query": query}).encode("ascii")
 
@@ -211,7 +224,7 @@ def measure_sparql(running: peers.Running, requests: dict[str, list[families.Req
     for name, family in requests.items():
         rows, statuses = [], []
         for index in families.sample(family, ROW_SAMPLE):
-            status, _, answer = fetch(running.sparql, method="POST", body=family[index].body().encode("ascii"))
+            status, _, answer = fetch_answer(running.sparql, family[index].body().encode("ascii"))
             statuses.append(status)
             rows.append(rows_of(answer) if status == 200 else None)
         entry = {"status": max(statuses, key=lambda s: s != 200), "rows": rows}
