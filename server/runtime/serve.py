@@ -129,7 +129,7 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
     os.environ[SERVER_PID_ENV] = str(os.getpid())
     os.environ[SETTINGS_ENV] = json.dumps(
         {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))})
-    _raise_descriptor_limit()
+    connections = _connections_per_worker(_raise_descriptor_limit())
     shared = _shared_admission(resolved)
     grace = max(5, int(resolved["QUERY_TIMEOUT"]) + 5)  # what granian gives a worker to finish
     # on reload the old data process serves until the last old worker has ended (at most this long)
@@ -143,7 +143,7 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
             interface=Interfaces.ASGI, workers=processes,
             http1_settings=HTTP1Settings(header_read_timeout=min(60_000, max(1, int(resolved["HEADER_TIMEOUT"] * 1000))),
                                          keep_alive=True),
-            backlog=2048, log_access=bool(resolved["ACCESS_LOG"]),
+            backlog=2048, backpressure=connections, log_access=bool(resolved["ACCESS_LOG"]),
             respawn_failed_workers=True, respawn_interval=RELOAD_STAGGER,
             workers_kill_timeout=grace)
         server.on_reload(data.reload)
@@ -264,10 +264,11 @@ class _ServerData:
         click.echo(f"bjkg: ERROR: the data process cannot serve queries: {message}", err=True)
 
 
-def _raise_descriptor_limit() -> None:
-    """Raise the open-files limit to what the system allows: granian keeps a connection that
-    has sent nothing yet without a timer (no thread, but a descriptor each), so the default
-    soft limit of 1,024 would be the number of silent connections that stop the server."""
+def _raise_descriptor_limit() -> int:
+    """Raise the open-files limit to what the system allows, and return it: granian keeps a
+    connection that has sent nothing yet without a timer (no thread, but a descriptor each),
+    so the default soft limit of 1,024 would be the number of silent connections that stop
+    the server."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -276,6 +277,22 @@ def _raise_descriptor_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20), hard))
         except (ValueError, OSError):
             pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+DESCRIPTORS_KEPT = 512  # per HTTP worker, never taken by connections: the store's files, evaluator sockets, logs
+
+
+def _connections_per_worker(descriptors: int) -> int:
+    """The connections one HTTP worker holds at once (granian's `backpressure`; beyond it new
+    ones wait in the listen backlog): what its descriptors allow, not granian's default of
+    backlog ÷ workers, which let 2,048 silent connections from one client stop a 2-worker
+    server however many descriptors it had. An idle connection costs granian ≈1.2 KB."""
+    import resource
+
+    if descriptors == resource.RLIM_INFINITY or descriptors > 1 << 20:
+        descriptors = 1 << 20
+    return max(64, descriptors - DESCRIPTORS_KEPT)
 
 
 def _prepare_in_background(overrides: Mapping[str, Any], state: str):

@@ -101,6 +101,37 @@ def test_silent_and_dribbling_clients_stall_no_one(small_server):
             sock.close()
 
 
+SILENT_MANY = 2_300  # more than granian's default of backlog (2,048) ÷ workers (1 here)
+
+
+def test_thousands_of_silent_connections_stall_no_one(small_server):
+    """A client that opens thousands of connections and sends nothing stops no one: an HTTP
+    worker holds as many as its descriptors allow (`serve._connections_per_worker`), where
+    granian's default (backlog ÷ workers) had the 2,049th wait in the listen backlog, and
+    with it every fresh client (found 2026-12-06: 2,200 silent connections stopped the
+    default 2-worker server for as long as they stayed open)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = SILENT_MANY + 512
+    if soft < needed:
+        assert hard == resource.RLIM_INFINITY or hard >= needed, (
+            f"this test holds {SILENT_MANY} connections: the open-files hard limit ({hard}) is too low")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    port = port_of(small_server)
+    silent: list[socket.socket] = []
+    try:
+        for _ in range(SILENT_MANY):
+            silent.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        answers = [query(port, LIGHT, timeout=5) for _ in range(3)]
+        answers.append(request(port, "GET", "/id/place/tongzhou", headers={"Accept": "text/html"}, timeout=5))
+        assert [a.status for a in answers] == [200] * 4
+    finally:
+        for sock in silent:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def raw(port: int, data: bytes) -> bytes:
     """Send `data` as it is on a fresh connection; the first bytes of the answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
