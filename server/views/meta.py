@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyoxigraph
 from flask import Blueprint, Response, current_app, request, send_file
+from werkzeug.http import parse_range_header
 from pyoxigraph import Literal, NamedNode, Triple
 
 from bjkg.server.pages import i18n
@@ -330,7 +331,21 @@ def _turtle_file(name: str) -> Response:
     path = _build_file(name)
     if path is None:
         raise not_found(f"This server has no {name} (it serves no build, or the build lacks it).")
-    return send_file(path, mimetype="text/turtle; charset=utf-8", conditional=True)
+    return _send_file(path, mimetype="text/turtle; charset=utf-8")
+
+
+def _send_file(path: Path, **options) -> Response:
+    """`send_file` with conditional requests, where a Range that is not one valid byte
+    range is ignored and the whole file sent (200): RFC 9110 asks that of a syntactically
+    invalid range (`bytes=5-2`, `bytes=abc`) and allows it for several (`bytes=0-9,20-29`),
+    where werkzeug answers both 416, which tells a client its valid request cannot be met.
+    One range past the end is still 416, as it should be."""
+    header = request.headers.get("Range")
+    if header is not None:
+        parsed = parse_range_header(header)
+        if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+            request.environ.pop("HTTP_RANGE", None)
+    return send_file(path, conditional=True, **options)
 
 
 # --------------------------------------------------------------------------- dumps
@@ -347,8 +362,8 @@ def dump(name: str):
         raise service_unavailable(f"The dump {name} on this server does not match the SHA-256 its "
                                   "build.json gives it (the build folder is damaged); it is not "
                                   "served until the operator rebuilds. Please report this.")
-    response = send_file(path, mimetype=DUMP_TYPES.get(name, "application/octet-stream"),
-                         as_attachment=True, download_name=name, conditional=True)
+    response = _send_file(path, mimetype=DUMP_TYPES.get(name, "application/octet-stream"),
+                          as_attachment=True, download_name=name)
     if info.get("sha256"):
         digest = base64.b64encode(bytes.fromhex(info["sha256"])).decode("ascii")
         response.headers["Digest"] = f"sha-256={digest}"
@@ -369,8 +384,8 @@ def checksums():
 @bp.route("/favicon.ico")
 def favicon():
     """The site's icon, where browsers look for it first (no 404 on a first visit)."""
-    response = send_file(Path(current_app.static_folder) / "favicon.ico",
-                         mimetype="image/vnd.microsoft.icon", conditional=True)
+    response = _send_file(Path(current_app.static_folder) / "favicon.ico",
+                          mimetype="image/vnd.microsoft.icon")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 

@@ -76,6 +76,13 @@ def init_app(app) -> None:
             limit = app.config.get("MAX_BODY_BYTES")
             message = (f"The request body is larger than this server accepts ({limit} bytes, "
                        "setting MAX_BODY_BYTES).")
+        elif exc.code == 416:
+            length = getattr(exc, "length", None)
+            if length is not None:  # RFC 9110 §15.5.17: the current length, for the client's next try
+                headers["Content-Range"] = f"{getattr(exc, 'units', None) or 'bytes'} */{length}"
+            message = (f"The range asked for starts beyond the end of this file"
+                       f"{f' ({length} bytes)' if length is not None else ''}; ask for a range within it, "
+                       "or leave out the Range header for the whole file.")
         else:
             message = exc.description or exc.name
         return render_problem(HTTPProblem(exc.code or 500, message, headers=headers))

@@ -134,6 +134,25 @@ def test_dumps_with_checksums(client, tiny_build, name):
     assert f"{hashlib.sha256(r.data).hexdigest()}  {name}" in sums
 
 
+@pytest.mark.parametrize("header, status", [
+    ("bytes=0-99", 206), ("bytes=-50", 206), ("bytes=99999999-", 416),
+    ("bytes=5-2", 200), ("bytes=abc", 200), ("bytes=0-9,20-29", 200), ("lines=1-2", 200)])
+def test_a_dump_honours_one_valid_range_and_ignores_an_invalid_one(client, header, status):
+    """RFC 9110 §14.2: one valid byte range gets 206 with those bytes, one past the end
+    416; a syntactically invalid range or an unknown unit is ignored (the whole dump, 200),
+    and so are several ranges (allowed), never a 416 for a request that can be met."""
+    whole = client.get("/dumps/bjkg.nq").data
+    r = client.get("/dumps/bjkg.nq", headers={"Range": header})
+    assert r.status_code == status
+    if status == 200:
+        assert r.data == whole and "Content-Range" not in r.headers
+    elif status == 206:
+        assert r.data == (whole[:100] if header == "bytes=0-99" else whole[-50:])
+        assert r.headers["Content-Range"].endswith(f"/{len(whole)}")
+    else:
+        assert r.headers["Content-Range"] == f"bytes */{len(whole)}"
+
+
 def test_only_listed_files_are_served(client):
     assert client.get("/dumps/build.json").status_code == 404
     assert client.get("/dumps/..%2Fbuild.json").status_code == 404
