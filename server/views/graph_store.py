@@ -5,6 +5,8 @@ graphs, as for SPARQL). GET/HEAD are public; PUT, POST and DELETE need the updat
 (see `bjkg.server.web.auth`) and a writable store. Request bodies are parsed completely by
 pyoxigraph *before* anything is written — a bad body changes nothing — and JSON-LD remote
 contexts are never fetched (pyoxigraph refuses them without a loader, which is a 400 here).
+Before parsing, a body's nesting is bounded (MAX_NESTING) and so is an RDF/XML body's size
+once its entities are expanded (MAX_BODY_BYTES: no "billion laughs").
 A POST to the store itself (no ``graph``/``default``) creates a new graph and answers 201
 with its Location.
 """
@@ -19,7 +21,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from bjkg.server.views.catalog import public_url
 from bjkg.server.web.auth import require_write_access
 from bjkg.server.core.conneg import RDF_FORMATS, rdf_format, rdf_input_format, response_mimetype
-from bjkg.server.core.errors import bad_request, not_found, unsupported_media_type
+from bjkg.server.core.errors import bad_request, not_found, payload_too_large, unsupported_media_type
 from bjkg.server.web.extension import get_store
 from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset
 from bjkg.server.sparql.text import dataset_iris
@@ -110,6 +112,14 @@ def _body_triples(base_iri: str) -> list[pyoxigraph.Triple]:
         raise bad_request(f"The {fmt.media_type} body nests {depth} levels deep; this server accepts "
                           f"at most {limit} (setting MAX_NESTING): its parser recurses, and a "
                           "document a few thousand levels deep would overflow its stack.")
+    if fmt.oxigraph == pyoxigraph.RdfFormat.RDF_XML:
+        expanded, most = xml_expanded_size(body), current_app.config["MAX_BODY_BYTES"]
+        if expanded > most:
+            raise payload_too_large(
+                f"The RDF/XML body's entities (<!ENTITY …> in its DOCTYPE) expand it to "
+                f"{'more than ' if expanded == _HUGE else ''}{min(expanded, _HUGE):,} bytes; this server "
+                f"parses at most {most:,} (setting MAX_BODY_BYTES), expanded or not. Write the "
+                "values out, or use fewer nested entities.")
     try:
         quads = list(pyoxigraph.parse(body, format=fmt.oxigraph, base_iri=base_iri,
                                       without_named_graphs=True))
@@ -121,6 +131,54 @@ def _body_triples(base_iri: str) -> list[pyoxigraph.Triple]:
 
 
 _XML_TAG = re.compile(rb"<(/?)[^\s/>!?][^>]*?(/?)>")
+_ENTITY_DECLARATION = re.compile(rb"<!ENTITY\s+([^\s%\"'<>]+)\s+(?:\"([^\"]*)\"|'([^']*)')")
+_ENTITY_REFERENCE = re.compile(rb"&([^\s&;#<>\"']+);")
+_AMPERSAND_REFERENCE = re.compile(rb"&#(?:38|x0*26);", re.IGNORECASE)
+_HUGE = 1 << 62  # "too large to say": a cycle, or past any limit
+
+
+def xml_expanded_size(body: bytes) -> int:
+    """An upper bound of an RDF/XML body's size once the parser has expanded its internal
+    entities: pyoxigraph expands them in full, so 1.5 KB of nested ``<!ENTITY lol9
+    "&lol8;&lol8;…">`` ("billion laughs") is 3 GB, and the HTTP process dies. Read from the
+    raw bytes, wherever a declaration appears (a comment's too: for a name declared twice the
+    largest counts), a ``&#38;`` in a value read as the ``&`` it becomes; a cycle is _HUGE.
+    Each value counts whole (its references' text too): an upper bound."""
+    values: dict[bytes, bytes] = {}
+    for match in _ENTITY_DECLARATION.finditer(body):
+        value = _AMPERSAND_REFERENCE.sub(b"&", match.group(2) if match.group(2) is not None else match.group(3))
+        name = match.group(1)
+        values[name] = max(values.get(name, b""), value, key=len) if name in values else value
+    if not values:
+        return len(body)
+    references = {name: _references(value, values) for name, value in values.items()}
+    sizes: dict[bytes, int] = {}
+    open_: set[bytes] = set()
+    for root in values:  # each entity's size, depth-first without recursion (chains may be long)
+        if root in sizes:
+            continue
+        stack, _ = [(root, iter(references[root]))], open_.add(root)
+        while stack:
+            name, children = stack[-1]
+            for child in children:
+                if child in sizes:
+                    continue
+                if child in open_:
+                    return _HUGE  # an entity that contains itself
+                open_.add(child)
+                stack.append((child, iter(references[child])))
+                break
+            else:
+                stack.pop()
+                open_.discard(name)
+                sizes[name] = min(_HUGE, len(values[name]) + sum(sizes[ref] for ref in references[name]))
+    rest = _ENTITY_DECLARATION.sub(b"", body)  # the references the declarations make are counted above
+    return min(_HUGE, len(rest) + sum(sizes[ref] for ref in _references(rest, values)))
+
+
+def _references(text: bytes, values: dict[bytes, bytes]) -> list[bytes]:
+    """The declared entities `text` refers to, once per reference."""
+    return [m.group(1) for m in _ENTITY_REFERENCE.finditer(text) if m.group(1) in values]
 _JSON_BRACKETS = re.compile(rb"[{\[]|[}\]]")
 _TURTLE_BRACKETS = re.compile(rb"[\[(]|<<|[\])]|>>")
 
