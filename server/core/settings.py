@@ -127,7 +127,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("QUERY_TIMEOUT", 30.0,
             "Seconds a query may take from the request's arrival, waiting for a slot "
             "included; the evaluator process is then ended and the client gets 503 Service "
-            "Unavailable with Retry-After.", _positive_float),
+            "Unavailable with Retry-After. With --empty, also the time an update that "
+            "evaluates patterns may take (503 past it, nothing written).", _positive_float),
     Setting("MAX_ROWS", 0,
             "Most result rows (or triples) one query may return; 0 (the default): no limit, "
             "answers are streamed whole. A longer answer is refused with 400 naming this "
@@ -226,7 +227,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("QUERY_MEMORY_MB", 512,
             "Memory one query may take, in MB, on top of what its evaluator holds when it "
             "starts (RLIMIT_AS of the evaluator process); past it the evaluator dies alone and "
-            "the client gets 503 naming this setting. 0: no cap.", _non_negative_int),
+            "the client gets 503 naming this setting. With --empty, also the memory an update "
+            "that evaluates patterns may take (tried first in a forked copy of the data: 503 "
+            "past it, nothing written). 0: no cap.", _non_negative_int),
     Setting("HEADER_TIMEOUT", 10.0,
             "Seconds a client may take to send a request's line and headers; the connection "
             "is then closed. The HTTP front (granian) reads them; no Python thread waits.",

@@ -61,6 +61,8 @@ import logging
 import mmap
 import os
 import pickle
+import re
+import select
 import selectors
 import signal
 import socket
@@ -520,6 +522,8 @@ class _DataServer:
                 self._end_if_retired()
                 return
             try:
+                if message[0] == "update" and _evaluates(message[1]):
+                    self._trial(message)  # raises QueryFailed: nothing is written
                 result = _write(self.store, message)
             except QueryFailed as exc:
                 _send(conn, ("failed", exc.status, exc.message, self.generation.value))
@@ -568,6 +572,74 @@ class _DataServer:
         finally:
             theirs.close()
 
+    def _trial(self, message) -> None:
+        """Apply an update to a forked copy of the data first, under the memory cap
+        (`memory_mb`, as an evaluator) and the time limit the message carries (QUERY_TIMEOUT):
+        an update that evaluates patterns (``INSERT … WHERE``, ``DELETE WHERE``, ``COPY`` …)
+        may ask for any amount of time and memory (a cross join of 2,000 triples with itself
+        grew this process by 11 GB in 25 s), and this process holds ``--empty``'s data. Raises
+        QueryFailed (503 past a limit, the update's own error otherwise); the copy is
+        discarded either way, and the caller applies the update to the data only after."""
+        timeout = float(message[3]) if len(message) > 3 and message[3] else _UPDATE_TIMEOUT
+        read, write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(read)
+            os.close(write)
+            raise QueryFailed(503, f"The update could not be tried ({exc}); nothing was written.") from None
+        if pid == 0:  # the copy
+            try:
+                os.close(read)
+                self._close_inherited()
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                signal.setitimer(signal.ITIMER_REAL, timeout + _TIMER_GRACE)  # should nobody kill it
+                cap = int(self.spec.get("memory_mb") or 0) * 1024 * 1024
+                if cap:
+                    import resource
+
+                    limit = _address_space() + cap
+                    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+                try:
+                    _write(self.store, message[:3])
+                    outcome = ("ok",)
+                except QueryFailed as exc:
+                    outcome = ("failed", exc.status, exc.message)
+                os.write(write, pickle.dumps(outcome))
+            finally:
+                os._exit(0)  # past the memory cap it dies first (an abort): nothing written
+        os.close(write)
+        try:
+            pidfd = os.pidfd_open(pid)  # not the pid: the kernel reaps it, and pids are reused
+        except OSError:
+            pidfd = None  # it has already ended
+        data = b""
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                ready, _, _ = select.select([read], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    raise QueryFailed(503, _update_past("its time limit", f"QUERY_TIMEOUT, {timeout:g} s"))
+                chunk = os.read(read, 65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(read)
+            if pidfd is not None:
+                try:
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # ended, or past its deadline
+                except OSError:
+                    pass
+                os.close(pidfd)
+        try:
+            outcome = pickle.loads(data)
+        except Exception:  # noqa: BLE001 - it died without an answer
+            raise QueryFailed(503, _update_past("the memory one update may take",
+                                                f"QUERY_MEMORY_MB, {self.spec.get('memory_mb')} MB")) from None
+        if outcome[0] == "failed":
+            raise QueryFailed(outcome[1], outcome[2])
+
     def _close_inherited(self) -> None:
         """In a forked evaluator: close every descriptor of the data process — the listener,
         the control connections, the pidfds, the selector, the generation — so that no
@@ -582,6 +654,22 @@ class _DataServer:
         self.generation.close()
 
 
+_UPDATE_TIMEOUT = 30.0  # seconds an update may take when its message names no limit
+_EVALUATES = re.compile(r"\b(?:WHERE|USING|WITH|ADD|COPY|MOVE)\b", re.IGNORECASE)
+
+
+def _evaluates(sparql: str) -> bool:
+    """Whether an update may evaluate patterns or copy graphs, i.e. take time and memory
+    beyond its own text (anything but INSERT DATA, DELETE DATA, CLEAR, DROP, CREATE): read
+    from the words alone, so a string that contains "where" only costs a needless trial."""
+    return bool(_EVALUATES.search(sparql))
+
+
+def _update_past(what: str, setting: str) -> str:
+    return (f"The update needed more than {what} (setting {setting}) and was stopped; nothing "
+            "was written. Split it into smaller updates, or make its WHERE clause more selective.")
+
+
 def _write(store, message):
     """Apply one write of an authorised client to the writable dataset (`--empty`)."""
     from pyoxigraph import DefaultGraph, NamedNode, Quad
@@ -589,7 +677,7 @@ def _write(store, message):
     operation, args = message[0], message[1:]
     graph_term = (lambda g: DefaultGraph() if g == "" else NamedNode(g))
     if operation == "update":
-        sparql, base_iri = args
+        sparql, base_iri = args[:2]
         try:
             store.update(sparql, base_iri=base_iri)
         except SyntaxError as exc:

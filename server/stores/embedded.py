@@ -447,7 +447,7 @@ class MemoryStore:
             raise WouldWait(lambda: self.pool.run(request, timeout)) from None
 
     def update(self, sparql, *, base_iri=None) -> None:
-        self.pool.write("update", sparql, base_iri)
+        self.pool.write("update", sparql, base_iri, self.timeout)  # the data process tries it within this
 
     def named_graphs(self) -> list[str]:
         return self.pool.read("graphs")

@@ -400,6 +400,46 @@ def test_empty_keeps_its_data_through_runaways_and_crashes():
         stop_server(server)
 
 
+def test_empty_runaway_updates_are_stopped_and_write_nothing():
+    """An authorised update that evaluates patterns runs first in a forked copy of the data,
+    under QUERY_MEMORY_MB and QUERY_TIMEOUT: a cross join that would grow the data process
+    without bound (11 GB in 25 s found by hand, every query stalled) is stopped at the
+    memory cap, one that would run forever at the time limit, both 503 naming the setting,
+    nothing written; the data stays, queries are answered after, and an update within the
+    limits is applied once."""
+    server = start_server(["--empty", "--update-token", TOKEN, "-s", "QUERY_TIMEOUT", str(LIMIT),
+                           "-s", "QUERY_MEMORY_MB", "150"])
+    port = port_of(server)
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/sparql-update"}
+
+    def update(text: str):
+        return request(port, "POST", "/sparql", body=text.encode(), headers=auth, timeout=60)
+
+    def count() -> int:
+        answer = query(port, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+        assert answer.status == 200
+        return int(json.loads(answer.body)["results"]["bindings"][0]["n"]["value"])
+
+    try:
+        data = " ".join(f"<urn:s{i}> <urn:p> {i} ." for i in range(300))
+        assert update(f"INSERT DATA {{ {data} }}").status == 204
+        blowup = update("INSERT { ?a <urn:q> ?f } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }")
+        assert blowup.status == 503 and b"QUERY_MEMORY_MB" in blowup.body, blowup.body
+        started = time.monotonic()
+        forever = update("INSERT { ?a <urn:q> 'x' } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i "
+                         "FILTER(STRLEN(CONCAT(STR(?c), STR(?f), STR(?i))) < 0) }")
+        assert forever.status == 503 and b"QUERY_TIMEOUT" in forever.body, forever.body
+        assert LIMIT - 0.5 < time.monotonic() - started < LIMIT + 3
+        assert count() == 300
+        assert update("INSERT { ?s <urn:even> true } WHERE { ?s <urn:p> ?n FILTER(?n < 10) }").status == 204
+        assert update("DELETE WHERE { ?s <urn:even> ?x }").status == 204
+        assert update("INSERT { ?s <urn:small> true } WHERE { ?s <urn:p> ?n FILTER(?n < 5) }").status == 204
+        assert count() == 305
+        assert update("INSERT { ?s <urn:bad> ?x } WHERE { ?s ?p ").status == 400
+    finally:
+        stop_server(server)
+
+
 # ------------------------------------------------------------------- bench/attack.py
 
 def test_bench_attack_runs_and_reports(tiny_build):
