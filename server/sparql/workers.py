@@ -218,6 +218,17 @@ def _address_space() -> int:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _no_core_dump() -> None:
+    """A process past its memory cap aborts (the engine's allocation fails): no core file of
+    its whole address space on a host where core dumps are on."""
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+
+
 def _evaluator(sock: socket.socket, store, spec: dict) -> None:
     """Forked child: cap memory, answer requests on `sock` until it closes, then exit.
 
@@ -241,6 +252,7 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
     if cap:
         limit = _address_space() + cap
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        _no_core_dump()
     conn = Connection(sock.detach())
     while True:
         try:
@@ -600,6 +612,7 @@ class _DataServer:
 
                     limit = _address_space() + cap
                     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+                    _no_core_dump()
                 try:
                     _write(self.store, message[:3])
                     outcome = ("ok",)

@@ -375,6 +375,19 @@ def test_a_query_past_the_memory_cap_kills_only_its_evaluator(small_server):
 
 # ---------------------------------------------------------------------------- --empty
 
+def test_evaluators_leave_no_core_file_when_they_die_at_the_memory_cap(small_server):
+    """An evaluator past QUERY_MEMORY_MB aborts; on a host with core dumps on it would write
+    its whole address space to disk each time. Its core file limit is 0."""
+    import psutil
+
+    assert query(port_of(small_server), LIGHT).status == 200
+    evaluators = [p for p in psutil.Process(small_server.process.pid).children(recursive=True)
+                  if "sparql.workers" in " ".join(p.cmdline()) and "sparql.workers" in " ".join(p.parent().cmdline())]
+    assert evaluators
+    for evaluator in evaluators:
+        assert evaluator.rlimit(psutil.RLIMIT_CORE) == (0, 0)
+
+
 def test_empty_keeps_its_data_through_runaways_and_crashes():
     server = start_server(["--empty", "--update-token", TOKEN, "-s", "QUERY_TIMEOUT", str(LIMIT),
                            "-s", "QUERY_MEMORY_MB", "150"])
