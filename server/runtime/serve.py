@@ -123,7 +123,7 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
     import os
 
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
 
     os.environ[SERVER_PID_ENV] = str(os.getpid())
@@ -141,6 +141,9 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
         server = Granian(
             "bjkg.server.runtime.front:application", factory=True, address=host, port=port,
             interface=Interfaces.ASGI, workers=processes,
+            # HTTP/1.1 only: the deadlines and limits above are hyper's HTTP/1 settings, and a
+            # browser speaks HTTP/2 only over TLS, which a proxy in front terminates
+            http=HTTPModes.http1,
             http1_settings=HTTP1Settings(header_read_timeout=min(60_000, max(1, int(resolved["HEADER_TIMEOUT"] * 1000))),
                                          keep_alive=True),
             backlog=2048, backpressure=connections, log_access=bool(resolved["ACCESS_LOG"]),

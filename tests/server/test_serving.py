@@ -101,6 +101,21 @@ def test_silent_and_dribbling_clients_stall_no_one(small_server):
             sock.close()
 
 
+def test_the_front_speaks_http1_only(small_server):
+    """The header and body deadlines and the connection limits are hyper's HTTP/1 settings,
+    so a cleartext HTTP/2 connection (prior knowledge) is not taken up: the preface gets no
+    HTTP/2 frames (hyper closes, or a 4xx), and HTTP/1.1 is served as before."""
+    port = port_of(small_server)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        try:
+            first = sock.recv(64)
+        except ConnectionResetError:
+            first = b""
+    assert first == b"" or first.startswith(b"HTTP/1.1 4"), first
+    assert query(port, LIGHT).status == 200
+
+
 SILENT_MANY = 2_300  # more than granian's default of backlog (2,048) ÷ workers (1 here)
 
 
