@@ -1,6 +1,6 @@
 """Availability attacks on a `bjkg serve` of this machine, bounded, and the figures they give.
 
-    python bench/attack.py --build DIR [--port 8150] [--only slow,runaway,hangup,memory,share,chunked,empty]
+    python bench/attack.py --build DIR [--port 8150] [--only slow,runaway,hangup,memory,share,chunked,nesting,fuzz,crowd,empty]
 
 It starts `bjkg serve` itself (default settings unless `-s NAME VALUE`), on 127.0.0.1, and
 sends traffic only there: every connection goes to 127.0.0.1 (source addresses
@@ -23,8 +23,13 @@ The attacks (issue 14):
 * nesting — 40 queries nested 3,000–20,000 deep (braces, parentheses, paths, `!`,
   OPTIONAL, `||`, UNION; GET and POST): statuses, and whether an HTTP process was lost;
 * fuzz — bench/fuzz.py's seeded fuzz, 10,000 malformed requests (`--fuzz-requests`): 5xx;
+* crowd — 3,000 connections that send nothing, from 98 addresses, then fresh clients:
+  p50/p99 and failures (found by hand: 2,200 stopped the server while granian held no more
+  than its backlog ÷ workers);
 * empty — `--empty` with a token: data written, then a VALUES cross product and a memory
-  blow-up; whether the data is still there, and the runaway's status and time.
+  blow-up; an RDF/XML upload whose nested entities expand to ≈35 GB ("billion laughs"),
+  an update over a cross join that grows without bound, and one that never ends; whether
+  the data is still there, each status and time, and whether an HTTP process was lost.
 """
 from __future__ import annotations
 
@@ -396,6 +401,48 @@ def attack_chunked(server: Server) -> dict:
     return {"status": status, "after": query(server.port, LIGHT).status}
 
 
+def attack_crowd(server: Server, count: int = 3_000) -> dict:
+    """`count` connections that send nothing (from 127.0.0.2–127.0.0.99), held while fresh
+    clients fetch the seed entity page and send light queries."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = count + 1_024
+    if soft < wanted and (hard == resource.RLIM_INFINITY or hard >= wanted):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    socks: list[socket.socket] = []
+    try:
+        for i in range(count):
+            sock = socket.socket()
+            sock.bind((f"127.0.0.{2 + i % 98}", 0))
+            sock.settimeout(5)
+            try:
+                sock.connect((HOST, server.port))
+            except OSError:
+                sock.close()
+                break
+            socks.append(sock)
+        answers = []
+        for _ in range(10):
+            answers.append(request(server.port, "GET", PAGE, headers={"Accept": "text/html"}, timeout=10))
+            answers.append(query(server.port, "ASK { ?s ?p ?o }", timeout=10))
+        return {"silent_connections": len(socks), "fresh": summary(answers)}
+    finally:
+        for sock in socks:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _laughs(levels: int = 9) -> bytes:
+    """RDF/XML whose one literal is 30 bytes × 10^levels once its entities are expanded."""
+    entities = ['<!ENTITY l0 "lollollollollollollollollollol">'] + [
+        f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, levels + 1)]
+    return (f'<?xml version="1.0"?><!DOCTYPE rdf:RDF [{"".join(entities)}]>'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://example.org/">'
+            f'<rdf:Description rdf:about="http://example.org/s"><ex:p>&l{levels};</ex:p></rdf:Description>'
+            '</rdf:RDF>').encode()
+
+
 def attack_empty(port: int, limit: float, extra: list[str]) -> dict:
     server = Server(["--empty", "--update-token", TOKEN, *extra], port)
     try:
@@ -408,12 +455,31 @@ def attack_empty(port: int, limit: float, extra: list[str]) -> dict:
         runaway = query(port, cross, timeout=limit + 60)
         blowup = query(port, "SELECT (STRLEN(GROUP_CONCAT(?s)) AS ?n) WHERE { " + " ".join(
             f"VALUES ?v{i} {{ {values} }}" for i in range(5)) + " BIND(STR(?v0) AS ?s) }", timeout=limit + 60)
+        before = server.pids()
+        laughs = request(port, "PUT", "/graph-store?default", body=_laughs(),
+                         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/rdf+xml"},
+                         timeout=limit + 60)
+        rows = " ".join(f"<urn:s{i}> <urn:p> {i} ." for i in range(2_000))
+        request(port, "POST", "/sparql", body=f"INSERT DATA {{ {rows} }}".encode(), headers=auth)
+        grows = request(port, "POST", "/sparql", headers=auth, timeout=limit + 60,
+                        body=b"INSERT { ?a <urn:q> ?f } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }")
+        endless = request(port, "POST", "/sparql", headers=auth, timeout=limit + 60,
+                          body=b"INSERT { ?a <urn:q> 'x' } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i "
+                               b"FILTER(STRLEN(CONCAT(STR(?c), STR(?f), STR(?i))) < 0) }")
+        lost = len(before - server.pids())
         kept = query(port, "SELECT ?o WHERE { <urn:a> <urn:b> ?o }")
+        rows_kept = query(port, "SELECT (COUNT(*) AS ?n) WHERE { ?s <urn:p> ?o }")
         return {"write": written, "runaway_status": runaway.status,
                 "runaway_seconds_past_limit": round(runaway.seconds - limit, 2),
                 "runaway_retry_after": runaway.headers.get("retry-after"),
                 "blowup_status": blowup.status,
-                "data_kept": kept.status == 200 and b"kept" in kept.body}
+                "entities_status": laughs.status, "entities_seconds": round(laughs.seconds, 2),
+                "update_blowup_status": grows.status, "update_blowup_seconds": round(grows.seconds, 2),
+                "update_runaway_status": endless.status,
+                "update_runaway_seconds_past_limit": round(endless.seconds - limit, 2),
+                "http_processes_lost": lost,
+                "data_kept": kept.status == 200 and b"kept" in kept.body
+                and rows_kept.status == 200 and b'"2000"' in rows_kept.body}
     finally:
         server.stop()
 
@@ -422,7 +488,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", required=True, help="a build folder (the seed build)")
     parser.add_argument("--port", type=int, default=8150)
-    parser.add_argument("--only", default="slow,runaway,hangup,memory,share,chunked,nesting,fuzz,empty")
+    parser.add_argument("--only", default="slow,runaway,hangup,memory,share,chunked,nesting,fuzz,crowd,empty")
     parser.add_argument("--fuzz-requests", type=int, default=10_000)
     parser.add_argument("-s", "--setting", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     options = parser.parse_args()
@@ -442,7 +508,8 @@ def main() -> None:
                           ("share", lambda: attack_share(server)),
                           ("chunked", lambda: attack_chunked(server)),
                           ("nesting", lambda: attack_nesting(server)),
-                          ("fuzz", lambda: attack_fuzz(server, options.fuzz_requests))):
+                          ("fuzz", lambda: attack_fuzz(server, options.fuzz_requests)),
+                          ("crowd", lambda: attack_crowd(server))):
             if name in wanted:
                 results[name] = run()
                 print(f"{name}: {json.dumps(results[name])}", flush=True)

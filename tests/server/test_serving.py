@@ -473,16 +473,22 @@ def test_empty_runaway_updates_are_stopped_and_write_nothing():
 def test_bench_attack_runs_and_reports(tiny_build):
     """bench/attack.py as an operator runs it (a few of its attacks, short limits): each
     prints its figures, and they hold the rules — a malformed chunk is a 4xx, every deep
-    nesting is answered below 500 with no process lost, one client's excess is 429 at once."""
+    nesting is answered below 500 with no process lost, one client's excess is 429 at once,
+    and `--empty` keeps its data through runaway queries and updates and an entity bomb."""
     import subprocess
     import sys
 
 
     done = subprocess.run([sys.executable, "bench/attack.py", "--build", str(tiny_build), "--port", str(free_port()),
-                           "--only", "chunked,nesting,share", "-s", "QUERY_TIMEOUT", "3"],
+                           "--only", "chunked,nesting,share,empty", "-s", "QUERY_TIMEOUT", "3"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout.strip().splitlines()[-1].removeprefix("attack: "))
     assert results["chunked"]["status"].startswith("4") and results["chunked"]["after"] == 200
     assert results["nesting"]["failures"] == 0 and results["nesting"]["http_processes_lost"] == 0
     assert results["share"]["refused_429_within_1s"] >= 1
+    empty = results["empty"]
+    assert empty["data_kept"] and empty["http_processes_lost"] == 0
+    assert empty["entities_status"] == 413
+    assert empty["update_blowup_status"] == empty["update_runaway_status"] == 503
+    assert empty["update_runaway_seconds_past_limit"] < 2
