@@ -268,10 +268,10 @@ class _ServerData:
 
 
 def _raise_descriptor_limit() -> int:
-    """Raise the open-files limit to what the system allows, and return it: granian keeps a
-    connection that has sent nothing yet without a timer (no thread, but a descriptor each),
-    so the default soft limit of 1,024 would be the number of silent connections that stop
-    the server."""
+    """Raise the open-files limit to what the system allows, and return it: a connection that
+    has sent nothing yet costs no thread but a descriptor until HEADER_TIMEOUT, so the
+    default soft limit of 1,024 would be the number of silent connections (opened faster
+    than they time out) that stop the server."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
