@@ -218,11 +218,17 @@ def _address_space() -> int:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _no_core_dump() -> None:
-    """A process past its memory cap aborts (the engine's allocation fails): no core file of
-    its whole address space on a host where core dumps are on."""
+def _cap_memory(memory_mb) -> None:
+    """In a forked child: at most what it holds now plus `memory_mb` of address space
+    (RLIMIT_AS; nothing for 0), and no core file — past the cap it aborts (the engine's
+    allocation fails), and a host with core dumps on would get its whole address space."""
     import resource
 
+    cap = int(memory_mb or 0) * 1024 * 1024
+    if not cap:
+        return
+    limit = _address_space() + cap
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     except (ValueError, OSError):
@@ -236,8 +242,6 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
     timer for them plus _TIMER_GRACE (SIGALRM, whose default action ends the process): the
     pool kills it at the deadline, and should nobody do so (its HTTP process killed and
     the data process too busy to notice), it ends itself shortly after."""
-    import resource
-
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     try:
@@ -248,11 +252,7 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
         import pyoxigraph
 
         store = pyoxigraph.Store.read_only(spec["store"])
-    cap = int(spec.get("memory_mb") or 0) * 1024 * 1024
-    if cap:
-        limit = _address_space() + cap
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        _no_core_dump()
+    _cap_memory(spec.get("memory_mb"))
     conn = Connection(sock.detach())
     while True:
         try:
@@ -592,7 +592,7 @@ class _DataServer:
         grew this process by 11 GB in 25 s), and this process holds ``--empty``'s data. Raises
         QueryFailed (503 past a limit, the update's own error otherwise); the copy is
         discarded either way, and the caller applies the update to the data only after."""
-        timeout = float(message[3]) if len(message) > 3 and message[3] else _UPDATE_TIMEOUT
+        timeout = float(message[3])  # ("update", sparql, base_iri, seconds)
         read, write = os.pipe()
         try:
             pid = os.fork()
@@ -606,13 +606,7 @@ class _DataServer:
                 self._close_inherited()
                 signal.signal(signal.SIGALRM, signal.SIG_DFL)
                 signal.setitimer(signal.ITIMER_REAL, timeout + _TIMER_GRACE)  # should nobody kill it
-                cap = int(self.spec.get("memory_mb") or 0) * 1024 * 1024
-                if cap:
-                    import resource
-
-                    limit = _address_space() + cap
-                    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-                    _no_core_dump()
+                _cap_memory(self.spec.get("memory_mb"))
                 try:
                     _write(self.store, message[:3])
                     outcome = ("ok",)
@@ -667,7 +661,6 @@ class _DataServer:
         self.generation.close()
 
 
-_UPDATE_TIMEOUT = 30.0  # seconds an update may take when its message names no limit
 _EVALUATES = re.compile(r"\b(?:WHERE|USING|WITH|ADD|COPY|MOVE)\b", re.IGNORECASE)
 
 
