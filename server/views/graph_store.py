@@ -117,7 +117,7 @@ def _body_triples(base_iri: str) -> list[pyoxigraph.Triple]:
         if expanded > most:
             raise payload_too_large(
                 f"The RDF/XML body's entities (<!ENTITY …> in its DOCTYPE) expand it to "
-                f"{'more than ' if expanded == _HUGE else ''}{min(expanded, _HUGE):,} bytes; this server "
+                f"{'more than ' if expanded == _HUGE else ''}{expanded:,} bytes; this server "
                 f"parses at most {most:,} (setting MAX_BODY_BYTES), expanded or not. Write the "
                 "values out, or use fewer nested entities.")
     try:
@@ -148,7 +148,8 @@ def xml_expanded_size(body: bytes) -> int:
     for match in _ENTITY_DECLARATION.finditer(body):
         value = _AMPERSAND_REFERENCE.sub(b"&", match.group(2) if match.group(2) is not None else match.group(3))
         name = match.group(1)
-        values[name] = max(values.get(name, b""), value, key=len) if name in values else value
+        if name not in values or len(value) > len(values[name]):
+            values[name] = value
     if not values:
         return len(body)
     references = {name: _references(value, values) for name, value in values.items()}
@@ -157,7 +158,8 @@ def xml_expanded_size(body: bytes) -> int:
     for root in values:  # each entity's size, depth-first without recursion (chains may be long)
         if root in sizes:
             continue
-        stack, _ = [(root, iter(references[root]))], open_.add(root)
+        stack = [(root, iter(references[root]))]
+        open_.add(root)
         while stack:
             name, children = stack[-1]
             for child in children:
@@ -179,6 +181,8 @@ def xml_expanded_size(body: bytes) -> int:
 def _references(text: bytes, values: dict[bytes, bytes]) -> list[bytes]:
     """The declared entities `text` refers to, once per reference."""
     return [m.group(1) for m in _ENTITY_REFERENCE.finditer(text) if m.group(1) in values]
+
+
 _JSON_BRACKETS = re.compile(rb"[{\[]|[}\]]")
 _TURTLE_BRACKETS = re.compile(rb"[\[(]|<<|[\])]|>>")
 
