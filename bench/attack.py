@@ -433,7 +433,7 @@ def attack_crowd(server: Server, count: int = 3_000) -> dict:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def _laughs(levels: int = 9) -> bytes:
+def entity_bomb(levels: int = 9) -> bytes:
     """RDF/XML whose one literal is 30 bytes × 10^levels once its entities are expanded."""
     entities = ['<!ENTITY l0 "lollollollollollollollollollol">'] + [
         f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, levels + 1)]
@@ -456,7 +456,7 @@ def attack_empty(port: int, limit: float, extra: list[str]) -> dict:
         blowup = query(port, "SELECT (STRLEN(GROUP_CONCAT(?s)) AS ?n) WHERE { " + " ".join(
             f"VALUES ?v{i} {{ {values} }}" for i in range(5)) + " BIND(STR(?v0) AS ?s) }", timeout=limit + 60)
         before = server.pids()
-        laughs = request(port, "PUT", "/graph-store?default", body=_laughs(),
+        laughs = request(port, "PUT", "/graph-store?default", body=entity_bomb(),
                          headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/rdf+xml"},
                          timeout=limit + 60)
         rows = " ".join(f"<urn:s{i}> <urn:p> {i} ." for i in range(2_000))

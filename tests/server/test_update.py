@@ -8,6 +8,7 @@ import pyoxigraph
 import pytest
 from pyoxigraph import QueryResultsFormat, RdfFormat
 
+from bench.attack import entity_bomb
 from tests.server.conftest import BASE, TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -247,23 +248,13 @@ def test_gsp_bad_requests_change_nothing(writable_client):
     assert gsp(writable_client, "patch", f"?graph={G}", data=TURTLE, content_type="text/turtle").status_code == 405
 
 
-def _laughs(levels: int) -> str:
-    """RDF/XML whose one literal is "lol" × 10 × 10^levels once its nested entities are expanded."""
-    entities = ['<!ENTITY lol0 "lollollollollollollollollollol">'] + [
-        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, levels + 1)]
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [\n {"".join(entities)}\n]>\n'
-            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://example.org/">\n'
-            f' <rdf:Description rdf:about="http://example.org/s"><ex:p>&lol{levels};</ex:p></rdf:Description>\n'
-            '</rdf:RDF>\n')
-
-
 def test_gsp_rdf_xml_entities_are_expanded_within_max_body_bytes(writable_client):
     """pyoxigraph expands an RDF/XML body's internal entities in full: 1.5 KB nested nine
     levels ("billion laughs") became 3 GB in the HTTP process, which died with every request
     it held. A body whose entities expand past MAX_BODY_BYTES (10 MB) is refused with 413
     before it is parsed, and nothing is written; one that uses entities for its namespaces,
     as OWL tools write them, is loaded with them expanded."""
-    big = _laughs(6)  # 30 MB expanded, from 500 bytes
+    big = entity_bomb(6)  # 30 MB expanded, from 500 bytes
     response = gsp(writable_client, "put", f"?graph={G}", data=big, content_type="application/rdf+xml")
     assert response.status_code == 413
     assert "MAX_BODY_BYTES" in response.get_json()["error"]["message"]
@@ -278,7 +269,7 @@ def test_gsp_rdf_xml_entities_are_expanded_within_max_body_bytes(writable_client
            '<ex:p rdf:resource="&ex;o"/></rdf:Description></rdf:RDF>')
     assert gsp(writable_client, "put", f"?graph={G}", data=owl, content_type="application/rdf+xml").status_code == 201
     assert ask(writable_client, f"ASK {{ GRAPH <{G}> {{ <http://example.org/s> <http://example.org/p> <http://example.org/o> }} }}")
-    assert gsp(writable_client, "put", f"?graph={G}", data=_laughs(3), content_type="application/rdf+xml").status_code == 204
+    assert gsp(writable_client, "put", f"?graph={G}", data=entity_bomb(3), content_type="application/rdf+xml").status_code == 204
 
 
 def test_gsp_writes_need_the_token(writable_client):
