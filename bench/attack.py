@@ -1,6 +1,6 @@
 """Availability attacks on a `bjkg serve` of this machine, bounded, and the figures they give.
 
-    python bench/attack.py --build DIR [--port 8150] [--only slow,runaway,hangup,memory,share,chunked,nesting,fuzz,crowd,empty]
+    python bench/attack.py --build DIR [--port 8150] [--empty-port 8151] [--only slow,runaway,hangup,memory,share,chunked,nesting,fuzz,crowd,empty]
 
 It starts `bjkg serve` itself (default settings unless `-s NAME VALUE`), on 127.0.0.1, and
 sends traffic only there: every connection goes to 127.0.0.1 (source addresses
@@ -488,6 +488,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", required=True, help="a build folder (the seed build)")
     parser.add_argument("--port", type=int, default=8150)
+    parser.add_argument("--empty-port", type=int, default=None,
+                        help="port of the --empty server of the `empty` attack (default: --port + 1)")
     parser.add_argument("--only", default="slow,runaway,hangup,memory,share,chunked,nesting,fuzz,crowd,empty")
     parser.add_argument("--fuzz-requests", type=int, default=10_000)
     parser.add_argument("-s", "--setting", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
@@ -516,7 +518,8 @@ def main() -> None:
     finally:
         server.stop()
     if "empty" in wanted:
-        results["empty"] = attack_empty(options.port + 1, limit, extra)
+        empty_port = options.empty_port if options.empty_port is not None else options.port + 1
+        results["empty"] = attack_empty(empty_port, limit, extra)
         print(f"empty: {json.dumps(results['empty'])}", flush=True)
     print("attack: " + json.dumps(results))
 

@@ -479,7 +479,9 @@ def test_bench_attack_runs_and_reports(tiny_build):
     import sys
 
 
+    # two ports the system gave out, not port + 1 (which another socket may hold)
     done = subprocess.run([sys.executable, "bench/attack.py", "--build", str(tiny_build), "--port", str(free_port()),
+                           "--empty-port", str(free_port()),
                            "--only", "chunked,nesting,share,empty", "-s", "QUERY_TIMEOUT", "3"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
