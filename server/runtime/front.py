@@ -391,7 +391,9 @@ def _environ(scope, body: bytes) -> dict:
         if key == "CONTENT_TYPE":
             environ["CONTENT_TYPE"] = text
             continue
-        if key == "CONTENT_LENGTH":
+        if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+            # the body is whole and de-chunked: CONTENT_LENGTH above says its length (with
+            # `Transfer-Encoding: chunked` kept, werkzeug would read a chunked form as empty)
             continue
         key = "HTTP_" + key
         environ[key] = f"{environ[key]},{text}" if key in environ else text

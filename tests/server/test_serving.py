@@ -167,6 +167,31 @@ def test_a_malformed_chunk_size_is_a_400_not_a_500(small_server):
     assert answer.split(b" ")[1] == b"400"
 
 
+def test_a_chunked_body_is_read_whole(small_server):
+    """A client may send its body chunked (no Content-Length), in pieces over time: the app
+    gets all of it, as a direct query and as a form."""
+    def chunked(content_type: str, body: bytes) -> bytes:
+        pieces = [body[:5], body[5:]]
+        with socket.create_connection(("127.0.0.1", port_of(small_server)), timeout=15) as sock:
+            sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+                         b"Accept: application/sparql-results+json\r\nContent-Type: " + content_type.encode()
+                         + b"\r\n\r\n")
+            for piece in pieces:
+                time.sleep(0.2)
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            sock.sendall(b"0\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer
+
+    for content_type, body in (("application/sparql-query", b"ASK { ?s ?p ?o }"),
+                               ("application/x-www-form-urlencoded", b"query=ASK%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D")):
+        answer = chunked(content_type, body)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:600]
+        assert b'"boolean":true' in answer.replace(b" ", b""), answer[-300:]
+
+
 def test_an_oversized_body_is_refused_before_it_is_read(small_server):
     assert raw(port_of(small_server), b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
                b"Content-Length: 999999999\r\n\r\n").startswith(b"HTTP/1.1 413")
