@@ -42,6 +42,7 @@ QUERY_PATHS = ("/sparql", "/graph-store")
 _PENDING_CHUNKS = 64  # chunks of a streamed answer the app may produce ahead of the client
 _FILE_CHUNK = 256 * 1024
 _WATCH_AFTER = 0.02  # seconds into a request when the front starts to watch for the client hanging up
+_TOO_LARGE = object()  # what Front._receive_body returns for a body past MAX_BODY_BYTES
 
 
 class AnswerBrokenOff(Exception):
@@ -175,34 +176,44 @@ class Front:
                 await _problem(send, 413, f"The request body is larger than {self.max_body} bytes "
                                "(setting MAX_BODY_BYTES).")
                 return None
+        try:
+            # one timer for the whole body (asyncio.wait_for per message made a task for each
+            # receive: ≈8 % of an HTTP process's time under small queries)
+            async with asyncio.timeout(self.body_timeout):
+                body = await self._receive_body(receive)
+        except TimeoutError:
+            await _problem(send, 408, f"The request body did not arrive within {self.body_timeout:g} s "
+                           "(setting BODY_TIMEOUT).")
+            return None
+        except Exception as exc:  # noqa: BLE001 - the server could not read the body
+            await _problem(send, 400, f"The request body could not be read: {exc}")
+            return None
+        if body is _TOO_LARGE:
+            await _problem(send, 413, f"The request body is larger than {self.max_body} bytes "
+                           "(setting MAX_BODY_BYTES).")
+            return None
+        if body is None:
+            # the client left, or granian could not read the body (a malformed chunk):
+            # answer 400 in case it is still there (granian would answer 500)
+            await _problem(send, 400, "The request body could not be read: the connection "
+                           "closed, or its chunked encoding is malformed.")
+        return body
+
+    async def _receive_body(self, receive):
+        """The body's bytes, _TOO_LARGE past MAX_BODY_BYTES, or None if the client left."""
         parts: list[bytes] = []
         size = 0
-        deadline = time.monotonic() + self.body_timeout
         while True:
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
-                await _problem(send, 408, f"The request body did not arrive within {self.body_timeout:g} s "
-                               "(setting BODY_TIMEOUT).")
-                return None
-            except Exception as exc:  # noqa: BLE001 - the server could not read the body
-                await _problem(send, 400, f"The request body could not be read: {exc}")
-                return None
+            message = await receive()
             if message["type"] == "http.disconnect":
-                # the client left, or granian could not read the body (a malformed chunk):
-                # answer 400 in case it is still there (granian would answer 500)
-                await _problem(send, 400, "The request body could not be read: the connection "
-                               "closed, or its chunked encoding is malformed.")
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                await _problem(send, 413, f"The request body is larger than {self.max_body} bytes "
-                               "(setting MAX_BODY_BYTES).")
-                return None
+                return _TOO_LARGE
             parts.append(chunk)
             if not message.get("more_body", False):
-                return b"".join(parts)
+                return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def _respond(self, send, chunks: asyncio.Queue, room: threading.Semaphore,
                        gone: threading.Event) -> None:
