@@ -165,6 +165,15 @@ class Front:
 
     async def _read_body(self, scope, receive, send) -> bytes | None:
         """The whole body within BODY_TIMEOUT and MAX_BODY_BYTES, or None (answered or gone)."""
+        coding = next((v for k, v in scope["headers"] if k == b"content-encoding"), b"identity")
+        if coding.strip().lower() not in (b"", b"identity"):
+            # read as sent, a compressed body would be taken for its (garbled) text; decoding
+            # it would let a small body expand past MAX_BODY_BYTES: refused (RFC 9110 15.5.16)
+            await _problem(send, 415, f"The request body has Content-Encoding "
+                           f"{coding.decode('latin-1')[:40]!r}; this server takes request bodies "
+                           "only without a content coding: send it uncompressed.",
+                           headers=[(b"accept-encoding", b"identity")])
+            return None
         length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if length is not None:
             try:
@@ -411,15 +420,17 @@ def _environ(scope, body: bytes) -> dict:
     return environ
 
 
-async def _problem(send, status: int, message: str, *, retry_after: int | None = None) -> None:
-    """An error answered by the front itself (before the app): the app's JSON shape."""
+async def _problem(send, status: int, message: str, *, retry_after: int | None = None,
+                   headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """An error answered by the front itself (before the app): the app's JSON shape. A body
+    left unread (400, 408, 413, 415) ends the connection."""
     body = json.dumps({"error": {"status": status, "title": HTTPStatus(status).phrase,
                                  "message": message}}).encode("utf-8")
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"access-control-allow-origin", b"*")]
+               (b"access-control-allow-origin", b"*"), *headers]
     if retry_after:
         headers.append((b"retry-after", str(retry_after).encode()))
-    if status in (400, 408, 413):
+    if status in (400, 408, 413, 415):
         headers.append((b"connection", b"close"))
     try:
         await send({"type": "http.response.start", "status": status, "headers": headers})

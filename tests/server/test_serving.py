@@ -192,6 +192,21 @@ def test_a_chunked_body_is_read_whole(small_server):
         assert b'"boolean":true' in answer.replace(b" ", b""), answer[-300:]
 
 
+def test_a_compressed_body_is_refused_not_misread(small_server):
+    """A body with a content coding (gzip …) would be read as garbled text, or, decoded,
+    could expand past MAX_BODY_BYTES: 415 naming the coding, Accept-Encoding: identity."""
+    import gzip
+
+    body = gzip.compress(b"ASK {}")
+    answer = raw(port_of(small_server), b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+                 b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    head, _, text = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 415"), answer[:300]
+    assert b"accept-encoding: identity" in head.lower() and b"gzip" in text
+    assert raw(port_of(small_server), b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+               b"Content-Encoding: identity\r\nContent-Length: 6\r\nConnection: close\r\n\r\nASK {}").startswith(b"HTTP/1.1 200")
+
+
 def test_an_oversized_body_is_refused_before_it_is_read(small_server):
     assert raw(port_of(small_server), b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
                b"Content-Length: 999999999\r\n\r\n").startswith(b"HTTP/1.1 413")
