@@ -46,7 +46,8 @@ SPARQL = ["SELECT * WHERE { ?s ?p ?o } LIMIT 1", "ASK {}", "CONSTRUCT WHERE { ?s
           "INSERT DATA { <a> <b> <c> }", "LOAD <http://127.0.0.1:9/>", "SELECT * WHERE { ?s ?p",
           "SELECT * { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", "PREFIX : <x> SELECT",
           "SELECT * WHERE { ?s ?p ?o } LIMIT 99999999999999999999999999", "\u00b2", "\u0663",
-          "SELECT * WHERE { ?s ?p ?o FILTER(?o = \"\\uD800\") }", "SELECT * { <\\UFFFFFFFF> ?p ?o }"]
+          "SELECT * WHERE { ?s ?p ?o FILTER(?o = \"\\uD800\") }", "SELECT * { <\\UFFFFFFFF> ?p ?o }",
+          "SELECT (<urn:f>(?s) AS ?x) { ?s ?p ?o } LIMIT 1", "ASK { FILTER(<http://www.w3.org/2005/xpath-functions#upper-case>('a')) }"]
 
 
 RDF = ['<http://e/s> <http://e/p> "o" .', '@prefix : <http://e/> . :s :p [ :q ( 1 2 3 ) ] .',

@@ -158,7 +158,11 @@ def evaluate(store: pyoxigraph.Store, request: QueryRequest, *, deadline: float 
         result = store.query(text, base_iri=request.base_iri, **options)
     except SyntaxError as exc:
         raise QueryFailed(400, f"SPARQL syntax error: {exc}") from None
-    except (ValueError, RuntimeError, OSError) as exc:
+    except (ValueError, RuntimeError) as exc:
+        # refused while the engine plans it: a feature it lacks, such as a function it does
+        # not know (``<urn:f>(?x)``, ``fn:upper-case``) — the query's fault, not the server's
+        raise QueryFailed(400, f"This endpoint cannot evaluate the query: {exc}") from None
+    except OSError as exc:  # the store could not be read
         raise QueryFailed(500, f"The query could not be evaluated: {exc}") from None
     try:
         if isinstance(result, QueryBoolean):

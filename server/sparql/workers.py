@@ -688,7 +688,12 @@ def _write(store, message):
             store.update(sparql, base_iri=base_iri)
         except SyntaxError as exc:
             raise QueryFailed(400, f"SPARQL Update syntax error: {exc}") from None
-        except (ValueError, RuntimeError, OSError) as exc:
+        except (ValueError, RuntimeError) as exc:
+            # the update's fault: DROP or CLEAR of a graph that does not exist, CREATE of one
+            # that does (without SILENT), a function the engine does not know; pyoxigraph
+            # applies an update whole or not at all
+            raise QueryFailed(400, f"The update could not be applied, and nothing was written: {exc}") from None
+        except OSError as exc:
             raise QueryFailed(500, f"The update could not be applied: {exc}") from None
         return None
     if operation == "graphs":

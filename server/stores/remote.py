@@ -41,6 +41,7 @@ What differs between stores is handled here, not in the views or the tests:
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -476,10 +477,20 @@ def _refuse_partial(answer: Answer) -> None:
         raise StoreTimeout(f"{answer.url} returned a partial answer at its own time limit")
 
 
+# Virtuoso answers 500 for some queries it cannot compile: an undefined function is "Virtuoso
+# 42001 Error SR185", the SPARQL compiler's errors are 37000; found before anything is
+# evaluated, they are the request's fault. Other 42000s (out of memory, an estimated time
+# past its limit) stay the store's.
+_COMPILE_ERROR = re.compile(r"\s*Virtuoso (?:37[0-9A-Z]{3}|42001) Error")
+
+
 def _failed(exc: StoreHTTPError) -> QueryFailed:
-    """A store's error status as our error: its 4xx stay client errors, the rest are 502."""
+    """A store's error status as our error: its 4xx stay client errors, and so do the errors
+    Virtuoso reports with 500 for a query it cannot compile; the rest are 502."""
     if exc.status == 400:
         return QueryFailed(400, f"The store refused the request: {exc.message}")
+    if exc.status == 500 and _COMPILE_ERROR.match(exc.message or ""):
+        return QueryFailed(400, f"The store cannot evaluate the request: {exc.message}")
     if exc.status in (401, 403):
         return QueryFailed(502, f"The store refused our credentials ({exc.status}): {exc.message}")
     if exc.status == 404:

@@ -43,7 +43,9 @@ SPARQL = ["SELECT * WHERE { ?s ?p ?o } LIMIT 1", "ASK {}", "CONSTRUCT WHERE { ?s
           "INSERT DATA { <a> <b> <c> }", "LOAD <http://127.0.0.1:9/>", "\u00b2", "\u0663 \u00b9",
           "SELECT * WHERE { ?s ?p ?o } LIMIT " + "9" * 5000, "SELECT * { <\\UFFFFFFFF> ?p ?o }",
           "SELECT * { SERVICE <\\uD800> { ?s ?p ?o } }", "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }",
-          "SELECT * WHERE " + "{" * 3000 + "}" * 3000, 'SELECT * { ?s ?p "\\uDC00" }']
+          "SELECT * WHERE " + "{" * 3000 + "}" * 3000, 'SELECT * { ?s ?p "\\uDC00" }',
+          "SELECT (<urn:f>(?s) AS ?x) { ?s ?p ?o } LIMIT 1", "DROP GRAPH <http://e/none>",
+          "CREATE GRAPH <http://e/g> ; CREATE GRAPH <http://e/g>"]
 
 unicode = st.text(st.characters(codec=None), max_size=40)  # surrogates and controls too
 snippets = st.one_of(unicode, st.sampled_from(SPARQL),

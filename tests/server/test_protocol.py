@@ -308,6 +308,18 @@ def test_bad_query_syntax_gives_the_parsers_message(client):
     assert "1:" in message(response)  # the position from the parser
 
 
+@pytest.mark.parametrize("text", [
+    "SELECT (<urn:x-unknown:f>(?s) AS ?x) WHERE { ?s ?p ?o } LIMIT 1",
+    "ASK { FILTER(<urn:x-unknown:f>('a') = 'A') }",
+    "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(<urn:x-unknown:f>(?o)) }"])
+def test_a_function_the_engine_does_not_know_is_a_400_naming_it(client, text):
+    """A store refuses, before evaluating, a function it does not know: the query's fault (it
+    was a 500 from pyoxigraph, a 502 from Virtuoso's 500 "SR185 Undefined procedure")."""
+    response = client.post("/sparql", data=text, content_type="application/sparql-query")
+    assert response.status_code == 400, response.data
+    assert "x-unknown:f" in message(response)  # named, whatever the store
+
+
 def test_bad_update_get(client):
     response = client.get("/sparql?update=CLEAR%20ALL")
     assert response.status_code == 400

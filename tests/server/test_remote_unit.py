@@ -188,6 +188,11 @@ def test_store_failures_are_ours_to_explain(fake):
     with pytest.raises(QueryFailed) as failed:
         remote(store).query("ASK { ?s ?p ?o }")
     assert failed.value.status == 502 and "out of memory" in failed.value.message
+    store = fake(lambda seen: Reply(status=500, headers={"Content-Type": "text/plain"},
+                                    chunks=[b"Virtuoso 42001 Error SR185: Undefined procedure DB.DBA.urn:f."]))
+    with pytest.raises(QueryFailed) as failed:  # a query it cannot compile: the client's fault
+        remote(store).query("ASK { FILTER(<urn:f>()) }")
+    assert failed.value.status == 400 and "SR185" in failed.value.message
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]

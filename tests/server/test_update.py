@@ -101,6 +101,27 @@ def test_bad_update_syntax_changes_nothing(writable_client):
     assert ask(writable_client, "ASK { <http://a> <http://b> 'c' }")
 
 
+@pytest.mark.parametrize("text", [
+    "DROP GRAPH <http://example.org/none>", "CLEAR GRAPH <http://example.org/none>",
+    "MOVE <http://example.org/none> TO <http://example.org/other>",
+    "CREATE GRAPH <http://example.org/made>",  # made below, first
+    "INSERT DATA { <http://x> <http://y> 'z' } ; DROP GRAPH <http://example.org/none>"])
+def test_an_update_that_fails_on_the_data_is_a_400_and_writes_nothing(writable_client, text):
+    """DROP/CLEAR/MOVE of a graph that does not exist, CREATE of one that does (no SILENT):
+    the update's fault, a 400 with the engine's reason (it was a 500); nothing is written,
+    even by the operations before the failing one."""
+    assert update(writable_client, "CREATE GRAPH <http://example.org/made>").status_code == 204
+    before = count(writable_client)
+    response = update(writable_client, text)
+    assert response.status_code == 400, response.data
+    assert "graph" in response.get_json()["error"]["message"]
+    assert count(writable_client) == before
+    assert not ask(writable_client, "ASK { <http://x> <http://y> 'z' }")
+    assert update(writable_client, text.replace("DROP GRAPH", "DROP SILENT GRAPH").replace(
+        "CLEAR GRAPH", "CLEAR SILENT GRAPH").replace("MOVE <", "MOVE SILENT <").replace(
+        "CREATE GRAPH", "CREATE SILENT GRAPH")).status_code == 204
+
+
 def test_bad_update_wrong_and_missing_media_types(writable_client):
     assert writable_client.post("/sparql", data="CLEAR NAMED", content_type="text/plain",
                                 headers=AUTH).status_code == 415
