@@ -13,7 +13,7 @@ from bjkg.server.pages.labels import group_labels, local_name, pick, to_traditio
 from bjkg.server.pages.overview import labels_query
 from bjkg.server.pages.search_index import MATCH_NAMES
 from bjkg.server.web.extension import get_store
-from bjkg.server.views.common import current_lang, respond, wants_json
+from bjkg.server.views.common import current_lang, page_number, page_url, respond, wants_json
 from bjkg.server.web.search import LabelIndex, index
 
 bp = Blueprint("search", __name__)
@@ -101,20 +101,30 @@ def _kind(iri: str) -> str:
 @bp.route("/search")
 @bp.route("/search.json", endpoint="search_json")
 def search():
-    """Ranked label search: exact > prefix > substring; label > altLabel."""
+    """Ranked label search: exact > prefix > substring; label > altLabel. MAX_RESULTS a page
+    (`?page=`), with a link to the next one while more match: never a silent cut."""
     as_json = request.path.endswith(".json") or wants_json()
     query = request.args.get("q", "").strip()[:MAX_QUERY_CHARS]
     lang = current_lang()
+    page = page_number()
     results = []
+    more = False
     if query:
-
         idx = index()
         linker = Linker(current_app.config["BASE_IRI"], lang)
-        results = [_result(idx, hit, lang, linker.href) for hit in idx.search(query, MAX_RESULTS)]
+        # one hit beyond the page tells whether there is a next one (a total would need
+        # every match ranked, which the index spares when labels start with the query)
+        hits = idx.search(query, page * MAX_RESULTS + 1)
+        more = len(hits) > page * MAX_RESULTS
+        results = [_result(idx, hit, lang, linker.href) for hit in hits[(page - 1) * MAX_RESULTS:page * MAX_RESULTS]]
         context = _context(get_store(), [r["iri"] for r in results], linker)
         for result in results:
             result.update(context.get(result["iri"], {"codes": [], "parents": []}))
-    data = {"q": query, "lang": lang, "count": len(results), "limit": MAX_RESULTS,
+    first = (page - 1) * MAX_RESULTS + 1
+    data = {"q": query, "lang": lang, "page": page, "limit": MAX_RESULTS, "count": len(results),
+            "first": first if results else None, "last": first + len(results) - 1 if results else None,
+            "more": more, "next": page_url(page=page + 1) if more else None,
+            "previous": page_url(page=page - 1 if page > 2 else None) if page > 1 else None,
             "results": results}
     alternates = [("/search.json?q=" + _q(query), "application/json")] if query else []
     return respond("search/results.html", data, as_json=as_json, alternates=alternates,

@@ -73,6 +73,33 @@ def test_empty_and_escaped_queries(client):
     assert "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text
 
 
+def test_results_past_one_page_are_paged_never_cut(client):
+    """More than a page of matches: each page says whether more follow and links the next;
+    the pages together are the ranking, each resource once; a bad page number is a 400."""
+    first = client.get("/search.json?q=a").get_json()
+    assert first["count"] == first["limit"] == 50 and first["more"] is True and first["page"] == 1
+    assert first["previous"] is None and first["first"] == 1 and first["last"] == 50
+    seen, data, pages = [], first, 0
+    while True:
+        pages += 1
+        seen += [hit["iri"] for hit in data["results"]]
+        if not data["more"]:
+            assert data["next"] is None
+            break
+        assert data["next"] == f"/search.json?q=a&page={data['page'] + 1}"
+        data = client.get(data["next"]).get_json()
+        assert data["previous"] is not None and data["first"] == (data["page"] - 1) * 50 + 1
+    assert pages > 1 and len(seen) == len(set(seen)) > 50
+    everything = client.get("/search.json?q=a&page=1").get_json()  # the same first page again
+    assert [hit["iri"] for hit in everything["results"]] == seen[:50]
+    page = client.get("/search?q=a", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'rel="next" href="/search?q=a&amp;page=2"' in page
+    beyond = client.get(f"/search.json?q=a&page={pages + 1}").get_json()
+    assert beyond["results"] == [] and beyond["more"] is False and beyond["first"] is None
+    for bad in ("0", "-1", "x", "1.5", "99999999999"):
+        assert client.get(f"/search.json?q=a&page={bad}").status_code == 400
+
+
 def test_index_is_built_once_per_process(client, html_app, monkeypatch):
     import bjkg.server.web.search as search
 
