@@ -152,7 +152,8 @@ class Front:
         lane = self._query_lane if query_lane else self._page_lane
         if query_lane:
             self._queries_in_lane += 1
-        answered = loop.run_in_executor(lane, _answer, app, environ, context, loop, chunks, room, gone)
+        on_error = self.lane.error_response if query_lane and self.lane is not None else None
+        answered = loop.run_in_executor(lane, _answer, app, environ, context, loop, chunks, room, gone, on_error)
         try:
             await self._respond(send, chunks, room, gone)
         except BaseException:
@@ -305,8 +306,11 @@ async def _send_whole(send, response, environ: dict) -> None:
 
 
 def _answer(app, environ, context, loop, chunks: asyncio.Queue, room: threading.Semaphore,
-            gone: threading.Event) -> None:
-    """In a lane thread: run the WSGI app and pass its answer to the loop, chunk by chunk."""
+            gone: threading.Event, on_error=None) -> None:
+    """In a lane thread: run the WSGI app and pass its answer to the loop, chunk by chunk.
+    A streamed answer that fails before its first byte is sent (its first chunk is held
+    back) is answered by `on_error(exc, environ)`, a WSGI response, when it gives one: the
+    time limit passing after the first chunk is a 503, not a 500."""
     put = lambda item: loop.call_soon_threadsafe(chunks.put_nowait, item)  # noqa: E731
     started: list = []
 
@@ -355,6 +359,13 @@ def _answer(app, environ, context, loop, chunks: asyncio.Queue, room: threading.
         if started and started[-1] == "sent":  # a streamed answer failed: break it off
             log.warning("answer to %s broken off: %r", environ.get("PATH_INFO"), exc)
             broken = True
+            return
+        replaced = on_error(exc, environ) if on_error is not None else None
+        if replaced is not None:
+            started.clear()
+            body = b"".join(replaced(environ, start_response))
+            put(("whole", started[0], started[1], body))
+            started.append("sent")
             return
         log.exception("unhandled error answering %s", environ.get("PATH_INFO"))
         if not started or started[-1] != "sent":

@@ -78,12 +78,23 @@ class QueryLane:
             return _Waiting(self, exc.resume or (lambda: self.store.query(**arguments)), request, accept)
         except Exception as exc:  # noqa: BLE001 - every error becomes a response, as in Flask
             return self.problem_response(exc, request, accept)
-        return self.response(answer, request)
+        try:
+            return self.response(answer, request)
+        except HTTPProblem as exc:  # an answer its format cannot carry
+            return self.problem_response(exc, request, accept)
 
     def response(self, answer, request):
         """The response of `answer`, with the headers every response gets."""
         config = self.app.config
         return add_headers(answer_response(answer), request, config, etag_for(request, config, self.build_hash))
+
+    def error_response(self, exc: Exception, environ: dict):
+        """For the HTTP front: the response for an error of the store layer raised while a
+        streamed answer was read, before any of it was sent (None for any other error)."""
+        if store_problem(self.app, exc) is None:
+            return None
+        request = Request(environ, populate_request=False)
+        return self.problem_response(exc, request, request.headers.get("Accept"))
 
     def problem_response(self, exc: Exception, request, accept: str | None):
         """The error response for `exc`, as Flask's error handlers render it."""
@@ -111,9 +122,7 @@ class _Waiting:
 
     def __call__(self, environ, start_response):
         try:
-            answer = self.resume()
+            response = self.lane.response(self.resume(), self.request)
         except Exception as exc:  # noqa: BLE001 - every error becomes a response, as in Flask
             response = self.lane.problem_response(exc, self.request, self.accept)
-        else:
-            response = self.lane.response(answer, self.request)
         return response(environ, start_response)

@@ -20,12 +20,12 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from bjkg.server.views.catalog import public_url
 from bjkg.server.web.auth import require_write_access
-from bjkg.server.core.conneg import RDF_FORMATS, rdf_format, rdf_input_format, response_mimetype
+from bjkg.server.core.conneg import RDF_FORMATS, rdf_format, rdf_input_format
 from bjkg.server.core.errors import bad_request, not_found, payload_too_large, unsupported_media_type
 from bjkg.server.web.extension import get_store
 from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset
 from bjkg.server.sparql.text import dataset_iris
-from bjkg.server.views.sparql import prefixes
+from bjkg.server.views.sparql import answer_response, prefixes
 
 bp = Blueprint("graph_store", __name__)
 
@@ -92,10 +92,7 @@ def _get(target: str) -> Response:
         dataset = Dataset(default_graphs=(target,))
     answer = store.query(_READ_ALL, dataset=dataset, graph_format=fmt.media_type, max_rows=UNLIMITED,
                          prefixes=prefixes() if fmt.media_type in ("text/turtle", "application/trig") else None)
-    body = answer.content()
-    response = Response(body, content_type=response_mimetype(fmt))
-    response.vary.add("Accept")
-    return response
+    return answer_response(answer)  # as a CONSTRUCT's: streamed, and refused if its XML is not XML
 
 
 def _body_triples(base_iri: str) -> list[pyoxigraph.Triple]:

@@ -16,12 +16,13 @@ from jinja2 import TemplateNotFound
 from bjkg.server.web.auth import require_write_access, writes_enabled
 from bjkg.server.core.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, rdf_format,
                            response_mimetype, results_format)
-from bjkg.server.core.errors import bad_request
+from bjkg.server.core.errors import bad_request, not_acceptable
 from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES
 from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.sparql.protocol import Operation, read_operation
 from bjkg.server.sparql.service_description import PREFIXES as SD_PREFIXES
 from bjkg.server.sparql.service_description import describe_service
+from bjkg.server.sparql.xml_check import XML_MEDIA_TYPES, refusal, xml_checked, xml_fault
 from bjkg.server.sparql.text import (Analysis, DatasetConflict, NestingTooDeep, SparqlTextError, add_using, analyse,
                                      redirect_services)
 from bjkg.server.stores.embedded import Dataset
@@ -119,10 +120,19 @@ def query_arguments(operation: Operation, accept: str | None) -> dict:
 
 
 def answer_response(answer) -> Response:
-    """The response of a query's answer (no Flask request needed)."""
+    """The response of a query's answer (no Flask request needed); HTTPProblem 406 for an
+    XML answer that is not well-formed XML (`bjkg.server.sparql.xml_check`)."""
     # a long answer is streamed as the engine writes it (`answer.chunks`); if the time limit
     # passes meanwhile, the connection is dropped before the last chunk: never a cut answer
-    response = Response(answer.content(), content_type=response_mimetype(_BY_MEDIA_TYPE[answer.media_type]))
+    content = answer.content()
+    if answer.media_type in XML_MEDIA_TYPES:
+        if answer.chunks is None:
+            fault = xml_fault(content or b"")
+            if fault is not None:
+                raise not_acceptable(refusal(answer.media_type, fault))
+        else:
+            content = xml_checked(content, answer.media_type)
+    response = Response(content, content_type=response_mimetype(_BY_MEDIA_TYPE[answer.media_type]))
     response.vary.add("Accept")
     return response
 

@@ -308,6 +308,24 @@ def test_bad_query_syntax_gives_the_parsers_message(client):
     assert "1:" in message(response)  # the position from the parser
 
 
+@pytest.mark.parametrize("text, accept, fault", [
+    ('SELECT ?x WHERE { BIND("a\\u0001b" AS ?x) }', "application/sparql-results+xml", "U+0001"),
+    ('CONSTRUCT { <http://example.org/s> <http://example.org/p> "a\\u0008b" } WHERE {}',
+     "application/rdf+xml", "U+0008"),
+    ('CONSTRUCT { <http://example.org/s> <http://example.org/1> "x" } WHERE {}', "application/rdf+xml", "local name"),
+    ('CONSTRUCT { <http://example.org/s> <http://example.org/p#> "x" } WHERE {}', "application/rdf+xml", "local name")])
+def test_an_answer_xml_cannot_carry_is_a_406_not_malformed_xml(client, text, accept, fault):
+    """XML 1.0 has no U+0001, and RDF/XML no element for a predicate without a local name:
+    pyoxigraph wrote them anyway (raw, or as an element named `prefix:`), a 200 no XML parser
+    reads. A 406 names the fault and the formats that carry it; they still answer."""
+    response = client.post("/sparql", data=text, content_type="application/sparql-query", headers={"Accept": accept})
+    assert response.status_code == 406, response.data[:300]
+    assert fault in message(response) and ("JSON" in message(response) or "Turtle" in message(response))
+    other = "application/sparql-results+json" if "SELECT" in text else "application/n-triples"
+    response = client.post("/sparql", data=text, content_type="application/sparql-query", headers={"Accept": other})
+    assert response.status_code == 200 and response.data.strip()
+
+
 @pytest.mark.parametrize("text", [
     "SELECT (<urn:x-unknown:f>(?s) AS ?x) WHERE { ?s ?p ?o } LIMIT 1",
     "ASK { FILTER(<urn:x-unknown:f>('a') = 'A') }",

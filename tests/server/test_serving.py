@@ -212,6 +212,35 @@ def test_an_oversized_body_is_refused_before_it_is_read(small_server):
                b"Content-Length: 999999999\r\n\r\n").startswith(b"HTTP/1.1 413")
 
 
+def _xml_stream(port: int, first: bool) -> bytes:
+    """A SELECT whose XML answer is streamed (over a megabyte, the size sent whole), with a
+    literal XML 1.0 cannot carry in its first row or its last; the bytes the server sent."""
+    bulk = "{ SELECT (STR(?s) AS ?x) (1 AS ?k) WHERE { ?s ?p ?o . ?a ?b ?c } LIMIT 30000 }"
+    fault = f'{{ BIND("x\\u0001" AS ?x) BIND({0 if first else 2} AS ?k) }}'
+    text = f"SELECT ?x WHERE {{ {bulk} UNION {fault} }} ORDER BY ?k"
+    body = urllib.parse.urlencode({"query": text}).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAccept: application/sparql-results+xml\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        answer = b""
+        while chunk := sock.recv(1 << 16):
+            answer += chunk
+    return answer
+
+
+def test_a_streamed_xml_answer_xml_cannot_carry_is_refused_or_broken_off(small_server):
+    """Streamed: a fault in the first chunk (not yet sent) is a 406 naming it; a fault further
+    on breaks the answer off (no last chunk, no closing tag): never malformed XML as a whole."""
+    port = port_of(small_server)
+    head, _, body = _xml_stream(port, first=True).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 406"), head[:200]
+    assert b"U+0001" in body
+    head, _, body = _xml_stream(port, first=False).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower()
+    assert len(body) > 1 << 20 and not body.endswith(b"0\r\n\r\n") and b"</sparql>" not in body
+    assert query(port, LIGHT).status == 200
+
+
 # ------------------------------------------------------------------------ runaways
 
 def test_requests_queued_behind_runaways_get_an_answer_never_a_reset(small_server):

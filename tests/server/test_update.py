@@ -293,6 +293,17 @@ def test_gsp_rdf_xml_entities_are_expanded_within_max_body_bytes(writable_client
     assert gsp(writable_client, "put", f"?graph={G}", data=entity_bomb(3), content_type="application/rdf+xml").status_code == 204
 
 
+def test_gsp_get_refuses_rdf_xml_for_a_graph_it_cannot_write(writable_client):
+    """A predicate with no XML local name cannot be an RDF/XML element: 406 naming it (it
+    was a 200 with an element named `prefix:`), while Turtle answers."""
+    data = "<http://example.org/s> <http://example.org/1> \"x\" ."
+    assert gsp(writable_client, "put", f"?graph={G}", data=data, content_type="text/turtle").status_code == 201
+    refused = gsp(writable_client, "get", f"?graph={G}", headers={"Accept": "application/rdf+xml"})
+    assert refused.status_code == 406 and "local name" in refused.get_json()["error"]["message"]
+    answered = gsp(writable_client, "get", f"?graph={G}", headers={"Accept": "text/turtle"})
+    assert answered.status_code == 200 and b"example.org/1" in answered.data
+
+
 def test_gsp_writes_need_the_token(writable_client):
     for headers, status in (({"Authorization": ""}, 401), ({"Authorization": "Bearer nope"}, 403)):
         response = writable_client.put(f"/graph-store?graph={G}", data=TURTLE, content_type="text/turtle",
