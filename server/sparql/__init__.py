@@ -1,7 +1,7 @@
 """The SPARQL 1.1 protocol and engine: request parsing, query text analysis, evaluation in
 evaluator processes with admission control and hard limits (workers, admission), federation,
-the service description, and the per-build star aggregates and literal index that answer
-common queries.
+the service description, the per-build star aggregates and literal index that answer
+common queries, and the check that an XML answer is XML (xml_check).
 
 May import `bjkg.server.core` only. Stores, pages and views build on it; it never imports them.
 """
