@@ -112,5 +112,6 @@ def check_quotes(catalog: Catalog, sources: Path) -> QuoteCheck:
             evidence.offset = position  # reading order, written as bjkg:quoteOffset
         checked += 1
     if problems:
-        raise QuoteError(problems)
+        # one quote backs several facts (a record's labels, year, links): said once
+        raise QuoteError(list(dict.fromkeys(problems)))
     return QuoteCheck(verified=True, quotes=checked, documents=len(folded))

@@ -89,6 +89,7 @@ def test_quote_not_in_source_names_file_and_line(repo_copy, sources):
     with pytest.raises(BuildError) as err:
         compile_dataset(repo_copy, sources)
     assert f"graph/reference/initiatives.yaml:{line}: quote not found" in str(err.value)
+    assert str(err.value).count("quote not found") == 1  # once, though it backs several facts
 
 
 def test_unknown_entity_names_file_and_line(repo_copy, sources):
