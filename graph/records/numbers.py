@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact
 
 from bjkg.graph.records.textnorm import fold_script
 
@@ -43,6 +43,15 @@ _COUNT_WORDS = "个家条项所座名人户次批台架件只位处栋套种类�
 _NUMBER = re.compile(
     r"(?P<arabic>\d+(?:\.\d+)?)(?P<mult>[十百千万亿]*)"
     r"|(?P<chinese>[零〇一二两三四五六七八九十百千万亿]+)")
+
+
+# a minus sign written before the digits (ASCII, U+2212, full width)
+_MINUS = ("-", "\u2212", "\uff0d")
+# a second number after the first, joined as a range (5%-6%, 5%至6%, 0.1~0.2): one value
+# would drop a bound, so a range is refused; each bound is its own observation
+_RANGE = re.compile(r"\s*[%个百分点万亿千元美/人平方公里米倍]*\s*(?:-|–|—|~|～|至|到)\s*[0-9〇一二两三四五六七八九十百千万亿]")
+# values are exact: 60 significant digits, and an error (not a rounding) beyond them
+_EXACT = Context(prec=60, traps=[Inexact])
 
 
 class NumberError(ValueError):
@@ -144,15 +153,24 @@ def parse_amount(text: str, unit: str | None = None, qualifier: str | None = Non
                 return Amount(value=Decimal(value), unit=unit or word_unit,
                               qualifier=qualifier or word_qualifier)
         raise NumberError(f"no number in {text!r}")
-    if match.group("arabic"):
-        value = Decimal(match.group("arabic")) * _multiplier(match.group("mult"))
-    else:
-        value = Decimal(chinese_numeral(match.group("chinese")))
+    try:
+        if match.group("arabic"):
+            value = _EXACT.multiply(Decimal(match.group("arabic")), _multiplier(match.group("mult")))
+        else:
+            value = _EXACT.plus(Decimal(chinese_numeral(match.group("chinese"))))
+    except Inexact:
+        raise NumberError(f"{text!r} has more significant digits than a value keeps exactly (60)") from None
     before, after = s[:match.start()], s[match.end():]
+    if before.rstrip().endswith(_MINUS):
+        value = -value
+        before = before.rstrip()[:-1]
     read_unit = _unit(after, before)
     if unit is None and read_unit is None:
         raise NumberError(f"cannot tell the unit of {text!r}: set `unit:` "
                           f"({', '.join(UNITS)})")
+    if _RANGE.match(after):
+        raise NumberError(f"{text!r} is a range: record each bound as an observation of its own "
+                          "(text: the one number, with its qualifier), not the range")
     read_qualifier = _qualifier(before, after)
     if read_qualifier == "exact" and _is_tier(match, after):
         read_qualifier = "at-least"

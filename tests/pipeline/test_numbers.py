@@ -95,3 +95,29 @@ def test_chinese_numerals(text, value):
 def test_lexical_has_no_exponent():
     assert parse_amount("约4.4万亿元").lexical == "4400000000000"
     assert "E" not in parse_amount("50万平方米").lexical
+
+
+@pytest.mark.parametrize("text,value", [("-5%", Decimal("-5")), ("−5.2%", Decimal("-5.2")),
+                                        ("－3%", Decimal("-3")), ("增长-1.5%", Decimal("-1.5"))])
+def test_a_minus_sign_is_kept(text, value):
+    """-5% was read as 5%: the sign is part of the number."""
+    assert parse_amount(text).value == value
+
+
+@pytest.mark.parametrize("text,unit", [("0.1%-0.2%", None), ("5%至6%", None), ("5%～6%", None),
+                                       ("5~6%", "percent"), ("3到5万元", "yuan")])
+def test_a_range_is_refused_not_read_as_its_first_bound(text, unit):
+    """One value for 5%-6% would drop a bound without a word: each bound is an observation.
+    (When the unit is written only after the second bound, the unit is asked for first.)"""
+    with pytest.raises(NumberError, match="is a range"):
+        parse_amount(text, unit=unit)
+    with pytest.raises(NumberError):
+        parse_amount(text)
+    assert parse_amount("提升至90%").value == 90  # 至 before the number is no range
+
+
+def test_values_are_exact_or_refused():
+    """Decimal's default 28 digits rounded a 29-digit amount; values are now exact."""
+    assert parse_amount("99999999999999999999999999999亿元").value == Decimal("9999999999999999999999999999900000000")
+    with pytest.raises(NumberError, match="significant digits"):
+        parse_amount("9" * 61 + "元")
