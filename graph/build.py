@@ -280,8 +280,11 @@ class _External:
         if kind == "crash":
             raise BuildError("internal error in the external datasets' process:\n" + rest[0])
         nquads, datasets, graphs, shape_files = rest
-        return ExternalResult(quads=list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS)),
-                              datasets=datasets, graphs=graphs, shape_files=shape_files)
+        try:
+            quads = list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS))
+        except (SyntaxError, ValueError, MemoryError) as exc:  # read_quads refuses what it can foresee
+            raise BuildError(f"the external datasets' statements could not be read back: {exc}") from None
+        return ExternalResult(quads=quads, datasets=datasets, graphs=graphs, shape_files=shape_files)
 
     def stop(self) -> None:
         """End the child (if the build failed before asking for its result) and reap it."""

@@ -39,6 +39,9 @@ EXTENSIONS = {
 }
 PROGRESS_MIN_BYTES = 4 << 20   # smaller files load in well under a second: no bar
 PIECE_QUADS = 250_000          # `as_nquads`: statements per piece handed to `on_piece`
+# the longest N-Quads line pyoxigraph's parser reads back (its buffer maximum): a longer
+# statement is refused here, naming the file, rather than failing later in the build
+MAX_STATEMENT_BYTES = 16 << 20
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -130,9 +133,11 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
                     if b"_:" in piece:
                         whole = ox.serialize(read_quads(data_or_path, fmt, graph, skolem_prefix,
                                                         label=label), format=ox.RdfFormat.N_QUADS)
+                        _check_statements(whole, label)
                         if on_piece:
                             on_piece(whole)
                         return whole
+                    _check_statements(piece, label)
                     pieces.append(piece.replace(b" .\n", end))
                     if on_piece:
                         on_piece(pieces[-1])
@@ -145,15 +150,47 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
                 if type(obj) is blank:
                     obj = term(obj)
                 append(make(subject, quad.predicate, obj, graph_node))
+            if fmt == "rdfxml":  # only its entities make a statement longer than the file
+                _check_literals(quads, label)
     except SyntaxError as exc:
         raise RdfInputError(f"{label}{_position(exc, reader.offset)}: not valid "
                             f"{fmt}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, MemoryError) as exc:
         raise RdfInputError(f"{label}: cannot read: {exc}") from None
     finally:
         if bar:
             bar.__exit__(None, None, None)
     return quads
+
+
+def _check_literals(quads: list[ox.Quad], label: str) -> None:
+    """RdfInputError for a literal longer than MAX_STATEMENT_BYTES."""
+    for quad in quads:
+        obj = quad.object
+        if type(obj) is ox.Literal and len(obj.value) > MAX_STATEMENT_BYTES // 4:
+            size = len(obj.value.encode("utf-8"))
+            if size > MAX_STATEMENT_BYTES:
+                raise _too_long(size, label)
+
+
+def _check_statements(nquads: bytes, label: str) -> None:
+    """RdfInputError for a line of `nquads` longer than MAX_STATEMENT_BYTES (looked for
+    only in a piece long enough to hold one)."""
+    if len(nquads) <= MAX_STATEMENT_BYTES:
+        return
+    start = 0
+    while start < len(nquads):
+        end = nquads.find(b"\n", start)
+        end = len(nquads) if end < 0 else end
+        if end - start > MAX_STATEMENT_BYTES:
+            raise _too_long(end - start, label)
+        start = end + 1
+
+
+def _too_long(size: int, label: str) -> RdfInputError:
+    return RdfInputError(
+        f"{label}: a statement of {size / 1e6:.0f} MB, longer than the {MAX_STATEMENT_BYTES >> 20} MB "
+        "bjkg takes; in RDF/XML most likely entities expanding into each other (a 'billion laughs')")
 
 
 def _position(exc: SyntaxError, offset: int) -> str:

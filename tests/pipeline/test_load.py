@@ -9,7 +9,9 @@ import pyoxigraph as ox
 import pytest
 
 from bjkg.graph.build import INPUTS_FILE, BuildError, build_dataset
+from bjkg.graph.datasets.rdf_input import RdfInputError, read_quads
 from bjkg.graph.load import load_files
+from bench.attack import entity_bomb
 
 from .conftest import copy_workspace
 
@@ -97,7 +99,23 @@ def test_a_bad_file_leaves_the_build_and_the_manifest_untouched(workspace, sourc
     duplicate.write_text(f"{held.subject} {held.predicate} {held.object} .\n", encoding="utf-8")
     with pytest.raises(BuildError, match=r"1 triple\(s\) in more than one named graph"):
         load_files(root, out, sources, [duplicate])
+    # RDF/XML whose entities expand into a 30 MB literal: named, not a MemoryError traceback
+    bomb = tmp_path / "bomb.rdf"
+    bomb.write_bytes(entity_bomb(6))
+    with pytest.raises(BuildError, match=r"dataset 'bomb': .*bomb\.rdf: a statement of 30 MB"):
+        load_files(root, out, sources, [bomb])
     assert _snapshot(root, out) == before
+
+
+@pytest.mark.parametrize("as_nquads", [False, True])
+def test_a_statement_too_long_to_pass_on_is_refused_naming_the_file(as_nquads):
+    """pyoxigraph reads back N-Quads lines up to 16 MB: a longer statement (an RDF/XML entity
+    expansion) is refused where the file is read, either way it is read."""
+    with pytest.raises(RdfInputError, match=r"^bomb\.rdf: a statement of 30 MB"):
+        read_quads(entity_bomb(6), "rdfxml", "http://example.org/g", "http://example.org/s/",
+                   label="bomb.rdf", as_nquads=as_nquads)
+    assert read_quads(entity_bomb(4), "rdfxml", "http://example.org/g", "http://example.org/s/",
+                      label="small.rdf")  # 300 KB: read
 
 
 def test_a_dataset_name_in_use_is_refused_as_before(workspace, sources, tmp_path):
