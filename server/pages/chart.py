@@ -19,17 +19,26 @@ STATUS_ORDER = {"Actual": 0, "Target": 1, "PolicyParameter": 2}
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values (1, 2, 5 × 10^k steps) covering [lo, hi], including 0 when in range."""
+    """Round tick values (1, 2, 5 × 10^k steps) covering [lo, hi], including 0 when in range.
+    Each tick is computed from its index and rounded to the step's decimals: adding the step
+    and rounding to a fixed 10 decimals made no progress below 10^-10, and never ended."""
     if hi <= lo:
         hi = lo + 1
     raw = (hi - lo) / count
-    power = 10 ** math.floor(math.log10(raw))
+    exponent = math.floor(math.log10(raw))
+    power = 10.0 ** exponent
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    digits = max(0, 1 - exponent)
     start = math.floor(lo / step) * step
-    ticks = [start]
-    while ticks[-1] < hi - step * 1e-9:
-        ticks.append(round(ticks[-1] + step, 10))
-    return ticks
+    steps = max(1, math.ceil((hi - start) / step - 1e-9))
+    return [round(start + index * step, digits) for index in range(steps + 1)]
+
+
+def _drawable(value: Decimal) -> bool:
+    """Whether a bar can be drawn for `value` in floating point: finite, and zero or between
+    10^-300 and 10^300 (a loaded dataset may hold 1E+999999; it is listed, not charted)."""
+    number = abs(float(value))
+    return number == 0 or 1e-300 <= number <= 1e300
 
 
 def _group_key(obs: Mapping) -> tuple:
@@ -45,7 +54,7 @@ def build_charts(observations: Iterable[Mapping], lang: str) -> list[dict]:
     """
     groups: dict[tuple, list[Mapping]] = {}
     for obs in observations:
-        if obs.get("value") is None or not obs.get("period_label"):
+        if obs.get("value") is None or not obs.get("period_label") or not _drawable(obs["value"]):
             continue
         groups.setdefault(_group_key(obs), []).append(obs)
     return [_chart(area, unit, rows, lang) for (area, unit), rows in sorted(groups.items())]

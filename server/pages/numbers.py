@@ -16,6 +16,9 @@ _EN_STEPS = ((Decimal(10) ** 12, " trillion"), (Decimal(10) ** 9, " billion"),
 QUALIFIER_SIGNS = {"AtLeast": "≥", "AtMost": "≤", "Nearly": "<", "Approximately": "≈", "Exact": ""}
 
 
+_PLAIN_DIGITS = 30  # beyond 10^30 (or below 10^-30) a number is shown in scientific notation
+
+
 def to_decimal(text: str | None) -> Decimal | None:
     """The literal's lexical form as a Decimal, or None when it is not a number."""
     if text is None:
@@ -48,6 +51,11 @@ def humanize(value: Decimal | None, lang: str = "en") -> str:
     """A short reading of a (possibly very large) number in the page's language."""
     if value is None:
         return ""
+    if value and abs(value.adjusted()) > _PLAIN_DIGITS:
+        # 1E+999999 (a loaded dataset may hold one): written out it is a million digits, and
+        # scaling it overflows Decimal's context; scientific notation says it exactly
+        mantissa, _, exponent = format(value, "E").partition("E")  # exact, unlike normalize()
+        return f"{mantissa.rstrip('0').rstrip('.') if '.' in mantissa else mantissa}E{exponent}"
     magnitude = abs(value)
     steps = _EN_STEPS if lang == "en" else _ZH_STEPS
     for size, word in steps:
