@@ -166,7 +166,7 @@ RESULT_FORMATS: tuple[Format, ...] = (
 RDF_FORMATS: tuple[Format, ...] = (
     Format("text/turtle", "rdf", ("ttl", "turtle"), ("application/x-turtle",), G.TURTLE),
     Format("application/n-triples", "rdf", ("nt", "ntriples", "n-triples"), (), G.N_TRIPLES),
-    Format("application/ld+json", "rdf", ("jsonld", "json-ld"), (), G.JSON_LD),
+    Format("application/ld+json", "rdf", ("jsonld", "json-ld"), ("application/json",), G.JSON_LD),
     Format("application/rdf+xml", "rdf", ("rdf", "rdfxml", "rdf+xml", "owl", "xml"), (), G.RDF_XML),
     Format("application/trig", "rdf", ("trig",), (), G.TRIG),
     Format("application/n-quads", "rdf", ("nq", "nquads", "n-quads"), (), G.N_QUADS),
@@ -175,8 +175,10 @@ RDF_FORMATS: tuple[Format, ...] = (
 
 HTML = Format("text/html", "html", ("html",), ("application/xhtml+xml",))
 
-#: Media types accepted as request bodies (Graph Store PUT/POST).
-RDF_INPUT_TYPES = {t: f for f in RDF_FORMATS for t in f.media_types}
+#: Media types accepted as request bodies (Graph Store PUT/POST). A client asking for
+#: `application/json` gets a graph as JSON-LD (it is JSON), but a body sent as plain JSON
+#: is not taken for RDF.
+RDF_INPUT_TYPES = {t: f for f in RDF_FORMATS for t in f.media_types if t != "application/json"}
 
 
 def _select(formats: Sequence[Format], accept: str | None, format_param: str | None,

@@ -128,6 +128,17 @@ def test_construct_and_describe_in_every_rdf_format(client, accept, fmt, form):
     assert {q.subject.value for q in quads} == {TONGZHOU}
 
 
+def test_a_graph_asked_for_as_json_is_json_ld(client):
+    """`Accept: application/json` on a CONSTRUCT was a 406; JSON-LD is JSON (as `format=json`
+    already gave it). SELECT and ASK keep SPARQL JSON results for it."""
+    response = client.get("/sparql", query_string={"query": f"CONSTRUCT WHERE {{ <{TONGZHOU}> ?p ?o }}"},
+                          headers={"Accept": "application/json"})
+    assert response.status_code == 200 and response.mimetype == "application/ld+json"
+    assert {q.subject.value for q in pyoxigraph.parse(response.data, format=RdfFormat.JSON_LD)} == {TONGZHOU}
+    response = client.get("/sparql", query_string={"query": "ASK {}"}, headers={"Accept": "application/json"})
+    assert response.mimetype == "application/sparql-results+json"
+
+
 def test_jsonld_output_has_no_remote_context(client):
     response = client.get("/sparql", query_string={"query": f"CONSTRUCT WHERE {{ <{TONGZHOU}> ?p ?o }}"},
                           headers={"Accept": "application/ld+json"})
