@@ -10,11 +10,12 @@ names them.
 from __future__ import annotations
 
 import base64
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyoxigraph
 from flask import Blueprint, Response, current_app, request, send_file
-from werkzeug.http import parse_range_header
+from werkzeug.http import parse_date, parse_range_header
 from pyoxigraph import Literal, NamedNode, Triple
 
 from bjkg.server.pages import i18n
@@ -339,12 +340,17 @@ def _send_file(path: Path, **options) -> Response:
     range is ignored and the whole file sent (200): RFC 9110 asks that of a syntactically
     invalid range (`bytes=5-2`, `bytes=abc`) and allows it for several (`bytes=0-9,20-29`),
     where werkzeug answers both 416, which tells a client its valid request cannot be met.
-    One range past the end is still 416, as it should be."""
+    One range past the end is still 416, as it should be. An If-Modified-Since later than
+    the server's clock is invalid (RFC 9110 13.1.3) and ignored; werkzeug answered 304, so a
+    client with a clock ahead kept a copy older than the file."""
     header = request.headers.get("Range")
     if header is not None:
         parsed = parse_range_header(header)
         if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
             request.environ.pop("HTTP_RANGE", None)
+    since = parse_date(request.headers.get("If-Modified-Since"))
+    if since is not None and since > datetime.now(timezone.utc):
+        request.environ.pop("HTTP_IF_MODIFIED_SINCE", None)
     return send_file(path, conditional=True, **options)
 
 

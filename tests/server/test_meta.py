@@ -153,6 +153,16 @@ def test_a_dump_honours_one_valid_range_and_ignores_an_invalid_one(client, heade
         assert r.headers["Content-Range"] == f"bytes */{len(whole)}"
 
 
+def test_a_dump_is_revalidated_by_date_only_against_a_date_in_the_past(client):
+    """If-Modified-Since after the file's date: 304; later than the server's clock: invalid
+    (RFC 9110 13.1.3), ignored: the whole dump (werkzeug answered 304)."""
+    modified = client.get("/dumps/bjkg.nq").headers["Last-Modified"]
+    assert client.get("/dumps/bjkg.nq", headers={"If-Modified-Since": modified}).status_code == 304
+    future = "Fri, 01 Jan 2100 00:00:00 GMT"
+    assert client.get("/dumps/bjkg.nq", headers={"If-Modified-Since": future}).status_code == 200
+    assert client.get("/dumps/bjkg.nq", headers={"If-Modified-Since": "garbage"}).status_code == 200
+
+
 def test_only_listed_files_are_served(client):
     assert client.get("/dumps/build.json").status_code == 404
     assert client.get("/dumps/..%2Fbuild.json").status_code == 404
