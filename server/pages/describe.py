@@ -148,13 +148,16 @@ SELECT ?s ?p (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x ?p ?s FILTER(isIRI(?x)) } GRO
 """
 
 # One page of one inbound group: subjects in IRI order with their labels (a few rows each).
-_INBOUND_PAGE_QUERY = """
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT ?s ?p ?x ?l WHERE {
-  { SELECT DISTINCT ?s ?p ?x WHERE { ?x ?p ?s FILTER(isIRI(?x)) } }
-  OPTIONAL { ?x rdfs:label ?l }
-} ORDER BY ?x
-"""
+# An inbound group's subjects are read unsorted and sorted here: pyoxigraph's ORDER BY on
+# IRIs took 0.7 s for a class's 18,589 instances at 1M triples (1.6 s for 42,137), every
+# page; reading them all and sorting in Python takes 0.09 s (0.15 s). Past
+# _SORTED_HERE_UP_TO subjects the store sorts, and only as many as the page needs.
+_INBOUND_SUBJECTS_QUERY = "SELECT DISTINCT ?x WHERE { ?x ?p ?s FILTER(isIRI(?x)) }"
+_INBOUND_SUBJECTS_SORTED_QUERY = _INBOUND_SUBJECTS_QUERY + " ORDER BY ?x"
+_SORTED_HERE_UP_TO = 200_000
+_LABELS_PER_QUERY = 1000  # IRIs in the VALUES block of one labels query
+_LABELS_QUERY = ("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+                 "SELECT ?x ?l WHERE {{ VALUES ?x {{ {} }} ?x rdfs:label ?l }}")
 _LABEL_ROWS_PER_SUBJECT = 8
 
 _OBSERVATION_LABELS_QUERY = """
@@ -228,12 +231,26 @@ class QuerySource:
     def inbound_counts(self, node: NamedNode) -> dict[str, int]:
         return inbound_counts(self.store, node)
 
-    def inbound_group(self, node: NamedNode, predicate: str, subjects: int) -> tuple[list[str], Labels]:
-        """(at least the first `subjects` subjects linking by `predicate`, in IRI order, fewer
-        only when a subject has more than _LABEL_ROWS_PER_SUBJECT labels; their labels)."""
-        rows = select(self.store, _INBOUND_PAGE_QUERY, s=node, p=NamedNode(predicate),
-                      max_rows=subjects * _LABEL_ROWS_PER_SUBJECT)
-        return list(dict.fromkeys(row["x"].value for row in rows)), label_sets(rows)
+    def inbound_group(self, node: NamedNode, predicate: str, subjects: int,
+                      skip: int = 0) -> tuple[list[str], Labels]:
+        """(the first `subjects` subjects linking by `predicate`, in IRI order; the labels of
+        those after the first `skip`)."""
+        bound = {"s": node, "p": NamedNode(predicate)}
+        rows = select(self.store, _INBOUND_SUBJECTS_QUERY, max_rows=_SORTED_HERE_UP_TO + 1, **bound)
+        if len(rows) <= _SORTED_HERE_UP_TO:
+            found = sorted(row["x"].value for row in rows)[:subjects]
+        else:
+            found = [row["x"].value for row in
+                     select(self.store, _INBOUND_SUBJECTS_SORTED_QUERY, max_rows=subjects, **bound)]
+        return found, self.labels(found[skip:])
+
+    def labels(self, iris: list[str]) -> Labels:
+        """The rdfs:labels of `iris`, a VALUES block of _LABELS_PER_QUERY at a time."""
+        out: dict[str, list] = {}
+        for first in range(0, len(iris), _LABELS_PER_QUERY):
+            values = " ".join(str(NamedNode(iri)) for iri in iris[first:first + _LABELS_PER_QUERY])
+            out.update(label_sets(select(self.store, _LABELS_QUERY.format(values))))
+        return out
 
     def small_inbound_groups(self, node: NamedNode, predicates: list[str],
                              subjects: int) -> tuple[dict[str, list[str]], Labels]:
@@ -272,9 +289,10 @@ class IndexPages:
         self.assertions = data.assertions
         self.inbound_counts = data.inbound_counts
 
-    def inbound_group(self, node: NamedNode, predicate: str, subjects: int) -> tuple[list[str], Labels]:
+    def inbound_group(self, node: NamedNode, predicate: str, subjects: int,
+                      skip: int = 0) -> tuple[list[str], Labels]:
         found = self.data.inbound_subjects(node, predicate, subjects)
-        return found, self.data.labels_of(found, pref=False)
+        return found, self.data.labels_of(found[skip:], pref=False)
 
     def small_inbound_groups(self, node: NamedNode, predicates: list[str],
                              subjects: int) -> tuple[dict[str, list[str]], Labels]:
@@ -521,7 +539,8 @@ def inbound_page(store, linker: Linker, node: NamedNode, predicate: str, total: 
     start = (page - 1) * size
     if start >= total:
         page, start = 1, 0
-    subjects, labels = (source or QuerySource(store)).inbound_group(node, predicate, start + size + 1)
+    subjects, labels = (source or QuerySource(store)).inbound_group(node, predicate, start + size + 1,
+                                                                    skip=start)
     linker.add_label_sets(labels)
     items = sorted((linker.link(s) for s in subjects[start:start + size]),
                    key=lambda x: (x["label"], x["iri"]))
