@@ -87,28 +87,44 @@ def labels_query(iris: list[str]) -> str:
             "SELECT ?x ?l WHERE { VALUES ?x { " + values + " } ?x rdfs:label ?l }")
 
 
-def load_labels(select, store, linker, iris) -> None:
-    """Give the linker the labels of `iris`, a few hundred per query."""
+def label_rows(select, store, iris) -> list[list[dict]]:
+    """The rows of the labels of `iris`, a few hundred per query."""
     iris = sorted(set(iris))
-    for start in range(0, len(iris), 400):
-        linker.add_labels(select(store, labels_query(iris[start:start + 400])))
+    return [select(store, labels_query(iris[start:start + 400])) for start in range(0, len(iris), 400)]
 
 
-def overview(select, store, linker, lang: str) -> dict:
-    """Every people-first section of the home page (empty lists for a graph without them):
-    `figures`, `structures`, `places`, `documents`."""
-    figure_rows = select(store, FIGURES_QUERY)
+def load_labels(select, store, linker, iris) -> None:
+    """Give the linker the labels of `iris`."""
+    for rows in label_rows(select, store, iris):
+        linker.add_labels(rows)
+
+
+def overview_rows(select, store) -> dict:
+    """What the home page's sections are made of, in every language: the rows of its queries
+    (the figures reduced to those shown) and the labels of every IRI in them."""
+    year, previous, figure_rows = _newest_figures(select(store, FIGURES_QUERY))
     part_rows = select(store, PARTS_QUERY)
     place_rows = select(store, PLACES_QUERY)
     source_rows = select(store, SOURCES_QUERY)
-    iris = [t.value for rows in (figure_rows, part_rows, place_rows, source_rows)
+    # labels only for what the page shows: with every figure's (42,137 observations at 1M
+    # triples) the first home page of a process read 80 batches of labels
+    iris = [t.value for rows in (figure_rows.values(), part_rows, place_rows, source_rows)
             for row in rows for t in row.values() if isinstance(t, NamedNode)]
-    load_labels(select, store, linker, iris)
-    return {"figures": _figures(linker, figure_rows, lang),
-            "structures": _structures(linker, part_rows),
+    labels = label_rows(select, store, iris)
+    return {"year": year, "previous": previous, "figures": figure_rows, "parts": part_rows,
+            "places": place_rows, "sources": source_rows, "labels": labels}
+
+
+def overview(rows: dict, linker, lang: str) -> dict:
+    """Every people-first section of the home page (empty lists for a graph without them):
+    `figures`, `structures`, `places`, `documents`, from `overview_rows`."""
+    for label_rows in rows["labels"]:
+        linker.add_labels(label_rows)
+    return {"figures": _figures(linker, rows["year"], rows["previous"], rows["figures"], lang),
+            "structures": _structures(linker, rows["parts"]),
             "places": [{**linker.link(row["place"].value), "count": int(row["n"].value)}
-                       for row in place_rows if isinstance(row.get("place"), NamedNode)],
-            "documents": _sources(linker, source_rows, lang)}
+                       for row in rows["places"] if isinstance(row.get("place"), NamedNode)],
+            "documents": _sources(linker, rows["sources"], lang)}
 
 
 def _iri(row: dict, name: str) -> str | None:
@@ -116,28 +132,34 @@ def _iri(row: dict, name: str) -> str | None:
     return term.value if isinstance(term, NamedNode) else None
 
 
-def _figures(linker, rows: list[dict], lang: str) -> dict:
-    """The newest year with targets, its targets beside the previous year's results, one
-    row per indicator and area (targets first)."""
-    cells: dict[tuple[str, str, str], dict] = {}
+def _newest_figures(rows: list[dict]) -> tuple[str | None, str | None, dict[tuple, dict]]:
+    """(the newest year with targets, the year before, {(indicator, area, "Status:year"): the
+    first row in IRI order} for that year's targets and the previous year's results)."""
+    first: dict[tuple[str, str, str], dict] = {}
     for row in sorted(rows, key=lambda r: r["o"].value):
         year = row["start"].value[:4]
         status = local_name(row["status"].value)
-        key = (_iri(row, "indicator"), _iri(row, "area") or "", f"{status}:{year}")
-        cells.setdefault(key, _cell(linker, row, lang))
-    years = [key[2].split(":")[1] for key in cells if key[2].startswith("Target:")]
+        first.setdefault((_iri(row, "indicator"), _iri(row, "area") or "", f"{status}:{year}"), row)
+    years = [key[2].split(":")[1] for key in first if key[2].startswith("Target:")]
     if not years:
-        return {"year": None, "previous": None, "rows": []}
+        return None, None, {}
     year = max(years)
     previous = str(int(year) - 1)
+    return year, previous, {key: row for key, row in first.items()
+                            if key[2] in (f"Target:{year}", f"Actual:{previous}")}
+
+
+def _figures(linker, year: str | None, previous: str | None, rows: dict[tuple, dict], lang: str) -> dict:
+    """The newest year's targets beside the previous year's results (`_newest_figures`), one
+    row per indicator and area (targets first)."""
+    if year is None:
+        return {"year": None, "previous": None, "rows": []}
     by_row: dict[tuple[str, str], dict] = {}
-    for (indicator, area, slot), cell in cells.items():
-        if slot not in (f"Target:{year}", f"Actual:{previous}"):
-            continue
+    for (indicator, area, slot), row in rows.items():
         entry = by_row.setdefault((indicator, area), {
             "indicator": linker.link(indicator), "area": linker.link(area) if area else None,
             "target": None, "actual": None})
-        entry["target" if slot.startswith("Target") else "actual"] = cell
+        entry["target" if slot.startswith("Target") else "actual"] = _cell(linker, row, lang)
     ordered = sorted(by_row.values(), key=lambda r: (r["target"] is None, r["indicator"]["label"],
                                                      (r["area"] or {}).get("label", "")))
     return {"year": year, "previous": previous, "rows": ordered}
