@@ -61,7 +61,7 @@ _UI: dict[str, tuple[str, str, str]] = {
     "previous": ("上一页", "上一頁", "Previous"),
     "page": ("第 {n} 页", "第 {n} 頁", "page {n}"),
     "of_total": ("共 {n} 项", "共 {n} 項", "{n} in all"),
-    "results_range": ("第 {a}–{b} 项", "第 {a}–{b} 項", "results {a}–{b}"),
+    "results_range": ("第 {a}–{b} 项", "第 {a}–{b} 項", "{a}–{b}"),
     "no_results_here": ("本页没有结果", "本頁沒有結果", "no results on this page"),
     "showing": ("显示 {a}–{b}，共 {n} 项", "顯示 {a}–{b}，共 {n} 項", "showing {a}–{b} of {n}"),
     "observations_truncated": ("仅显示前 {n} 条，完整列表请用 SPARQL 查询。", "僅顯示前 {n} 條，完整列表請用 SPARQL 查詢。",
