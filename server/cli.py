@@ -202,7 +202,7 @@ def _help_settings(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 @click.option("--build", "build_dir", default=DEFAULT_OUT, show_default=True,
               type=click.Path(file_okay=False), help="Built graph folder to serve (read-only).")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--empty", is_flag=True, help="Serve an empty in-memory dataset instead of a build.")
 @click.option("--update-token", default=None, envvar="BJKG_UPDATE_TOKEN",
               help="Bearer token that allows SPARQL Update and Graph Store writes (with --empty).")

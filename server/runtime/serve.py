@@ -95,6 +95,7 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
         return
 
     processes = workers_for(resolved, workers)
+    _check_address(host, port)
     if remote:  # fail fast, before forking, if the store cannot be served
         from bjkg.server.stores.remote import open_remote
 
@@ -113,6 +114,32 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
     click.echo(f"bjkg: serving {mode} on {root} (SPARQL endpoint: {root}sparql)", err=True)
     _granian(host, port, processes, overrides, resolved,
              prepare=not resolved["EMPTY"] and not resolved.get("SPARQL_ENDPOINT"))
+
+
+def _check_address(host: str, port: int) -> None:
+    """A one-line error, before anything starts, for an address this server cannot listen on.
+    granian binds with SO_REUSEPORT, so a second `bjkg serve` on a port already served did not
+    fail: both listened, and the kernel shared the connections between the two servers. A
+    bind without it (SO_REUSEADDR only, so a previous server's TIME_WAIT connections do not
+    count) finds the port taken."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise click.ClickException(f"cannot listen on {host!r}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is in use by another process (another bjkg serve?); "
+                    "stop it, or choose another --port.") from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],

@@ -205,3 +205,25 @@ def test_a_dump_is_served_only_while_it_matches_its_digest(build):
         assert "SHA-256" in damaged.get_json()["error"]["message"]
     finally:
         close_app(app)
+
+
+@pytest.mark.parametrize("reuse_port", [False, True])
+def test_a_port_in_use_is_refused_in_one_line(tiny_build, reuse_port):
+    """A port another process listens on — with SO_REUSEPORT too, as granian binds, which let
+    a second `bjkg serve` listen beside the first and share its connections — is an error
+    before anything starts; so are a port out of range and a host that cannot be listened on."""
+    import socket
+
+    with socket.socket() as holder:
+        if reuse_port:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = serve(tiny_build, "--port", str(port))
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1 and "Traceback" not in done.stderr and len(lines) == 1, done.stderr
+    assert "in use" in lines[0] and str(port) in lines[0]
+    assert serve(tiny_build, "--port", "99999").returncode == 2
+    done = serve(tiny_build, "--host", "256.1.1.1")
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "256.1.1.1" in done.stderr
