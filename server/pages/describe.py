@@ -29,7 +29,7 @@ from bjkg.server.pages.divisions import (LISTED_DIVISION, division_facts, divisi
 from bjkg.server.pages.equivalence import Alignments, merge_inbound, merge_properties
 from bjkg.server.pages.labels import best_for, canonical_lang as _canonical_lang, group_labels, local_name
 from bjkg.server.pages.numbers import humanize, to_decimal
-from bjkg.server.pages.overview import is_document, read_document
+from bjkg.server.pages.overview import is_document, label_rows, read_document
 
 V = vocab
 # Pure functions of a few hundred distinct tags and IRIs, called for every label and link of
@@ -147,7 +147,6 @@ _INBOUND_COUNTS_QUERY = """
 SELECT ?s ?p (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x ?p ?s FILTER(isIRI(?x)) } GROUP BY ?s ?p
 """
 
-# One page of one inbound group: subjects in IRI order with their labels (a few rows each).
 # An inbound group's subjects are read unsorted and sorted here: pyoxigraph's ORDER BY on
 # IRIs took 0.7 s for a class's 18,589 instances at 1M triples (1.6 s for 42,137), every
 # page; reading them all and sorting in Python takes 0.09 s (0.15 s). Past
@@ -155,9 +154,6 @@ SELECT ?s ?p (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x ?p ?s FILTER(isIRI(?x)) } GRO
 _INBOUND_SUBJECTS_QUERY = "SELECT DISTINCT ?x WHERE { ?x ?p ?s FILTER(isIRI(?x)) }"
 _INBOUND_SUBJECTS_SORTED_QUERY = _INBOUND_SUBJECTS_QUERY + " ORDER BY ?x"
 _SORTED_HERE_UP_TO = 200_000
-_LABELS_PER_QUERY = 1000  # IRIs in the VALUES block of one labels query
-_LABELS_QUERY = ("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
-                 "SELECT ?x ?l WHERE {{ VALUES ?x {{ {} }} ?x rdfs:label ?l }}")
 _LABEL_ROWS_PER_SUBJECT = 8
 
 _OBSERVATION_LABELS_QUERY = """
@@ -242,15 +238,10 @@ class QuerySource:
         else:
             found = [row["x"].value for row in
                      select(self.store, _INBOUND_SUBJECTS_SORTED_QUERY, max_rows=subjects, **bound)]
-        return found, self.labels(found[skip:])
-
-    def labels(self, iris: list[str]) -> Labels:
-        """The rdfs:labels of `iris`, a VALUES block of _LABELS_PER_QUERY at a time."""
-        out: dict[str, list] = {}
-        for first in range(0, len(iris), _LABELS_PER_QUERY):
-            values = " ".join(str(NamedNode(iri)) for iri in iris[first:first + _LABELS_PER_QUERY])
-            out.update(label_sets(select(self.store, _LABELS_QUERY.format(values))))
-        return out
+        labels: dict[str, list] = {}
+        for rows in label_rows(select, self.store, found[skip:]):
+            labels.update(label_sets(rows))
+        return found, labels
 
     def small_inbound_groups(self, node: NamedNode, predicates: list[str],
                              subjects: int) -> tuple[dict[str, list[str]], Labels]:

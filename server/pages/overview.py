@@ -87,10 +87,14 @@ def labels_query(iris: list[str]) -> str:
             "SELECT ?x ?l WHERE { VALUES ?x { " + values + " } ?x rdfs:label ?l }")
 
 
+LABELS_PER_QUERY = 400  # IRIs in the VALUES block of one `labels_query`
+
+
 def label_rows(select, store, iris) -> list[list[dict]]:
-    """The rows of the labels of `iris`, a few hundred per query."""
+    """The rows of the labels of `iris`, LABELS_PER_QUERY per query."""
     iris = sorted(set(iris))
-    return [select(store, labels_query(iris[start:start + 400])) for start in range(0, len(iris), 400)]
+    return [select(store, labels_query(iris[start:start + LABELS_PER_QUERY]))
+            for start in range(0, len(iris), LABELS_PER_QUERY)]
 
 
 def load_labels(select, store, linker, iris) -> None:

@@ -71,6 +71,7 @@ def test_class_pages_are_the_same_whether_sorted_here_or_by_the_store(client, mo
     times slower); past _SORTED_HERE_UP_TO the store sorts. Both give every page the same,
     pages in IRI order, each item with its label, however many labels one query asks for."""
     import bjkg.server.pages.describe as describe
+    import bjkg.server.pages.overview as overview
     import bjkg.server.views.meta as meta
 
     monkeypatch.setattr(meta, "CLASS_PAGE_SIZE", 3)
@@ -88,7 +89,7 @@ def test_class_pages_are_the_same_whether_sorted_here_or_by_the_store(client, mo
         assert max(iri for iri, _ in before) < min(iri for iri, _ in after)
     assert all(label != iri for page in here for iri, label in page)  # labelled, not bare IRIs
     monkeypatch.setattr(describe, "_SORTED_HERE_UP_TO", 2)
-    monkeypatch.setattr(describe, "_LABELS_PER_QUERY", 2)
+    monkeypatch.setattr(overview, "LABELS_PER_QUERY", 2)
     assert pages() == here
 
 
