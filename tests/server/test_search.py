@@ -94,6 +94,8 @@ def test_results_past_one_page_are_paged_never_cut(client):
     assert [hit["iri"] for hit in everything["results"]] == seen[:50]
     page = client.get("/search?q=a", headers={"Accept": "text/html"}).get_data(as_text=True)
     assert 'rel="next" href="/search?q=a&amp;page=2"' in page
+    second = client.get("/search?q=a&page=2", headers={"Accept": "text/html"})
+    assert "</search.json?q=a&page=2>" in second.headers["Link"]  # its data twin is that page's
     beyond = client.get(f"/search.json?q=a&page={pages + 1}").get_json()
     assert beyond["results"] == [] and beyond["more"] is False and beyond["first"] is None
     for bad in ("0", "-1", "x", "1.5", "99999999999"):
