@@ -270,8 +270,17 @@ def test_sparql_results_link_to_local_pages_only(browser, server, viewport):
     assert hrefs and all(h.startswith("/") and t is None for h, t in hrefs), hrefs
     assert page.locator("#yasgui .yasr .iri-search").count() >= 1  # xsd:decimal: text + search
     if viewport == "phone":  # run/share must not cover the query's first line
-        buttons = page.locator(".yasqe .yasqe_buttons").bounding_box()
-        first_line = page.locator(".yasqe .CodeMirror-line").first.bounding_box()
+        # Both are laid out again while the results render; wait until each is shown.
+        buttons_at = page.locator(".yasqe .yasqe_buttons")
+        line_at = page.locator(".yasqe .CodeMirror-line").first
+        for _ in range(50):
+            buttons_at.wait_for(state="visible")
+            line_at.wait_for(state="visible")
+            buttons, first_line = buttons_at.bounding_box(), line_at.bounding_box()
+            if buttons and first_line:
+                break
+            page.wait_for_timeout(100)
+        assert buttons and first_line, (buttons, first_line)
         assert first_line["y"] >= buttons["y"] + buttons["height"] - 1 or \
             first_line["x"] + first_line["width"] <= buttons["x"]
     shoot(page, "sparql")
