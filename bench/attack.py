@@ -18,7 +18,7 @@ The attacks (issue 14):
 * hangup — 30 clients send a heavy query and hang up after 1 s; how long after the last
   one a light query is answered;
 * memory — a GROUP_CONCAT blow-up; the largest evaluator process (RSS) against the cap;
-* share — one client sends 12 runaways at once: how many get 429 at once;
+* share — one client sends 4 runaways more than it may run and queue: how many get 429 at once;
 * chunked — a chunked body with chunk size `zz`: the status;
 * nesting — 40 queries nested 3,000–20,000 deep (braces, parentheses, paths, `!`,
   OPTIONAL, `||`, UNION; GET and POST): statuses, and whether an HTTP process was lost;
@@ -337,12 +337,21 @@ def attack_memory(server: Server, cap_mb: int) -> dict:
             "light_after": after.status}
 
 
-def attack_share(server: Server) -> dict:
+def attack_share(server: Server, settings: dict) -> dict:
+    """One client sends 4 runaways more than it may run and queue (by the server's own
+    rules for these settings): those 4 must be refused at once."""
+    from bjkg.server.core.settings import load_settings
+    from bjkg.server.sparql.admission import client_queue
+    from bjkg.server.web.extension import query_limits
+
+    limits = query_limits(load_settings(settings))
+    may_run = max(limits["client_slots"], limits["size"] // 2)  # a lone client borrows idle slots
+    count = may_run + client_queue(limits["queue"], limits["client_slots"]) + 4
     port = server.port
     started = time.monotonic()
-    answers = in_threads([lambda: query(port, RUNAWAY, source="127.0.0.77", timeout=120) for _ in range(12)])
+    answers = in_threads([lambda: query(port, RUNAWAY, source="127.0.0.77", timeout=120) for _ in range(count)])
     quick = [a for a in answers if a.seconds < 1.0]
-    return {"statuses": sorted(str(a.status) for a in answers),
+    return {"sent": count, "statuses": sorted(str(a.status) for a in answers),
             "refused_429_within_1s": sum(1 for a in quick if a.status == 429),
             "with_retry_after": sum(1 for a in answers if a.status in (429, 503) and "retry-after" in a.headers),
             "wall_s": round(time.monotonic() - started, 1)}
@@ -507,7 +516,7 @@ def main() -> None:
                           ("runaway", lambda: attack_runaway(server, limit)),
                           ("hangup", lambda: attack_hangup(server)),
                           ("memory", lambda: attack_memory(server, cap)),
-                          ("share", lambda: attack_share(server)),
+                          ("share", lambda: attack_share(server, settings)),
                           ("chunked", lambda: attack_chunked(server)),
                           ("nesting", lambda: attack_nesting(server)),
                           ("fuzz", lambda: attack_fuzz(server, options.fuzz_requests)),

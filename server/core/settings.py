@@ -220,9 +220,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Retry-After at once. Waiting counts against QUERY_TIMEOUT, which runs from the "
             "request's arrival. 0 means 4 x QUERY_WORKERS.", _non_negative_int),
     Setting("QUERY_CLIENT_SLOTS", 0,
-            "Query slots one client (its IP address) may hold at once in the whole server; "
-            "as many more may wait, behind everyone else's; beyond, 429 with Retry-After at "
-            "once. 0 means "
+            "Query slots one client (its IP address) may hold at once in the whole server "
+            "(more, up to half the slots, only while at least half stay free: a lone "
+            "client's parallel queries do not queue on an idle server); as many more may "
+            "wait, behind everyone else's; beyond, 429 with Retry-After at once. 0 means "
             "a quarter of QUERY_WORKERS (at least 1).", _non_negative_int),
     Setting("QUERY_MEMORY_MB", 512,
             "Memory one query may take, in MB, on top of what its evaluator holds when it "

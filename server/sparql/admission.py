@@ -3,9 +3,11 @@ share of both — for the whole server, not for one of its HTTP worker processes
 
 A query is admitted before it takes an evaluator (bjkg.server.sparql.workers): at most
 `slots` evaluate at once, at most `queue` wait; one client (its address) holds at most
-`client_slots` slots, and when it already holds its share and as many of its queries wait
-(at most half the queue), its next query is refused at once (`ClientShareExceeded`, 429) — like the per-IP limits of
-Wikidata's query service. A full queue is refused at once too (`QueueFull`, 503). Both carry
+`client_slots` slots — more only while at least half the slots stay free, so a lone client's
+parallel requests do not queue on an idle server, and a busy server holds everyone to their
+share — and when it already holds its share and as many of its queries wait (at most half
+the queue), its next query is refused at once (`ClientShareExceeded`, 429) — like the
+per-IP limits of Wikidata's query service. A full queue is refused at once too (`QueueFull`, 503). Both carry
 the Retry-After to send. A waiting query leaves the queue at its deadline (`QueueTimeout`)
 or when its client hangs up (`ClientGone`); a client at its share is passed over, so one
 client's backlog never blocks the others.
@@ -261,23 +263,31 @@ class SharedAdmission:
                     self._set(free, 0, _FREE, 0, 0)
                     self._bump()
 
+    def _may_run(self, held: int, running: int) -> bool:
+        """Whether a client holding `held` of the `running` slots may take one more: below
+        its share always; beyond it only while at least half the slots stay free after
+        (an otherwise quiet server lends a lone client's parallel requests its idle slots,
+        and a busy one holds every client to its share)."""
+        if running >= self.slots:
+            return False
+        return held < self.client_slots or running < self.slots // 2
+
     def _admit_now(self, entries, key: int) -> int | None:
-        """A free entry to run in at once: a slot free, no one waiting who may take it, and
-        the client below its share."""
-        running = [k for _, s, _, k in entries if s == _RUNNING]
-        if len(running) >= self.slots or running.count(key) >= self.client_slots:
+        """A free entry to run in at once: the client may take a slot (`_may_run`) and no
+        one waiting may take it first."""
+        running = collections.Counter(k for _, s, _, k in entries if s == _RUNNING)
+        total = sum(running.values())
+        if not self._may_run(running[key], total):
             return None
-        counts = collections.Counter(running)
-        if any(s == _WAITING and counts[k] < self.client_slots for _, s, _, k in entries):
+        if any(s == _WAITING and self._may_run(running[k], total) for _, s, _, k in entries):
             return None
         return next((i for i, e in enumerate(entries) if e[1] == _FREE), None)
 
     def _my_turn(self, entries, index: int) -> bool:
         running = collections.Counter(k for _, s, _, k in entries if s == _RUNNING)
-        if sum(running.values()) >= self.slots:
-            return False
+        total = sum(running.values())
         eligible = [(t, i) for i, (_, s, t, k) in enumerate(entries)
-                    if s == _WAITING and running[k] < self.client_slots]
+                    if s == _WAITING and self._may_run(running[k], total)]
         return bool(eligible) and min(eligible)[1] == index
 
     def leave(self, token: int) -> None:

@@ -145,7 +145,7 @@ def test_a_conditional_get_is_left_to_flask_and_gets_its_304(served):
 
 
 def test_a_query_that_must_wait_for_a_slot_waits_in_a_thread_and_answers_the_same(served, monkeypatch):
-    """Every slot of the client's share taken: the lane hands the planned query to a thread,
+    """Every slot the client may take held: the lane hands the planned query to a thread,
     which queues it by the admission rules without planning it again (the string filters'
     rewrite can cost milliseconds); the answer is the one Flask gives."""
     lane_front, flask_front, taken = served
@@ -153,8 +153,10 @@ def test_a_query_that_must_wait_for_a_slot_waits_in_a_thread_and_answers_the_sam
     plans = []
     plan = store._plan
     monkeypatch.setattr(store, "_plan", lambda *a, **k: plans.append(1) or plan(*a, **k))
-    holds = [store.pool.admission.enter_now("127.0.0.1") for _ in range(store.pool.admission.client_slots)]
-    assert None not in holds
+    holds = []
+    while (held := store.pool.admission.enter_now("127.0.0.1")) is not None:
+        holds.append(held)  # its share, and the idle slots it may borrow beyond it
+    assert len(holds) >= store.pool.admission.client_slots
     release = threading.Timer(0.5, lambda: [store.pool.admission.leave(t) for t in holds])
     release.start()
     taken.clear()

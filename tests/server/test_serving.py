@@ -396,6 +396,38 @@ def test_admission_rules(admissions):
     assert one.running == 0 and other.running == 0
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_lone_client_borrows_idle_slots_up_to_half_and_a_busy_server_holds_it_to_its_share(shared, tmp_path):
+    """8 slots, a share of 2: alone, a client runs 4 at once (half the slots stay free for
+    others) and its 5th waits; another client still gets its share at once; once half the
+    slots are taken, nobody runs beyond their share, and a freed slot below half lets the
+    borrower's waiting query in."""
+    if shared:
+        create_shared(str(tmp_path / "admission"), 8, 8)
+        one = other = SharedAdmission(str(tmp_path / "admission"), 8, 8, 2)
+    else:
+        one = other = local_admission(slots=8, queue=8, client_slots=2)
+    far = time.monotonic() + 30
+    a = [one.enter_now("a") for _ in range(4)]
+    assert None not in a and one.enter_now("a") is None and one.running == 4
+    late: dict[str, object] = {}
+    waiting = threading.Thread(target=lambda: late.__setitem__("a5", other.enter("a", far, None)))
+    waiting.start()
+    b = [other.enter_now("b"), other.enter_now("b")]
+    assert None not in b and other.enter_now("b") is None  # 6 of 8 taken: b at its share
+    time.sleep(0.2)
+    assert waiting.is_alive()
+    other.leave(b[0]); other.leave(b[1])  # 4 of 8: still not below half
+    time.sleep(0.2)
+    assert waiting.is_alive()
+    one.leave(a[0])  # 3 of 8: a may borrow again
+    waiting.join(5)
+    assert not waiting.is_alive() and one.running == 4
+    for token in [*a[1:], late["a5"]]:
+        one.leave(token)
+    assert one.running == 0
+
+
 def test_a_shared_slot_of_a_dead_process_is_given_back(tmp_path):
     """A worker killed while it held slots never leaks them: its entries are freed when
     another process needs room."""
