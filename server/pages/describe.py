@@ -156,6 +156,17 @@ _INBOUND_SUBJECTS_SORTED_QUERY = _INBOUND_SUBJECTS_QUERY + " ORDER BY ?x"
 _SORTED_HERE_UP_TO = 200_000
 _LABEL_ROWS_PER_SUBJECT = 8
 
+_OBSERVATION_IRIS_QUERY = """
+PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
+PREFIX qb: <http://purl.org/linked-data/cube#>
+PREFIX sdmx-dimension: <http://purl.org/linked-data/sdmx/2009/dimension#>
+SELECT DISTINCT ?obs WHERE {
+  VALUES ?link { sdmx-dimension:refArea bjkg:aboutPlace bjkg:aboutInitiative bjkg:aboutAgency
+                 bjkg:indicator }
+  ?obs ?link ?focus ; a qb:Observation .
+}
+"""
+
 _OBSERVATION_LABELS_QUERY = """
 PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
 PREFIX qb: <http://purl.org/linked-data/cube#>
@@ -257,13 +268,17 @@ class QuerySource:
             found.setdefault(row["p"].value, {})[row["x"].value] = None
         return {p: list(xs) for p, xs in found.items()}, label_sets(rows)
 
-    def observations(self, node: NamedNode) -> tuple[list[dict], int, Labels]:
-        """(one row per observation, at most OBSERVATION_LIMIT; the total; labels)."""
+    def observations(self, node: NamedNode,
+                     rows: int = OBSERVATION_LIMIT) -> tuple[list[dict], list[str], Labels]:
+        """(one row per observation, at most `rows`; every linked observation's IRI; labels
+        of the rows). `rows=0` reads the IRIs alone."""
+        if rows <= 0:
+            return [], [r["obs"].value for r in select(self.store, _OBSERVATION_IRIS_QUERY, focus=node)], {}
         first_row: dict[str, dict] = {}
         for row in select(self.store, _OBSERVATIONS_QUERY, focus=node):
             first_row.setdefault(row["obs"].value, row)
         labels = label_sets(select(self.store, _OBSERVATION_LABELS_QUERY, focus=node))
-        return list(first_row.values())[:OBSERVATION_LIMIT], len(first_row), labels
+        return list(first_row.values())[:rows], list(first_row), labels
 
     def divisions(self, node: NamedNode) -> tuple[list[dict], Labels]:
         rows, labels = division_rows(select, self.store, node)
@@ -290,9 +305,10 @@ class IndexPages:
         found = {p: self.data.inbound_subjects(node, p, subjects) for p in predicates}
         return found, self.data.labels_of({s for group in found.values() for s in group}, pref=False)
 
-    def observations(self, node: NamedNode) -> tuple[list[dict], int, Labels]:
-        rows, total, iris = self.data.observations(node, OBSERVATION_LINKS, OBSERVATION_LIMIT)
-        return rows, total, self.data.labels_of(iris, pref=False)
+    def observations(self, node: NamedNode,
+                     rows: int = OBSERVATION_LIMIT) -> tuple[list[dict], list[str], Labels]:
+        chosen, linked, iris = self.data.observations(node, OBSERVATION_LINKS, max(0, rows))
+        return chosen, linked, self.data.labels_of(iris, pref=False) if iris else {}
 
     def divisions(self, node: NamedNode) -> tuple[list[dict], Labels]:
         return indexed_division_rows(self.data, node)
@@ -573,14 +589,15 @@ def _small_inbound_groups(source, linker: Linker, node: NamedNode, predicates: l
     return out
 
 
-def _observations(source, linker: Linker, node: NamedNode, lang: str) -> tuple[list[dict], int]:
-    """Observations linked to the focus (as area, place, initiative, agency or indicator)."""
-    chosen, total, labels = source.observations(node)
+def _observations(source, linker: Linker, node: NamedNode, lang: str) -> tuple[list[dict], list[str]]:
+    """Observations linked to the focus (as area, place, initiative, agency or indicator):
+    the rows shown, and every linked observation's IRI."""
+    chosen, linked, labels = source.observations(node)
     linker.add_label_sets(labels)
     out = [_observation_row(linker, row, lang) for row in chosen]
     out.sort(key=lambda o: ((o["indicator"] or {}).get("label", ""), o["period_sort"],
                             o["status"] or "", o["iri"]))
-    return out, total
+    return out, linked
 
 
 def _name_geometries(source, properties: list[dict]) -> None:
@@ -599,18 +616,23 @@ def _name_geometries(source, properties: list[dict]) -> None:
 
 
 def _roll_up(source, linker: Linker, node: NamedNode, lang: str, observations: list[dict],
-             total: int) -> tuple[list[dict], int]:
+             own: list[str]) -> tuple[list[dict], int]:
     """A place's own observations and those of every place within it (the inferred graph
     holds the transitive closure of bjkg:within), each labelled with the place it is about.
 
     The figures about 城市副中心 are figures about 通州 too; a reader of 通州's page should
-    not have to know that the sub-centre lies inside it to find them."""
+    not have to know that the sub-centre lies inside it to find them. Rows are read only
+    while the page has room for them (OBSERVATION_LIMIT); past it, only each place's
+    observation IRIs, for the total (distinct observations) and for which place a shown one
+    is about — a province-sized place with thousands of places within stays a page, not
+    seconds of reading rows nobody is shown."""
     for obs in observations:
         obs["place"] = linker.link(node.value)
     within = V.BJKG + "within"
     count = source.inbound_counts(node).get(within, 0)
+    counted = set(own)
     if not count:
-        return observations, total
+        return observations, len(counted)
     places, labels = source.inbound_group(node, within, count)
     linker.add_label_sets(labels)
     by_iri = {o["iri"]: o for o in observations}
@@ -619,26 +641,26 @@ def _roll_up(source, linker: Linker, node: NamedNode, lang: str, observations: l
     # (城市副中心 rather than 通州 for a figure about the sub-centre).
     about: dict[str, tuple[int, str]] = {}
     for place in sorted(places):
-        chosen, place_total, place_labels = source.observations(NamedNode(place))
+        room = OBSERVATION_LIMIT if len(observations) < OBSERVATION_LIMIT else 0
+        chosen, linked, place_labels = source.observations(NamedNode(place), rows=room)
         linker.add_label_sets(place_labels)
-        for row in chosen:
-            iri = row["obs"].value
+        place_total = len(linked)
+        counted.update(linked)
+        for iri in linked:
             if about.get(iri, (place_total + 1, ""))[0] > place_total:
                 about[iri] = (place_total, place)
-            if iri in by_iri:
-                continue
-            total += 1
-            if len(observations) < OBSERVATION_LIMIT:
+        for row in chosen:
+            iri = row["obs"].value
+            if iri not in by_iri and len(observations) < OBSERVATION_LIMIT:
                 obs = _observation_row(linker, row, lang)
                 observations.append(obs)
                 by_iri[iri] = obs
-        total += max(0, place_total - len(chosen))  # a place's own list was cut: count the rest
     for iri, (_, place) in about.items():
         if iri in by_iri:
             by_iri[iri]["place"] = linker.link(place)
     observations.sort(key=lambda o: ((o["indicator"] or {}).get("label", ""), o["period_sort"],
                                      o["status"] or "", o["iri"]))
-    return observations, total
+    return observations, len(counted)
 
 
 def _place_chart_rows(observations: list[dict]) -> list[dict]:
@@ -753,10 +775,11 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
     wants_observations = kind in OBSERVATION_KINDS or bool(type_iris & {
         V.BJKG + "Place", V.BJKG + "Initiative", V.BJKG + "Agency", V.BJKG + "Indicator"})
     is_place = kind in ("place", "division") or bool(type_iris & {V.BJKG + "Place", LISTED_DIVISION})
-    observations, obs_total = (_observations(source, linker, node, lang) if wants_observations
-                               else ([], 0))
+    observations, linked = (_observations(source, linker, node, lang) if wants_observations
+                            else ([], []))
+    obs_total = len(linked)
     if is_place and wants_observations:
-        observations, obs_total = _roll_up(source, linker, node, lang, observations, obs_total)
+        observations, obs_total = _roll_up(source, linker, node, lang, observations, linked)
     hidden = set(_INBOUND_HIDDEN)
     if observations:
         hidden.update(OBSERVATION_LINKS)

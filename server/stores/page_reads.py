@@ -216,10 +216,11 @@ class IndexSource:
     # -- observations
 
     def observations(self, node: NamedNode, links: Iterable[str],
-                     limit: int) -> tuple[list[dict], int, list[str]]:
-        """(rows, total, IRIs to label) of the observations linked to the node by `links`:
-        the first `limit` observations in IRI order, one row each (the smallest value, by
-        `term_key`, of a property that has several), shaped like `_OBSERVATIONS_QUERY`'s."""
+                     limit: int) -> tuple[list[dict], list[str], list[str]]:
+        """(rows, every linked observation's IRI, IRIs to label) of the observations linked
+        to the node by `links`: the first `limit` observations in IRI order, one row each
+        (the smallest value, by `term_key`, of a property that has several), shaped like
+        `_OBSERVATIONS_QUERY`'s."""
         linked: set[str] = set()
         for link in links:
             linked |= self._iri_subjects(NamedNode(link), node)
@@ -250,7 +251,7 @@ class IndexSource:
                 if starts:
                     row["start"] = starts[0]
             rows.append(row)
-        return rows, len(names), sorted(label_iris)
+        return rows, names, sorted(label_iris)
 
     def _has_quad(self, s, p, o) -> bool:
         """True when the triple is in any graph."""

@@ -211,10 +211,24 @@ def test_reading_view_orders_quotes_by_offset_and_never_shows_hashes():
     ]
 
     def select(store, text, max_rows=None, **bound):
-        return rows if "wasDerivedFrom" in text else []
+        if "wasDerivedFrom" in text:  # the facts: node, quote, offset
+            return [{k: row[k] for k in ("x", "quote", "offset")} for row in rows]
+        if "?x ?p ?o" in text:  # what each fact node says, as quads
+            rdf, bjkg = "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "https://w3id.org/bjkg/ontology#"
+            return [{"x": rows[0]["x"], "p": NamedNode(rdf + "subject"), "o": rows[0]["s"]},
+                    {"x": rows[0]["x"], "p": NamedNode(rdf + "predicate"), "o": rows[0]["p"]},
+                    {"x": rows[0]["x"], "p": NamedNode(rdf + "object"), "o": rows[0]["o"]},
+                    {"x": rows[1]["x"], "p": NamedNode(rdf + "type"),
+                     "o": NamedNode("http://purl.org/linked-data/cube#Observation")},
+                    {"x": rows[1]["x"], "p": NamedNode("http://purl.org/linked-data/sdmx/2009/measure#obsValue"),
+                     "o": rows[1]["value"]},
+                    {"x": rows[1]["x"], "p": NamedNode(bjkg + "indicator"), "o": rows[1]["indicator"]}]
+        return []
 
     found = read_document(select, None, Linker("https://w3id.org/bjkg/", "en"), doc, "en", 1)
     assert [q["quote"] for q in found["quotes"]] == ["first", "second"]
     relation = found["quotes"][1]["facts"][0]
     assert relation["kind"] == "relation" and relation["subject"]["iri"] == ID + "a"
+    observation = found["quotes"][0]["facts"][0]
+    assert observation["kind"] == "observation" and observation["value"] == "5.2"
     assert found["ordered_by"] == "text"
