@@ -269,9 +269,10 @@ class QuerySource:
         return {p: list(xs) for p, xs in found.items()}, label_sets(rows)
 
     def observations(self, node: NamedNode,
-                     rows: int = OBSERVATION_LIMIT) -> tuple[list[dict], list[str], Labels]:
-        """(one row per observation, at most `rows`; every linked observation's IRI; labels
-        of the rows). `rows=0` reads the IRIs alone."""
+                     rows: int | None = None) -> tuple[list[dict], list[str], Labels]:
+        """(one row per observation, at most `rows` (OBSERVATION_LIMIT); every linked
+        observation's IRI; labels of the rows). `rows=0` reads the IRIs alone."""
+        rows = OBSERVATION_LIMIT if rows is None else rows
         if rows <= 0:
             return [], [r["obs"].value for r in select(self.store, _OBSERVATION_IRIS_QUERY, focus=node)], {}
         first_row: dict[str, dict] = {}
@@ -306,7 +307,8 @@ class IndexPages:
         return found, self.data.labels_of({s for group in found.values() for s in group}, pref=False)
 
     def observations(self, node: NamedNode,
-                     rows: int = OBSERVATION_LIMIT) -> tuple[list[dict], list[str], Labels]:
+                     rows: int | None = None) -> tuple[list[dict], list[str], Labels]:
+        rows = OBSERVATION_LIMIT if rows is None else rows
         chosen, linked, iris = self.data.observations(node, OBSERVATION_LINKS, max(0, rows))
         return chosen, linked, self.data.labels_of(iris, pref=False) if iris else {}
 

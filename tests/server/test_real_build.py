@@ -12,6 +12,8 @@ from bjkg.server.app import create_app
 from tests.server.backends import BACKENDS, remote_app
 from tests.server.conftest import close_app
 
+ID = "https://w3id.org/bjkg/id/"
+
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def real_client(request, real_build):
@@ -64,3 +66,38 @@ def test_a_quote_offset_orders_the_reading_view_but_is_no_row_of_a_page(real_cli
     assert "quoteOffset" in real_client.get(path + ".ttl").get_data(as_text=True)
     page = real_client.get(path, headers={"Accept": "text/html"})
     assert page.status_code == 200 and "quoteOffset" not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("limit", [1, 200])
+def test_a_place_page_counts_its_own_and_its_inner_places_figures_once(real_client, monkeypatch, limit):
+    """通州's page shows the figures about it and about every place within it (城市副中心 …),
+    at most OBSERVATION_LIMIT rows, and counts each figure once: the total is the SPARQL
+    count of distinct observations however few rows the page has room for (past its room
+    only the figures' IRIs are read, on either kind of store)."""
+    from bjkg.server.pages import describe
+
+    monkeypatch.setattr(describe, "OBSERVATION_LIMIT", limit)
+    place = ID + "place/tongzhou"
+    expected = number(real_client, f"""
+        PREFIX bjkg: <https://w3id.org/bjkg/ontology#>
+        PREFIX qb: <http://purl.org/linked-data/cube#>
+        PREFIX sdmx-dimension: <http://purl.org/linked-data/sdmx/2009/dimension#>
+        SELECT (COUNT(DISTINCT ?obs) AS ?n) WHERE {{
+          {{ BIND(<{place}> AS ?p) }} UNION {{ ?p bjkg:within <{place}> }}
+          VALUES ?link {{ sdmx-dimension:refArea bjkg:aboutPlace bjkg:aboutInitiative
+                         bjkg:aboutAgency bjkg:indicator }}
+          ?obs ?link ?p ; a qb:Observation .
+        }}""")
+    inner = number(real_client, f"SELECT (COUNT(*) AS ?n) WHERE {{ ?p <https://w3id.org/bjkg/ontology#within> <{place}> }}")
+    assert expected > 1 and inner > 0
+    asked = []
+    for source in (describe.IndexPages, describe.QuerySource):
+        read = source.observations
+        monkeypatch.setattr(source, "observations",
+                            lambda self, node, rows=None, read=read: asked.append(rows) or read(self, node, rows))
+    page = real_client.get("/id/place/tongzhou.json").get_json()
+    if limit == 1:  # 通州's own figures fill the page: the inner places' rows are not read
+        assert len(asked) == 1 + inner and all(rows == 0 for rows in asked[1:]), asked
+    assert page["observations_total"] == expected
+    assert len(page["observations"]) == min(expected, limit)
+    assert len({o["iri"] for o in page["observations"]}) == len(page["observations"])
