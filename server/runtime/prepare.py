@@ -3,8 +3,8 @@
 Run as ``python -m bjkg.server.runtime.prepare SETTINGS-JSON`` (a separate process, so the memory the
 preparation takes is returned when it ends): the search index (`bjkg.server.web.search`), the
 star aggregates (`bjkg.server.sparql.aggregates`), the string literals (`bjkg.server.sparql.literal_index`) and the labels
-(`bjkg.server.stores.label_table`) and the counts the catalogue publishes
-(`bjkg.server.views.catalog`), written into CACHE_DIR under the build hash. Every HTTP worker loads
+(`bjkg.server.stores.label_table`), the counts the catalogue publishes
+(`bjkg.server.views.catalog`) and the home page's rows (`bjkg.server.views.meta`), written into CACHE_DIR under the build hash. Every HTTP worker loads
 each as its file appears (`bjkg.server.runtime.serve._warm`); if they cannot be written, each worker builds the search index itself, aggregates
 and string filters are evaluated by the engine as written, and pages read labels from the
 store.
@@ -44,9 +44,11 @@ def _prepare_search_index(settings: dict) -> Path | None:
     app = create_app({**settings, "QUERY_MODE": "inline"})
     try:
         from bjkg.server.views.catalog import published_counts
+        from bjkg.server.views.meta import build_overview_rows
 
         with app.app_context():
             published_counts()  # the catalogue's counts, into CACHE_DIR (bjkg.server.views.catalog)
+            build_overview_rows()  # the home page's rows, likewise (bjkg.server.views.meta)
         return prepare_index(app)
     finally:
         app.extensions["bjkg"].store.close()

@@ -139,12 +139,31 @@ def _overview(linker: Linker, lang: str) -> dict:
     key = ("bjkg.overview", get_state().build_hash, lang)
     found = current_app.extensions.get(key)
     if found is None:
-        rows_key = ("bjkg.overview-rows", get_state().build_hash)
-        rows = current_app.extensions.get(rows_key)
-        if rows is None:
-            rows = current_app.extensions[rows_key] = overview_rows(select, store)
-        found = current_app.extensions[key] = overview(rows, linker, lang)
+        found = current_app.extensions[key] = overview(build_overview_rows(), linker, lang)
     return found
+
+
+OVERVIEW_ROWS_VERSION = 1
+
+
+def build_overview_rows() -> dict:
+    """The home page's query rows for the served build: kept by each process, and in
+    CACHE_DIR, where `bjkg serve` writes them once per build beside the search index
+    (`bjkg.server.runtime.prepare`), so no process's first home page runs the queries."""
+    from bjkg.server.core import prepared
+
+    build_hash = get_state().build_hash
+    rows_key = ("bjkg.overview-rows", build_hash)
+    rows = current_app.extensions.get(rows_key)
+    if rows is None:
+        path = prepared.path_for(prepared.cache_dir(current_app.config), "overview-rows",
+                                 build_hash, OVERVIEW_ROWS_VERSION)
+        rows = prepared.load(path, dict)
+        if rows is None:
+            rows = overview_rows(select, get_store())
+            prepared.prepare(path, lambda: rows)
+        current_app.extensions[rows_key] = rows
+    return rows
 
 
 def _graph_name(iri: str) -> str:

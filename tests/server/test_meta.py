@@ -232,3 +232,23 @@ def test_dumps_served_from_a_relative_build_dir(tiny_build, monkeypatch):
         assert r.status_code == 200 and r.data == (tiny_build / "bjkg.nq").read_bytes()
     finally:
         get_store(app).close()
+
+
+def test_the_home_page_rows_are_made_once_per_build_and_kept_in_the_cache_dir(tiny_build, tmp_path, monkeypatch):
+    """The home page's queries (seconds at 1M triples) run once per build: a second process
+    over the same build and CACHE_DIR (as `bjkg serve`'s preparation leaves it) answers the
+    same page without running them."""
+    from bjkg.server.views import meta
+    from bjkg.server.web.extension import get_store
+    from tests.server.html_app import make_app
+
+    answers = []
+    for _ in range(2):
+        app = make_app(tiny_build, CACHE_DIR=str(tmp_path))
+        try:
+            answers.append(app.test_client().get("/index.json").get_json())
+        finally:
+            get_store(app).close()
+        assert len(list(tmp_path.glob("overview-rows-*.pickle"))) == 1
+        monkeypatch.setattr(meta, "overview_rows", lambda *a: pytest.fail("the home page's queries ran again"))
+    assert answers[0] == answers[1] and answers[0]["figures"]["rows"]
