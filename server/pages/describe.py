@@ -753,7 +753,7 @@ def kind_of(base: str, iri: str) -> str | None:
 
 def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | None = None,
              inbound_page: int = 1, locator=None, indexes=None,
-             alignments: Alignments | None = None) -> dict | None:
+             alignments: Alignments | None = None, links_only: bool = False) -> dict | None:
     """The description of one resource (the page's data): labels, types, properties with
     provenance, inbound links (paged), observations, charts and, for places, the joined
     division data of the external datasets with a locator map (`locator` returns the
@@ -762,7 +762,12 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
     `indexes` (a `bjkg.server.stores.page_reads.IndexSource` of the served store) answers the reads
     without SPARQL; without it they are queries on `store`. `alignments` (the ontology's
     property alignments) lets the page show each fact once (`bjkg.server.pages.equivalence`);
-    what it moves aside stays in `alternatives` and `inbound_alternatives`."""
+    what it moves aside stays in `alternatives` and `inbound_alternatives`.
+
+    `links_only` is for the RDF representations (`description_triples`), which read the
+    links and nothing the page draws from observations: whether there are observations is
+    found from their IRIs (the first place within that has any), and no rows, charts or
+    division data are made."""
     node = NamedNode(iri)
     linker = Linker(base, lang)
     source = IndexPages(indexes) if indexes is not None else QuerySource(store)
@@ -777,13 +782,18 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
     wants_observations = kind in OBSERVATION_KINDS or bool(type_iris & {
         V.BJKG + "Place", V.BJKG + "Initiative", V.BJKG + "Agency", V.BJKG + "Indicator"})
     is_place = kind in ("place", "division") or bool(type_iris & {V.BJKG + "Place", LISTED_DIVISION})
-    observations, linked = (_observations(source, linker, node, lang) if wants_observations
-                            else ([], []))
-    obs_total = len(linked)
-    if is_place and wants_observations:
-        observations, obs_total = _roll_up(source, linker, node, lang, observations, linked)
+    if links_only:
+        observations, obs_total = [], 0
+        has_observations = wants_observations and _has_observations(source, node, is_place)
+    else:
+        observations, linked = (_observations(source, linker, node, lang) if wants_observations
+                                else ([], []))
+        obs_total = len(linked)
+        if is_place and wants_observations:
+            observations, obs_total = _roll_up(source, linker, node, lang, observations, linked)
+        has_observations = bool(observations)
     hidden = set(_INBOUND_HIDDEN)
-    if observations:
+    if has_observations:  # shown in their own table, not among the inbound links
         hidden.update(OBSERVATION_LINKS)
     reading = None
     if is_document(kind, type_iris):
@@ -792,19 +802,22 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
         if reading is not None:  # what cites the document is read as its quotes, not hashes
             hidden.add(V.PROV + "wasDerivedFrom")
     inbound = _inbound(source, linker, node, hidden, inbound_predicate, max(1, inbound_page))
-    if not rows and not inbound and not observations:
+    if not rows and not inbound and not has_observations:
         return None
     alignments = alignments or Alignments()
     properties, alternatives = merge_properties(properties, alignments)
     inbound, inbound_alternatives = merge_inbound(inbound, properties, alignments)
     is_indicator = kind == "indicator" or V.BJKG + "Indicator" in type_iris
-    if is_indicator:
+    if links_only:
+        charts = []
+    elif is_indicator:
         charts = build_charts(observations, lang)
     elif is_place:
         charts = build_charts(_place_chart_rows(observations), lang)
     else:
         charts = []
-    division = division_facts(*source.divisions(node), linker, locator) if is_place else None
+    division = (division_facts(*source.divisions(node), linker, locator)
+                if is_place and not links_only else None)
     return {
         "iri": iri,
         "href": linker.href(iri),
@@ -825,6 +838,21 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
         "charts": charts,
         "division": division,
     }
+
+
+def _has_observations(source, node: NamedNode, is_place: bool) -> bool:
+    """Whether the page of `node` has observations: its own, or (a place) those of a place
+    within it — the first found ends the look."""
+    if source.observations(node, rows=0)[1]:
+        return True
+    if not is_place:
+        return False
+    within = V.BJKG + "within"
+    count = source.inbound_counts(node).get(within, 0)
+    if not count:
+        return False
+    places, _ = source.inbound_group(node, within, count)
+    return any(source.observations(NamedNode(place), rows=0)[1] for place in sorted(places))
 
 
 def _public_observation(obs: dict) -> dict:

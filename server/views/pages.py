@@ -112,7 +112,8 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
     store = get_store()
     description = describe(store, iri, base=current_app.config["BASE_IRI"], lang=lang,
                            inbound_predicate=inbound_predicate, inbound_page=page,
-                           locator=_locator, indexes=_indexes(store), alignments=alignments(store))
+                           locator=_locator, indexes=_indexes(store), alignments=alignments(store),
+                           links_only=media_type not in (HTML.media_type, _JSON))
     alternates = [(self_href(s), SUFFIXES[s]) for s in ADVERTISED]
     if description is None:
         return _not_found(iri, media_type)

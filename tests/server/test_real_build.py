@@ -101,3 +101,28 @@ def test_a_place_page_counts_its_own_and_its_inner_places_figures_once(real_clie
     assert page["observations_total"] == expected
     assert len(page["observations"]) == min(expected, limit)
     assert len({o["iri"] for o in page["observations"]}) == len(page["observations"])
+
+
+@pytest.mark.parametrize("path", ["place/tongzhou", "place/beijing", "document/analysis-2024-eleven-areas",
+                                  "indicator/work-area-aspects-count", "agency/beijing-party-committee"])
+def test_the_rdf_of_a_page_is_the_same_whether_or_not_its_observations_are_read(real_client, path):
+    """The RDF representations describe a resource without reading its observations' rows,
+    charts or division data (only whether it has observations, which hides their links): the
+    triples are those of the full description the HTML page is made from."""
+    from bjkg.server.pages.describe import description_triples, describe
+    from bjkg.server.views.pages import _indexes, alignments
+    from bjkg.server.web.extension import get_store
+
+    iri = ID + path
+    app = real_client.application
+    with app.test_request_context():
+        store = get_store()
+        made = [describe(store, iri, base=app.config["BASE_IRI"], lang="en", indexes=_indexes(store),
+                         alignments=alignments(store), links_only=links_only) for links_only in (False, True)]
+        assert made[0] is not None, iri
+        full, links = (description_triples(store, iri, d) for d in made)
+    assert full == links and full
+    served = real_client.get(f"/id/{path}.nt")
+    assert served.status_code == 200
+    assert {str(t) for t in full} == {line.rstrip(" .") for line in served.get_data(as_text=True).splitlines()
+                                      if line.strip()}
