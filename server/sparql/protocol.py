@@ -165,7 +165,8 @@ def _operation(kind: str, text: str, params: MultiDict, version: str | None) -> 
         named = dataset_iris(params.getlist(named_name), named_name)
     except ValueError as exc:
         raise bad_request(str(exc)) from None
-    return Operation(kind, text, defaults, named, version, _formats(params))
+    # a byte order mark opens many a saved .rq file, however it was sent (URL, form or body)
+    return Operation(kind, text.removeprefix("\ufeff"), defaults, named, version, _formats(params))
 
 
 def _formats(params: MultiDict) -> tuple[str, ...]:

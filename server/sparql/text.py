@@ -224,6 +224,7 @@ class ServiceCall:
     column: int
     silent: bool = False
     span: tuple[int, int] | None = None
+    word: str = "SERVICE"  # the token as written (``service:x``, ``SERVICESILENT``, ``trueSERVICE`` …)
 
 
 ENGINE_SCHEMES = ("bif:", "sql:")  # Virtuoso's built-in function namespaces
@@ -423,7 +424,7 @@ def _service_call(text: str, toks: list[Token], i: int, names: _Names) -> Servic
         elif nxt.kind == "PNAME":
             target = names.pname(nxt.text)
         span = (nxt.start, nxt.start + len(nxt.text))
-    return ServiceCall(target, line, col, silent, span if target is not None else None)
+    return ServiceCall(target, line, col, silent, span if target is not None else None, tok.text)
 
 
 def redirect_services(text: str, calls: Sequence[ServiceCall], route) -> str:

@@ -75,8 +75,13 @@ def _refuse_outbound(analysis: Analysis) -> None:
     if refused:
         call = refused[0]
         target = f"<{call.target}>" if call.target else "an endpoint that cannot be determined in advance"
+        where = f"(line {call.line}, column {call.column})"
+        if call.word.upper() not in ("SERVICE", "SERVICESILENT"):
+            # a name that holds the keyword: the engine reads it as SERVICE (it needs no space after a keyword)
+            where = (f"written `{call.word}` {where}, which the query engine reads as the SERVICE keyword "
+                     "followed by a name (rename that prefix or word),")
         raise bad_request(
-            f"SERVICE {target} (line {call.line}, column {call.column}) is refused: this server makes no "
+            f"SERVICE {target} {where} is refused: this server makes no "
             "outbound requests except to endpoints listed in the SERVICE_ALLOWLIST setting "
             f"(BJKG_SERVICE_ALLOWLIST), which {'is empty' if not allowlist else 'does not list it'}.")
 

@@ -556,3 +556,20 @@ def test_error_pages_escape_what_the_client_sent(client):
                           headers={"Accept": "text/html"})
     assert response.status_code == 400
     assert b"<script>x</script>" not in response.data
+
+
+@pytest.mark.parametrize("how", ["get", "form", "body"])
+def test_a_query_that_opens_with_a_byte_order_mark_is_read_without_it(client, how):
+    """A .rq file saved with a BOM (many editors do) and sent as it is: the mark is no part
+    of the query, whether it comes in the URL, a form field or the body."""
+    text = "\ufeffASK { ?s ?p ?o }"
+    accept = {"Accept": "application/sparql-results+json"}
+    if how == "get":
+        response = client.get("/sparql", query_string={"query": text}, headers=accept)
+    elif how == "form":
+        response = client.post("/sparql", data={"query": text}, headers=accept)
+    else:
+        response = client.post("/sparql", data=text.encode("utf-8"),
+                               headers={**accept, "Content-Type": "application/sparql-query"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["boolean"] is True

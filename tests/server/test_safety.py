@@ -197,3 +197,16 @@ def test_two_runaways_at_once_do_not_wedge_the_pool(short_limit_app):
         if response.status_code == 200:
             break
     assert response.status_code == 200
+
+
+def test_a_prefix_that_reads_as_service_is_refused_with_the_word_named(client):
+    """``service:a`` is a prefixed name to SPARQL but SERVICE followed by ``:a`` to the engine
+    (no space needed after a keyword): refused like any SERVICE, and the message names the
+    word and says to rename it, instead of an unexplained SERVICE."""
+    response = client.get("/sparql", query_string={
+        "query": "PREFIX service: <http://example.org/> SELECT ?x WHERE { BIND(service:a AS ?x) }"})
+    assert response.status_code == 400
+    message = response.get_json()["error"]["message"]
+    assert "`service:a`" in message and "rename" in message and "SERVICE_ALLOWLIST" in message
+    plain = client.get("/sparql", query_string={"query": "SELECT * WHERE { SERVICE <http://example.org/s> { ?s ?p ?o } }"})
+    assert plain.status_code == 400 and "written" not in plain.get_json()["error"]["message"]
