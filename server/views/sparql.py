@@ -78,7 +78,8 @@ def _refuse_outbound(analysis: Analysis) -> None:
         where = f"(line {call.line}, column {call.column})"
         if call.word.upper() not in ("SERVICE", "SERVICESILENT"):
             # a name that holds the keyword: the engine reads it as SERVICE (it needs no space after a keyword)
-            where = (f"written `{call.word}` {where}, which the query engine reads as the SERVICE keyword "
+            word = call.word if len(call.word) <= 60 else call.word[:57] + "…"
+            where = (f"written `{word}` {where}, which the query engine reads as the SERVICE keyword "
                      "followed by a name (rename that prefix or word),")
         raise bad_request(
             f"SERVICE {target} {where} is refused: this server makes no "

@@ -208,5 +208,7 @@ def test_a_prefix_that_reads_as_service_is_refused_with_the_word_named(client):
     assert response.status_code == 400
     message = response.get_json()["error"]["message"]
     assert "`service:a`" in message and "rename" in message and "SERVICE_ALLOWLIST" in message
+    long = client.get("/sparql", query_string={"query": "SELECT * WHERE { BIND(x" + "a" * 5000 + "service AS ?x) }"})
+    assert long.status_code == 400 and len(long.get_json()["error"]["message"]) < 500
     plain = client.get("/sparql", query_string={"query": "SELECT * WHERE { SERVICE <http://example.org/s> { ?s ?p ?o } }"})
     assert plain.status_code == 400 and "written" not in plain.get_json()["error"]["message"]
