@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pyoxigraph
 
-from bjkg.server.core.errors import HTTPProblem
+from bjkg.server.core.errors import HTTPProblem, shown
 
 
 class NotAcceptable(HTTPProblem):
@@ -110,7 +110,7 @@ def negotiate(accept: str | None, offers: Sequence[str], *, default: str | None 
     chosen = choose(accept, offers, default=default)
     if chosen is None:
         raise NotAcceptable(
-            f"None of the media types in 'Accept: {accept}' can be produced here; "
+            f"None of the media types in 'Accept: {shown(accept or '')}' can be produced here; "
             f"acceptable types are: {', '.join(offers)}.", offers)
     return chosen
 
@@ -202,7 +202,7 @@ def format_by_name(formats: Sequence[Format], name: str) -> Format:
         if wanted in fmt.names or wanted in fmt.media_types:
             return fmt
     names = sorted({n for f in formats for n in f.names[:1]})
-    raise NotAcceptable(f"Unknown format {name!r} here; use one of: {', '.join(names)}.",
+    raise NotAcceptable(f"Unknown format {shown(name)!r} here; use one of: {', '.join(names)}.",
                         [f.media_type for f in formats])
 
 

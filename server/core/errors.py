@@ -34,6 +34,19 @@ class HTTPProblem(Exception):
         return f"HTTPProblem({self.status}, {self.message!r})"
 
 
+SHOWN_UP_TO = 200  # characters of a client's own value an error message repeats
+
+
+def shown(value: str, limit: int = SHOWN_UP_TO) -> str:
+    """`value` as an error message repeats it: whole when short, else its start and end
+    around "…" (a query string may hold 100,000 characters; the message needs a few)."""
+    value = str(value)
+    if len(value) <= limit:
+        return value
+    half = (limit - 1) // 2
+    return f"{value[:half]}…{value[-half:]}"
+
+
 def bad_request(message: str) -> HTTPProblem:
     return HTTPProblem(400, message)
 

@@ -33,6 +33,8 @@ from urllib.parse import urljoin
 
 from pyoxigraph import NamedNode
 
+from bjkg.server.core.errors import shown
+
 _BASE = ("A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C-\u200D"
          "\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD\U00010000-\U000EFFFF")
 _CHARS = _BASE + r"_\-0-9\u00B7\u0300-\u036F\u203F-\u2040"
@@ -794,7 +796,7 @@ def dataset_iris(values: Sequence[str], parameter: str) -> tuple[str, ...]:
         try:
             out.append(NamedNode(value).value)
         except ValueError:
-            raise ValueError(f"{parameter}={value!r} is not an absolute IRI") from None
+            raise ValueError(f"{parameter}={shown(value)!r} is not an absolute IRI") from None
     return tuple(out)
 
 

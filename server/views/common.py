@@ -18,7 +18,7 @@ from flask import Response, current_app, json, render_template, request
 from bjkg.server.pages import i18n
 from bjkg.server.core import vocab
 from bjkg.server.core.conneg import choose
-from bjkg.server.core.errors import bad_request
+from bjkg.server.core.errors import bad_request, shown
 from bjkg.server.pages.examples import load_examples
 from bjkg.server.pages.labels import LANG_COOKIE, LANG_NAMES, LANGS, choose_lang, lang_from_accept
 
@@ -79,7 +79,7 @@ def page_number(name: str = "page") -> int:
     """A 1-based page number from the query string; 400 when it is not a positive integer."""
     raw = request.args.get(name, "1")
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= MAX_PAGE:
-        raise bad_request(f"'{name}' must be a whole number from 1 to {MAX_PAGE}, not {raw!r}.")
+        raise bad_request(f"'{name}' must be a whole number from 1 to {MAX_PAGE}, not {shown(raw)!r}.")
     return int(raw)
 
 

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from bjkg.server.views.catalog import public_url
 from bjkg.server.web.auth import require_write_access
 from bjkg.server.core.conneg import RDF_FORMATS, rdf_format, rdf_input_format
-from bjkg.server.core.errors import bad_request, not_found, payload_too_large, unsupported_media_type
+from bjkg.server.core.errors import bad_request, not_found, payload_too_large, shown, unsupported_media_type
 from bjkg.server.web.extension import get_store
 from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset
 from bjkg.server.sparql.text import dataset_iris
@@ -44,7 +44,7 @@ def graph_store():
         if target is None:
             raise bad_request("DELETE needs ?graph=IRI or ?default.")
         if not store.drop_graph(target):
-            raise not_found(f"There is no graph <{target}> to delete.")
+            raise not_found(f"There is no graph <{shown(target)}> to delete.")
         return Response(status=204)
     if target is None and request.method == "POST":
         iri = f"{current_app.config['BASE_IRI']}graph/gsp/{uuid.uuid4()}"
@@ -84,7 +84,7 @@ def _target() -> str | None:
 def _get(target: str) -> Response:
     store = get_store()
     if not store.graph_exists(target):
-        raise not_found(f"There is no graph <{target}> in this dataset.")
+        raise not_found(f"There is no graph <{shown(target)}> in this dataset.")
     fmt = rdf_format(request.headers.get("Accept"), request.args.get("format"))
     if target == DEFAULT_GRAPH and store.union_default_graph:
         dataset = None  # the default graph of a build is the union of its graphs

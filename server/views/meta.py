@@ -22,7 +22,7 @@ from bjkg.server.pages import i18n
 from bjkg.server.core import vocab
 from bjkg.server.core.conneg import RDF_FORMATS, negotiate, response_mimetype
 from bjkg.server.pages.describe import Linker, inbound_page, select
-from bjkg.server.core.errors import bad_request, not_found, service_unavailable
+from bjkg.server.core.errors import bad_request, not_found, service_unavailable, shown
 from bjkg.server.pages.examples import load_examples
 from bjkg.server.pages.overview import overview, overview_rows
 from bjkg.server.web.extension import get_manifest, get_state, get_store
@@ -206,7 +206,7 @@ def class_page():
         counts = {row["c"].value: int(row["n"].value) for row in select(store, _COUNT_INSTANCES_QUERY, c=node)}
         total = counts.get(iri, 0)
     if not total:
-        raise not_found(f"No instances of <{iri}> in this dataset.")
+        raise not_found(f"No instances of <{shown(iri)}> in this dataset.")
     group = inbound_page(store, linker, node, V.RDF_TYPE, total, page_number(), CLASS_PAGE_SIZE)
     data = {"class": linker.link(iri), "total": total, **{k: group[k] for k in
             ("page", "page_size", "items", "has_next", "has_prev")}}

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, redirect, request
 from bjkg.server.core import vocab
 from bjkg.server.core.conneg import HTML, RDF_FORMATS, Format, format_by_name, negotiate, response_mimetype
 from bjkg.server.pages.describe import describe, description_triples, select
-from bjkg.server.core.errors import bad_request, not_found
+from bjkg.server.core.errors import bad_request, not_found, shown
 from bjkg.server.pages.divisions import name_sources
 from bjkg.server.pages.equivalence import RELATIONS_QUERY, Alignments
 from bjkg.server.web.extension import get_manifest, get_state, get_store
@@ -196,7 +196,7 @@ def _rdf_response(triples, fmt: Format, alternates) -> Response:
 def _not_found(iri: str, media_type: str) -> Response:
     """404: a page with a search link for browsers, a problem document for everyone else."""
     if media_type != HTML.media_type:
-        raise not_found(f"This dataset has nothing about <{iri}>.")
+        raise not_found(f"This dataset has nothing about <{shown(iri)}>.")
     guess = iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1].replace("-", " ")
     data = {"iri": iri, "search_q": guess, "search_href": "/search?q=" + quote(guess)}
     return respond("pages/not_found.html", data, status=404)

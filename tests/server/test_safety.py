@@ -212,3 +212,21 @@ def test_a_prefix_that_reads_as_service_is_refused_with_the_word_named(client):
     assert long.status_code == 400 and len(long.get_json()["error"]["message"]) < 500
     plain = client.get("/sparql", query_string={"query": "SELECT * WHERE { SERVICE <http://example.org/s> { ?s ?p ?o } }"})
     assert plain.status_code == 400 and "written" not in plain.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path, params, headers", [
+    ("/sparql", {"query": "ASK {}", "default-graph-uri": "not an iri " + "x" * 20000}, {}),
+    ("/sparql", {"query": "ASK {}", "format": "x" * 20000}, {}),
+    ("/sparql", {"query": "ASK {}"}, {"Accept": "foo/" + "x" * 20000}),
+    ("/class", {"iri": "http://example.org/" + "x" * 20000}, {}),
+    ("/graph-store", {"graph": "http://example.org/" + "x" * 20000}, {"Accept": "text/turtle"}),
+    ("/id/" + "x" * 20000, {}, {}),
+    ("/id/place/tongzhou", {"page": "x" * 20000}, {}),
+])
+def test_an_error_repeats_a_long_value_of_the_client_shortened(client, path, params, headers):
+    """A 4xx names the value it refuses, but a 20,000-character value is shown by its start
+    and end, not echoed whole (in JSON, HTML or text alike)."""
+    response = client.get(path, query_string=params, headers={"Accept": "application/json", **headers})
+    assert 400 <= response.status_code < 500
+    message = response.get_json()["error"]["message"]
+    assert "xxxxxxxxxx…xxxxxxxxxx" in message and len(message) < 1000, message[:300]
