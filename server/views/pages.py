@@ -25,6 +25,7 @@ from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.pages.locator_map import POINTS_QUERY, LocatorMap, get_map
 from bjkg.server.stores.page_reads import IndexSource
 from bjkg.server.views.common import current_lang, page_number, respond
+from bjkg.server.views.search import MAX_QUERY_CHARS
 
 bp = Blueprint("pages", __name__)
 
@@ -198,7 +199,8 @@ def _not_found(iri: str, media_type: str) -> Response:
     if media_type != HTML.media_type:
         raise not_found(f"This dataset has nothing about <{shown(iri)}>.")
     guess = iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1].replace("-", " ")
-    data = {"iri": iri, "search_q": guess, "search_href": "/search?q=" + quote(guess)}
+    guess = guess[:MAX_QUERY_CHARS]  # what search reads of a query anyway
+    data = {"iri": shown(iri), "search_q": guess, "search_href": "/search?q=" + quote(guess)}
     return respond("pages/not_found.html", data, status=404)
 
 

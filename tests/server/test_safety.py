@@ -230,3 +230,14 @@ def test_an_error_repeats_a_long_value_of_the_client_shortened(client, path, par
     assert 400 <= response.status_code < 500
     message = response.get_json()["error"]["message"]
     assert "xxxxxxxxxx…xxxxxxxxxx" in message and len(message) < 1000, message[:300]
+
+
+def test_the_404_page_of_a_long_iri_repeats_it_only_in_its_links(client):
+    """The page for a missing resource links the same URL in each language (it must, whole),
+    but shows the IRI shortened and suggests a search for at most what search reads."""
+    path = "/id/" + "x" * 20000
+    response = client.get(path, headers={"Accept": "text/html"})
+    assert response.status_code == 404
+    body = response.get_data(as_text=True)
+    assert body.count("x" * 20000) == body.count(f'href="{path}?lang=')  # the language links only
+    assert 'href="/search?q=' + "x" * 200 + '"' in body
