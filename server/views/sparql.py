@@ -16,7 +16,7 @@ from jinja2 import TemplateNotFound
 from bjkg.server.web.auth import require_write_access, writes_enabled
 from bjkg.server.core.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, rdf_format,
                            response_mimetype, results_format)
-from bjkg.server.core.errors import bad_request, not_acceptable
+from bjkg.server.core.errors import bad_request, not_acceptable, shown
 from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES
 from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.sparql.protocol import Operation, read_operation
@@ -74,12 +74,11 @@ def _refuse_outbound(analysis: Analysis) -> None:
     refused = analysis.refused_services(allowlist)
     if refused:
         call = refused[0]
-        target = f"<{call.target}>" if call.target else "an endpoint that cannot be determined in advance"
+        target = f"<{shown(call.target)}>" if call.target else "an endpoint that cannot be determined in advance"
         where = f"(line {call.line}, column {call.column})"
         if call.word.upper() not in ("SERVICE", "SERVICESILENT"):
             # a name that holds the keyword: the engine reads it as SERVICE (it needs no space after a keyword)
-            word = call.word if len(call.word) <= 60 else call.word[:57] + "…"
-            where = (f"written `{word}` {where}, which the query engine reads as the SERVICE keyword "
+            where = (f"written `{shown(call.word, 60)}` {where}, which the query engine reads as the SERVICE keyword "
                      "followed by a name (rename that prefix or word),")
         raise bad_request(
             f"SERVICE {target} {where} is refused: this server makes no "
