@@ -76,6 +76,15 @@ def prepare(path: Path, compute: Callable[[], object]) -> Path | None:
     return path
 
 
+def load_or_make(path: Path, cls: type, compute: Callable[[], object]):
+    """The `cls` kept at `path`, else `compute()`, written there for the next process."""
+    value = load(path, cls)
+    if value is None:
+        value = compute()
+        prepare(path, lambda: value)
+    return value
+
+
 def cache_dir(config) -> Path:
     """CACHE_DIR, else $XDG_CACHE_HOME/bjkg, else ~/.cache/bjkg."""
     if config.get("CACHE_DIR"):

@@ -88,11 +88,8 @@ def published_counts() -> Counts:
             return _counts_cache[key]
         path = prepared.path_for(prepared.cache_dir(current_app.config), "counts", key[1], COUNTS_VERSION) \
             if key[1] else None
-        counts = prepared.load(path, Counts) if path is not None else None
-        if counts is None:
-            counts = _count(store)
-            if path is not None:
-                prepared.prepare(path, lambda: counts)
+        counts = prepared.load_or_make(path, Counts, lambda: _count(store)) if path is not None \
+            else _count(store)
         if key[1]:
             _counts_cache.clear()
             _counts_cache[key] = counts

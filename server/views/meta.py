@@ -158,11 +158,8 @@ def build_overview_rows() -> dict:
     if rows is None:
         path = prepared.path_for(prepared.cache_dir(current_app.config), "overview-rows",
                                  build_hash, OVERVIEW_ROWS_VERSION)
-        rows = prepared.load(path, dict)
-        if rows is None:
-            rows = overview_rows(select, get_store())
-            prepared.prepare(path, lambda: rows)
-        current_app.extensions[rows_key] = rows
+        rows = current_app.extensions[rows_key] = prepared.load_or_make(
+            path, dict, lambda: overview_rows(select, get_store()))
     return rows
 
 
