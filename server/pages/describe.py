@@ -617,6 +617,17 @@ def _name_geometries(source, properties: list[dict]) -> None:
                     break
 
 
+def _places_within(source, node: NamedNode) -> tuple[list[str], Labels]:
+    """The places within `node` (bjkg:within, closed transitively in the inferred graph), in
+    IRI order, with their labels; none for a place without any."""
+    within = V.BJKG + "within"
+    count = source.inbound_counts(node).get(within, 0)
+    if not count:
+        return [], {}
+    places, labels = source.inbound_group(node, within, count)
+    return sorted(places), labels
+
+
 def _roll_up(source, linker: Linker, node: NamedNode, lang: str, observations: list[dict],
              own: list[str]) -> tuple[list[dict], int]:
     """A place's own observations and those of every place within it (the inferred graph
@@ -630,19 +641,17 @@ def _roll_up(source, linker: Linker, node: NamedNode, lang: str, observations: l
     seconds of reading rows nobody is shown."""
     for obs in observations:
         obs["place"] = linker.link(node.value)
-    within = V.BJKG + "within"
-    count = source.inbound_counts(node).get(within, 0)
     counted = set(own)
-    if not count:
+    places, labels = _places_within(source, node)
+    if not places:
         return observations, len(counted)
-    places, labels = source.inbound_group(node, within, count)
     linker.add_label_sets(labels)
     by_iri = {o["iri"]: o for o in observations}
     # An observation linked to several of these places is about the most specific one: not
     # the page's place if another is named, else the one with the fewest figures of its own
     # (城市副中心 rather than 通州 for a figure about the sub-centre).
     about: dict[str, tuple[int, str]] = {}
-    for place in sorted(places):
+    for place in places:
         room = OBSERVATION_LIMIT if len(observations) < OBSERVATION_LIMIT else 0
         chosen, linked, place_labels = source.observations(NamedNode(place), rows=room)
         linker.add_label_sets(place_labels)
@@ -847,12 +856,8 @@ def _has_observations(source, node: NamedNode, is_place: bool) -> bool:
         return True
     if not is_place:
         return False
-    within = V.BJKG + "within"
-    count = source.inbound_counts(node).get(within, 0)
-    if not count:
-        return False
-    places, _ = source.inbound_group(node, within, count)
-    return any(source.observations(NamedNode(place), rows=0)[1] for place in sorted(places))
+    places, _ = _places_within(source, node)
+    return any(source.observations(NamedNode(place), rows=0)[1] for place in places)
 
 
 def _public_observation(obs: dict) -> dict:
