@@ -208,7 +208,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("QUERY_WORKERS", 0,
             "Query slots of the server: queries evaluated at once, each in an evaluator "
             "process forked from the data process that holds the store (never in the process "
-            "that holds the connections). A query running longer than half a second drops to "
+            "that holds the connections). A query that has used half a second of CPU drops to "
             "a lower CPU priority, so short queries and pages go first. 0 means 4 per CPU "
             "core, at least 16: eight clients' runaway queries still leave room for everyone "
             "else's. Evaluators are forked as queries need them; those beyond two per HTTP "

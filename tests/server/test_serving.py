@@ -18,7 +18,7 @@ import pytest
 
 from bench.attack import Answer, query, request
 from bjkg.server.sparql.evaluate import QueryRequest, QueryTimedOut
-from bjkg.server.sparql.admission import (ClientShareExceeded, QueueFull, SharedAdmission, create_shared,
+from bjkg.server.sparql.admission import (ClientGone, ClientShareExceeded, QueueFull, SharedAdmission, create_shared,
                                           local_admission)
 from bjkg.server.sparql.workers import QueryWorkerPool, RequestContext, set_context
 from tests.server.conftest import ROOT, TOKEN, free_port, start_server, stop_server
@@ -313,6 +313,75 @@ def test_idle_evaluators_beyond_the_first_ones_are_retired(tiny_build, monkeypat
         assert pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=5).boolean is True
     finally:
         set_context(None)
+        pool.close()
+
+
+def test_a_query_that_has_used_half_a_second_of_cpu_lowers_its_evaluators_priority(tiny_build):
+    """A runaway's evaluator drops to EVALUATOR_NICE while its query runs (short queries,
+    pages and the front go first), and is replaced after."""
+    import os
+
+    from bjkg.server.sparql import workers
+
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 1, isolate_network=False)
+    gone = threading.Event()
+    try:
+        pool.start()
+        pid = pool._idle[0].pid
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 0
+        seen: list[int] = []
+
+        def watch() -> None:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not gone.is_set():
+                seen.append(os.getpriority(os.PRIO_PROCESS, pid))
+                if seen[-1] == workers.EVALUATOR_NICE:
+                    gone.set()  # seen: the client "hangs up", which ends the runaway
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        set_context(RequestContext(arrived=time.monotonic(), gone=gone))
+        with pytest.raises((ClientGone, QueryTimedOut)):  # ClientGone once seen, QueryTimedOut if never
+            pool.run(QueryRequest(RUNAWAY, union_default_graph=True), timeout=20)
+        watcher.join()
+        assert workers.EVALUATOR_NICE in seen, seen[-5:]
+    finally:
+        set_context(None)
+        pool.close()
+
+
+def test_a_query_kept_off_the_cpu_is_not_demoted(tiny_build):
+    """Priority follows the CPU a query has used, not the time since it was sent: on a busy
+    machine a short query waits for a core too. Its evaluator (here stopped for a second
+    while the query waits in its socket) keeps its priority and serves the next query
+    (a demoted one is replaced: a fresh process that must open the store again)."""
+    import os
+    import signal
+
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 1, isolate_network=False)
+    try:
+        pool.start()
+        pid = pool._idle[0].pid
+        os.kill(pid, signal.SIGSTOP)
+        answers: list = []
+
+        def ask() -> None:
+            set_context(RequestContext(arrived=time.monotonic()))
+            try:
+                answers.append(pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=10).boolean)
+            finally:
+                set_context(None)
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        time.sleep(1.2)
+        os.kill(pid, signal.SIGCONT)
+        asking.join(timeout=10)
+        assert answers == [True]
+        assert [e.pid for e in pool._idle] == [pid]
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 0
+    finally:
         pool.close()
 
 
