@@ -121,7 +121,7 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
     if description.get("division"):
         name_sources(description["division"], (get_manifest() or {}).get("external", []), lang)
     description["alternates"] = [{"href": href, "type": media} for href, media in alternates]
-    description["sparql_href"] = _sparql_href(iri)
+    description["sparql_href"] = _sparql_href(iri, store.union_default_graph)
     if media_type in (HTML.media_type, _JSON):
         return respond("pages/entity.html", description, as_json=media_type == _JSON,
                        alternates=alternates, here=here)
@@ -204,10 +204,16 @@ def _not_found(iri: str, media_type: str) -> Response:
     return respond("pages/not_found.html", data, status=404)
 
 
-def _sparql_href(iri: str) -> str:
-    """The query editor pre-filled with a query listing the resource's statements per graph."""
+def _sparql_href(iri: str, union_default_graph: bool) -> str:
+    """The query editor pre-filled with a query listing the resource's statements per graph.
+    Where the default graph is a graph of its own (``--empty``, a remote store), its
+    statements are listed too, with ?graph unbound; where it is the union of the named
+    graphs, they would only be listed twice."""
     term = str(pyoxigraph.NamedNode(iri))
+    pattern = f"GRAPH ?graph {{ {term} ?property ?value }}"
+    if not union_default_graph:
+        pattern = f"{{ {term} ?property ?value }}\n  UNION\n  {{ {pattern} }}"
     query = ("SELECT ?graph ?property ?value WHERE {\n"
-             f"  GRAPH ?graph {{ {term} ?property ?value }}\n"
+             f"  {pattern}\n"
              "}\nORDER BY ?graph ?property\n")
     return "/sparql#query=" + quote(query, safe="")

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 import pyoxigraph
 import pytest
 
+from tests.server.conftest import TOKEN
 from tests.server.html_app import client, html_app  # noqa: F401  (fixtures)
 
 ID = "https://w3id.org/bjkg/id/"
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def test_entity_path_serves_html_with_label_types_and_links(client):
@@ -210,3 +213,36 @@ def test_graph_iris_have_pages(client):
     r = client.get("/graph/reference", headers=HTML)
     # a graph IRI is described by what the data says about it (here: nothing) → 404 page
     assert r.status_code in (200, 404)
+
+
+def _rows_of_page_query(client, path: str) -> list[tuple[str, str, str]]:
+    """Run the query the page's "query behind this page" link opens in the editor."""
+    href = client.get(path + ".json").get_json()["sparql_href"]
+    query = urllib.parse.unquote(href.split("#query=", 1)[1])
+    answer = client.post("/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return [(row.get("graph", {}).get("value", ""), row["property"]["value"], row["value"]["value"])
+            for row in answer.get_json()["results"]["bindings"]]
+
+
+def test_the_page_query_lists_each_statement_once_per_graph(client):
+    rows = _rows_of_page_query(client, "/id/place/tongzhou")
+    assert rows and all(graph for graph, _, _ in rows)  # the union default graph: named graphs only
+    assert len(rows) == len(set(rows))
+
+
+def test_the_page_query_lists_the_default_graphs_statements_where_it_is_its_own(writable_client):
+    """``--empty``: the default graph is a graph of its own, and the page shows its
+    statements, so the query behind the page lists them too (?graph unbound)."""
+    stored = writable_client.post("/graph-store?default",
+                                  data=f"<{ID}x> <http://www.w3.org/2000/01/rdf-schema#label> \"in the default graph\" .\n",
+                                  headers={**AUTH, "Content-Type": "application/n-triples"})
+    assert stored.status_code in (200, 201, 204), stored.get_data(as_text=True)
+    stored = writable_client.post(f"/graph-store?graph={urllib.parse.quote(ID + 'g')}",
+                                  data=f"<{ID}x> <http://www.w3.org/2000/01/rdf-schema#comment> \"in g\" .\n",
+                                  headers={**AUTH, "Content-Type": "application/n-triples"})
+    assert stored.status_code in (200, 201, 204), stored.get_data(as_text=True)
+    rows = _rows_of_page_query(writable_client, "/id/x")
+    assert ("", "http://www.w3.org/2000/01/rdf-schema#label", "in the default graph") in rows
+    assert (ID + "g", "http://www.w3.org/2000/01/rdf-schema#comment", "in g") in rows
+    assert len(rows) == 2
