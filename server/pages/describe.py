@@ -30,6 +30,7 @@ from bjkg.server.pages.equivalence import Alignments, merge_inbound, merge_prope
 from bjkg.server.pages.labels import best_for, canonical_lang as _canonical_lang, group_labels, local_name
 from bjkg.server.pages.numbers import humanize, to_decimal
 from bjkg.server.pages.overview import is_document, label_rows, read_document
+from bjkg.server.sparql.evaluate import QueryFailed
 
 V = vocab
 # Pure functions of a few hundred distinct tags and IRIs, called for every label and link of
@@ -827,6 +828,7 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
         charts = []
     division = (division_facts(*source.divisions(node), linker, locator)
                 if is_place and not links_only else None)
+    blank_rows, blank_complete = ({}, True) if links_only else _blank_nodes(store, rows)
     return {
         "iri": iri,
         "href": linker.href(iri),
@@ -846,7 +848,53 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
         "observations_limit": OBSERVATION_LIMIT,
         "charts": charts,
         "division": division,
+        "blank_nodes": _blank_node_properties(linker, blank_rows),
+        "blank_nodes_complete": blank_complete,
+        "blank_nodes_limit": BLANK_NODE_LIMIT,
     }
+
+
+BLANK_NODE_LIMIT = 500  # blank nodes described with one resource (nested values, RDF lists)
+
+
+def _blank_nodes(store, rows: list[dict]) -> tuple[dict[str, list[dict]], bool]:
+    """The statements of the blank nodes that a resource's statements reach, transitively
+    (its Concise Bounded Description): a blank node has no IRI to be looked up by, so what
+    it says — a nested value, an RDF list, a Data Cube component — can only be read with
+    the resource that points at it. Rows ({p, o, g}) per blank node, and whether every
+    blank node reached was read (at most BLANK_NODE_LIMIT; a store that cannot look a blank
+    node up, e.g. a remote one, reads none). A build has none: its records name everything."""
+    found: dict[str, list[dict]] = {}
+    todo = [r["o"] for r in rows if isinstance(r["o"], BlankNode)]
+    while todo:
+        blank = todo.pop(0)
+        if blank.value in found:
+            continue
+        if len(found) >= BLANK_NODE_LIMIT:
+            return found, False
+        try:
+            statements = select(store, _OUTBOUND_QUERY, use_union=False, s=blank)
+        except (ValueError, TypeError, QueryFailed):  # a store with no way to name a blank node (remote)
+            return found, False
+        found[blank.value] = statements
+        todo.extend(r["o"] for r in statements if isinstance(r["o"], BlankNode) and r["o"].value not in found)
+    return found, True
+
+
+def _blank_node_properties(linker: Linker, blank_rows: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Each blank node's statements as the page shows a resource's: values per predicate."""
+    out: dict[str, list[dict]] = {}
+    for blank, rows in blank_rows.items():
+        grouped: dict[str, list[dict]] = {}
+        seen: set[str] = set()
+        for row in rows:
+            key = row["p"].value + " " + str(row["o"])
+            if key in seen:  # the same statement in several graphs
+                continue
+            seen.add(key)
+            grouped.setdefault(row["p"].value, []).append(linker.term(row["o"]))
+        out[blank] = [{"predicate": linker.link(p), "values": grouped[p]} for p in _sort_predicates(grouped)]
+    return out
 
 
 def _has_observations(source, node: NamedNode, is_place: bool) -> bool:
@@ -877,7 +925,8 @@ SELECT ?s ?a ?p ?o WHERE { ?a rdf:subject ?s ; ?p ?o }
 
 def description_triples(store, iri: str, description: dict) -> list[Triple]:
     """The RDF of a description: outbound triples, the shown inbound links, the assertions
-    that evidence the outbound triples, and the labels of the linked resources we show.
+    that evidence the outbound triples, the statements of the blank nodes the outbound
+    triples reach (`_blank_nodes`), and the labels of the linked resources we show.
 
     In N-Triples order (subject, predicate, object), so the same description reads the
     same whichever store answered and in whatever order its indexes keep the triples."""
@@ -888,7 +937,8 @@ def description_triples(store, iri: str, description: dict) -> list[Triple]:
         triple = Triple(s, p, o)
         found.setdefault(str(triple), triple)
 
-    for row in select(store, _OUTBOUND_QUERY, use_union=False, s=node):
+    outbound = select(store, _OUTBOUND_QUERY, use_union=False, s=node)
+    for row in outbound:
         add(node, row["p"], row["o"])
     for group in description["inbound"] + description.get("inbound_alternatives", []):
         p = NamedNode(group["predicate"]["iri"])
@@ -896,4 +946,7 @@ def description_triples(store, iri: str, description: dict) -> list[Triple]:
             add(NamedNode(item["iri"]), p, node)
     for row in select(store, _ASSERTION_TRIPLES_QUERY, s=node):
         add(row["a"], row["p"], row["o"])
+    for blank, statements in _blank_nodes(store, outbound)[0].items():
+        for row in statements:
+            add(BlankNode(blank), row["p"], row["o"])
     return [found[key] for key in sorted(found)]

@@ -217,6 +217,9 @@ _UI: dict[str, tuple[str, str, str]] = {
     "alternatives_note": ("这些属性与上表中的属性含义相同、取值相同（对齐的词表、反向属性），只在此列出一次；RDF 中保留全部。",
                           "這些屬性與上表中的屬性含義相同、取值相同（對齊的詞表、反向屬性），只在此列出一次；RDF 中保留全部。",
                           "These properties say what a row above says, with the same values (aligned vocabularies, inverse properties); the RDF keeps them all."),
+    "blank_nodes_cut": ("此处有些值是未展开的空白节点（每页最多读取 {limit} 个；远程存储无法按名称查找空白节点），本页的 RDF 中也未包含其内容；SPARQL 查询可以读取它们。",
+                        "此處有些值是未展開的空白節點（每頁最多讀取 {limit} 個；遠端儲存無法按名稱查找空白節點），本頁的 RDF 中也未包含其內容；SPARQL 查詢可以讀取它們。",
+                        "Some values here are blank nodes this page did not expand (it reads at most {limit}, and a remote store cannot look a blank node up by name); neither does its RDF. A SPARQL query reads them."),
 }
 
 _LANG_INDEX = {"zh-Hans": 0, "zh-Hant": 1, "en": 2}

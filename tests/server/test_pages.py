@@ -246,3 +246,84 @@ def test_the_page_query_lists_the_default_graphs_statements_where_it_is_its_own(
     assert ("", "http://www.w3.org/2000/01/rdf-schema#label", "in the default graph") in rows
     assert (ID + "g", "http://www.w3.org/2000/01/rdf-schema#comment", "in g") in rows
     assert len(rows) == 2
+
+
+NESTED = f"""
+@prefix ex: <{ID}> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:thing rdfs:label "thing" ;
+  ex:address [ rdfs:label "nested" ; ex:geo [ ex:lat 39.9 ] ] ;
+  ex:steps ( "one" "two" "three" ) .
+ex:loop ex:p _:a . _:a ex:p _:b . _:b ex:p _:a .
+"""
+
+
+def _put(writable_client, turtle: str) -> None:
+    answer = writable_client.put("/graph-store?default", data=turtle.encode("utf-8"),
+                                 headers={**AUTH, "Content-Type": "text/turtle"})
+    assert answer.status_code in (201, 204), answer.get_data(as_text=True)
+
+
+def test_a_description_carries_the_blank_nodes_it_reaches(writable_client):
+    """A blank node has no IRI to be looked up by, so a resource's RDF carries the
+    statements of the blank nodes its statements reach, transitively (its Concise Bounded
+    Description): the page's Turtle is the stored data about the resource, whole."""
+    _put(writable_client, NESTED)
+    served = pyoxigraph.Store()
+    served.load(writable_client.get("/id/thing.ttl").get_data(), pyoxigraph.RdfFormat.TURTLE)
+    ask = ("ASK { ?t <%(id)saddress> [ <%(id)sgeo> [ <%(id)slat> 39.9 ] ] ; "
+           "<%(id)ssteps> ( \"one\" \"two\" \"three\" ) }" % {"id": ID})
+    assert served.query(ask)
+    assert len(served) == 12  # its own 3; the address 2 and its geo 1; the list 3 × (first, rest)
+
+
+def test_an_entity_page_shows_blank_nodes_inside_their_values(writable_client):
+    _put(writable_client, NESTED)
+    page = writable_client.get("/id/thing", headers=HTML).get_data(as_text=True)
+    assert page.count('class="props blank"') == 2 + 3  # address, geo; the list's three cells
+    assert ">nested<" in page and ">39.9<" in page and ">three<" in page
+    data = writable_client.get("/id/thing.json").get_json()
+    assert data["blank_nodes_complete"] is True and len(data["blank_nodes"]) == 5
+    # a cycle of blank nodes ends: every blank node is read once, and drawn a few levels deep
+    loop = writable_client.get("/id/loop", headers=HTML)
+    assert loop.status_code == 200 and 0 < loop.get_data(as_text=True).count('class="props blank"') <= 6
+    assert len(writable_client.get("/id/loop.json").get_json()["blank_nodes"]) == 2
+
+
+def test_more_blank_nodes_than_a_page_reads_is_said_not_cut_silently(writable_client, monkeypatch):
+    from bjkg.server.pages import describe
+
+    monkeypatch.setattr(describe, "BLANK_NODE_LIMIT", 2)
+    _put(writable_client, NESTED)
+    data = writable_client.get("/id/thing.json").get_json()
+    assert data["blank_nodes_complete"] is False and len(data["blank_nodes"]) == 2
+    page = writable_client.get("/id/thing", headers=HTML).get_data(as_text=True)
+    assert 'id="blank-nodes-cut"' in page
+    assert 'id="blank-nodes-cut"' not in writable_client.get("/id/loop", headers=HTML).get_data(as_text=True)
+
+
+def test_over_a_remote_store_blank_nodes_are_said_unexpanded():
+    """A remote SPARQL store gives a blank node no name a later query can use: its page
+    says the blank nodes are not expanded (and answers 200, not an error)."""
+    import urllib.request
+
+    from bjkg.server.app import create_app
+    from tests.server.conftest import close_app, start_server, stop_server
+
+    server = start_server(["--empty", "--update-token", TOKEN])
+    try:
+        put = urllib.request.Request(f"{server.url}/graph-store?default", data=NESTED.encode("utf-8"), method="PUT",
+                                     headers={**AUTH, "Content-Type": "text/turtle"})
+        assert urllib.request.urlopen(put, timeout=30).status in (201, 204)
+        app = create_app({"SPARQL_ENDPOINT": server.sparql, "TESTING": True})
+        try:
+            client = app.test_client()
+            data = client.get("/id/thing.json").get_json()
+            assert data["blank_nodes_complete"] is False and data["blank_nodes"] == {}
+            page = client.get("/id/thing", headers=HTML)
+            assert page.status_code == 200 and 'id="blank-nodes-cut"' in page.get_data(as_text=True)
+            assert client.get("/id/thing.ttl").status_code == 200
+        finally:
+            close_app(app)
+    finally:
+        stop_server(server)
