@@ -353,7 +353,7 @@ def _turtle_file(name: str) -> Response:
     path = _build_file(name)
     if path is None:
         raise not_found(f"This server has no {name} (it serves no build, or the build lacks it).")
-    return _send_file(path, mimetype="text/turtle; charset=utf-8")
+    return _send_file(path, mimetype="text/turtle")  # werkzeug adds "; charset=utf-8" to text/*
 
 
 def _send_file(path: Path, **options) -> Response:

@@ -111,11 +111,13 @@ def test_ontology_page_documents_every_term_in_three_scripts(client):
 def test_shapes_and_validation_report_are_viewable(client, tiny_build):
     data = client.get("/shapes.json").get_json()
     assert data["conforms"] is True
-    assert client.get("/validation.ttl").status_code == 200
+    report = client.get("/validation.ttl")
+    assert report.status_code == 200 and report.headers["Content-Type"] == "text/turtle; charset=utf-8"
     page = client.get("/shapes", headers=HTML).get_data(as_text=True)
     assert "sh:ValidationReport" in page or "ValidationReport" in page
     if (tiny_build / "shapes.ttl").is_file():
-        assert client.get("/shapes.ttl").status_code == 200
+        shapes = client.get("/shapes.ttl")
+        assert shapes.status_code == 200 and shapes.headers["Content-Type"] == "text/turtle; charset=utf-8"
 
 
 def test_void_dcat_description(client, tiny_build):
