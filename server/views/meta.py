@@ -417,6 +417,26 @@ def favicon():
     return response
 
 
+# --------------------------------------------------------------------------- robots.txt
+
+# Crawlers are welcome on the pages, and kept out of the spaces without end: every query
+# text is a URL of /sparql, every word one of /search, every IRI one of /resource. (The
+# data is all in the dumps, which the catalogue lists.)
+ROBOTS = """User-agent: *
+Disallow: /sparql
+Disallow: /search
+Disallow: /resource
+"""
+
+
+@bp.route("/robots.txt")
+def robots():
+    """What crawlers may fetch: the pages and dumps, not the query and search spaces."""
+    response = Response(ROBOTS, mimetype="text/plain")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 # --------------------------------------------------------------------------- settings
 
 @bp.route("/-/settings")

@@ -154,7 +154,7 @@ def test_observation_columns_drop_only_the_focus():
     assert "indicator" not in observation_columns([{"indicator": {"iri": "i1"}}], "i1")
 
 
-# ------------------------------------------------------------------ dataset description, favicon
+# ------------------------------------------------------------------ dataset description, favicon, robots.txt
 
 def test_dataset_description_is_readable_html_and_rdf_by_negotiation(client):
     html = client.get("/.well-known/void", headers=HTML).get_data(as_text=True)
@@ -174,6 +174,22 @@ def test_dataset_description_is_readable_html_and_rdf_by_negotiation(client):
 def test_favicon(client):
     r = client.get("/favicon.ico")
     assert r.status_code == 200 and r.mimetype.startswith("image/") and r.data[:4] == b"\x00\x00\x01\x00"
+
+
+def test_robots_txt_keeps_crawlers_out_of_the_endless_spaces_only(client):
+    """Crawlers may read the pages and the dumps; every query text, search word and IRI
+    would be a URL of /sparql, /search and /resource without end."""
+    from urllib.robotparser import RobotFileParser
+
+    r = client.get("/robots.txt")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/plain; charset=utf-8"
+    robots = RobotFileParser()
+    robots.parse(r.get_data(as_text=True).splitlines())
+    base = "http://example.org"
+    for path in ("/", "/id/place/tongzhou", "/catalog", "/dumps/bjkg.nq", "/ontology", "/graph/inferred"):
+        assert robots.can_fetch("AnyBot", base + path), path
+    for path in ("/sparql?query=ASK%7B%7D", "/search?q=%E9%80%9A", "/resource?iri=urn%3Ax"):
+        assert not robots.can_fetch("AnyBot", base + path), path
 
 
 # ------------------------------------------------------------------ search context, 繁體 conversion
@@ -232,3 +248,4 @@ def test_reading_view_orders_quotes_by_offset_and_never_shows_hashes():
     observation = found["quotes"][0]["facts"][0]
     assert observation["kind"] == "observation" and observation["value"] == "5.2"
     assert found["ordered_by"] == "text"
+
