@@ -849,6 +849,7 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
         "charts": charts,
         "division": division,
         "blank_nodes": _blank_node_properties(linker, blank_rows),
+        "blank_lists": _blank_lists(linker, blank_rows),
         "blank_nodes_complete": blank_complete,
         "blank_nodes_limit": BLANK_NODE_LIMIT,
     }
@@ -879,6 +880,33 @@ def _blank_nodes(store, rows: list[dict]) -> tuple[dict[str, list[dict]], bool]:
         found[blank.value] = statements
         todo.extend(r["o"] for r in statements if isinstance(r["o"], BlankNode) and r["o"].value not in found)
     return found, True
+
+
+def _blank_lists(linker: Linker, blank_rows: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """The blank nodes that head a well-formed RDF list (a chain of blank nodes, each with
+    exactly one rdf:first and one rdf:rest and nothing else, ending in rdf:nil), with the
+    list's items: a page shows ( a b c ) as a list, not as cells nested ever deeper."""
+    def cell(blank: str):
+        rows = {(r["p"].value, str(r["o"])): r for r in blank_rows.get(blank, ())}.values()
+        first = [r["o"] for r in rows if r["p"].value == V.RDF + "first"]
+        rest = [r["o"] for r in rows if r["p"].value == V.RDF + "rest"]
+        if len(rows) != 2 or len(first) != 1 or len(rest) != 1:
+            return None
+        return first[0], rest[0]
+
+    rests = {str(r["o"]) for rows in blank_rows.values() for r in rows if r["p"].value == V.RDF + "rest"}
+    lists: dict[str, list[dict]] = {}
+    for head in blank_rows:
+        if str(BlankNode(head)) in rests:  # a cell inside a list: drawn with its list
+            continue
+        items, node, seen = [], BlankNode(head), set()
+        while isinstance(node, BlankNode) and node.value not in seen and (parts := cell(node.value)):
+            seen.add(node.value)
+            items.append(linker.term(parts[0]))
+            node = parts[1]
+        if isinstance(node, NamedNode) and node.value == V.RDF + "nil" and items:
+            lists[head] = items
+    return lists
 
 
 def _blank_node_properties(linker: Linker, blank_rows: dict[str, list[dict]]) -> dict[str, list[dict]]:

@@ -280,10 +280,15 @@ def test_a_description_carries_the_blank_nodes_it_reaches(writable_client):
 def test_an_entity_page_shows_blank_nodes_inside_their_values(writable_client):
     _put(writable_client, NESTED)
     page = writable_client.get("/id/thing", headers=HTML).get_data(as_text=True)
-    assert page.count('class="props blank"') == 2 + 3  # address, geo; the list's three cells
-    assert ">nested<" in page and ">39.9<" in page and ">three<" in page
+    assert page.count('class="props blank"') == 2  # the address, and its geo inside it
+    assert ">nested<" in page and ">39.9<" in page
+    # an RDF list is drawn as the list, in order, not as cells nested ever deeper
+    steps = page[page.index('class="rdf-list"'):]
+    steps = steps[:steps.index("</ol>")]
+    assert steps.index(">one<") < steps.index(">two<") < steps.index(">three<")
     data = writable_client.get("/id/thing.json").get_json()
     assert data["blank_nodes_complete"] is True and len(data["blank_nodes"]) == 5
+    assert [[item["value"] for item in items] for items in data["blank_lists"].values()] == [["one", "two", "three"]]
     # a cycle of blank nodes ends: every blank node is read once, and drawn a few levels deep
     loop = writable_client.get("/id/loop", headers=HTML)
     assert loop.status_code == 200 and 0 < loop.get_data(as_text=True).count('class="props blank"') <= 6
@@ -331,3 +336,24 @@ def test_over_a_remote_store_blank_nodes_are_said_unexpanded():
             close_app(app)
     finally:
         stop_server(server)
+
+
+def test_a_long_rdf_list_is_drawn_whole_and_a_malformed_one_as_its_cells(writable_client):
+    items = " ".join(f'"item {i}"' for i in range(60))
+    _put(writable_client, f"""<{ID}long> <{ID}steps> ( {items} ) .
+<{ID}odd> <{ID}steps> _:c . _:c <http://www.w3.org/1999/02/22-rdf-syntax-ns#first> "x" ;
+  <http://www.w3.org/1999/02/22-rdf-syntax-ns#rest> <http://www.w3.org/1999/02/22-rdf-syntax-ns#nil> ;
+  <{ID}note> "a cell with more to say" .""")
+    page = writable_client.get("/id/long", headers=HTML).get_data(as_text=True)
+    drawn = page[page.index('class="rdf-list"'):]
+    drawn = drawn[:drawn.index("</ol>")]
+    assert drawn.count("<li>") == 60 and ">item 59<" in drawn
+    odd = writable_client.get("/id/odd", headers=HTML).get_data(as_text=True)
+    assert 'class="rdf-list"' not in odd and 'class="props blank"' in odd and "a cell with more to say" in odd
+
+
+def test_a_literal_shows_its_datatype_even_one_without_a_prefix(writable_client):
+    _put(writable_client, f'<{ID}v> <{ID}p> "x"^^<http://example.org/dt>, "1"^^<http://www.w3.org/2001/XMLSchema#integer> .')
+    page = writable_client.get("/id/v", headers=HTML).get_data(as_text=True)
+    assert '<span class="tag" title="http://example.org/dt">http://example.org/dt</span>' in page
+    assert '<span class="tag" title="http://www.w3.org/2001/XMLSchema#integer">xsd:integer</span>' in page
