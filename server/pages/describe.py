@@ -951,10 +951,12 @@ SELECT ?s ?a ?p ?o WHERE { ?a rdf:subject ?s ; ?p ?o }
 """
 
 
-def description_triples(store, iri: str, description: dict) -> list[Triple]:
+def description_triples(store, iri: str, description: dict) -> tuple[list[Triple], bool]:
     """The RDF of a description: outbound triples, the shown inbound links, the assertions
     that evidence the outbound triples, the statements of the blank nodes the outbound
-    triples reach (`_blank_nodes`), and the labels of the linked resources we show.
+    triples reach (`_blank_nodes`), and the labels of the linked resources we show; and
+    whether every blank node reached is described (False past BLANK_NODE_LIMIT, or over a
+    store that cannot name one: the response then says so).
 
     In N-Triples order (subject, predicate, object), so the same description reads the
     same whichever store answered and in whatever order its indexes keep the triples."""
@@ -974,7 +976,8 @@ def description_triples(store, iri: str, description: dict) -> list[Triple]:
             add(NamedNode(item["iri"]), p, node)
     for row in select(store, _ASSERTION_TRIPLES_QUERY, s=node):
         add(row["a"], row["p"], row["o"])
-    for blank, statements in _blank_nodes(store, outbound)[0].items():
+    blank_rows, complete = _blank_nodes(store, outbound)
+    for blank, statements in blank_rows.items():
         for row in statements:
             add(BlankNode(blank), row["p"], row["o"])
-    return [found[key] for key in sorted(found)]
+    return [found[key] for key in sorted(found)], complete

@@ -17,11 +17,12 @@ from flask import Blueprint, Response, current_app, redirect, request
 
 from bjkg.server.core import vocab
 from bjkg.server.core.conneg import HTML, RDF_FORMATS, Format, format_by_name, negotiate, response_mimetype
-from bjkg.server.pages.describe import describe, description_triples, select
+from bjkg.server.pages.describe import BLANK_NODE_LIMIT, describe, description_triples, select
 from bjkg.server.core.errors import bad_request, not_found, shown
 from bjkg.server.pages.divisions import name_sources
 from bjkg.server.pages.equivalence import RELATIONS_QUERY, Alignments
 from bjkg.server.web.extension import get_manifest, get_state, get_store
+from bjkg.server.web.headers import BLANK_NODES_HEADER
 from bjkg.server.pages.locator_map import POINTS_QUERY, LocatorMap, get_map
 from bjkg.server.stores.page_reads import IndexSource
 from bjkg.server.views.common import current_lang, page_number, respond
@@ -126,7 +127,13 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
         return respond("pages/entity.html", description, as_json=media_type == _JSON,
                        alternates=alternates, here=here)
     fmt = next(f for f in RDF_FORMATS if f.media_type == media_type)
-    return _rdf_response(description_triples(store, iri, description), fmt, alternates)
+    triples, complete = description_triples(store, iri, description)
+    response = _rdf_response(triples, fmt, alternates)
+    if not complete:  # never cut silently: the RDF cannot say it, the response does
+        response.headers[BLANK_NODES_HEADER] = (
+            f"not all expanded (at most {BLANK_NODE_LIMIT} per resource, none over a remote store); "
+            "a SPARQL query reads them")
+    return response
 
 
 def _indexes(store) -> IndexSource | None:

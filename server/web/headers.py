@@ -23,7 +23,8 @@ from bjkg.server.web.extension import get_state
 from bjkg.server.web.security import security_headers
 
 _VARY_INPUTS = ("Accept", "Accept-Language", "Cookie")
-_EXPOSE = "ETag, Link, Location, Vary, Content-Disposition"
+BLANK_NODES_HEADER = "Bjkg-Blank-Nodes"  # an RDF description whose blank nodes are not all in it (views.pages)
+_EXPOSE = f"ETag, Link, Location, Vary, Content-Disposition, {BLANK_NODES_HEADER}"
 
 
 def init_app(app: Flask) -> None:

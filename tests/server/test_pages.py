@@ -269,8 +269,10 @@ def test_a_description_carries_the_blank_nodes_it_reaches(writable_client):
     statements of the blank nodes its statements reach, transitively (its Concise Bounded
     Description): the page's Turtle is the stored data about the resource, whole."""
     _put(writable_client, NESTED)
+    answer = writable_client.get("/id/thing.ttl")
+    assert "Bjkg-Blank-Nodes" not in answer.headers  # every blank node is in it
     served = pyoxigraph.Store()
-    served.load(writable_client.get("/id/thing.ttl").get_data(), pyoxigraph.RdfFormat.TURTLE)
+    served.load(answer.get_data(), pyoxigraph.RdfFormat.TURTLE)
     ask = ("ASK { ?t <%(id)saddress> [ <%(id)sgeo> [ <%(id)slat> 39.9 ] ] ; "
            "<%(id)ssteps> ( \"one\" \"two\" \"three\" ) }" % {"id": ID})
     assert served.query(ask)
@@ -305,6 +307,11 @@ def test_more_blank_nodes_than_a_page_reads_is_said_not_cut_silently(writable_cl
     page = writable_client.get("/id/thing", headers=HTML).get_data(as_text=True)
     assert 'id="blank-nodes-cut"' in page
     assert 'id="blank-nodes-cut"' not in writable_client.get("/id/loop", headers=HTML).get_data(as_text=True)
+    # the RDF cannot say it; its response does (and lets a browser's script read it)
+    rdf = writable_client.get("/id/thing.ttl", headers={"Origin": "https://example.org"})
+    assert "not all expanded" in rdf.headers["Bjkg-Blank-Nodes"]
+    assert "Bjkg-Blank-Nodes" in rdf.headers["Access-Control-Expose-Headers"]
+    assert "Bjkg-Blank-Nodes" not in writable_client.get("/id/loop.ttl").headers
 
 
 def test_over_a_remote_store_blank_nodes_are_said_unexpanded():
@@ -331,7 +338,8 @@ def test_over_a_remote_store_blank_nodes_are_said_unexpanded():
             assert data["blank_nodes_complete"] is False and data["blank_nodes"] == {}
             page = client.get("/id/thing", headers=HTML)
             assert page.status_code == 200 and 'id="blank-nodes-cut"' in page.get_data(as_text=True)
-            assert client.get("/id/thing.ttl").status_code == 200
+            rdf = client.get("/id/thing.ttl")
+            assert rdf.status_code == 200 and "Bjkg-Blank-Nodes" in rdf.headers
         finally:
             close_app(app)
     finally:
