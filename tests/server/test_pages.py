@@ -365,3 +365,11 @@ def test_a_literal_shows_its_datatype_even_one_without_a_prefix(writable_client)
     page = writable_client.get("/id/v", headers=HTML).get_data(as_text=True)
     assert '<span class="tag" title="http://example.org/dt">http://example.org/dt</span>' in page
     assert '<span class="tag" title="http://www.w3.org/2001/XMLSchema#integer">xsd:integer</span>' in page
+
+
+def test_an_rdf_list_item_is_drawn_as_any_value_blank_nodes_included(writable_client):
+    _put(writable_client, f'<{ID}t> <{ID}p> ( "a" [ <{ID}q> "inside" ] <{ID}t> ) .')
+    page = writable_client.get("/id/t", headers=HTML).get_data(as_text=True)
+    drawn = page[page.index('class="rdf-list"'):]
+    drawn = drawn[:drawn.index("</ol>")]
+    assert drawn.count('class="props blank"') == 1 and ">inside<" in drawn and 'href="/id/t"' in drawn
