@@ -85,10 +85,13 @@ def _loader_for(file: str, base=_FAST_LOADER):
 def load(path: Path, display: str | None = None) -> Located:
     """Parse one YAML file into `Located` mappings; syntax errors name file and line."""
     name = display or str(path)
+    raw = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecordError(f"{name}:1", f"not UTF-8 text ({exc.reason})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # named at the line of the first bad byte
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise RecordError(f"{name}:{line}", f"not UTF-8 text ({exc.reason} at byte "
+                          f"{exc.start}: 0x{raw[exc.start]:02x})") from None
     try:
         try:
             data = yaml.load(text, Loader=_loader_for(name))  # noqa: S506 - SafeLoader subclass

@@ -140,6 +140,18 @@ def test_duplicate_yaml_key_is_refused(repo_copy, sources):
         compile_dataset(repo_copy, sources)
 
 
+def test_bytes_that_are_not_utf8_are_named_at_their_line(repo_copy, sources):
+    """A stray Latin-1 byte deep in a file is reported at its own line, not at line 1."""
+    path = repo_copy / "graph/reference/people.yaml"
+    data = path.read_bytes()
+    at = data.index("- id: person/yin-li\n".encode())
+    path.write_bytes(data[:at] + b"# caf\xe9\n" + data[at:])
+    line = data.count(b"\n", 0, at) + 1
+    with pytest.raises(BuildError, match=rf"people.yaml:{line}: not UTF-8 text \(invalid "
+                                         r"continuation byte at byte \d+: 0xe9\)"):
+        compile_dataset(repo_copy, sources)
+
+
 def test_tampered_source_is_refused(repo_copy, sources, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
