@@ -107,7 +107,7 @@ class Evidence:
     doc: str
     quote: str | None
     where: str
-    # Where the quote begins in its document (characters of its text as received, see
+    # Where the quote begins in its document (characters of the folded text, see
     # `quotes.check_quotes`), so pages can show a document's quotes in reading order;
     # None until the quote has been found (no corpus: never).
     offset: int | None = None

