@@ -93,6 +93,9 @@ class QueryRequest:
     # LIMIT, and whether a LIMIT may be appended. They let the engine serialise the answer.
     row_bound: int | None = None
     limit_appendable: bool = False
+    # The outermost projection is `*`: its columns are put in the order of the query
+    # (`_in_query_order`).
+    select_star: bool = False
 
 
 @dataclass
@@ -151,7 +154,9 @@ def evaluate(store: pyoxigraph.Store, request: QueryRequest, *, deadline: float 
         if text is None:
             text = request.sparql
             options["substitutions"] = {Variable(name): term for name, term in request.substitutions}
-    fast = _engine_serialised(store, request, options)
+    elif request.select_star:
+        text = _in_query_order(text, request, options)
+    fast = _engine_serialised(store, request, text, options)
     if fast is not None:
         return fast
     try:
@@ -461,7 +466,37 @@ def _constant_template(text: str, names: tuple[str, ...]) -> str:
     return substitute(text, {name: NamedNode(_PLACEHOLDER + name) for name in names})
 
 
-def _engine_serialised(store: pyoxigraph.Store, request: QueryRequest, options: dict) -> QueryAnswer | None:
+_NO_DATA: list[pyoxigraph.Store] = []  # one empty store per process, made on first use
+
+
+def _in_query_order(text: str, request: QueryRequest, options: dict) -> str:
+    """`text` with its outermost `SELECT *` written out as the engine's variables in the
+    order they first appear in the query (`sparql_text.select_star`); `text` itself when
+    that is already the engine's order or cannot be found.
+
+    The engine decides which variables are in scope; asking it costs one evaluation over an
+    empty store (what a query plans and sorts over no data), under the same deadline."""
+    from bjkg.server.sparql.text import select_star
+
+    found = select_star(text)
+    if found is None:
+        return text
+    at, order = found
+    if not _NO_DATA:
+        _NO_DATA.append(pyoxigraph.Store())
+    try:
+        names = [v.value for v in _NO_DATA[0].query(text, base_iri=request.base_iri, **options).variables]
+    except (SyntaxError, ValueError, RuntimeError, OSError):
+        return text  # the query's own evaluation reports it
+    rank = {name: index for index, name in enumerate(order)}
+    wanted = sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+    if wanted == names:
+        return text
+    return f"{text[:at]}{' '.join('?' + name for name in wanted)}{text[at + 1:]}"
+
+
+def _engine_serialised(store: pyoxigraph.Store, request: QueryRequest, text: str,
+                       options: dict) -> QueryAnswer | None:
     """Under a row limit: a SELECT answer in SPARQL JSON written by the engine itself, when
     it provably has at most `max_rows` rows; None to take the general path.
 
@@ -474,7 +509,6 @@ def _engine_serialised(store: pyoxigraph.Store, request: QueryRequest, options: 
     if request.results_format != "application/sparql-results+json" or not request.max_rows:
         return None
     limit = request.max_rows
-    text = request.sparql
     if request.substitutions:
         return None  # the server's own queries: read as Python terms, not serialised
     if request.row_bound is not None:

@@ -256,6 +256,7 @@ class Analysis:
     # answer whose length is bounded): the query's LIMIT, and whether one may be appended.
     row_bound: int | None = None
     limit_appendable: bool = False
+    select_star: bool = False  # the outermost projection is `*` (see `select_star`)
 
     def refused_services(self, allowlist: Sequence[str]) -> list[ServiceCall]:
         allowed = set(allowlist)
@@ -342,7 +343,38 @@ def analyse(text: str, *, base_iri: str | None = None, max_nesting: int | None =
         i += 1
     if result.form == "SELECT":
         result.row_bound, result.limit_appendable = _top_level_limit(toks)
+        result.select_star = _star(toks) is not None
     return result
+
+
+def select_star(text: str) -> tuple[int, tuple[str, ...]] | None:
+    """For a query whose outermost projection is `*` (``SELECT * …``, ``SELECT DISTINCT *``):
+    where that `*` is in `text`, and the names of the variables in the order they first
+    appear after it; None for any other text.
+
+    SPARQL leaves the column order of `SELECT *` open; pyoxigraph sorts the names (`?s ?p
+    ?o` comes back as o, p, s), where Jena, Virtuoso and Blazegraph keep the order of the
+    query. `bjkg.server.sparql.evaluate` writes the engine's own variables out in this order."""
+    try:
+        toks = list(tokenize(text))
+    except SparqlTextError:
+        return None
+    at = _star(toks)
+    if at is None:
+        return None
+    order = dict.fromkeys(t.text[1:] for t in toks[at + 1:] if t.kind == "VAR")
+    return toks[at].start, tuple(order)
+
+
+def _star(toks: list[Token]) -> int | None:
+    """The index of the `*` projecting the outermost SELECT, if it is one."""
+    form = next((i for i, t in enumerate(toks) if t.kind == "WORD" and t.head in QUERY_FORMS), None)
+    if form is None or toks[form].head != "SELECT":
+        return None
+    at = form + 1
+    if at < len(toks) and toks[at].kind == "WORD" and toks[at].head in ("DISTINCT", "REDUCED"):
+        at += 1
+    return at if at < len(toks) and toks[at].kind == "PUNCT" and toks[at].text == "*" else None
 
 
 def _top_level_limit(toks: list[Token]) -> tuple[int | None, bool]:

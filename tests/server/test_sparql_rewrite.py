@@ -126,3 +126,26 @@ def test_limit_rows_keeps_the_first_rows(store, query, expected):
     full = list(store.query(query, use_default_graph_as_union=True))
     cut = list(store.query(limited, use_default_graph_as_union=True))
     assert len(cut) == min(expected, len(full))
+
+
+@pytest.mark.parametrize("query, order", [
+    ("SELECT * WHERE { ?s ?p ?o }", ["s", "p", "o"]),
+    ("SELECT DISTINCT * WHERE { ?zz <http://example.org/p> ?y FILTER(?unbound != 1) }", ["zz", "y"]),
+    ("SELECT * { VALUES (?b ?a) { (1 2) } BIND(?a + ?b AS ?c) }", ["b", "a", "c"]),
+    ("SELECT * { { SELECT ?x (COUNT(*) AS ?n) { ?x ?p ?o } GROUP BY ?x } OPTIONAL { ?x <http://example.org/q> ?l } }",
+     ["x", "n", "l"]),
+    ("SELECT * { ?s ?p ?o MINUS { ?s ?q ?hidden } } ORDER BY ?o", ["s", "p", "o"]),
+    ("SELECT * { ?s ?p ?o } VALUES ?w { 1 }", ["s", "p", "o", "w"]),
+])
+def test_select_star_is_written_out_in_the_order_of_the_query_with_the_same_answers(store, query, order):
+    """`evaluate` writes the engine's own in-scope variables of `SELECT *` in the order they
+    first appear (a variable only in a FILTER or a MINUS is not one), and the answers stay
+    those of the query as sent."""
+    from bjkg.server.sparql.evaluate import QueryRequest, evaluate
+
+    answer = evaluate(store, QueryRequest(sparql=query, union_default_graph=True, select_star=True))
+    assert list(answer.variables) == order
+    plain = evaluate(store, QueryRequest(sparql=query, union_default_graph=True))
+    assert sorted(plain.variables) == sorted(order)
+    rows = lambda a: sorted(tuple(str(r.get(v)) for v in order) for r in a.bindings())  # noqa: E731
+    assert rows(answer) == rows(plain)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pyoxigraph
 import pytest
 
-from bjkg.server.sparql.text import DatasetConflict, SparqlTextError, add_using, analyse, tokenize
+from bjkg.server.sparql.text import (DatasetConflict, SparqlTextError, add_using, analyse, select_star,
+                                     tokenize)
 
 U = "http://127.0.0.1:9/"
 
@@ -104,3 +105,19 @@ def test_add_using_refuses_conflicts(update):
 def test_add_using_rejects_invalid_iris():
     with pytest.raises(ValueError):
         add_using("INSERT { ?s ?p ?o } WHERE { ?s ?p ?o }", ["not an iri"], [])
+
+
+@pytest.mark.parametrize("text, found", [
+    ("SELECT * WHERE { ?s ?p ?o }", (7, ("s", "p", "o"))),
+    ("PREFIX a: <x:>\nselect distinct* { ?zz a:b $aa . ?zz a:c ?b }", (30, ("zz", "aa", "b"))),
+    ("# SELECT ?x\nSELECT * { { SELECT * { ?b ?a ?c } } }", (19, ("b", "a", "c"))),
+    ("SELECT ?x { ?x ?p ?o }", None),
+    ("SELECT (1 AS ?x) {}", None),
+    ("ASK { ?a ?b ?c }", None),
+    ("CONSTRUCT { ?s ?p ?o } WHERE { { SELECT * { ?s ?p ?o } } }", None),
+    ('SELECT * { ?s ?p "unterminated }', None),
+])
+def test_select_star_finds_the_outermost_star_and_the_variables_in_order(text, found):
+    assert select_star(text) == found
+    if found:
+        assert text[found[0]] == "*" and analyse(text).select_star
