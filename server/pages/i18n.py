@@ -77,6 +77,7 @@ _UI: dict[str, tuple[str, str, str]] = {
     "match_exact": ("完全匹配", "完全匹配", "exact"),
     "match_prefix": ("前缀匹配", "前綴匹配", "prefix"),
     "match_substring": ("包含", "包含", "contains"),
+    "match_terms": ("包含每个词", "包含每個詞", "has every word"),
     "alt_label": ("别名", "別名", "alternative name"),
     "about_dataset": ("关于本数据集", "關於本數據集", "About this dataset"),
     "intro": ("本数据集把北京市政府工作报告及相关报道整理为关联数据：倡议与任务、机构、地点、人物与职务、文献，以及报告中的每一个数字。每项事实都能追溯到来源文献中的原文引文。",

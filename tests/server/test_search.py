@@ -39,6 +39,26 @@ def test_ranking_exact_then_prefix_then_substring_and_label_before_alt():
     assert [h.match for h in hits] == [3, 3, 2, 1]
 
 
+def test_a_query_of_several_words_finds_labels_holding_every_word_after_the_phrase():
+    """`北京 通州` is a phrase of one label only; resources whose labels hold both words come
+    after those holding the phrase, shown by the label with most words (then the shorter);
+    a word may be in another label of the resource (its English one), in either script or
+    in pinyin; a word in hanzi matches hanzi only."""
+    idx = SearchIndex([
+        ("a", "北京市通州区", "zh-Hans", False),
+        ("b", "北京通州", "zh-Hans", False),
+        ("c", "通州区", "zh-Hans", False), ("c", "Tongzhou, Beijing", "en", False),
+        ("d", "北京", "zh-Hans", False),
+        ("e", "通州", "zh-Hans", True), ("e", "北京的區", "zh-Hant", True),
+    ])
+    hits = idx.search("北京 通州")
+    assert [(h.iri, h.match) for h in hits] == [("b", 3), ("a", 0), ("e", 0)]  # b: spaces fold away
+    assert [h.text for h in hits] == ["北京通州", "北京市通州区", "通州"]
+    # a latin word matches pinyin and English labels too: b and a hold both words in one label
+    assert [h.iri for h in idx.search("beijing 通州")] == ["b", "a", "c", "e"]
+    assert idx.search("北京 西城") == [] and idx.search("北京  ") == idx.search("北京")
+
+
 def test_keys_fold_scripts_and_tones():
     assert hanzi_key("數字經濟") == hanzi_key("数字经济") == "数字经济"
     assert latin_key("数字经济") == latin_key("Shùzì jīngjì") == "shuzijingji"
@@ -116,8 +136,10 @@ def test_index_is_built_once_per_process(client, html_app, monkeypatch):
 # ---------------------------------------------------------------- the packed keys
 
 def _reference_search(index: SearchIndex, query: str, limit: int = 50) -> list[tuple]:
-    """What `search` must answer: the query compared with every key, one label at a time."""
-    from bjkg.server.pages.search_index import EXACT, PREFIX, SUBSTRING, _has_hanzi
+    """What `search` must answer: the query compared with every key, one label at a time;
+    then, for a query of 2 to MAX_TERMS words, each other resource with every word in some
+    label of it, shown by the label with the most words."""
+    from bjkg.server.pages.search_index import EXACT, MAX_TERMS, PREFIX, SUBSTRING, TERMS, _has_hanzi
 
     def match(q: str, key: str) -> int:
         if not q or not key:
@@ -133,6 +155,21 @@ def _reference_search(index: SearchIndex, query: str, limit: int = 50) -> list[t
             rank = (-score, e.is_alt, len(e.text), e.iri, e.text)
             if e.iri not in best or rank < best[e.iri][0]:
                 best[e.iri] = (rank, e.text, e.lang, e.is_alt, score)
+    words = [(hanzi_key(w), "" if _has_hanzi(w) else latin_key(w)) for w in dict.fromkeys(query.split())]
+    words = [w for w in words if w[0] or w[1]]
+    if 2 <= len(words) <= MAX_TERMS:
+        def held(e) -> int:
+            return sum(bool((wh and wh in e.hanzi) or (wl and wl in e.latin)) for wh, wl in words)
+
+        by_iri: dict[str, list] = {}
+        for e in index.entries:
+            by_iri.setdefault(e.iri, []).append(e)
+        for iri in set(by_iri) - set(best):
+            labels = by_iri[iri]
+            if all(any((wh and wh in e.hanzi) or (wl and wl in e.latin) for e in labels) for wh, wl in words):
+                e = min((e for e in labels if held(e)), key=lambda e: (-held(e), e.is_alt, len(e.text), e.text))
+                first = -(TERMS + held(e) / (MAX_TERMS + 1))
+                best[iri] = ((first, e.is_alt, len(e.text), iri, e.text), e.text, e.lang, e.is_alt, TERMS)
     return [(iri, *rest[1:]) for iri, rest in sorted(best.items(), key=lambda kv: kv[1][0])][:limit]
 
 
@@ -153,7 +190,8 @@ def _small_index() -> SearchIndex:
 
 @pytest.mark.parametrize("query", ["通州", "通", "州区", "副中心", "中关村", "a", "aa", "aaa", "aaaa",
                                    "tongzhou", "zhou", "Beijing", "bei", "京", "市", "gdp", "12", "3",
-                                   "xiongan", "五子", "wuzi", "不存在", "zz", "t", "n", "區", "經濟"])
+                                   "xiongan", "五子", "wuzi", "不存在", "zz", "t", "n", "區", "經濟",
+                                   "通州 区", "北京 通州", "通 tong", "a 3", "中心 城市 副", "1 2 3", "· a"])
 def test_packed_search_answers_as_comparing_every_key(query):
     index = _small_index()
     assert _answers(index, query) == _reference_search(index, query)
