@@ -22,13 +22,14 @@ process that holds client connections or data that must survive:
   the data process itself dies, the pools answer 503 (StoreUnavailable) and connect again
   on their next use, and `bjkg serve` starts a new one (for ``--empty`` the data is then
   lost, and logged so);
-* an evaluator closes every descriptor of the data process it inherited, lowers its
-  scheduling priority (pages and the HTTP front win the CPU), caps its address space
+* an evaluator closes every descriptor of the data process it inherited, caps its address space
   (``RLIMIT_AS`` = what it holds after the fork + QUERY_MEMORY_MB: an allocation beyond
   fails and the evaluator dies, alone), dies with the data process (``PR_SET_PDEATHSIG``),
   arms a timer for each query (its remaining time + _TIMER_GRACE, SIGALRM: so it never
   outlives its deadline by much, even if nobody kills it) and answers requests until its
-  socket closes;
+  socket closes. It runs at the priority of the HTTP processes; the pool lowers it to
+  EVALUATOR_NICE once its query has used half a second of CPU (`_look_at_priority`), so
+  short queries, pages and the HTTP front win the CPU over a long one;
 * with ``--empty`` the data process applies the writes of authorised clients (SPARQL
   Update, Graph Store) and counts them in shared memory that every pool maps
   (`_Generation`): an evaluator forked before a write — by whichever pool, through
