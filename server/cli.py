@@ -180,7 +180,9 @@ def stats(build_dir: str, as_json: bool) -> None:
 def query(sparql: str, build_dir: str, fmt: str) -> None:
     """Run a SPARQL query over the built store (default graph = union of all graphs)."""
     from bjkg.graph.query import QueryError, run_query
+    from bjkg.server.sparql.evaluate import in_query_order
 
+    sparql = in_query_order(sparql, options={"use_default_graph_as_union": True})  # as the endpoint
     try:
         out = run_query(Path(build_dir), sparql, fmt)
     except QueryError as exc:

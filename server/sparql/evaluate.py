@@ -94,7 +94,7 @@ class QueryRequest:
     row_bound: int | None = None
     limit_appendable: bool = False
     # The outermost projection is `*`: its columns are put in the order of the query
-    # (`_in_query_order`).
+    # (`in_query_order`).
     select_star: bool = False
 
 
@@ -155,7 +155,7 @@ def evaluate(store: pyoxigraph.Store, request: QueryRequest, *, deadline: float 
             text = request.sparql
             options["substitutions"] = {Variable(name): term for name, term in request.substitutions}
     elif request.select_star:
-        text = _in_query_order(text, request, options)
+        text = in_query_order(text, request.base_iri, options)
     fast = _engine_serialised(store, request, text, options)
     if fast is not None:
         return fast
@@ -469,7 +469,7 @@ def _constant_template(text: str, names: tuple[str, ...]) -> str:
 _NO_DATA: list[pyoxigraph.Store] = []  # one empty store per process, made on first use
 
 
-def _in_query_order(text: str, request: QueryRequest, options: dict) -> str:
+def in_query_order(text: str, base_iri: str | None = None, options: dict | None = None) -> str:
     """`text` with its outermost `SELECT *` written out as the engine's variables in the
     order they first appear in the query (`sparql_text.select_star`); `text` itself when
     that is already the engine's order or cannot be found.
@@ -485,7 +485,7 @@ def _in_query_order(text: str, request: QueryRequest, options: dict) -> str:
     if not _NO_DATA:
         _NO_DATA.append(pyoxigraph.Store())
     try:
-        names = [v.value for v in _NO_DATA[0].query(text, base_iri=request.base_iri, **options).variables]
+        names = [v.value for v in _NO_DATA[0].query(text, base_iri=base_iri, **(options or {})).variables]
     except (SyntaxError, ValueError, RuntimeError, OSError):
         return text  # the query's own evaluation reports it
     rank = {name: index for index, name in enumerate(order)}

@@ -162,6 +162,11 @@ def test_cli_build_and_query(tmp_path, sources):
         cwd=ROOT, capture_output=True, text=True)
     assert query.returncode == 0, query.stderr
     assert int(query.stdout.splitlines()[1]) > 20
+    for fmt, header in (("csv", "subject,predicate,object"), ("table", "subject")):
+        star = subprocess.run(  # SELECT * columns in the order of the query, as the endpoint's
+            [sys.executable, "-m", "bjkg.server.cli", "query", "--build", str(out), "--format", fmt,
+             "SELECT * WHERE { ?subject ?predicate ?object } LIMIT 1"], cwd=ROOT, capture_output=True, text=True)
+        assert star.returncode == 0 and star.stdout.split()[0].startswith(header), star.stdout
     stats = subprocess.run([sys.executable, "-m", "bjkg.server.cli", "stats", "--build", str(out),
                             "--json"], cwd=ROOT, capture_output=True, text=True)
     assert json.loads(stats.stdout)["triples"] > 1000
