@@ -14,10 +14,11 @@ after the labels holding it as one phrase, each resource whose labels hold every
 any order and any of its labels (match "terms"), as a full-text search would.
 
 Ranking: exact > prefix > substring > every word (a label holding more of them first), then
-label > altLabel, then shorter label, then IRI, so results are deterministic. Each kind of key is also kept packed into one string, one
-key per line (`_PackedKeys`): a query is found with `str.find`, which scans in C, and only
-the labels it occurs in are looked at in Python (1M triples: ≈24 → ≈2 ms for a query
-found in few labels). The answers are those of comparing the query with every key.
+label > altLabel, then shorter label, then IRI, so results are deterministic. Each kind of
+key is also kept packed into one string, one key per line (`_PackedKeys`): a query is found
+with `str.find`, which scans in C, and only the labels it occurs in are looked at in Python
+(1M triples: ≈24 → ≈2 ms for a query found in few labels). The answers are those of
+comparing the query with every key.
 """
 from __future__ import annotations
 
@@ -274,7 +275,6 @@ class SearchIndex:
             hits.append(Hit(iri, rank[4], self._lang_names[self._langs[number]], bool(alt[number]), score,
                             (rank[0], rank[1], rank[2], iri, rank[4])))
         return hits
-
 
     def _by_terms(self, query: str, found: dict) -> dict[int, tuple[int, int]]:
         """Resources not in `found` whose labels hold every word of `query` (two to

@@ -475,13 +475,14 @@ def in_query_order(text: str, base_iri: str | None = None, options: dict | None 
     that is already the engine's order or cannot be found.
 
     The engine decides which variables are in scope; asking it costs one evaluation over an
-    empty store (what a query plans and sorts over no data), under the same deadline."""
+    empty store (what a query plans and sorts over no data), under the same deadline. Not
+    for a query with SERVICE: that evaluation must not call anyone."""
     from bjkg.server.sparql.text import select_star
 
     found = select_star(text)
-    if found is None:
+    if found is None or found[2]:
         return text
-    at, order = found
+    at, order, _ = found
     if not _NO_DATA:
         _NO_DATA.append(pyoxigraph.Store())
     try:

@@ -347,10 +347,10 @@ def analyse(text: str, *, base_iri: str | None = None, max_nesting: int | None =
     return result
 
 
-def select_star(text: str) -> tuple[int, tuple[str, ...]] | None:
+def select_star(text: str) -> tuple[int, tuple[str, ...], bool] | None:
     """For a query whose outermost projection is `*` (``SELECT * …``, ``SELECT DISTINCT *``):
-    where that `*` is in `text`, and the names of the variables in the order they first
-    appear after it; None for any other text.
+    where that `*` is in `text`, the names of the variables in the order they first appear
+    after it, and whether it calls a SERVICE; None for any other text.
 
     SPARQL leaves the column order of `SELECT *` open; pyoxigraph sorts the names (`?s ?p
     ?o` comes back as o, p, s), where Jena, Virtuoso and Blazegraph keep the order of the
@@ -363,7 +363,8 @@ def select_star(text: str) -> tuple[int, tuple[str, ...]] | None:
     if at is None:
         return None
     order = dict.fromkeys(t.text[1:] for t in toks[at + 1:] if t.kind == "VAR")
-    return toks[at].start, tuple(order)
+    service = any(t.kind in ("WORD", "PNAME") and "SERVICE" in t.head for t in toks)
+    return toks[at].start, tuple(order), service
 
 
 def _star(toks: list[Token]) -> int | None:

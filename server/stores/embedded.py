@@ -108,8 +108,7 @@ def _request(sparql: str, *, store: Any, dataset: Dataset | None = None,
     hints = {}
     if analysis is not None and getattr(analysis, "form", None) == "SELECT":
         hints = {"row_bound": analysis.row_bound, "limit_appendable": analysis.limit_appendable,
-                 # not with SERVICE: the empty store's evaluation must not call anyone
-                 "select_star": analysis.select_star and not analysis.services}
+                 "select_star": analysis.select_star}
     return QueryRequest(**hints,
         sparql=sparql, base_iri=base_iri,
         default_graph=None if dataset is None else tuple(dataset.default_graphs),

@@ -149,3 +149,30 @@ def test_select_star_is_written_out_in_the_order_of_the_query_with_the_same_answ
     assert sorted(plain.variables) == sorted(order)
     rows = lambda a: sorted(tuple(str(r.get(v)) for v in order) for r in a.bindings())  # noqa: E731
     assert rows(answer) == rows(plain)
+
+
+def test_select_star_of_a_service_query_is_not_asked_of_the_engine_twice():
+    """Finding the columns of `SELECT *` evaluates the query over an empty store; with a
+    SERVICE in it that would call the service once more (ORDER BY evaluates at once), so
+    such a query keeps the engine's order and nobody is called."""
+    import socket
+    import threading
+
+    from bjkg.server.sparql.evaluate import in_query_order
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.3)
+    port = listener.getsockname()[1]
+    text = f"SELECT * {{ SERVICE <http://127.0.0.1:{port}/sparql> {{ ?s ?p ?o }} }} ORDER BY ?o"
+    answers = []
+    asking = threading.Thread(target=lambda: answers.append(in_query_order(text)), daemon=True)
+    try:
+        asking.start()  # a call would wait for the listener's answer for good: not in the test's thread
+        with pytest.raises(TimeoutError):
+            listener.accept()[0].close()
+        asking.join(5)
+        assert answers == [text]
+    finally:
+        listener.close()

@@ -108,9 +108,10 @@ def test_add_using_rejects_invalid_iris():
 
 
 @pytest.mark.parametrize("text, found", [
-    ("SELECT * WHERE { ?s ?p ?o }", (7, ("s", "p", "o"))),
-    ("PREFIX a: <x:>\nselect distinct* { ?zz a:b $aa . ?zz a:c ?b }", (30, ("zz", "aa", "b"))),
-    ("# SELECT ?x\nSELECT * { { SELECT * { ?b ?a ?c } } }", (19, ("b", "a", "c"))),
+    ("SELECT * WHERE { ?s ?p ?o }", (7, ("s", "p", "o"), False)),
+    ("PREFIX a: <x:>\nselect distinct* { ?zz a:b $aa . ?zz a:c ?b }", (30, ("zz", "aa", "b"), False)),
+    ("# SELECT ?x\nSELECT * { { SELECT * { ?b ?a ?c } } }", (19, ("b", "a", "c"), False)),
+    ("SELECT * { SERVICE <http://x/> { ?s ?p ?o } }", (7, ("s", "p", "o"), True)),
     ("SELECT ?x { ?x ?p ?o }", None),
     ("SELECT (1 AS ?x) {}", None),
     ("ASK { ?a ?b ?c }", None),
