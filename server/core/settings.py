@@ -215,6 +215,12 @@ SETTINGS: tuple[Setting, ...] = (
             "worker end after 10 s idle. Memory: at most QUERY_WORKERS x QUERY_MEMORY_MB "
             "beyond the store.",
             _non_negative_int),
+    Setting("QUERY_CPUS", 0,
+            "Queries evaluated at once on a core, in the whole server (shared out among the "
+            "HTTP workers); each holds its core until answered, or a tenth of a second at "
+            "most, and the next waits for one in turn (its time counting against "
+            "QUERY_TIMEOUT). More at once than there are cores costs each query more CPU. "
+            "0 means one per CPU core.", _non_negative_int),
     Setting("QUERY_QUEUE", 0,
             "Queries that may wait for a slot, in the whole server; beyond, 503 with "
             "Retry-After at once. Waiting counts against QUERY_TIMEOUT, which runs from the "

@@ -154,8 +154,8 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
     from granian.http import HTTP1Settings
 
     os.environ[SERVER_PID_ENV] = str(os.getpid())
-    os.environ[SETTINGS_ENV] = json.dumps(
-        {k: v for k, v in overrides.items() if isinstance(v, (str, int, float, bool))})
+    os.environ[SETTINGS_ENV] = json.dumps(  # WORKERS: how many there are (their share of QUERY_CPUS)
+        {k: v for k, v in {**overrides, "WORKERS": processes}.items() if isinstance(v, (str, int, float, bool))})
     connections = _connections_per_worker(_raise_descriptor_limit())
     shared = _shared_admission(resolved)
     grace = max(5, int(resolved["QUERY_TIMEOUT"]) + 5)  # what granian gives a worker to finish

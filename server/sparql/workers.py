@@ -55,6 +55,7 @@ that a query makes no outbound connection.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import json
@@ -75,6 +76,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
+from typing import Any
 
 from bjkg.server.sparql.admission import (ENV as ADMISSION_ENV, ClientGone, ClientShareExceeded,  # noqa: F401
                                           QueueFull, QueueTimeout, Refused, SharedAdmission, local_admission)
@@ -99,6 +101,7 @@ DATA_ENV = "BJKG_DATA_SOCKET"  # the Unix socket of the server's one data proces
 _RESTART_PAUSE = 0.5  # seconds before a data process that died is started again
 EVALUATOR_NICE = 10  # a query that has used _DEMOTE_AFTER of CPU yields the CPU to the rest
 _DEMOTE_AFTER = 0.5  # seconds of CPU time
+_CORE_HOLD = 0.1  # seconds a query holds its core (`_Cores`) before it runs on without one
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -114,6 +117,111 @@ class WouldWait(Exception):
         self.resume = resume
 
 
+class _Cores:
+    """This HTTP process's share of QUERY_CPUS: at most `cores` of its queries evaluate at
+    once; the others wait in turn (their time counts against the deadline, a hang-up ends
+    the wait), each woken alone when a core is handed to it — on the event loop
+    (`take_async`) or in a thread (`take`). A query gives its core back when it is answered,
+    when its answer starts to stream, or after _CORE_HOLD seconds (it then runs on beside
+    the next: a long, stopped or slow-read query never holds a core for long).
+
+    Why: evaluating more queries at once than there are cores costs each more CPU (their
+    caches, the CPU's and RocksDB's, thrash): at 1M triples on 2 cores, a two-hop join
+    took 4.1 ms of CPU two at a time and 6.3 ms eight at a time (bench/README, ninth
+    session); this gate gave the join family +27 % at 8 connections."""
+
+    def __init__(self, cores: int) -> None:
+        self.free = cores
+        self._lock = threading.Lock()
+        self._waiters: collections.deque = collections.deque()
+
+    def take_now(self) -> bool:
+        with self._lock:
+            if self.free > 0 and not self._waiters:
+                self.free -= 1
+                return True
+            return False
+
+    def release(self) -> None:
+        """A core given back: handed to the first waiter still waiting, else freed."""
+        with self._lock:
+            while self._waiters:
+                handed = self._waiters.popleft()
+                if handed():
+                    return
+            self.free += 1
+
+    async def take_async(self, deadline: float, gone: threading.Event | None, hung_up) -> None:
+        import asyncio
+
+        if self.take_now():
+            return
+        loop = asyncio.get_running_loop()
+        granted = loop.create_future()
+        state = {"waiting": True}
+
+        def hand() -> bool:  # under the lock
+            if not state["waiting"]:
+                return False
+            state["waiting"] = False
+            loop.call_soon_threadsafe(lambda: granted.done() or granted.set_result(None))
+            return True
+
+        with self._lock:
+            if self.free > 0 and not self._waiters:
+                self.free -= 1
+                return
+            self._waiters.append(hand)
+        try:
+            while not granted.done():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise QueryTimedOut()
+                if (gone is not None and gone.is_set()) or hung_up.done():
+                    raise ClientGone()
+                await asyncio.wait({granted, hung_up}, timeout=min(remaining, _TICK * 5),
+                                   return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            with self._lock:
+                mine = not state["waiting"]  # handed over meanwhile: pass it on
+                state["waiting"] = False
+            if mine:
+                self.release()
+            raise
+
+    def take(self, deadline: float, gone: threading.Event | None) -> None:
+        if self.take_now():
+            return
+        granted = threading.Event()
+        state = {"waiting": True}
+
+        def hand() -> bool:  # under the lock
+            if not state["waiting"]:
+                return False
+            state["waiting"] = False
+            granted.set()
+            return True
+
+        with self._lock:
+            if self.free > 0 and not self._waiters:
+                self.free -= 1
+                return
+            self._waiters.append(hand)
+        try:
+            while not granted.wait(min(_TICK, max(0.0, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    raise QueryTimedOut()
+                if gone is not None and gone.is_set():
+                    raise ClientGone()
+        except BaseException:
+            with self._lock:
+                mine = not state["waiting"]
+                state["waiting"] = False
+            if mine:
+                self.release()
+            raise
+
+
 class WorkerCrashed(Exception):
     """The evaluator died while answering (e.g. past QUERY_MEMORY_MB); it has been replaced."""
 
@@ -123,6 +231,8 @@ def _demote(evaluator: _Evaluator) -> None:
     CPU to short queries, pages and the HTTP front from now on (and is replaced after)."""
     evaluator.demoted = True
     evaluator.look_at = float("inf")
+    if evaluator.release_core is not None:
+        evaluator.release_core()
     try:
         os.setpriority(os.PRIO_PROCESS, evaluator.pid, EVALUATOR_NICE)
     except OSError:
@@ -150,6 +260,11 @@ def _look_at_priority(evaluator: _Evaluator, now: float) -> None:
     the CPU time cannot be read, the time since sending counts."""
     if now < evaluator.look_at:
         return
+    if evaluator.release_core is not None and now >= evaluator.core_until:
+        evaluator.release_core()  # long for a core: the next query starts beside it
+        evaluator.release_core = None
+    if evaluator.demoted:
+        return
     used = now - evaluator.busy_since
     if evaluator.cpu_at_start is not None:
         cpu = _cpu_seconds(evaluator.pid)
@@ -159,6 +274,8 @@ def _look_at_priority(evaluator: _Evaluator, now: float) -> None:
         _demote(evaluator)
     else:
         evaluator.look_at = now + (_DEMOTE_AFTER - used)
+    if evaluator.release_core is not None:
+        evaluator.look_at = min(evaluator.look_at, evaluator.core_until)
 
 
 class _Answered(Exception):
@@ -804,6 +921,8 @@ class _Evaluator:
     look_at: float = float("inf")  # when to look whether its query is long (`_look_at_priority`)
     idle_since: float = 0.0  # when it was last given back
     demoted: bool = False  # reniced to EVALUATOR_NICE (which only a new process can undo)
+    release_core: Any = None  # gives back the core its query holds (`_Cores`)
+    core_until: float = 0.0  # when its query gives its core back at the latest (_CORE_HOLD)
 
 
 def data_spec(spec: dict, *, isolate_network: bool = True, memory_mb: int = 0) -> dict:
@@ -826,7 +945,7 @@ class QueryWorkerPool:
     def __init__(self, spec: dict | str, size: int, *, isolate_network: bool = True,
                  start_timeout: float = 60.0, queue: int | None = None,
                  client_slots: int | None = None, memory_mb: int = 0,
-                 shared: str | None = None) -> None:
+                 shared: str | None = None, cores: int = 0) -> None:
         if isinstance(spec, str):  # a store path, as before
             spec = {"store": spec}
         self.spec = data_spec(spec, isolate_network=isolate_network, memory_mb=memory_mb)
@@ -835,6 +954,7 @@ class QueryWorkerPool:
         self.admission = admission_for(size, queue if queue is not None else 4 * size,
                                        client_slots if client_slots is not None else max(1, (size + 1) // 2))
         self._evaluators = 0  # forked and not ended: idle, or answering
+        self.cores = _Cores(cores) if 0 < cores < size else None  # QUERY_CPUS of this process
         self.start_timeout = start_timeout
         self.network_isolated: bool | None = None
         self._idle: list[_Evaluator] = []
@@ -1119,13 +1239,24 @@ class QueryWorkerPool:
         if not self._started:
             self.start(timeout=deadline - time.monotonic())
         token = self.admission.enter(context.client, deadline, context.gone)
-        release = self._releaser(token)
+        release_core = None
+        if self.cores is not None:
+            try:
+                self.cores.take(deadline, context.gone)
+            except BaseException:
+                self.admission.leave(token)
+                raise
+            release_core = self._once(self.cores.release)
+        release = self._releaser(token, release_core)
         handed = False  # to the thread of a streamed answer, which releases the slot
         try:
             evaluator = self._take(deadline, context.gone)
+            evaluator.release_core = release_core
             message = self._first(evaluator, payload, deadline, context.gone)
             if message[0] == "ok":
                 return message[1]
+            if release_core is not None:
+                release_core()  # a long answer goes at its reader's pace: not on a core
             handed = True  # ("answer", QueryAnswer): a long answer, sent as the engine writes it
             return self._stream(evaluator, message[1], deadline, context.gone, release)
         finally:
@@ -1151,13 +1282,24 @@ class QueryWorkerPool:
         token = self.admission.enter_now(context.client)
         if token is None:
             raise WouldWait()
+        release_core = None
+        if self.cores is not None:
+            try:
+                await self.cores.take_async(deadline, context.gone, hung_up)
+            except BaseException:
+                self.admission.leave(token)
+                raise
+            release_core = self._once(self.cores.release)
         evaluator = self._take_now()
         if evaluator is None:
             evaluator = await self._fork_now()  # in a thread: the data process answers in a few ms
             if evaluator is None:
+                if release_core is not None:
+                    release_core()
                 self.admission.leave(token)
                 raise WouldWait()
-        release = self._releaser(token)
+        release = self._releaser(token, release_core)
+        evaluator.release_core = release_core
         handed = False
         try:
             with self._answering(evaluator):
@@ -1166,6 +1308,8 @@ class QueryWorkerPool:
             if message[0] == "ok":
                 self._put_back(evaluator)
                 return message[1]
+            if release_core is not None:
+                release_core()  # a long answer goes at its reader's pace: not on a core
             handed = True  # ("answer", QueryAnswer): the rest comes as the engine writes it
             import asyncio
 
@@ -1283,6 +1427,9 @@ class QueryWorkerPool:
         if not evaluator.demoted:
             evaluator.cpu_at_start = _cpu_seconds(evaluator.pid)
             evaluator.look_at = evaluator.busy_since + _DEMOTE_AFTER
+        if evaluator.release_core is not None:
+            evaluator.core_until = evaluator.busy_since + _CORE_HOLD
+            evaluator.look_at = min(evaluator.look_at, evaluator.core_until)
         evaluator.conn.send_bytes(_REMAINING.pack(deadline - evaluator.busy_since) + payload)
 
     @contextlib.contextmanager
@@ -1301,16 +1448,28 @@ class QueryWorkerPool:
             self._replace(evaluator)  # mid-answer, or the socket's state is unknown: never reuse it
             raise
 
-    def _releaser(self, token: int):
+    def _releaser(self, token: int, release_core=None):
         """Give the admission slot `token` back, once, whoever calls first (the request, or
-        the thread of its streamed answer)."""
+        the thread of its streamed answer), and the query's core if it still holds it."""
         released = threading.Lock()
 
         def release() -> None:
             if released.acquire(blocking=False):
+                if release_core is not None:
+                    release_core()
                 self.admission.leave(token)
 
         return release
+
+    @staticmethod
+    def _once(function):
+        done = threading.Lock()
+
+        def once() -> None:
+            if done.acquire(blocking=False):
+                function()
+
+        return once
 
     def _stream(self, evaluator: _Evaluator, answer: QueryAnswer, deadline: float,
                 gone: threading.Event | None, release) -> QueryAnswer:

@@ -79,14 +79,17 @@ def init_app(app: Flask) -> BjkgState:
 
 def query_limits(config) -> dict[str, int]:
     """The query pool's sizes from the settings (0 means the default each setting describes):
-    slots, queue, per-client slots and the memory cap (bjkg.server.sparql.workers)."""
+    slots, queue, per-client slots, the memory cap and this process's share of the cores
+    (bjkg.server.sparql.workers)."""
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     size = config["QUERY_WORKERS"] or max(16, 4 * cores)
+    processes = config["WORKERS"] or 1  # `bjkg serve` passes the number it started
     return {"size": size, "queue": config["QUERY_QUEUE"] or 4 * size,
             "client_slots": config["QUERY_CLIENT_SLOTS"] or max(1, size // 4),
-            "memory_mb": config["QUERY_MEMORY_MB"]}
+            "memory_mb": config["QUERY_MEMORY_MB"],
+            "cores": max(1, round((config["QUERY_CPUS"] or cores) / processes))}
 
 
 def data_process_spec(config) -> dict[str, Any] | None:

@@ -664,3 +664,67 @@ def test_bench_attack_runs_and_reports(tiny_build):
     assert empty["entities_status"] == 413
     assert empty["update_blowup_status"] == empty["update_runaway_status"] == 503
     assert empty["update_runaway_seconds_past_limit"] < 2
+
+
+def test_cores_are_handed_to_one_waiter_at_a_time_in_turn_and_never_leak():
+    """`_Cores` (QUERY_CPUS of one HTTP process): a freed core goes to the first waiter;
+    a waiter past its deadline or whose client hung up leaves without taking one."""
+    from bjkg.server.sparql.workers import _Cores
+
+    cores = _Cores(1)
+    assert cores.take_now() and not cores.take_now()
+    order = []
+
+    def wait(name: str) -> None:
+        cores.take(time.monotonic() + 5, None)
+        order.append(name)
+
+    first = threading.Thread(target=wait, args=("first",))
+    first.start()
+    time.sleep(0.1)
+    second = threading.Thread(target=wait, args=("second",))
+    second.start()
+    time.sleep(0.1)
+    cores.release()  # to the first waiter only
+    first.join(2)
+    time.sleep(0.1)
+    assert order == ["first"]
+    cores.release()
+    second.join(2)
+    assert order == ["first", "second"]
+    with pytest.raises(QueryTimedOut):
+        cores.take(time.monotonic() + 0.1, None)
+    gone = threading.Event()
+    threading.Timer(0.1, gone.set).start()
+    with pytest.raises(ClientGone):
+        cores.take(time.monotonic() + 5, gone)
+    cores.release()
+    assert cores.free == 1 and cores.take_now()  # the two that left took nothing
+
+
+def test_a_long_query_gives_its_core_back_to_a_short_one(tiny_build):
+    """With one core, a runaway holds it for _CORE_HOLD at most: a short query sent after it
+    is answered while the runaway still runs (its evaluator not yet demoted)."""
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 4, isolate_network=False, client_slots=4,
+                           cores=1)
+    try:
+        pool.start()
+        assert pool.cores is not None
+        set_context(RequestContext())
+        runaway = threading.Thread(target=lambda: _ignore(pool.run, QueryRequest(RUNAWAY, union_default_graph=True),
+                                                           LIMIT), daemon=True)
+        runaway.start()
+        time.sleep(0.05)
+        started = time.monotonic()
+        assert pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT).boolean is True
+        assert time.monotonic() - started < 1.5 and runaway.is_alive()
+    finally:
+        set_context(None)
+        pool.close()
+
+
+def _ignore(function, *args) -> None:
+    try:
+        function(*args)
+    except Exception:  # noqa: BLE001 - the runaway's own end (timed out, or the pool closed)
+        pass

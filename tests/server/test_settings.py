@@ -97,8 +97,13 @@ def test_server_sizing_defaults_and_bounds(monkeypatch):
     # the server's query slots on 2 cores: 16 (8 clients' runaways leave room), a quarter per client
     from bjkg.server.web.extension import query_limits
 
-    assert query_limits(settings()) == {"size": 16, "queue": 64, "client_slots": 4, "memory_mb": 512}
+    assert query_limits(settings()) == {"size": 16, "queue": 64, "client_slots": 4, "memory_mb": 512,
+                                        "cores": 2}
     assert query_limits(settings(QUERY_WORKERS=2))["client_slots"] == 1
+    # QUERY_CPUS (0: one per core) is shared out among the HTTP workers `bjkg serve` started
+    assert query_limits(settings(WORKERS=2))["cores"] == 1
+    assert query_limits(settings(WORKERS=3))["cores"] == 1
+    assert query_limits(settings(QUERY_CPUS=8, WORKERS=2))["cores"] == 4
 
 
 def test_default_http_workers_are_one_per_core_at_least_two(monkeypatch):
