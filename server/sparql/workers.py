@@ -163,8 +163,11 @@ class _Cores:
         def hand() -> bool:  # under the lock
             if not state["waiting"]:
                 return False
+            try:
+                loop.call_soon_threadsafe(lambda: granted.done() or granted.set_result(None))
+            except RuntimeError:  # its loop has closed (the process is ending): to the next one
+                return False
             state["waiting"] = False
-            loop.call_soon_threadsafe(lambda: granted.done() or granted.set_result(None))
             return True
 
         with self._lock:
