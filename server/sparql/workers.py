@@ -135,13 +135,6 @@ class _Cores:
         self._lock = threading.Lock()
         self._waiters: collections.deque = collections.deque()
 
-    def take_now(self) -> bool:
-        with self._lock:
-            if self.free > 0 and not self._waiters:
-                self.free -= 1
-                return True
-            return False
-
     def release(self) -> None:
         """A core given back: handed to the first waiter still waiting, else freed."""
         with self._lock:
@@ -151,21 +144,14 @@ class _Cores:
                     return
             self.free += 1
 
-    async def take_async(self, deadline: float, gone: threading.Event | None, hung_up) -> None:
-        import asyncio
-
-        if self.take_now():
-            return
-        loop = asyncio.get_running_loop()
-        granted = loop.create_future()
+    def _join(self, signal) -> dict | None:
+        """Take a core at once (None), or wait in turn: `signal()`, called under the lock
+        when a core is handed over, wakes the waiter (False: it cannot be woken, the core
+        goes on). Returns the waiter's state for `_leave`."""
         state = {"waiting": True}
 
         def hand() -> bool:  # under the lock
-            if not state["waiting"]:
-                return False
-            try:
-                loop.call_soon_threadsafe(lambda: granted.done() or granted.set_result(None))
-            except RuntimeError:  # its loop has closed (the process is ending): to the next one
+            if not state["waiting"] or not signal():
                 return False
             state["waiting"] = False
             return True
@@ -173,8 +159,35 @@ class _Cores:
         with self._lock:
             if self.free > 0 and not self._waiters:
                 self.free -= 1
-                return
+                return None
             self._waiters.append(hand)
+        return state
+
+    def _leave(self, state: dict) -> None:
+        """A waiter gives up (deadline, hang-up, cancelled): out of the queue, and a core
+        handed to it meanwhile goes on to the next."""
+        with self._lock:
+            handed = not state["waiting"]
+            state["waiting"] = False
+        if handed:
+            self.release()
+
+    async def take_async(self, deadline: float, gone: threading.Event | None, hung_up) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        granted = loop.create_future()
+
+        def signal() -> bool:
+            try:
+                loop.call_soon_threadsafe(lambda: granted.done() or granted.set_result(None))
+            except RuntimeError:  # its loop has closed (the process is ending)
+                return False
+            return True
+
+        state = self._join(signal)
+        if state is None:
+            return
         try:
             while not granted.done():
                 remaining = deadline - time.monotonic()
@@ -185,31 +198,14 @@ class _Cores:
                 await asyncio.wait({granted, hung_up}, timeout=min(remaining, _TICK * 5),
                                    return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
-            with self._lock:
-                mine = not state["waiting"]  # handed over meanwhile: pass it on
-                state["waiting"] = False
-            if mine:
-                self.release()
+            self._leave(state)
             raise
 
     def take(self, deadline: float, gone: threading.Event | None) -> None:
-        if self.take_now():
-            return
         granted = threading.Event()
-        state = {"waiting": True}
-
-        def hand() -> bool:  # under the lock
-            if not state["waiting"]:
-                return False
-            state["waiting"] = False
-            granted.set()
-            return True
-
-        with self._lock:
-            if self.free > 0 and not self._waiters:
-                self.free -= 1
-                return
-            self._waiters.append(hand)
+        state = self._join(lambda: granted.set() or True)
+        if state is None:
+            return
         try:
             while not granted.wait(min(_TICK, max(0.0, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
@@ -217,11 +213,7 @@ class _Cores:
                 if gone is not None and gone.is_set():
                     raise ClientGone()
         except BaseException:
-            with self._lock:
-                mine = not state["waiting"]
-                state["waiting"] = False
-            if mine:
-                self.release()
+            self._leave(state)
             raise
 
 
@@ -1454,18 +1446,16 @@ class QueryWorkerPool:
     def _releaser(self, token: int, release_core=None):
         """Give the admission slot `token` back, once, whoever calls first (the request, or
         the thread of its streamed answer), and the query's core if it still holds it."""
-        released = threading.Lock()
-
         def release() -> None:
-            if released.acquire(blocking=False):
-                if release_core is not None:
-                    release_core()
-                self.admission.leave(token)
+            if release_core is not None:
+                release_core()
+            self.admission.leave(token)
 
-        return release
+        return self._once(release)
 
     @staticmethod
     def _once(function):
+        """`function`, called once, whoever calls first."""
         done = threading.Lock()
 
         def once() -> None:

@@ -672,7 +672,10 @@ def test_cores_are_handed_to_one_waiter_at_a_time_in_turn_and_never_leak():
     from bjkg.server.sparql.workers import _Cores
 
     cores = _Cores(1)
-    assert cores.take_now() and not cores.take_now()
+    cores.take(time.monotonic() + 1, None)  # free: at once
+    assert cores.free == 0
+    with pytest.raises(QueryTimedOut):  # the only core is taken
+        cores.take(time.monotonic() + 0.05, None)
     order = []
 
     def wait(name: str) -> None:
@@ -699,7 +702,9 @@ def test_cores_are_handed_to_one_waiter_at_a_time_in_turn_and_never_leak():
     with pytest.raises(ClientGone):
         cores.take(time.monotonic() + 5, gone)
     cores.release()
-    assert cores.free == 1 and cores.take_now()  # the two that left took nothing
+    assert cores.free == 1  # the ones that left took nothing
+    cores.take(time.monotonic() + 1, None)
+    assert cores.free == 0
 
 
 def test_a_long_query_gives_its_core_back_to_a_short_one(tiny_build):
