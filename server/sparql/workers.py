@@ -128,7 +128,7 @@ class _Cores:
     Why: evaluating more queries at once than there are cores costs each more CPU (their
     caches, the CPU's and RocksDB's, thrash): at 1M triples on 2 cores, a two-hop join
     took 4.1 ms of CPU two at a time and 6.3 ms eight at a time (bench/README, ninth
-    session); this gate gave the join family +27 % at 8 connections."""
+    session); this gate gave the join family +15–20 % at 8 connections."""
 
     def __init__(self, cores: int) -> None:
         self.free = cores
