@@ -94,8 +94,8 @@ _WHOLE_UP_TO = 1 << 20  # an answer up to this size is sent whole, in one messag
 _SOCKET_BUFFER = 4 << 20
 _REMAINING = struct.Struct("!d")  # before each query: the seconds left to its deadline
 _TIMER_GRACE = 2.0  # an evaluator ends itself this long after its query's deadline
-_START_EVALUATORS = 2  # forked at start; more as queries need them, up to the slots
-_RETIRE_AFTER = 10.0  # seconds an evaluator beyond _START_EVALUATORS stays idle before it ends
+_START_EVALUATORS = 2  # forked at start without a core gate; with one, one per core (`QueryWorkerPool.keep`)
+_RETIRE_AFTER = 10.0  # seconds an evaluator beyond the pool's `keep` stays idle before it ends
 _PRIVATE_ENV = ("BJKG_UPDATE_TOKEN", "BJKG_SERVE_OVERRIDES")  # never seen by the data process
 DATA_ENV = "BJKG_DATA_SOCKET"  # the Unix socket of the server's one data process (`bjkg serve`)
 _RESTART_PAUSE = 0.5  # seconds before a data process that died is started again
@@ -950,6 +950,10 @@ class QueryWorkerPool:
                                        client_slots if client_slots is not None else max(1, (size + 1) // 2))
         self._evaluators = 0  # forked and not ended: idle, or answering
         self.cores = _Cores(cores) if 0 < cores < size else None  # QUERY_CPUS of this process
+        # evaluators forked at start and kept when idle: with a core gate, one per core (at most
+        # that many queries evaluate at once, longer than _CORE_HOLD, for long); each more
+        # holds its own copy of the store's caches (≈50–85 MB at 1M triples)
+        self.keep = min(size, cores if self.cores is not None else _START_EVALUATORS)
         self.start_timeout = start_timeout
         self.network_isolated: bool | None = None
         self._idle: list[_Evaluator] = []
@@ -1000,7 +1004,7 @@ class QueryWorkerPool:
             self._link += 1
             self.network_isolated = message[1]["network_isolated"]
             self._started = True
-            fresh = [self._fork() for _ in range(min(self.size, _START_EVALUATORS))]
+            fresh = [self._fork() for _ in range(self.keep)]
             if self._reaper is None:
                 self._reaper = threading.Thread(target=self._reap, name="bjkg-evaluator-reaper", daemon=True)
                 self._reaper.start()
@@ -1164,12 +1168,12 @@ class QueryWorkerPool:
 
     def _retired(self, now: float) -> list[_Evaluator]:
         """Take out of the idle list (held under `_idle_cond`) the evaluators beyond the
-        first _START_EVALUATORS that have been idle for _RETIRE_AFTER seconds, for the caller
+        first `keep` that have been idle for _RETIRE_AFTER seconds, for the caller
         to end. An evaluator holds its own copy of the store's caches (≈50–85 MB at 1M
         triples), so a burst's evaluators are not kept for good. The list is a stack (the
         last one given back is taken first), so its bottom has been idle longest."""
         retired = []
-        while len(self._idle) > _START_EVALUATORS and now - self._idle[0].idle_since > _RETIRE_AFTER:
+        while len(self._idle) > self.keep and now - self._idle[0].idle_since > _RETIRE_AFTER:
             retired.append(self._idle.pop(0))
         return retired
 

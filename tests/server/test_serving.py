@@ -283,7 +283,7 @@ def test_the_deadline_counts_from_arrival(tiny_build):
 
 def test_idle_evaluators_beyond_the_first_ones_are_retired(tiny_build, monkeypatch):
     """A burst forks an evaluator per concurrent query; once they have been idle for
-    _RETIRE_AFTER seconds all but _START_EVALUATORS end (each holds its own store caches),
+    _RETIRE_AFTER seconds all but the pool's `keep` end (each holds its own store caches),
     even if no query comes meanwhile, and the pool still answers."""
 
     from bjkg.server.sparql import workers
@@ -300,10 +300,11 @@ def test_idle_evaluators_beyond_the_first_ones_are_retired(tiny_build, monkeypat
             burst = [e.pid for e in pool._idle]
         assert len(burst) == 5, burst
         deadline = time.monotonic() + 5
-        while len(pool._idle) > workers._START_EVALUATORS and time.monotonic() < deadline:
+        while len(pool._idle) > pool.keep and time.monotonic() < deadline:
             time.sleep(0.05)
         kept = [e.pid for e in pool._idle]
-        assert len(kept) == workers._START_EVALUATORS and pool._evaluators == len(kept)
+        assert pool.keep == workers._START_EVALUATORS  # no core gate
+        assert len(kept) == pool.keep and pool._evaluators == len(kept)
         for pid in set(burst) - set(kept):  # ended, not just forgotten
             deadline = time.monotonic() + 5
             while _alive(pid) and time.monotonic() < deadline:
@@ -723,6 +724,35 @@ def test_a_long_query_gives_its_core_back_to_a_short_one(tiny_build):
         started = time.monotonic()
         assert pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT).boolean is True
         assert time.monotonic() - started < 1.5 and runaway.is_alive()
+    finally:
+        set_context(None)
+        pool.close()
+
+
+def test_a_pool_with_a_core_gate_keeps_one_evaluator_per_core(tiny_build, monkeypatch):
+    """With a core gate only `cores` queries evaluate at once for long, so the pool forks
+    that many evaluators at start and retires the rest of a burst back to them: each
+    evaluator holds its own copy of the store's caches (memory, issue #17)."""
+    from bjkg.server.sparql import workers
+
+    monkeypatch.setattr(workers, "_RETIRE_AFTER", 0.4)
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 4, isolate_network=False, client_slots=4,
+                           cores=1)
+    try:
+        pool.start()
+        assert pool.keep == 1
+        with pool._idle_cond:
+            assert len(pool._idle) == 1 and pool._evaluators == 1
+        taken = [pool._take(time.monotonic() + 10, None) for _ in range(3)]  # a burst of long queries
+        for evaluator in taken:
+            pool._put_back(evaluator)
+        deadline = time.monotonic() + 5
+        while len(pool._idle) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pool._idle_cond:
+            assert len(pool._idle) == 1 and pool._evaluators == 1
+        set_context(RequestContext(arrived=time.monotonic()))
+        assert pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT).boolean is True
     finally:
         set_context(None)
         pool.close()
