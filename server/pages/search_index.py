@@ -23,6 +23,7 @@ comparing the query with every key.
 from __future__ import annotations
 
 import heapq
+import re
 import threading
 import unicodedata
 from array import array
@@ -49,6 +50,27 @@ def hanzi_key(text: str) -> str:
     """Script-insensitive key: NFKC, casefold, Traditional → Simplified, letters and digits only."""
     text = unicodedata.normalize("NFKC", text).casefold()
     return _strip(_T2S.convert(text))
+
+
+# The graph's English labels are mostly in British spelling ("Beijing Municipal
+# Administrative Centre", "digitalisation"), a few (W3C vocabularies' classes) in American
+# ("Organization"), and readers type either: a latin key is also looked for in the other
+# spelling of these endings, so `sub-center` finds the city sub-centre. The index keeps
+# each label's own spelling, so every prefix of it still matches ("organis", "organiza").
+# Only spellings no other word shares: "labor" also begins "laboratory", "license" is also
+# the British verb, and "program" finds "programme" as a prefix already.
+_SPELLINGS = (("center", "centre"), ("ization", "isation"), ("izing", "ising"), ("ized", "ised"))
+_TO_UK = re.compile("|".join(us for us, _ in _SPELLINGS))
+_TO_US = re.compile("|".join(uk for _, uk in _SPELLINGS))
+_SWAP = {**dict(_SPELLINGS), **{uk: us for us, uk in _SPELLINGS}}
+
+
+def other_spellings(key: str) -> tuple[str, ...]:
+    """`key` (a latin key) with its American endings in British spelling, and with its
+    British ones in American, where that changes it."""
+    swap = lambda match: _SWAP[match.group()]  # noqa: E731
+    return tuple(dict.fromkeys(variant for variant in (_TO_UK.sub(swap, key), _TO_US.sub(swap, key))
+                               if variant != key))
 
 
 _FIRST_CJK = "\u2e80"  # CJK radicals; pypinyin converts no character below it
@@ -245,11 +267,12 @@ class SearchIndex:
         if not qh and not ql:
             return []
         iri_of, alt, texts = self._iri_of, self._alt, self._texts
+        keys = ((self._hanzi, qh), (self._latin, ql), *((self._latin, other) for other in other_spellings(ql)))
         # Labels that start with the query first: if they name `limit` resources, no
         # resource found only inside a label can rank among the first `limit`.
         scores: dict[int, int] = {}
         for prefixes_only in (True, False):
-            for packed, key in ((self._hanzi, qh), (self._latin, ql)):
+            for packed, key in keys:
                 for number, score in packed.matches(key, prefixes_only=prefixes_only):
                     if score > scores.get(number, 0):
                         scores[number] = score
@@ -283,26 +306,31 @@ class SearchIndex:
 
         Only the labels holding the rarest word are found by scanning (`str.count` ranks
         the words); the other words are looked for in the labels of those resources."""
-        words = [(hanzi_key(word), "" if _has_hanzi(word) else latin_key(word))
-                 for word in dict.fromkeys(query.split())]
-        words = [word for word in words if word[0] or word[1]]
+        words = []  # each word's hanzi key and its latin keys (in either spelling: `other_spellings`)
+        for word in dict.fromkeys(query.split()):
+            qh, ql = hanzi_key(word), "" if _has_hanzi(word) else latin_key(word)
+            if qh or ql:
+                words.append((qh, (ql, *other_spellings(ql)) if ql else ()))
         if not 2 <= len(words) <= MAX_TERMS:
             return {}
         hanzi, latin, iri_of, first = self._hanzi, self._latin, self._iri_of, self._first
 
-        def occurrences(word: tuple[str, str]) -> int:
-            return (hanzi.text.count(word[0]) if word[0] else 0) + (latin.text.count(word[1]) if word[1] else 0)
+        def occurrences(word: tuple[str, tuple[str, ...]]) -> int:
+            return (hanzi.text.count(word[0]) if word[0] else 0) + sum(latin.text.count(ql) for ql in word[1])
+
+        def holds(word: tuple[str, tuple[str, ...]], kh: str, kl: str) -> bool:
+            return bool(word[0] and word[0] in kh) or any(ql in kl for ql in word[1])
 
         words.sort(key=occurrences)  # the rarest first: a resource without it is left at once
-        resources = {iri_of[number] for packed, key in ((hanzi, words[0][0]), (latin, words[0][1]))
+        resources = {iri_of[number] for packed, key in ((hanzi, words[0][0]), *((latin, ql) for ql in words[0][1]))
                      for number, _ in packed.matches(key)}
         chosen: dict[int, tuple[int, int]] = {}
         for resource in resources.difference(found):
             rows = range(first[resource], first[resource + 1])
             keys = [(hanzi.key(n), latin.key(n)) for n in rows]
-            if not all(any((qh and qh in kh) or (ql and ql in kl) for kh, kl in keys) for qh, ql in words[1:]):
+            if not all(any(holds(word, kh, kl) for kh, kl in keys) for word in words[1:]):
                 continue
-            held = [sum(1 for qh, ql in words if (qh and qh in kh) or (ql and ql in kl)) for kh, kl in keys]
+            held = [sum(1 for word in words if holds(word, kh, kl)) for kh, kl in keys]
             number = min((n for n, count in zip(rows, held) if count),
                          key=lambda n: (-held[n - rows.start], self._alt[n], self._texts.length(n), self._texts[n]))
             chosen[resource] = (number, held[number - rows.start])

@@ -138,8 +138,10 @@ def test_index_is_built_once_per_process(client, html_app, monkeypatch):
 def _reference_search(index: SearchIndex, query: str, limit: int = 50) -> list[tuple]:
     """What `search` must answer: the query compared with every key, one label at a time;
     then, for a query of 2 to MAX_TERMS words, each other resource with every word in some
-    label of it, shown by the label with the most words."""
-    from bjkg.server.pages.search_index import EXACT, MAX_TERMS, PREFIX, SUBSTRING, TERMS, _has_hanzi
+    label of it, shown by the label with the most words. A latin key matches in either
+    spelling of the endings `other_spellings` swaps."""
+    from bjkg.server.pages.search_index import (EXACT, MAX_TERMS, PREFIX, SUBSTRING, TERMS, _has_hanzi,
+                                                other_spellings)
 
     def match(q: str, key: str) -> int:
         if not q or not key:
@@ -148,25 +150,29 @@ def _reference_search(index: SearchIndex, query: str, limit: int = 50) -> list[t
 
     qh = hanzi_key(query)
     ql = "" if _has_hanzi(query) else latin_key(query)
+    qls = (ql, *other_spellings(ql)) if ql else ()
     best: dict[str, tuple] = {}
     for e in index.entries:
-        score = max(match(qh, e.hanzi), match(ql, e.latin))
+        score = max(match(qh, e.hanzi), *(match(q, e.latin) for q in qls), 0)
         if score:
             rank = (-score, e.is_alt, len(e.text), e.iri, e.text)
             if e.iri not in best or rank < best[e.iri][0]:
                 best[e.iri] = (rank, e.text, e.lang, e.is_alt, score)
     words = [(hanzi_key(w), "" if _has_hanzi(w) else latin_key(w)) for w in dict.fromkeys(query.split())]
-    words = [w for w in words if w[0] or w[1]]
+    words = [(wh, (wl, *other_spellings(wl)) if wl else ()) for wh, wl in words if wh or wl]
     if 2 <= len(words) <= MAX_TERMS:
+        def holds(word, e) -> bool:
+            return bool(word[0] and word[0] in e.hanzi) or any(wl in e.latin for wl in word[1])
+
         def held(e) -> int:
-            return sum(bool((wh and wh in e.hanzi) or (wl and wl in e.latin)) for wh, wl in words)
+            return sum(holds(word, e) for word in words)
 
         by_iri: dict[str, list] = {}
         for e in index.entries:
             by_iri.setdefault(e.iri, []).append(e)
         for iri in set(by_iri) - set(best):
             labels = by_iri[iri]
-            if all(any((wh and wh in e.hanzi) or (wl and wl in e.latin) for e in labels) for wh, wl in words):
+            if all(any(holds(word, e) for e in labels) for word in words):
                 e = min((e for e in labels if held(e)), key=lambda e: (-held(e), e.is_alt, len(e.text), e.text))
                 first = -(TERMS + held(e) / (MAX_TERMS + 1))
                 best[iri] = ((first, e.is_alt, len(e.text), iri, e.text), e.text, e.lang, e.is_alt, TERMS)
@@ -179,7 +185,8 @@ def _answers(index: SearchIndex, query: str, limit: int = 50) -> list[tuple]:
 
 LABELS = ["通州区", "通州", "北京城市副中心", "城市副中心", "南通市通州区", "數字經濟", "数字经济标杆城市",
           "Tongzhou District", "Beijing", "京津冀协同发展", "中关村", "中关村科学城", "a", "aa", "aaa",
-          "雄安新区", "Xiong'an New Area", "五子联动", "“五子”联动", "GDP", "1 2 3", "长安街"]
+          "雄安新区", "Xiong'an New Area", "五子联动", "“五子”联动", "GDP", "1 2 3", "长安街",
+          "Beijing Sub-centre", "Digitalisation", "Organization", "Data Center", "specialised parks"]
 
 
 def _small_index() -> SearchIndex:
@@ -191,7 +198,9 @@ def _small_index() -> SearchIndex:
 @pytest.mark.parametrize("query", ["通州", "通", "州区", "副中心", "中关村", "a", "aa", "aaa", "aaaa",
                                    "tongzhou", "zhou", "Beijing", "bei", "京", "市", "gdp", "12", "3",
                                    "xiongan", "五子", "wuzi", "不存在", "zz", "t", "n", "區", "經濟",
-                                   "通州 区", "北京 通州", "通 tong", "a 3", "中心 城市 副", "1 2 3", "· a"])
+                                   "通州 区", "北京 通州", "通 tong", "a 3", "中心 城市 副", "1 2 3", "· a",
+                                   "sub-center", "centre", "center", "digitalization", "organisation",
+                                   "organiza", "organis", "specialized", "specialized parks", "data centre"])
 def test_packed_search_answers_as_comparing_every_key(query):
     index = _small_index()
     assert _answers(index, query) == _reference_search(index, query)
@@ -297,3 +306,17 @@ def test_real_build_index_holds_each_iris_labels_and_types(real_build):
             "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), None) if isinstance(q.object, ox.NamedNode)}
         assert set(index.types_of(iri)) == types and len(index.types_of(iri)) == len(types), iri
     assert index.labels_of("https://example.org/not-there") == [] and index.types_of("urn:x") == []
+
+
+def test_american_and_british_spellings_find_each_other():
+    """The graph's English labels are mostly British ("Sub-centre", "Digitalisation"), a few
+    American ("Organization"): a reader's spelling finds either, and a prefix of a label in
+    its own spelling still matches."""
+    index = _small_index()
+    found = lambda query: {h.text for h in index.search(query)}  # noqa: E731
+    assert "Beijing Sub-centre" in found("sub-center") and "Beijing Sub-centre" in found("Sub Center")
+    assert "Digitalisation" in found("digitalization")
+    assert "Organization" in found("organisation") and "Organization" in found("organiza")
+    assert "specialised parks" in found("specialized") and "specialised parks" in found("parks specialized")
+    assert "Data Center" in found("data centre")
+    assert "Digitalisation" not in found("organization")
