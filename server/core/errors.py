@@ -51,6 +51,21 @@ def bad_request(message: str) -> HTTPProblem:
     return HTTPProblem(400, message)
 
 
+def check_query_string(raw: bytes) -> None:
+    """Raise 400 unless a URL's query string (its bytes as received) is UTF-8 once its
+    percent-escapes are decoded. Werkzeug keeps an escape that is not UTF-8 as written
+    (`?q=%B1%B1`, 北 in GBK, reads as the text "%B1%B1"), so a search, a SPARQL query or an
+    IRI sent in another encoding would be answered as if its reader had typed percent signs:
+    a wrong answer, not an error. Checked for every request (`bjkg.server.web.problems`)."""
+    from urllib.parse import unquote_to_bytes
+
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_request(f"The URL's query string is not UTF-8 (byte {exc.start} once decoded); "
+                          "percent-encode the UTF-8 bytes of each value (北 is %E5%8C%97).") from None
+
+
 def unauthorized(message: str) -> HTTPProblem:
     return HTTPProblem(401, message, headers={"WWW-Authenticate": 'Bearer realm="bjkg"'})
 

@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request
 
-from bjkg.server.core.errors import (bad_request, method_not_allowed, payload_too_large, unsupported_media_type,
-                           uri_too_long)
+from bjkg.server.core.errors import (bad_request, check_query_string, method_not_allowed, payload_too_large,
+                                    unsupported_media_type, uri_too_long)
 from bjkg.server.sparql.text import dataset_iris
 
 FORM = "application/x-www-form-urlencoded"
@@ -43,6 +43,7 @@ class Operation:
 
 def read_operation(request: Request, *, max_query_length: int) -> Operation:
     """Normalise a GET or POST to the SPARQL endpoint into an `Operation` (or raise a 4xx)."""
+    check_query_string(request.query_string)  # also on the HTTP front's query lane, outside Flask
     if request.method in ("GET", "HEAD"):
         return _from_get(request, max_query_length)
     if request.method == "POST":

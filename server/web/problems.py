@@ -5,7 +5,7 @@ whoever asked, so every 4xx/5xx reads the same way. `init_app` registers the han
 from __future__ import annotations
 
 from bjkg.server.core.conneg import choose
-from bjkg.server.core.errors import HTTPProblem, server_error
+from bjkg.server.core.errors import HTTPProblem, check_query_string, server_error
 from bjkg.server.web.security import security_headers
 
 _ERROR_TYPES = ("application/json", "text/html", "text/plain")
@@ -52,8 +52,12 @@ def render_problem(problem: HTTPProblem, accept: str | None = None):
 
 
 def init_app(app) -> None:
-    """Route every error — ours, Werkzeug's and unexpected faults — through `render_problem`."""
+    """Route every error — ours, Werkzeug's and unexpected faults — through `render_problem`,
+    and refuse a URL whose query string is not UTF-8 before any view reads it."""
+    from flask import request
     from werkzeug.exceptions import HTTPException, InternalServerError
+
+    app.before_request(lambda: check_query_string(request.query_string))
 
     def on_problem(problem: HTTPProblem):
         log_problem(app, problem)

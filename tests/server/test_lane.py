@@ -126,6 +126,7 @@ def test_a_query_past_its_deadline_gets_the_same_503(served):
     ("POST", "/sparql", urllib.parse.urlencode({"update": "INSERT DATA { <x:a> <x:b> <x:c> }"}).encode(),
      {"Content-Type": FORM}),
     ("GET", get(SELECT) + "&query=ASK%7B%7D", b"", {}),  # two queries: a protocol error
+    ("GET", "/sparql?query=ASK%7B%3Fs%20%3Fp%20%22%B1%B1%22%7D", b"", {}),  # 北 in GBK: not UTF-8, 400
     ("POST", "/sparql", form(SELECT), {"Content-Type": "text/plain"}),
 ])
 def test_what_the_lane_leaves_to_flask_is_answered_by_flask(served, method, target, body, headers):

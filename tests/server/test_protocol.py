@@ -334,6 +334,28 @@ def test_bad_query_non_utf8(client):
     assert client.post("/sparql", data=b"query=ASK%20%7B%27%FF%27%7D", content_type=FORM).status_code == 400
 
 
+@pytest.mark.parametrize("target", [
+    "/sparql?query=ASK%7B%3Fs%20%3Fp%20%22%B1%B1%BE%A9%22%7D",  # 北京 percent-encoded in GBK
+    "/sparql?query=ASK%7B%7D&default-graph-uri=https%3A%2F%2Fexample.org%2F%FF",
+    "/search?q=%B1%B1%BE%A9",
+    "/search.json?q=%CD%A8%D6%DD",  # 通州 in GBK: %CD%A8 alone would be UTF-8 (U+0368), %D6%DD is not
+    "/id?iri=https%3A%2F%2Fw3id.org%2Fbjkg%2Fid%2Fplace%2F%B1",
+])
+def test_a_query_string_that_is_not_utf8_is_refused_not_read_as_percent_signs(client, target):
+    """Werkzeug keeps an escape that is not UTF-8 as written: `?q=%B1%B1` searched for the
+    text "%B1%B1", and a GBK-encoded SPARQL query was answered false. Now 400, saying how."""
+    response = client.get(target, headers={"Accept": "application/json"})
+    assert response.status_code == 400, (target, response.status_code)
+    assert "not UTF-8" in message(response) and "%E5%8C%97" in message(response)
+
+
+def test_query_strings_in_utf8_or_with_a_bare_percent_sign_are_read_as_before(client):
+    assert client.get("/sparql?query=ASK%7B%3Fs%20%3Fp%20%22%E5%8C%97%E4%BA%AC%22%7D").status_code == 200
+    assert client.get("/search.json?q=%E9%80%9A%E5%B7%9E").status_code == 200
+    assert client.get("/search.json?q=100%").get_json()["q"] == "100%"  # not an escape: kept, as before
+    assert client.get("/search.json?q=通州").status_code == 200  # raw UTF-8 bytes in the URL
+
+
 def test_bad_query_syntax_gives_the_parsers_message(client):
     response = client.get("/sparql?query=ASK%20%7B")
     assert response.status_code == 400
