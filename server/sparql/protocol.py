@@ -4,8 +4,9 @@ A query arrives three ways (GET, POST form, POST direct) and an update two (POST
 direct); each shape is normalised here into the same `Operation`, so the view has one path
 per operation (Oxigraph server's design). Every malformed request named by the W3C protocol
 tests is refused here with a 4xx that says what to change: wrong method or media type, a
-missing or repeated query/update/version, both query and update, a non-UTF-8 body, a body on
-GET, dataset IRIs that are not absolute IRIs, over-long queries.
+missing or repeated query/update/version, both query and update, a non-UTF-8 body (or URL
+query string: `check_query_string`), a body on GET, dataset IRIs that are not absolute IRIs,
+over-long queries.
 """
 from __future__ import annotations
 
