@@ -1291,11 +1291,14 @@ class QueryWorkerPool:
             release_core = self._once(self.cores.release)
         evaluator = self._take_now()
         if evaluator is None:
-            evaluator = await self._fork_now()  # in a thread: the data process answers in a few ms
+            try:
+                evaluator = await self._fork_now()  # in a thread: the data process answers in a few ms
+            finally:
+                if evaluator is None:  # none to be had, or cancelled meanwhile: keep no slot, no core
+                    if release_core is not None:
+                        release_core()
+                    self.admission.leave(token)
             if evaluator is None:
-                if release_core is not None:
-                    release_core()
-                self.admission.leave(token)
                 raise WouldWait()
         release = self._releaser(token, release_core)
         evaluator.release_core = release_core

@@ -758,6 +758,53 @@ def test_a_pool_with_a_core_gate_keeps_one_evaluator_per_core(tiny_build, monkey
         pool.close()
 
 
+def test_a_query_cancelled_while_its_evaluator_is_forked_keeps_no_slot_and_no_core(tiny_build, monkeypatch):
+    """`run_async` forks an evaluator when none is idle; a request cancelled meanwhile (its
+    task ended, as when the HTTP process stops) gives its query slot and its core back."""
+    import asyncio
+
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 4, isolate_network=False, client_slots=4,
+                           cores=2)
+    try:
+        pool.start()
+        busy = [pool._take(time.monotonic() + 10, None) for _ in range(pool.keep)]  # none idle now
+        forking = threading.Event()
+        slow_fork = pool._fork
+
+        def fork():
+            forking.set()
+            time.sleep(0.5)
+            return slow_fork()
+
+        monkeypatch.setattr(pool, "_fork", fork)
+
+        async def cancelled() -> None:
+            context = RequestContext(arrived=time.monotonic())
+            hung_up = asyncio.get_running_loop().create_future()
+            task = asyncio.ensure_future(pool.run_async(QueryRequest(LIGHT, union_default_graph=True), LIMIT,
+                                                        context, hung_up))
+            for _ in range(500):
+                if forking.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            assert forking.is_set(), "no fork: an evaluator was idle"
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.8)  # the fork ends; its evaluator goes to the idle ones
+
+        asyncio.run(cancelled())
+        assert pool.cores.free == 2
+        assert pool.admission.running == 0
+        for evaluator in busy:
+            pool._put_back(evaluator)
+        set_context(RequestContext(arrived=time.monotonic()))
+        assert pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT).boolean is True
+    finally:
+        set_context(None)
+        pool.close()
+
+
 def _ignore(function, *args) -> None:
     try:
         function(*args)
