@@ -1,8 +1,12 @@
 """The lexical checks run before any query: form, FROM, SERVICE targets, LOAD, USING rewrite."""
 from __future__ import annotations
 
+import re
+
 import pyoxigraph
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bjkg.server.sparql.text import (DatasetConflict, SparqlTextError, add_using, analyse, select_star,
                                      tokenize)
@@ -79,6 +83,58 @@ def test_load_is_found_in_updates():
 def test_lexer_errors_name_the_place():
     with pytest.raises(SparqlTextError, match="line 2, column 6"):
         list(tokenize("SELECT *\n{ ?s 'abc }"))
+
+
+@pytest.mark.parametrize("text, tokens", [
+    ("a:b. ?x", [("PNAME", "a:b"), ("PUNCT", "."), ("VAR", "?x")]),  # a name ends before its dots
+    ("x.:y", [("WORD", "x"), ("PUNCT", "."), ("PNAME", ":y")]),
+    (":a.b..", [("PNAME", ":a.b"), ("PUNCT", "."), ("PUNCT", ".")]),
+    ("ex:a\\..", [("PNAME", "ex:a\\."), ("PUNCT", ".")]),  # an escaped dot is the name's
+    ("ex:%41b.", [("PNAME", "ex:%41b"), ("PUNCT", ".")]),
+    ("_:b1.", [("PNAME", "_:b1"), ("PUNCT", ".")]),
+    ("PREFIX sdmx-dim: <x> sdmx-dim:a.b",
+     [("WORD", "PREFIX"), ("PNAME", "sdmx-dim:"), ("IRI", "<x>"), ("PNAME", "sdmx-dim:a.b")]),
+    ("<a <= <http://x/> <<", [("PUNCT", "<"), ("WORD", "a"), ("PUNCT", "<="), ("IRI", "<http://x/>"),
+                              ("PUNCT", "<<")]),
+    (".5e3 1. 1.e2", [("NUMBER", ".5e3"), ("NUMBER", "1."), ("NUMBER", "1.e2")]),
+    ("?x ? $", [("VAR", "?x"), ("PUNCT", "?"), ("PUNCT", "$")]),
+    ("@en-US @ 'a' \"\"\"b\n\"\"\"", [("LANGTAG", "@en-US"), ("PUNCT", "@"), ("STRING", "'a'"),
+                                    ("STRING", '"""b\n"""')]),
+    ("a#c\n:b #", [("WORD", "a"), ("PNAME", ":b")]),
+    ("x\u00a0y\u2028z\t", [("WORD", "x"), ("WORD", "y"), ("WORD", "z")]),
+    ("^^ && || != ~ {| |}", [("PUNCT", p) for p in ("^^", "&&", "||", "!=", "~", "{|", "|}")]),
+])
+def test_the_lexer_splits_tricky_text(text, tokens):
+    assert [(t.kind, t.text) for t in tokenize(text)] == tokens
+
+
+_SPACE = " \t\r\n\f\v\u00a0\u2028\u2029\ufeff"
+_LEXER_PIECES = [" ", "\n", "\r", "\t", "\u00a0", "#", "<", ">", '"', "'", "?", "$", "@", "0", "5", ".", ":", "_",
+                 "-", "a", "Z", "é", "中", "^", "&", "|", "=", "!", "{", "}", "(", ")", "~", "*", "\\", "%",
+                 "e", "\x00", '"""', "'''", "<http://x/>", "SELECT", "a:b", "\\u0041", "@en", "1.5e3"]
+
+
+def _skipped(gap: str) -> bool:
+    """Whether `gap` is only whitespace and comments (a comment ends at a line break)."""
+    return re.fullmatch(f"(?:[{_SPACE}]+|#[^\\r\\n]*)*", gap) is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_LEXER_PIECES), max_size=30).map("".join))
+def test_tokens_cover_the_text_but_whitespace_and_comments(text):
+    """Every character is in a token, in order, or in whitespace or a comment between
+    them; an unterminated string is the one error."""
+    try:
+        tokens = list(tokenize(text))
+    except SparqlTextError:
+        assert "'" in text or '"' in text
+        return
+    at = 0
+    for token in tokens:
+        assert token.start >= at and text[token.start:token.start + len(token.text)] == token.text
+        assert token.text and _skipped(text[at:token.start])
+        at = token.start + len(token.text)
+    assert _skipped(text[at:])
 
 
 def test_add_using_inserts_validated_clauses_before_where():
