@@ -810,3 +810,72 @@ def _ignore(function, *args) -> None:
         function(*args)
     except Exception:  # noqa: BLE001 - the runaway's own end (timed out, or the pool closed)
         pass
+
+
+def _hung_up_before_the_answer(pool: QueryWorkerPool, text: str):
+    """Run `text` through `run_async` for a client that has already hung up: the query is
+    sent, and ClientGone raised before its answer is read."""
+    import asyncio
+
+    async def run() -> None:
+        hung_up = asyncio.get_running_loop().create_future()
+        hung_up.set_result(None)
+        with pytest.raises(ClientGone):
+            await pool.run_async(QueryRequest(text, union_default_graph=True), LIMIT,
+                                 RequestContext(arrived=time.monotonic()), hung_up)
+
+    asyncio.run(run())
+
+
+def test_a_hung_up_query_that_ends_at_once_keeps_its_evaluator(tiny_build):
+    """A client that leaves while its query is a few milliseconds from its answer costs no
+    evaluator: the answer is dropped and the evaluator, its caches warm, serves the next
+    query (a fresh one must open the store and warm its caches again)."""
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 4, isolate_network=False, client_slots=4,
+                           cores=1)
+    try:
+        pool.start()
+        with pool._idle_cond:
+            before = {e.pid for e in pool._idle}
+        assert len(before) == 1
+        _hung_up_before_the_answer(pool, LIGHT)
+        assert pool.admission.running == 0 and pool.cores.free == 1  # nothing held meanwhile
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            with pool._idle_cond:
+                if {e.pid for e in pool._idle} == before:
+                    break
+            time.sleep(0.02)
+        with pool._idle_cond:
+            assert {e.pid for e in pool._idle} == before and pool._evaluators == 1
+        set_context(RequestContext(arrived=time.monotonic()))
+        assert pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT).boolean is True
+    finally:
+        set_context(None)
+        pool.close()
+
+
+def test_a_hung_up_runaway_is_ended_within_the_grace(tiny_build):
+    """A query still running _DRAIN_GRACE after its client left is ended with its
+    evaluator; its slot and core were free at once."""
+    from bjkg.server.sparql import workers
+
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 4, isolate_network=False, client_slots=4,
+                           cores=1)
+    try:
+        pool.start()
+        with pool._idle_cond:
+            (evaluator,) = pool._idle
+        _hung_up_before_the_answer(pool, RUNAWAY)
+        left = time.monotonic()
+        assert pool.admission.running == 0 and pool.cores.free == 1
+        while not evaluator.conn.closed and time.monotonic() - left < workers._DRAIN_GRACE + 2:
+            time.sleep(0.02)  # ended (killed) by the pool
+        assert evaluator.conn.closed and time.monotonic() - left < workers._DRAIN_GRACE + 1.5
+        with pool._idle_cond:
+            assert evaluator not in pool._idle
+        set_context(RequestContext(arrived=time.monotonic()))
+        assert pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT).boolean is True
+    finally:
+        set_context(None)
+        pool.close()
