@@ -1161,8 +1161,11 @@ class QueryWorkerPool:
             try:
                 if evaluator.conn.poll(_DRAIN_GRACE):
                     message = evaluator.conn.recv()
-                    if message[0] in ("ok", "failed") and not self._closed:
-                        self._put_back(evaluator)  # a whole answer or a clean error: it waits for the next
+                    # as after `_received`: a whole answer, or an error the evaluator
+                    # answered cleanly (not its own time limit), and it waits for the next
+                    clean = message[0] == "ok" or (message[0] == "failed" and message[1] != 503)
+                    if clean and not self._closed:
+                        self._put_back(evaluator)
                         return
             except (EOFError, OSError):
                 pass
