@@ -103,6 +103,7 @@ EVALUATOR_NICE = 10  # a query that has used _DEMOTE_AFTER of CPU yields the CPU
 _DEMOTE_AFTER = 0.5  # seconds of CPU time
 _CORE_HOLD = 0.1  # seconds a query holds its core (`_Cores`) before it runs on without one
 _DRAIN_GRACE = 0.2  # seconds a hung-up query may still finish in, its evaluator kept (`_drain`)
+_FORK_AFTER = 0.1  # seconds a query waits for a busy evaluator before one beyond `keep` is forked (`_take`)
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -959,6 +960,7 @@ class QueryWorkerPool:
         self.network_isolated: bool | None = None
         self._idle: list[_Evaluator] = []
         self._idle_cond = threading.Condition()
+        self._idle_waiters: list = []  # wake-ups of queries on event loops waiting for an evaluator
         self._control: socket.socket | None = None
         self._process: subprocess.Popen | None = None  # our own data process (not shared)
         self._generation: _Generation | None = None
@@ -1189,6 +1191,9 @@ class QueryWorkerPool:
             self._idle.append(evaluator)
             retired = self._retired(evaluator.idle_since)
             self._idle_cond.notify()
+            waiters, self._idle_waiters = self._idle_waiters, []
+        for wake in waiters:
+            wake()
         for old in retired:
             self._end(old)
 
@@ -1224,7 +1229,10 @@ class QueryWorkerPool:
 
     def _take(self, deadline: float, gone: threading.Event | None) -> _Evaluator:
         """An idle evaluator that is not stale, or a new one while fewer than `size` exist
-        (they are forked as the load needs them: most servers never need every slot)."""
+        (they are forked as the load needs them: most servers never need every slot) —
+        beyond the pool's `keep`, only once none has been given back for _FORK_AFTER
+        seconds (`_forks_now`)."""
+        fork_at = time.monotonic() + _FORK_AFTER
         while True:
             evaluator = self._take_now()
             if evaluator is not None:
@@ -1232,15 +1240,19 @@ class QueryWorkerPool:
             with self._idle_cond:
                 if self._idle:
                     continue  # put back meanwhile
-                if self._evaluators < self.size:
+                now = time.monotonic()
+                if self._evaluators < self.size and (self._evaluators < self.keep or now >= fork_at):
                     self._evaluators += 1  # reserved: _fork counts it again
                     break
-                remaining = deadline - time.monotonic()
+                remaining = deadline - now
                 if remaining <= 0:
                     raise QueryTimedOut()
                 if gone is not None and gone.is_set():
                     raise ClientGone()
-                self._idle_cond.wait(min(_TICK * 5, remaining))
+                wait = min(_TICK * 5, remaining)
+                if self._evaluators < self.size:
+                    wait = min(wait, fork_at - now)
+                self._idle_cond.wait(wait)
         try:
             return self._fork()
         finally:
@@ -1318,13 +1330,17 @@ class QueryWorkerPool:
         evaluator = self._take_now()
         if evaluator is None:
             try:
-                evaluator = await self._fork_now()  # in a thread: the data process answers in a few ms
+                evaluator = await self._given_back(deadline, context.gone, hung_up)
+                if evaluator is None and not hung_up.done():
+                    evaluator = await self._fork_now()  # in a thread: the data process answers in a few ms
             finally:
                 if evaluator is None:  # none to be had, or cancelled meanwhile: keep no slot, no core
                     if release_core is not None:
                         release_core()
                     self.admission.leave(token)
             if evaluator is None:
+                if hung_up.done():
+                    raise ClientGone()
                 raise WouldWait()
         release = self._releaser(token, release_core)
         evaluator.release_core = release_core
@@ -1346,6 +1362,42 @@ class QueryWorkerPool:
         finally:
             if not handed:
                 release()
+
+    async def _given_back(self, deadline: float, gone: threading.Event | None, hung_up) -> _Evaluator | None:
+        """`_take`'s wait before a fork beyond `keep`, on the event loop: an evaluator given
+        back within _FORK_AFTER seconds (None: fork one, or the client hung up). Why: a
+        query past its core hold (`_Cores`) lets the next one start, and most such queries
+        end a few milliseconds later — forking for each cost a fresh evaluator, ≈ 30 ms of CPU
+        to open the store and tens of MB of caches to warm again (at 1M triples the join
+        family kept five evaluators instead of two), while a long one is waited for only once."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        until = min(time.monotonic() + _FORK_AFTER, deadline)
+        while True:
+            with self._idle_cond:
+                if self._evaluators < self.keep:
+                    return None
+                woken = loop.create_future()
+
+                def wake(woken=woken) -> None:
+                    try:
+                        loop.call_soon_threadsafe(lambda: woken.done() or woken.set_result(None))
+                    except RuntimeError:  # its loop has closed (the process is ending)
+                        pass
+
+                self._idle_waiters.append(wake)
+            evaluator = self._take_now()  # given back before the wake-up was registered
+            left = until - time.monotonic()
+            ended = left <= 0 or hung_up.done() or (gone is not None and gone.is_set())
+            if evaluator is None and not ended:
+                await asyncio.wait({woken, hung_up}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                evaluator = self._take_now()
+            with self._idle_cond:
+                if wake in self._idle_waiters:
+                    self._idle_waiters.remove(wake)
+            if evaluator is not None or ended:
+                return evaluator
 
     async def _fork_now(self) -> _Evaluator | None:
         """A new evaluator while fewer than `size` exist (as `_take` forks them), or None."""
