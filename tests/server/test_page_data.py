@@ -117,6 +117,20 @@ def test_the_label_table_keeps_its_labels_in_columns_as_prepared():
     assert loaded.labels(f"{EX}r50", pref=True) == ()
 
 
+def test_the_label_tables_recent_answers_are_bounded(monkeypatch):
+    """The labels of the last IRIs asked for are kept as tuples, a bounded number of them,
+    and an answer is the same whether it was kept or built again from the columns."""
+    monkeypatch.setattr(label_table, "_RECENT", 8)
+    store = Store()
+    for n in range(40):
+        store.add(Quad(NamedNode(f"{EX}r{n}"), LABEL, Literal(f"标签{n}", language="zh-Hans"), DefaultGraph()))
+    table = label_table.compute(store)
+    first = [table.labels(f"{EX}r{n}", pref=True) for n in range(40)]
+    assert table._recent.cache_info().currsize == 8
+    assert [table.labels(f"{EX}r{n}", pref=True) for n in range(40)] == first
+    assert first[3] == (("标签3", "zh-hans"),)
+
+
 @pytest.mark.parametrize("lang", ["zh-Hans", "en"])
 def test_every_description_of_the_tiny_build_is_the_same(tiny, lang):
     app, indexes = tiny
