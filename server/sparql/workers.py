@@ -1149,6 +1149,9 @@ class QueryWorkerPool:
         self._end(evaluator)
         with self._idle_cond:
             self._idle_cond.notify()
+            waiters, self._idle_waiters = self._idle_waiters, []
+        for wake in waiters:  # fewer than `keep` now, perhaps: they fork at once
+            wake()
 
     def _drain(self, evaluator: _Evaluator) -> None:
         """For a query whose client hung up: let it finish for up to _DRAIN_GRACE seconds,
@@ -1231,7 +1234,7 @@ class QueryWorkerPool:
         """An idle evaluator that is not stale, or a new one while fewer than `size` exist
         (they are forked as the load needs them: most servers never need every slot) —
         beyond the pool's `keep`, only once none has been given back for _FORK_AFTER
-        seconds (`_forks_now`)."""
+        seconds (as `_given_back` waits on the event loop)."""
         fork_at = time.monotonic() + _FORK_AFTER
         while True:
             evaluator = self._take_now()
@@ -1331,6 +1334,8 @@ class QueryWorkerPool:
         if evaluator is None:
             try:
                 evaluator = await self._given_back(deadline, context.gone, hung_up)
+                if evaluator is None and time.monotonic() >= deadline:
+                    raise QueryTimedOut()
                 if evaluator is None and not hung_up.done():
                     evaluator = await self._fork_now()  # in a thread: the data process answers in a few ms
             finally:

@@ -955,3 +955,37 @@ def test_a_query_behind_a_long_one_gets_an_evaluator_of_its_own_after_the_wait(t
     finally:
         set_context(None)
         pool.close()
+
+
+@pytest.mark.parametrize("on_the_loop", [False, True])
+def test_a_query_waiting_for_a_busy_evaluator_forks_at_once_when_that_one_ends(tiny_build, monkeypatch, on_the_loop):
+    """The busy evaluator is ended instead of given back (its query timed out, or crashed):
+    fewer than `keep` exist then, and the waiting query forks at once, not after the wait."""
+    import asyncio
+
+    from bjkg.server.sparql import workers
+
+    monkeypatch.setattr(workers, "_FORK_AFTER", 5.0)
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 4, isolate_network=False, client_slots=4,
+                           cores=1)
+    try:
+        pool.start()
+        busy = pool._take(time.monotonic() + 10, None)
+        threading.Timer(0.3, pool._replace, args=(busy,)).start()
+        started = time.monotonic()
+        context = RequestContext(arrived=started)
+        if on_the_loop:
+            async def light():
+                hung_up = asyncio.get_running_loop().create_future()
+                return await pool.run_async(QueryRequest(LIGHT, union_default_graph=True), LIMIT, context, hung_up)
+
+            answer = asyncio.run(light())
+        else:
+            set_context(context)
+            answer = pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT)
+        assert answer.boolean is True and time.monotonic() - started < 2.5
+        with pool._idle_cond:
+            assert pool._evaluators == 1 and busy.pid not in [e.pid for e in pool._idle]
+    finally:
+        set_context(None)
+        pool.close()
