@@ -30,7 +30,7 @@ Label = tuple[str, str]
 class _Labels:
     """One predicate's labels per IRI, in columns: the IRI's row (a dict, looked up a hundred
     times a page), where its labels start in `texts` (one string with every label, as the
-    search index keeps them: `bjkg.server.pages.search_index.Packed`) and each label's tag as
+    search index keeps them: `bjkg.server.core.packed.Packed`) and each label's tag as
     a number into `tags`. At 1M triples (22,680 IRIs, 70,000 labels) ≈ 6 MB in each HTTP
     process where a tuple per label and per IRI took ≈ 19 MB."""
 
