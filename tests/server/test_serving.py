@@ -889,13 +889,27 @@ def _given_back_after(pool: QueryWorkerPool, seconds: float):
     return busy
 
 
+def _light_query(pool: QueryWorkerPool, on_the_loop: bool):
+    """LIGHT through the pool, arriving now: on an event loop (`run_async`, as the query lane
+    runs it) or in this thread (`run`)."""
+    import asyncio
+
+    context = RequestContext(arrived=time.monotonic())
+    if on_the_loop:
+        async def light():
+            hung_up = asyncio.get_running_loop().create_future()
+            return await pool.run_async(QueryRequest(LIGHT, union_default_graph=True), LIMIT, context, hung_up)
+
+        return asyncio.run(light())
+    set_context(context)
+    return pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT)
+
+
 @pytest.mark.parametrize("on_the_loop", [False, True])
 def test_a_query_waits_briefly_for_a_busy_evaluator_before_one_more_is_forked(tiny_build, monkeypatch, on_the_loop):
     """With a core gate, a query past its core hold lets the next one start; most such
     queries end soon after, so the next waits up to _FORK_AFTER for their evaluator instead
     of forking one more (≈ 30 ms of CPU and tens of MB of caches each, issue #17)."""
-    import asyncio
-
     from bjkg.server.sparql import workers
 
     monkeypatch.setattr(workers, "_FORK_AFTER", 5.0)  # longer than the wait below: no fork is due
@@ -905,16 +919,7 @@ def test_a_query_waits_briefly_for_a_busy_evaluator_before_one_more_is_forked(ti
         pool.start()
         busy = _given_back_after(pool, 0.3)
         started = time.monotonic()
-        context = RequestContext(arrived=started)
-        if on_the_loop:
-            async def light():
-                hung_up = asyncio.get_running_loop().create_future()
-                return await pool.run_async(QueryRequest(LIGHT, union_default_graph=True), LIMIT, context, hung_up)
-
-            answer = asyncio.run(light())
-        else:
-            set_context(context)
-            answer = pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT)
+        answer = _light_query(pool, on_the_loop)
         assert answer.boolean is True
         assert 0.25 <= time.monotonic() - started < 4.5  # answered by the evaluator given back
         with pool._idle_cond:
@@ -927,8 +932,6 @@ def test_a_query_waits_briefly_for_a_busy_evaluator_before_one_more_is_forked(ti
 @pytest.mark.parametrize("on_the_loop", [False, True])
 def test_a_query_behind_a_long_one_gets_an_evaluator_of_its_own_after_the_wait(tiny_build, monkeypatch, on_the_loop):
     """The wait is short: behind a query that goes on, the next one gets a new evaluator."""
-    import asyncio
-
     from bjkg.server.sparql import workers
 
     monkeypatch.setattr(workers, "_FORK_AFTER", 0.3)
@@ -938,16 +941,7 @@ def test_a_query_behind_a_long_one_gets_an_evaluator_of_its_own_after_the_wait(t
         pool.start()
         busy = pool._take(time.monotonic() + 10, None)  # never given back while the query runs
         started = time.monotonic()
-        context = RequestContext(arrived=started)
-        if on_the_loop:
-            async def light():
-                hung_up = asyncio.get_running_loop().create_future()
-                return await pool.run_async(QueryRequest(LIGHT, union_default_graph=True), LIMIT, context, hung_up)
-
-            answer = asyncio.run(light())
-        else:
-            set_context(context)
-            answer = pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT)
+        answer = _light_query(pool, on_the_loop)
         assert answer.boolean is True and time.monotonic() - started < 2.5
         with pool._idle_cond:
             assert pool._evaluators == 2 and busy.pid not in [e.pid for e in pool._idle]
@@ -961,8 +955,6 @@ def test_a_query_behind_a_long_one_gets_an_evaluator_of_its_own_after_the_wait(t
 def test_a_query_waiting_for_a_busy_evaluator_forks_at_once_when_that_one_ends(tiny_build, monkeypatch, on_the_loop):
     """The busy evaluator is ended instead of given back (its query timed out, or crashed):
     fewer than `keep` exist then, and the waiting query forks at once, not after the wait."""
-    import asyncio
-
     from bjkg.server.sparql import workers
 
     monkeypatch.setattr(workers, "_FORK_AFTER", 5.0)
@@ -973,16 +965,7 @@ def test_a_query_waiting_for_a_busy_evaluator_forks_at_once_when_that_one_ends(t
         busy = pool._take(time.monotonic() + 10, None)
         threading.Timer(0.3, pool._replace, args=(busy,)).start()
         started = time.monotonic()
-        context = RequestContext(arrived=started)
-        if on_the_loop:
-            async def light():
-                hung_up = asyncio.get_running_loop().create_future()
-                return await pool.run_async(QueryRequest(LIGHT, union_default_graph=True), LIMIT, context, hung_up)
-
-            answer = asyncio.run(light())
-        else:
-            set_context(context)
-            answer = pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT)
+        answer = _light_query(pool, on_the_loop)
         assert answer.boolean is True and time.monotonic() - started < 2.5
         with pool._idle_cond:
             assert pool._evaluators == 1 and busy.pid not in [e.pid for e in pool._idle]
