@@ -1149,9 +1149,7 @@ class QueryWorkerPool:
         self._end(evaluator)
         with self._idle_cond:
             self._idle_cond.notify()
-            waiters, self._idle_waiters = self._idle_waiters, []
-        for wake in waiters:  # fewer than `keep` now, perhaps: they fork at once
-            wake()
+        self._wake_idle_waiters()  # fewer than `keep` now, perhaps: they fork at once
 
     def _drain(self, evaluator: _Evaluator) -> None:
         """For a query whose client hung up: let it finish for up to _DRAIN_GRACE seconds,
@@ -1194,11 +1192,17 @@ class QueryWorkerPool:
             self._idle.append(evaluator)
             retired = self._retired(evaluator.idle_since)
             self._idle_cond.notify()
+        self._wake_idle_waiters()
+        for old in retired:
+            self._end(old)
+
+    def _wake_idle_waiters(self) -> None:
+        """Wake the queries waiting on event loops for an evaluator (`_given_back`): one was
+        given back, or one ended. Each looks again; those that find none wait on."""
+        with self._idle_cond:
             waiters, self._idle_waiters = self._idle_waiters, []
         for wake in waiters:
             wake()
-        for old in retired:
-            self._end(old)
 
     def _retired(self, now: float) -> list[_Evaluator]:
         """Take out of the idle list (held under `_idle_cond`) the evaluators beyond the
