@@ -48,9 +48,6 @@ class _Labels:
         self.first, self.langs, self.texts = first, langs, Packed(texts)
         self.tags = tuple(tags)
 
-    def __contains__(self, iri: str) -> bool:
-        return iri in self.rows
-
     def __iter__(self):
         return iter(self.rows)
 
