@@ -222,7 +222,7 @@ def _shared_admission(resolved: Mapping[str, Any]) -> str:
 
 
 class _ServerData:
-    """The server's one data process (bjkg.server.sparql.workers.SharedDataProcess), on a
+    """The server's one data process (bjkg.server.sparql.data_process.SharedDataProcess), on a
     Unix socket in the server's private folder (mode 0700), named in the environment the
     HTTP workers inherit (DATA_ENV), so that every worker's query pool connects to it.
 
@@ -248,7 +248,7 @@ class _ServerData:
     def _new(self):
         import os
 
-        from bjkg.server.sparql.workers import DATA_ENV, SharedDataProcess, StoreUnavailable
+        from bjkg.server.sparql.data_process import DATA_ENV, SharedDataProcess, StoreUnavailable
         from bjkg.server.web.extension import data_process_spec
 
         spec = data_process_spec(self.resolved)

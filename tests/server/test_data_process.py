@@ -1,4 +1,4 @@
-"""One data process for the whole server (bjkg.server.sparql.workers.SharedDataProcess).
+"""One data process for the whole server (bjkg.server.sparql.data_process.SharedDataProcess).
 
 `bjkg serve` starts one data process before granian and every HTTP worker's query pool
 connects to it: one copy of the data, whatever the number of HTTP processes, and the data
@@ -26,8 +26,8 @@ import pytest
 
 from bench.attack import query, request
 from bjkg.server.sparql.evaluate import QueryRequest
-from bjkg.server.sparql.workers import (_REMAINING, _TIMER_GRACE, QueryWorkerPool, SharedDataProcess,
-                                        StoreUnavailable, _recv, _send, data_spec)
+from bjkg.server.sparql.data_process import SharedDataProcess, StoreUnavailable, _recv, _send, data_spec
+from bjkg.server.sparql.workers import _REMAINING, _TIMER_GRACE, QueryWorkerPool
 from bjkg.server.stores.embedded import MEMORY_POOL_SPEC, build_pool_spec, load_manifest
 from tests.server.conftest import TOKEN, start_server, stop_server
 
