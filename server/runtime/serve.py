@@ -56,11 +56,14 @@ def _settings(build_dir: str | None, update_token: str | None, workers: int | No
 def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update_token: str | None = None,
         workers: int | None = None, get_path: str | None = None,
         settings: Mapping[str, Any] | None = None) -> None:
-    """Serve a build (`build_dir`) read-only, or an empty writable dataset when it is None."""
-    from bjkg.server.app import create_app
+    """Serve a build (`build_dir`) read-only, or an empty writable dataset when it is None.
+
+    This process only supervises (granian's main process, the data process, the
+    preparation): it never imports Flask or pyoxigraph. What needs them before the workers
+    start — the build's checks, the data process's spec, the query pool's sizes — is done
+    in a child (`plan_in_child`); the HTTP workers import them for themselves. (Imported
+    here, they cost the supervisor ≈ 25 MB of resident memory for as long as it runs.)"""
     from bjkg.server.core.settings import SettingsError, load_settings
-    from bjkg.server.stores.embedded import BuildNotFound
-    from bjkg.server.stores.remote import RemoteStoreError
 
     overrides = _settings(build_dir, update_token, workers, settings)
     try:
@@ -76,36 +79,14 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
     if resolved["EMPTY"]:
         overrides["WORKERS"] = 1
 
-    if not remote and not resolved["EMPTY"]:  # a damaged build: one line and exit 1, no traceback
-        from pathlib import Path
-
-        from bjkg.server.stores.integrity import verify_build
-
-        try:
-            verify_build(Path(resolved["BUILD_DIR"]))
-        except BuildNotFound as exc:
-            raise click.ClickException(str(exc)) from None
-
     if get_path is not None:
-        try:
-            app = create_app(overrides)
-        except (BuildNotFound, RemoteStoreError) as exc:
-            raise click.ClickException(str(exc)) from None
-        try:
-            _get_once(app, get_path)
-        finally:
-            app.extensions["bjkg"].store.close()
+        _get_once(overrides, resolved, get_path)
         return
 
     processes = workers_for(resolved, workers)
     _check_address(host, port)
-    if remote:  # fail fast, before forking, if the store cannot be served
-        from bjkg.server.stores.remote import open_remote
-
-        try:
-            open_remote(resolved)
-        except (BuildNotFound, RemoteStoreError) as exc:
-            raise click.ClickException(str(exc)) from None
+    # a damaged build or a store that cannot be served: one line and exit 1, no traceback
+    plan = plan_in_child(resolved, check=True)
     if resolved["EMPTY"]:
         mode = "empty in-memory dataset" + (" (writable with the token)" if resolved["UPDATE_TOKEN"] else "")
     elif remote:
@@ -115,7 +96,7 @@ def run(build_dir: str | None, host: str = "127.0.0.1", port: int = 8000, update
         mode = f"build {resolved['BUILD_DIR']} (read-only)"
     root = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     click.echo(f"bjkg: serving {mode} on {root} (SPARQL endpoint: {root}sparql)", err=True)
-    _granian(host, port, processes, overrides, resolved,
+    _granian(host, port, processes, overrides, resolved, plan,
              prepare=not resolved["EMPTY"] and not resolved.get("SPARQL_ENDPOINT"))
 
 
@@ -146,7 +127,7 @@ def _check_address(host: str, port: int) -> None:
 
 
 def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
-             resolved: Mapping[str, Any], prepare: bool = False) -> None:
+             resolved: Mapping[str, Any], plan: Mapping[str, Any], prepare: bool = False) -> None:
     """Run granian until it is stopped; each worker builds the app from `overrides`. With
     `prepare`, the build's tables are prepared meanwhile (`_prepare_in_background`)."""
     import json
@@ -160,10 +141,10 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
     os.environ[SETTINGS_ENV] = json.dumps(  # WORKERS: how many there are (their share of QUERY_CPUS)
         {k: v for k, v in {**overrides, "WORKERS": processes}.items() if isinstance(v, (str, int, float, bool))})
     connections = _connections_per_worker(_raise_descriptor_limit())
-    shared = _shared_admission(resolved)
+    shared = _shared_admission(plan["limits"])
     grace = max(5, int(resolved["QUERY_TIMEOUT"]) + 5)  # what granian gives a worker to finish
     # on reload the old data process serves until the last old worker has ended (at most this long)
-    data = _ServerData(resolved, shared, processes * (RELOAD_STAGGER + grace) + 1)
+    data = _ServerData(resolved, plan["spec"], shared, processes * (RELOAD_STAGGER + grace) + 1)
     preparing = None
     try:
         data.start()  # before the workers, which inherit its name
@@ -203,17 +184,16 @@ def _granian(host: str, port: int, processes: int, overrides: Mapping[str, Any],
 RELOAD_STAGGER = 3.0  # seconds
 
 
-def _shared_admission(resolved: Mapping[str, Any]) -> str:
+def _shared_admission(limits: Mapping[str, int]) -> str:
     """Make the file through which every HTTP worker admits queries against the same
-    slots, queue and per-client shares (bjkg.server.sparql.admission), and name it in the
-    environment the workers inherit. Returns its folder, removed when the server stops."""
+    slots, queue and per-client shares (bjkg.server.sparql.admission; `limits` from
+    `query_limits`), and name it in the environment the workers inherit. Returns its
+    folder, removed when the server stops."""
     import os
     import tempfile
 
     from bjkg.server.sparql.admission import ENV, create_shared
-    from bjkg.server.web.extension import query_limits
 
-    limits = query_limits(resolved)
     folder = tempfile.mkdtemp(prefix="bjkg-serve-")
     path = os.path.join(folder, "admission")
     create_shared(path, limits["size"], limits["queue"])
@@ -232,8 +212,9 @@ class _ServerData:
     before granian starts the new workers, and ends the old one once the old workers have
     ended (or after `grace` seconds); an in-memory dataset keeps its data process."""
 
-    def __init__(self, resolved: Mapping[str, Any], folder: str, grace: float) -> None:
+    def __init__(self, resolved: Mapping[str, Any], spec: dict | None, folder: str, grace: float) -> None:
         self.resolved = resolved
+        self.spec = spec  # `data_process_spec` for the settings (None: no data process)
         self.folder = folder
         self.grace = grace
         self.current = None
@@ -242,16 +223,14 @@ class _ServerData:
 
     def start(self) -> bool:
         """Start the data process; False when the settings need none (a remote store)."""
-        self.current = self._new()
+        self.current = self._new(self.spec)
         return self.current is not None
 
-    def _new(self):
+    def _new(self, spec: dict | None):
         import os
 
         from bjkg.server.sparql.data_process import DATA_ENV, SharedDataProcess, StoreUnavailable
-        from bjkg.server.web.extension import data_process_spec
 
-        spec = data_process_spec(self.resolved)
         if spec is None:
             return None
         self._count += 1
@@ -268,8 +247,8 @@ class _ServerData:
         """granian's reload hook, run before it starts the new workers."""
         if self.current is None or self.resolved["EMPTY"]:
             return
-        try:
-            fresh = self._new()
+        try:  # the build the settings name now (a symlink switched), read in a child
+            fresh = self._new(plan_in_child(self.resolved)["spec"])
         except click.ClickException as exc:
             click.echo(f"bjkg: ERROR: no new data process on reload ({exc.message}); the old one serves on",
                        err=True)
@@ -520,7 +499,96 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
-def _get_once(app, path: str) -> None:
+def plan(resolved: Mapping[str, Any], check: bool = False) -> dict[str, Any]:
+    """What the supervisor needs from modules it does not import (`run`): the data process's
+    spec (`data_process_spec`, None when there is none) and the query pool's sizes
+    (`query_limits`). With `check`, first the start-up checks: the build is whole
+    (`verify_build`), or the remote store answers (`open_remote`). Their failures raise
+    BuildNotFound (BuildDamaged) or RemoteStoreError."""
+    from pathlib import Path
+
+    from bjkg.server.web.extension import data_process_spec, query_limits
+
+    remote = resolved["SPARQL_ENDPOINT"] and not resolved["EMPTY"]
+    if check and remote:
+        from bjkg.server.stores.remote import open_remote
+
+        open_remote(resolved)
+    elif check and not resolved["EMPTY"]:
+        from bjkg.server.stores.integrity import verify_build
+
+        verify_build(Path(resolved["BUILD_DIR"]))
+    return {"spec": data_process_spec(resolved), "limits": query_limits(resolved)}
+
+
+def plan_in_child(resolved: Mapping[str, Any], check: bool = False) -> dict[str, Any]:
+    """`plan`, computed in a forked child that imports what it needs and exits, so that this
+    process never holds Flask, pyoxigraph or a RocksDB opened to count the quads. A failed
+    check is a ClickException with its one-line message; anything else the child raises is
+    printed by it (a traceback) and a ClickException says so."""
+    import json
+    import os
+    import traceback
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer on the pipe, then leave without running any exit handler
+        os.close(read)
+        code = 0
+        try:
+            from bjkg.server.stores.integrity import BuildNotFound
+            from bjkg.server.stores.remote import RemoteStoreError
+
+            try:
+                answer = {"plan": plan(resolved, check)}
+            except (BuildNotFound, RemoteStoreError) as exc:
+                answer, code = {"error": str(exc)}, 1
+            data = json.dumps(answer).encode()
+        except BaseException:  # noqa: BLE001 - reported by the parent
+            traceback.print_exc()
+            sys.stderr.flush()
+            data, code = b"", 2
+        try:
+            with os.fdopen(write, "wb") as pipe:
+                pipe.write(data)
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    try:
+        answer = json.loads(data) if data else {}
+    except ValueError:
+        answer = {}
+    if "plan" in answer and os.waitstatus_to_exitcode(status) == 0:
+        return answer["plan"]
+    if "error" in answer:
+        raise click.ClickException(answer["error"])
+    raise click.ClickException("the build and settings could not be checked (the error is above)")
+
+
+def _get_once(overrides: Mapping[str, Any], resolved: Mapping[str, Any], path: str) -> None:
+    """``bjkg serve --get PATH``: the checks of `run`, then one request in this process."""
+    from bjkg.server.app import create_app
+    from bjkg.server.stores.integrity import BuildNotFound
+    from bjkg.server.stores.remote import RemoteStoreError
+
+    try:
+        if not resolved["EMPTY"] and not (resolved["SPARQL_ENDPOINT"]):
+            plan(resolved, check=True)
+        app = create_app(overrides)
+    except (BuildNotFound, RemoteStoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        _get_response(app, path)
+    finally:
+        app.extensions["bjkg"].store.close()
+
+
+def _get_response(app, path: str) -> None:
     client = app.test_client()
     response = client.get(path)
     body = response.get_data()

@@ -129,6 +129,30 @@ def test_one_data_process_serves_every_http_worker(tiny_build):
             pass
 
 
+def _maps(pid: int) -> str:
+    with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def test_the_serve_process_only_supervises_and_loads_no_engine(tiny_build, tmp_path):
+    """`bjkg serve` itself (granian's main process, which outlives every worker) maps neither
+    pyoxigraph's library nor Flask's (markupsafe's, through Jinja): the build's checks ran
+    in a child that has ended. The HTTP workers and the data process map pyoxigraph, so the
+    test can tell. A damaged build is still refused in one line by the same checks (see
+    test_startup_checks)."""
+    server = start_server(["--build", str(tiny_build), "-s", "QUERY_TIMEOUT", "5"])
+    try:
+        supervisor = _maps(server.process.pid)
+        assert "pyoxigraph" not in supervisor and "markupsafe" not in supervisor
+        [data] = data_processes(server)
+        assert "pyoxigraph" in _maps(data.pid)
+        for worker in http_workers(server):
+            assert "pyoxigraph" in _maps(worker.pid) and "markupsafe" in _maps(worker.pid)
+        assert query(port_of(server), "ASK { ?s ?p ?o }", timeout=10).status == 200
+    finally:
+        stop_server(server)
+
+
 def test_empty_keeps_its_data_when_its_http_worker_is_killed():
     """`--empty`: written data survives a SIGKILLed HTTP worker, whose evaluator, mid-runaway,
     is killed at once (not at its deadline); a killed data process is logged as data lost."""

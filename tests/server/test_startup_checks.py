@@ -105,6 +105,35 @@ def test_a_damaged_build_json_is_refused_in_one_line(build, damage):
                            capture_output=True, text=True, timeout=120, cwd=ROOT), "build.json")
 
 
+def test_the_checks_run_in_a_child_that_reports_what_it_found(build, monkeypatch, capfd):
+    """`bjkg serve` checks the build in a forked child (its own process never loads the
+    engine): the plan comes back whole, a damaged build as its one line, and anything
+    else the child hits as a traceback it prints and an error that points to it."""
+    import click
+
+    from bjkg.server.core.settings import load_settings
+    from bjkg.server.runtime import serve as serving
+
+    resolved = load_settings({"BUILD_DIR": str(build)})
+    plan = serving.plan_in_child(resolved, check=True)
+    assert plan == json.loads(json.dumps(serving.plan(resolved, check=True)))
+    assert plan["spec"]["store"] == str((build / "store").resolve()) and plan["limits"]["size"] >= 1
+
+    (build / "build.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(click.ClickException) as refused_build:
+        serving.plan_in_child(resolved, check=True)
+    assert "build.json" in refused_build.value.message and "\n" not in refused_build.value.message
+
+    def broken(resolved, check=False):
+        raise RuntimeError("a bug in the checks")
+
+    monkeypatch.setattr(serving, "plan", broken)
+    with pytest.raises(click.ClickException) as failed:
+        serving.plan_in_child(resolved, check=True)
+    assert "the error is above" in failed.value.message
+    assert "RuntimeError: a bug in the checks" in capfd.readouterr().err
+
+
 def test_a_missing_store_is_refused(build):
     shutil.rmtree(build / "store")
     done = serve(build)
