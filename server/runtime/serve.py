@@ -567,6 +567,9 @@ def plan_in_child(resolved: Mapping[str, Any], check: bool = False) -> dict[str,
         return answer["plan"]
     if "error" in answer:
         raise click.ClickException(answer["error"])
+    if os.WIFSIGNALED(status):  # e.g. the engine crashed on a damaged store
+        raise click.ClickException(f"checking the build and settings crashed (signal {os.WTERMSIG(status)}): "
+                                   "if the build is damaged, rebuild it with `bjkg build --out`")
     raise click.ClickException("the build and settings could not be checked (the error is above)")
 
 

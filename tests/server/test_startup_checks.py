@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,14 @@ def test_the_checks_run_in_a_child_that_reports_what_it_found(build, monkeypatch
         serving.plan_in_child(resolved, check=True)
     assert "the error is above" in failed.value.message
     assert "RuntimeError: a bug in the checks" in capfd.readouterr().err
+
+    def crashing(resolved, check=False):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    monkeypatch.setattr(serving, "plan", crashing)
+    with pytest.raises(click.ClickException) as crashed:
+        serving.plan_in_child(resolved, check=True)
+    assert f"signal {signal.SIGSEGV.value}" in crashed.value.message and "rebuild" in crashed.value.message
 
 
 def test_a_missing_store_is_refused(build):
