@@ -82,8 +82,8 @@ from bjkg.server.sparql.admission import (ENV as ADMISSION_ENV, ClientGone, Clie
                                           QueueFull, QueueTimeout, Refused, SharedAdmission, local_admission)
 from bjkg.server.sparql.data_process import (_PRIVATE_ENV, DATA_ENV, StoreUnavailable,  # noqa: F401
                                              _recv, _send, data_spec)
-from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, Sink, _Cancelled,
-                                         evaluate, stream_from, streamed)
+from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, RowLimitExceeded, Sink,
+                                         _Cancelled, evaluate, stream_from, streamed)
 
 log = logging.getLogger("bjkg.workers")
 
@@ -415,8 +415,8 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
                 reply = ("end",) if sink.streaming else ("ok", sink.whole(answer))
             else:
                 reply = ("ok", evaluate(store, request))
-        except QueryFailed as exc:
-            reply = ("failed", exc.status, exc.message)
+        except QueryFailed as exc:  # a row limit's with the limit: the caller may tell it apart
+            reply = ("failed", exc.status, exc.message, getattr(exc, "limit", None))
         except QueryTimedOut:
             reply = ("failed", 503, "timed out")
         except MemoryError:
@@ -1454,7 +1454,10 @@ class QueryWorkerPool:
         if message[0] == "memory":
             raise WorkerCrashed()
         if message[0] == "failed":
-            raise QueryTimedOut() if message[1] == 503 else _Answered(QueryFailed(message[1], message[2]))
+            if message[1] == 503:
+                raise QueryTimedOut()
+            limit = message[3] if len(message) > 3 else None
+            raise _Answered(RowLimitExceeded(limit) if limit else QueryFailed(message[1], message[2]))
         return message
 
     def _first(self, evaluator: _Evaluator, payload: bytes, deadline: float,

@@ -281,6 +281,30 @@ def test_the_deadline_counts_from_arrival(tiny_build):
         pool.close()
 
 
+def test_a_row_limit_comes_back_from_an_evaluator_as_what_it_is(tiny_build):
+    """An answer past its row limit is a RowLimitExceeded with its limit on the pool's side
+    too (not a bare 400), so a caller can tell it from other refusals — the results page
+    says "more than a page shows" — and the evaluator is kept for the next query."""
+    from bjkg.server.sparql.evaluate import QueryFailed, RowLimitExceeded
+
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 2, isolate_network=False)
+    try:
+        request = QueryRequest(sparql="SELECT * WHERE { ?s ?p ?o }", max_rows=3, union_default_graph=True)
+        with pytest.raises(RowLimitExceeded) as refused:
+            pool.run(request, 10)
+        assert refused.value.limit == 3 and refused.value.status == 400 and "3 rows" in refused.value.message
+        with pool._idle_cond:
+            kept = [e.pid for e in pool._idle]
+        with pytest.raises(QueryFailed) as syntax:
+            pool.run(QueryRequest(sparql="SELEC nope"), 10)
+        assert not isinstance(syntax.value, RowLimitExceeded) and syntax.value.status == 400
+        assert pool.run(QueryRequest(sparql="ASK { ?s ?p ?o }", union_default_graph=True), 10).boolean is True
+        with pool._idle_cond:
+            assert [e.pid for e in pool._idle] == kept
+    finally:
+        pool.close()
+
+
 def test_idle_evaluators_beyond_the_first_ones_are_retired(tiny_build, monkeypatch):
     """A burst forks an evaluator per concurrent query; once they have been idle for
     _RETIRE_AFTER seconds all but the pool's `keep` end (each holds its own store caches),
