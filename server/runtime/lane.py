@@ -30,7 +30,7 @@ from werkzeug.wrappers import Request
 from bjkg.server.core.errors import HTTPProblem, server_error
 from bjkg.server.sparql.protocol import read_operation
 from bjkg.server.sparql.workers import WouldWait
-from bjkg.server.views.sparql import answer_response, query_arguments
+from bjkg.server.views.sparql import answer_response, query_arguments, wants_page
 from bjkg.server.web.extension import get_state, store_problem
 from bjkg.server.web.headers import add_headers, etag_for
 from bjkg.server.web.problems import log_problem, render_problem
@@ -69,6 +69,8 @@ class QueryLane:
                 if operation.kind != "query":
                     return None
                 accept = request.headers.get("Accept")
+                if wants_page(operation, accept):
+                    return None  # a browser opening a query's URL: the page is Flask's
                 arguments = query_arguments(operation, accept)
             except HTTPProblem:
                 return None  # refused by the protocol: Flask's handlers render it

@@ -5,19 +5,23 @@ it: lexical checks first (form, SERVICE allow-list, LOAD, engine function IRIs),
 negotiation for the query form, then evaluation through the store (worker processes with a
 time and row limit, or a remote store); allow-listed SERVICE calls of the embedded engine
 are pointed at the federation relay. All serialisation is pyoxigraph's; all errors are
-raised as `HTTPProblem`s.
+raised as `HTTPProblem`s. A browser that opens a query's URL gets its answer as a page
+(`results_page`), the HTML twin of the same URL.
 """
 from __future__ import annotations
+
+import dataclasses
+from urllib.parse import quote, urlencode
 
 import pyoxigraph
 from flask import Blueprint, Response, current_app, render_template, render_template_string, request, url_for
 from jinja2 import TemplateNotFound
 
 from bjkg.server.web.auth import require_write_access, writes_enabled
-from bjkg.server.core.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, rdf_format,
-                           response_mimetype, results_format)
+from bjkg.server.core.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, format_by_name,
+                                    rdf_format, response_mimetype, results_format)
 from bjkg.server.core.errors import bad_request, not_acceptable, shown
-from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES
+from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES, RowLimitExceeded
 from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.sparql.protocol import Operation, read_operation
 from bjkg.server.sparql.service_description import PREFIXES as SD_PREFIXES
@@ -27,7 +31,9 @@ from bjkg.server.sparql.text import (Analysis, DatasetConflict, NestingTooDeep, 
                                      redirect_services)
 from bjkg.server.stores.embedded import Dataset
 from bjkg.server.stores.remote import refuse_engine_functions
+from bjkg.server.pages.describe import Linker
 from bjkg.server.views.catalog import public_url, published_counts
+from bjkg.server.views.common import alternate_links, current_lang, respond
 
 bp = Blueprint("sparql", __name__)
 
@@ -96,8 +102,82 @@ def _federate(text: str, analysis: Analysis) -> str:
 
 
 def _query(operation: Operation) -> Response:
-    arguments = query_arguments(operation, request.headers.get("Accept"))
+    accept = request.headers.get("Accept")
+    if wants_page(operation, accept):
+        return results_page(operation)
+    arguments = query_arguments(operation, accept)
     return answer_response(get_store().query(**arguments))
+
+
+PAGE_ROWS = 1000  # rows (or triples) a results page shows at most; a longer answer is downloaded
+
+_PAGE_DOWNLOADS = {"results": ("json", "xml", "csv", "tsv"), "rdf": ("ttl", "nt", "jsonld", "rdf")}
+
+
+def wants_page(operation: Operation, accept: str | None) -> bool:
+    """Whether a query is answered with a page of its results (`results_page`): asked for by
+    name (``format=html``), or preferred by a browser that opened the query's URL — text/html
+    over every format a SPARQL answer can take. ``*/*``, no Accept at all, or any SPARQL
+    client's Accept get the answer itself, as before (the HTML offer comes last)."""
+    if operation.formats:
+        name = operation.formats[0].strip().lower()
+        return name in HTML.names or name in HTML.media_types
+    if not accept:
+        return False
+    offers = [t for f in (*RESULT_FORMATS, *RDF_FORMATS) for t in f.media_types]
+    return choose(accept, [*offers, *HTML.media_types]) in HTML.media_types
+
+
+def results_page(operation: Operation) -> Response:
+    """A query's answer as a page: a table of its rows (or triples, or its boolean), each
+    IRI linked to this server's page for it, with the query, a link to edit it in the query
+    editor, and links to the whole answer in each format (also as `Link: rel=alternate`).
+
+    The same checks and limits as any query (it is evaluated by the store, under the
+    server's admission and time limit). A page shows at most PAGE_ROWS rows: a longer
+    answer is not cut but refused on the page, which says so and links the downloads."""
+    # the checks, without the format that asked for the page; the answer comes as terms
+    arguments = query_arguments(dataclasses.replace(operation, formats=()), None)
+    form = arguments["analysis"].form if "analysis" in arguments else _analyse(operation.text).form
+    arguments.update(results_format=None, graph_format=None, prefixes=None)
+    configured = current_app.config["MAX_ROWS"]
+    limit = min(PAGE_ROWS, configured) if configured else PAGE_ROWS
+    graph = form in ("CONSTRUCT", "DESCRIBE")
+    downloads = [_download(operation, name, graph) for name in _PAGE_DOWNLOADS["rdf" if graph else "results"]]
+    data = {"query": operation.text, "editor_href": "/sparql#query=" + quote(operation.text, safe=""),
+            "downloads": downloads, "graph": graph, "page_rows": limit, "too_many": False,
+            "boolean": None, "variables": [], "rows": []}
+    try:
+        answer = get_store().query(**arguments, max_rows=limit)
+    except RowLimitExceeded:
+        data["too_many"] = True
+    else:
+        linker = Linker(current_app.config["BASE_IRI"], current_lang())
+
+        def term(node):
+            return None if node is None else linker.term(node)
+
+        if answer.kind == "boolean":
+            data["boolean"] = bool(answer.boolean)
+        elif answer.kind == "graph":
+            data["variables"] = ["subject", "predicate", "object"]
+            data["rows"] = [[term(t.subject), term(t.predicate), term(t.object)] for t in answer.triples or ()]
+        else:
+            data["variables"] = list(answer.variables)
+            data["rows"] = [[term(value) for value in row] for row in answer.rows or ()]
+    response = respond("sparql/results.html", data)
+    response.headers["Link"] = alternate_links((d["href"], d["media_type"]) for d in downloads)
+    return response
+
+
+def _download(operation: Operation, name: str, graph: bool) -> dict:
+    """The link to the whole answer of `operation` in the format `name`."""
+    fmt = format_by_name(RDF_FORMATS if graph else RESULT_FORMATS, name)
+    params = [("query", operation.text), ("format", name)]
+    params += [("default-graph-uri", g) for g in operation.default_graphs]
+    params += [("named-graph-uri", g) for g in operation.named_graphs]
+    return {"name": name, "media_type": fmt.media_type,
+            "href": url_for("sparql.endpoint") + "?" + urlencode(params)}
 
 
 def query_arguments(operation: Operation, accept: str | None) -> dict:

@@ -88,3 +88,22 @@ def test_an_injected_inline_script_would_be_blocked(page):
     page.wait_for_timeout(100)
     assert page.evaluate("window.__ran === undefined")
     assert page.evaluate("window.__cspViolations.length") >= 1
+
+
+def test_a_query_url_opened_in_the_browser_shows_its_rows_and_opens_in_the_editor(page):
+    """A browser's own Accept (its navigation) gets the answer as a page, under the policy;
+    its editor link opens the query editor with the query filled in."""
+    from urllib.parse import quote
+
+    query = ("SELECT ?label WHERE { <https://w3id.org/bjkg/id/place/tongzhou> "
+             "<http://www.w3.org/2000/01/rdf-schema#label> ?label }")
+    answer = page.goto(page.base + "/sparql?query=" + quote(query, safe=""))
+    assert answer.headers["content-type"].startswith("text/html")
+    rows = page.locator("#results tbody tr")
+    assert rows.count() >= 2 and "通州区" in page.locator("#results").inner_text()
+    assert page.locator("#downloads a[type='application/sparql-results+json']").count() == 1
+    _no_violations(page)
+    page.click("a[href^='/sparql#query=']")
+    page.wait_for_selector("#yasgui .yasqe .CodeMirror")
+    assert "tongzhou" in page.evaluate("() => window.bjkgYasgui.getTab().getQuery()")
+    _no_violations(page)

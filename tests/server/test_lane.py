@@ -100,9 +100,10 @@ def form(query: str, **params) -> bytes:
     ("POST", "/sparql", form("SELECT (COUNT(*) AS ?n) WHERE { ?s a ?c }"), {"Content-Type": FORM}),
     ("GET", get(SELECT, **{"default-graph-uri": "https://w3id.org/bjkg/graph/ontology"}), b"",
      {"Accept": "application/sparql-results+json", "Origin": "https://example.org"}),
-    # the engine refuses it (the lexer cannot): its error, as JSON and as an HTML page
+    # the engine refuses it (the lexer cannot): its error, as JSON
     ("GET", get("SELECT * WHERE { ?s ?p }"), b"", {"Accept": "application/json"}),
-    ("GET", get("SELECT * WHERE { ?s ?p }"), b"", {"Accept": "text/html, application/sparql-results+json;q=0.9"}),
+    # HTML accepted, but below the answer's format: the answer
+    ("GET", get(SELECT), b"", {"Accept": "text/html;q=0.5, application/sparql-results+json"}),
 ])
 def test_the_lane_answers_as_flask_does(served, method, target, body, headers):
     via_lane, via_flask, taken = both(served, method, target, body, headers)
@@ -122,6 +123,11 @@ def test_a_query_past_its_deadline_gets_the_same_503(served):
 
 @pytest.mark.parametrize("method,target,body,headers", [
     ("GET", "/sparql", b"", {"Accept": "text/html"}),  # the editor
+    # a browser opening a query's URL: its answer as a page (views/sparql.py, results_page) …
+    ("GET", get(SELECT), b"", {"Accept": "text/html, application/sparql-results+json;q=0.9"}),
+    ("GET", get(SELECT, format="html"), b"", {}),
+    # … and the engine's refusal of a query as an HTML error page
+    ("GET", get("SELECT * WHERE { ?s ?p }"), b"", {"Accept": "text/html, application/sparql-results+json;q=0.9"}),
     ("GET", "/sparql", b"", {"Accept": "text/turtle"}),  # the service description
     ("POST", "/sparql", urllib.parse.urlencode({"update": "INSERT DATA { <x:a> <x:b> <x:c> }"}).encode(),
      {"Content-Type": FORM}),

@@ -182,12 +182,20 @@ def test_q_values_choose_the_format(client):
     assert response.mimetype == "text/csv"
 
 
-def test_browser_accept_gets_json_for_select_and_turtle_for_construct(client):
+def test_browser_accept_gets_a_page_and_html_below_an_answer_format_gets_the_answer(client):
+    """A browser's navigation prefers text/html: the answer as a page (test_results_page.py).
+    HTML accepted below an answer format, or only through */*, gets the answer itself —
+    JSON for SELECT/ASK, Turtle for CONSTRUCT/DESCRIBE."""
     browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
     assert client.get("/sparql", query_string={"query": "ASK {}"},
-                      headers={"Accept": browser}).mimetype == "application/sparql-results+json"
+                      headers={"Accept": browser}).mimetype == "text/html"
     assert client.get("/sparql", query_string={"query": f"DESCRIBE <{TONGZHOU}>"},
-                      headers={"Accept": browser}).mimetype == "text/turtle"
+                      headers={"Accept": browser}).mimetype == "text/html"
+    lower = "text/html;q=0.5,*/*;q=0.8"
+    assert client.get("/sparql", query_string={"query": "ASK {}"},
+                      headers={"Accept": lower}).mimetype == "application/sparql-results+json"
+    assert client.get("/sparql", query_string={"query": f"DESCRIBE <{TONGZHOU}>"},
+                      headers={"Accept": lower}).mimetype == "text/turtle"
 
 
 def test_406_when_nothing_fits_names_the_acceptable_types(client):
