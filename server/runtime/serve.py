@@ -580,7 +580,7 @@ def _get_once(overrides: Mapping[str, Any], resolved: Mapping[str, Any], path: s
     from bjkg.server.stores.remote import RemoteStoreError
 
     try:
-        if not resolved["EMPTY"] and not (resolved["SPARQL_ENDPOINT"]):
+        if not resolved["EMPTY"] and not resolved["SPARQL_ENDPOINT"]:
             plan(resolved, check=True)
         app = create_app(overrides)
     except (BuildNotFound, RemoteStoreError) as exc:
