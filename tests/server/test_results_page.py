@@ -16,9 +16,12 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bjkg.server.views.sparql import PAGE_ROWS
 from tests.server.conftest import BASE
+from tests.server.test_fuzz import FUZZ, percent_encoded
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 TONGZHOU = f"{BASE}id/place/tongzhou"
@@ -111,3 +114,18 @@ def test_the_live_server_answers_a_browser_with_the_page(live_server, method):
     plain = urllib.request.Request(url, data=data if method == "POST" else None, method=method)
     with urllib.request.urlopen(plain, timeout=20) as response:
         assert response.headers.get_content_type() == "application/sparql-results+json"
+
+
+@FUZZ
+@given(query=percent_encoded(), via_format=st.booleans(),
+       extra=st.sampled_from(["", "&default-graph-uri=urn:x", "&named-graph-uri=%FF", "&format=json"]))
+def test_no_5xx_for_any_query_a_browser_opens(client, writable_client, query, via_format, extra):
+    """The page takes the same input as the endpoint: hypothesis-drawn query texts (the
+    fuzz suite's snippets, arbitrary unicode, broken escapes), as `format=html` and with a
+    browser's Accept, over a build and over the writable dataset — a 2xx-4xx each time."""
+    for app_client in (client, writable_client):
+        answer = app_client.get(f"/sparql?query={query}{'&format=html' if via_format else ''}{extra}",
+                                headers={} if via_format else {"Accept": BROWSER})
+        answer.get_data()
+        assert answer.status_code < 500 or answer.status_code == 503, (query, answer.status_code,
+                                                                       answer.get_data(as_text=True)[:300])
