@@ -122,9 +122,9 @@ _UI: dict[str, tuple[str, str, str]] = {
     "answer_triples": ("共 {n} 个三元组", "共 {n} 個三元組", "{n} triples"),
     "answer_true": ("是（true）", "是（true）", "true"),
     "answer_false": ("否（false）", "否（false）", "false"),
-    "answer_too_long": ("答案超过 {n} 行，页面只显示至多 {n} 行：请下载完整答案，或在查询中加上 LIMIT 以查看其中一部分。",
-                        "答案超過 {n} 行，頁面只顯示至多 {n} 行：請下載完整答案，或在查詢中加上 LIMIT 以查看其中一部分。",
-                        "The answer has more than {n} rows, more than a page shows: download the whole answer, "
+    "answer_too_long": ("答案超过一页所能显示的（{n} 行或 {mb} MB）：请下载完整答案，或在查询中加上 LIMIT 以查看其中一部分。",
+                        "答案超過一頁所能顯示的（{n} 行或 {mb} MB）：請下載完整答案，或在查詢中加上 LIMIT 以查看其中一部分。",
+                        "The answer is longer than a page shows ({n} rows or {mb} MB): download the whole answer, "
                         "or add LIMIT to the query to see part of it here."),
     "edit_query": ("在编辑器中修改", "在編輯器中修改", "Edit in the query editor"),
     "whole_answer": ("完整答案", "完整答案", "The whole answer"),

@@ -21,7 +21,7 @@ from bjkg.server.web.auth import require_write_access, writes_enabled
 from bjkg.server.core.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, format_by_name,
                                     rdf_format, response_mimetype, results_format)
 from bjkg.server.core.errors import bad_request, not_acceptable, shown
-from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES, RowLimitExceeded
+from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES
 from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.sparql.protocol import Operation, read_operation
 from bjkg.server.sparql.service_description import PREFIXES as SD_PREFIXES
@@ -29,7 +29,7 @@ from bjkg.server.sparql.service_description import describe_service
 from bjkg.server.sparql.xml_check import XML_MEDIA_TYPES, refusal, xml_checked, xml_fault
 from bjkg.server.sparql.text import (Analysis, DatasetConflict, NestingTooDeep, SparqlTextError, add_using, analyse,
                                      redirect_services)
-from bjkg.server.stores.embedded import Dataset
+from bjkg.server.stores.embedded import UNLIMITED, Dataset
 from bjkg.server.stores.remote import refuse_engine_functions
 from bjkg.server.pages.describe import Linker
 from bjkg.server.views.catalog import public_url, published_counts
@@ -134,40 +134,77 @@ def results_page(operation: Operation) -> Response:
     editor, and links to the whole answer in each format (also as `Link: rel=alternate`).
 
     The same checks and limits as any query (it is evaluated by the store, under the
-    server's admission and time limit). A page shows at most PAGE_ROWS rows: a longer
-    answer is not cut but refused on the page, which says so and links the downloads."""
-    # the checks, without the format that asked for the page; the answer comes as terms
+    server's admission and time limit). The answer is read as the engine writes it
+    (SPARQL JSON, or N-Triples for a graph), and at most PAGE_BYTES of it: the HTTP process
+    never holds more for a page, however long a row (a GROUP_CONCAT of a whole store). A
+    page shows at most PAGE_ROWS rows; a longer answer is not cut but refused on the page,
+    which says so and links the downloads (the engine is stopped where the page stopped
+    reading)."""
+    # the checks, without the format that asked for the page
     arguments = query_arguments(dataclasses.replace(operation, formats=()), None)
     form = arguments["analysis"].form if "analysis" in arguments else _analyse(operation.text).form
-    arguments.update(results_format=None, graph_format=None, prefixes=None)
-    configured = current_app.config["MAX_ROWS"]
-    limit = min(PAGE_ROWS, configured) if configured else PAGE_ROWS
     graph = form in ("CONSTRUCT", "DESCRIBE")
+    arguments.update(results_format=None if graph else _JSON_RESULTS, graph_format=_N_TRIPLES if graph else None,
+                     prefixes=None)
     downloads = [_download(operation, name, graph) for name in _PAGE_DOWNLOADS["rdf" if graph else "results"]]
     data = {"query": operation.text, "editor_href": "/sparql#query=" + quote(operation.text, safe=""),
-            "downloads": downloads, "graph": graph, "page_rows": limit, "too_many": False,
-            "boolean": None, "variables": [], "rows": []}
-    try:
-        answer = get_store().query(**arguments, max_rows=limit)
-    except RowLimitExceeded:
-        data["too_many"] = True
+            "downloads": downloads, "graph": graph, "page_rows": PAGE_ROWS, "page_mb": PAGE_BYTES >> 20,
+            "too_long": False, "boolean": None, "variables": [], "rows": []}
+    # no row limit, so a long answer is streamed and this page reads only what it shows
+    body = _at_most(get_store().query(**arguments, max_rows=UNLIMITED), PAGE_BYTES)
+    parsed = None if body is None else _parsed(body, graph)
+    if parsed is None:
+        data["too_long"] = True
     else:
-        linker = Linker(current_app.config["BASE_IRI"], current_lang())
-
-        def term(node):
-            return None if node is None else linker.term(node)
-
-        if answer.kind == "boolean":
-            data["boolean"] = bool(answer.boolean)
-        elif answer.kind == "graph":
-            data["variables"] = ["subject", "predicate", "object"]
-            data["rows"] = [[term(t.subject), term(t.predicate), term(t.object)] for t in answer.triples or ()]
-        else:
-            data["variables"] = list(answer.variables)
-            data["rows"] = [[term(value) for value in row] for row in answer.rows or ()]
+        data.update(parsed)
     response = respond("sparql/results.html", data)
     response.headers["Link"] = alternate_links((d["href"], d["media_type"]) for d in downloads)
     return response
+
+
+PAGE_BYTES = 2 << 20  # bytes of a serialised answer a results page reads at most
+_JSON_RESULTS = "application/sparql-results+json"
+_N_TRIPLES = "application/n-triples"
+
+
+def _at_most(answer, limit: int) -> bytes | None:
+    """The serialised answer if it has at most `limit` bytes, else None; a streamed answer
+    is read no further than that, and closed (which stops its evaluation)."""
+    if answer.chunks is None:
+        body = answer.body or b""
+        return body if len(body) <= limit else None
+    read, size = [], 0
+    try:
+        for chunk in answer.chunks:
+            size += len(chunk)
+            if size > limit:
+                return None
+            read.append(chunk)
+    finally:
+        answer.chunks.close()
+    return b"".join(read)
+
+
+def _parsed(body: bytes, graph: bool) -> dict | None:
+    """What the page shows of an answer (`results_page`), or None past PAGE_ROWS rows."""
+    linker = Linker(current_app.config["BASE_IRI"], current_lang())
+
+    def term(node):
+        return None if node is None else linker.term(node)
+
+    if graph:
+        triples = pyoxigraph.parse(body, format=pyoxigraph.RdfFormat.N_TRIPLES)
+        rows = [[term(t.subject), term(t.predicate), term(t.object)] for t, _ in zip(triples, range(PAGE_ROWS + 1))]
+        variables = ["subject", "predicate", "object"]
+    else:
+        answer = pyoxigraph.parse_query_results(body, format=pyoxigraph.QueryResultsFormat.JSON)
+        if isinstance(answer, pyoxigraph.QueryBoolean):
+            return {"boolean": bool(answer)}
+        variables = [v.value for v in answer.variables]
+        rows = [[term(solution[v]) for v in answer.variables] for solution, _ in zip(answer, range(PAGE_ROWS + 1))]
+    if len(rows) > PAGE_ROWS:
+        return None
+    return {"variables": variables, "rows": rows}
 
 
 def _download(operation: Operation, name: str, graph: bool) -> dict:
