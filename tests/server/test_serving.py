@@ -283,8 +283,8 @@ def test_the_deadline_counts_from_arrival(tiny_build):
 
 def test_a_row_limit_comes_back_from_an_evaluator_as_what_it_is(tiny_build):
     """An answer past its row limit is a RowLimitExceeded with its limit on the pool's side
-    too (not a bare 400), so a caller can tell it from other refusals — the results page
-    says "more than a page shows" — and the evaluator is kept for the next query."""
+    too (not a bare 400), as in-process evaluation raises it, so a caller can tell it from
+    other refusals; and the evaluator is kept for the next query."""
     from bjkg.server.sparql.evaluate import QueryFailed, RowLimitExceeded
 
     pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 2, isolate_network=False)
