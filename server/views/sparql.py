@@ -34,6 +34,7 @@ from bjkg.server.stores.remote import refuse_engine_functions
 from bjkg.server.pages.describe import Linker
 from bjkg.server.views.catalog import public_url, published_counts
 from bjkg.server.views.common import alternate_links, current_lang, respond
+from bjkg.server.views.pages import _indexes
 
 bp = Blueprint("sparql", __name__)
 
@@ -186,25 +187,28 @@ def _at_most(answer, limit: int) -> bytes | None:
 
 
 def _parsed(body: bytes, graph: bool) -> dict | None:
-    """What the page shows of an answer (`results_page`), or None past PAGE_ROWS rows."""
-    linker = Linker(current_app.config["BASE_IRI"], current_lang())
-
-    def term(node):
-        return None if node is None else linker.term(node)
-
+    """What the page shows of an answer (`results_page`), or None past PAGE_ROWS rows.
+    IRIs are labelled in the reader's language from the build's label table (a built store:
+    `bjkg.server.views.pages._indexes`), else shown by their compact names."""
     if graph:
         triples = pyoxigraph.parse(body, format=pyoxigraph.RdfFormat.N_TRIPLES)
-        rows = [[term(t.subject), term(t.predicate), term(t.object)] for t, _ in zip(triples, range(PAGE_ROWS + 1))]
+        terms = [(t.subject, t.predicate, t.object) for t, _ in zip(triples, range(PAGE_ROWS + 1))]
         variables = ["subject", "predicate", "object"]
     else:
         answer = pyoxigraph.parse_query_results(body, format=pyoxigraph.QueryResultsFormat.JSON)
         if isinstance(answer, pyoxigraph.QueryBoolean):
             return {"boolean": bool(answer)}
         variables = [v.value for v in answer.variables]
-        rows = [[term(solution[v]) for v in answer.variables] for solution, _ in zip(answer, range(PAGE_ROWS + 1))]
-    if len(rows) > PAGE_ROWS:
+        terms = [tuple(solution[v] for v in answer.variables) for solution, _ in zip(answer, range(PAGE_ROWS + 1))]
+    if len(terms) > PAGE_ROWS:
         return None
-    return {"variables": variables, "rows": rows}
+    linker = Linker(current_app.config["BASE_IRI"], current_lang())
+    indexes = _indexes(get_store())
+    if indexes is not None:
+        iris = {node.value for row in terms for node in row if isinstance(node, pyoxigraph.NamedNode)}
+        linker.add_label_sets(indexes.labels_of(iris, pref=True))
+    return {"variables": variables,
+            "rows": [[None if node is None else linker.term(node) for node in row] for row in terms]}
 
 
 def _download(operation: Operation, name: str, graph: bool) -> dict:

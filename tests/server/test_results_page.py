@@ -70,6 +70,20 @@ def test_iris_link_to_pages_here_and_nothing_is_rendered_unescaped(client):
     assert "a &amp; b" in rows[1][1] and "xsd:token" in rows[1][1]
 
 
+def test_iris_read_as_their_labels_in_the_readers_language(client):
+    query = f"SELECT ?place WHERE {{ VALUES ?place {{ <{TONGZHOU}> <urn:x-unlabelled> }} }}"
+    english = client.get("/sparql", query_string={"query": f"SELECT ?l WHERE {{ <{TONGZHOU}> "
+                                                  "<http://www.w3.org/2000/01/rdf-schema#label> ?l "
+                                                  "FILTER(lang(?l) = 'en') }", "format": "json"}).get_json()
+    label = english["results"]["bindings"][0]["l"]["value"]
+    for lang, expected in (("en", label), ("zh-Hans", "通州区")):
+        rows = _rows(client.get("/sparql", query_string={"query": query, "lang": lang},
+                                headers={"Accept": BROWSER}).get_data(as_text=True))
+        assert f">{html.escape(label if lang == 'en' else expected)}</a>" in rows[0][0]
+        assert "id:place/tongzhou" in rows[0][0]  # and its compact name beside it
+        assert ">urn:x-unlabelled</a>" in rows[1][0] and rows[1][0].count("urn:x-unlabelled") == 2  # href, text
+
+
 def test_ask_and_construct_as_pages(client):
     asked = client.get("/sparql", query_string={"query": f"ASK {{ <{TONGZHOU}> ?p ?o }}"},
                        headers={"Accept": BROWSER}).get_data(as_text=True)
