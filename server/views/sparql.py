@@ -111,6 +111,9 @@ def _query(operation: Operation) -> Response:
 
 
 PAGE_ROWS = 1000  # rows (or triples) a results page shows at most; a longer answer is downloaded
+PAGE_BYTES = 2 << 20  # bytes of a serialised answer a results page reads at most
+_JSON_RESULTS = "application/sparql-results+json"
+_N_TRIPLES = "application/n-triples"
 
 _PAGE_DOWNLOADS = {"results": ("json", "xml", "csv", "tsv"), "rdf": ("ttl", "nt", "jsonld", "rdf")}
 
@@ -161,11 +164,6 @@ def results_page(operation: Operation) -> Response:
     response = respond("sparql/results.html", data)
     response.headers["Link"] = alternate_links((d["href"], d["media_type"]) for d in downloads)
     return response
-
-
-PAGE_BYTES = 2 << 20  # bytes of a serialised answer a results page reads at most
-_JSON_RESULTS = "application/sparql-results+json"
-_N_TRIPLES = "application/n-triples"
 
 
 def _at_most(answer, limit: int) -> bytes | None:
