@@ -126,10 +126,13 @@ def wants_page(operation: Operation, accept: str | None) -> bool:
     if operation.formats:
         name = operation.formats[0].strip().lower()
         return name in HTML.names or name in HTML.media_types
-    if not accept:
+    # HTML, offered last, wins only a range that names it: most queries stop at this look
+    if not accept or "html" not in accept.lower():
         return False
-    offers = [t for f in (*RESULT_FORMATS, *RDF_FORMATS) for t in f.media_types]
-    return choose(accept, [*offers, *HTML.media_types]) in HTML.media_types
+    return choose(accept, _PAGE_OFFERS) in HTML.media_types
+
+
+_PAGE_OFFERS = (*(t for f in (*RESULT_FORMATS, *RDF_FORMATS) for t in f.media_types), *HTML.media_types)
 
 
 def results_page(operation: Operation) -> Response:
