@@ -1,5 +1,6 @@
 """The SPARQL 1.1 protocol and engine: request parsing, query text analysis, evaluation in
-evaluator processes with admission control and hard limits (workers, admission), federation,
+evaluator processes with admission control and hard limits (workers, admission; the
+supervisor's side of the data process, standard library only: data_process), federation,
 the service description, the per-build star aggregates and literal index that answer
 common queries, and the check that an XML answer is XML (xml_check).
 
