@@ -477,12 +477,14 @@ def _end_with_the_server(server_pid: str | None) -> None:
 def application():
     """Called by granian in each worker process: the Flask app, warmed, behind the front."""
     from bjkg.server.app import create_app
+    from bjkg.server.core.memory import keep_trimming
     from bjkg.server.runtime.lane import QueryLane
     from bjkg.server.runtime.serve import SERVER_PID_ENV, SETTINGS_ENV, _warm, lanes
 
     _end_with_the_server(os.environ.get(SERVER_PID_ENV))
     overrides = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
     app = _warm(create_app(overrides))
+    keep_trimming()  # the free pages requests leave in the heap go back to the system
     query_threads, page_threads = lanes(app.config)
     store = app.extensions["bjkg"].store
     return Front(app, query_threads=query_threads, page_threads=page_threads,
