@@ -105,14 +105,22 @@ def choose(accept: str | None, offers: Sequence[str], *, default: str | None = N
     return best
 
 
-def negotiate(accept: str | None, offers: Sequence[str], *, default: str | None = None) -> str:
-    """Like `choose`, but raise `NotAcceptable` (406) naming the offers when nothing fits."""
+def negotiate(accept: str | None, offers: Sequence[str], *, default: str | None = None,
+              named: Sequence[str] | None = None) -> str:
+    """Like `choose`, but raise `NotAcceptable` (406) naming the offers (or `named`, when
+    the offers left are fewer than what is produced here) when nothing fits."""
     chosen = choose(accept, offers, default=default)
     if chosen is None:
+        named = list(named if named is not None else offers)
         raise NotAcceptable(
             f"None of the media types in 'Accept: {shown(accept or '')}' can be produced here; "
-            f"acceptable types are: {', '.join(offers)}.", offers)
+            f"acceptable types are: {', '.join(named)}.", named)
     return chosen
+
+
+def refused(accept: str | None) -> set[str]:
+    """The media types the client named with ``q=0``: not acceptable (RFC 9110 §12.4.2)."""
+    return {f"{r.type}/{r.subtype}" for r in parse_accept(accept) if r.q == 0}
 
 
 def _wildcard_only(ranges: Iterable[MediaRange]) -> bool:
@@ -181,17 +189,24 @@ HTML = Format("text/html", "html", ("html",), ("application/xhtml+xml",))
 RDF_INPUT_TYPES = {t: f for f in RDF_FORMATS for t in f.media_types if t != "application/json"}
 
 
+def offers_of(formats: Sequence[Format], accept: str | None) -> dict[str, Format]:
+    """Every media type `formats` answer under (their aliases too), each with its format,
+    in the server's order — less the formats whose own media type the client refused
+    (``q=0``): a client that refuses application/ld+json is not sent it because it also
+    accepts application/json, or ``*/*``, under which JSON-LD is offered too (RFC 9110
+    §12.4.2: q=0 means "not acceptable")."""
+    no = refused(accept)
+    return {media_type: fmt for fmt in formats if fmt.media_type not in no
+            for media_type in fmt.media_types}
+
+
 def _select(formats: Sequence[Format], accept: str | None, format_param: str | None,
             default: Format | None) -> Format:
     if format_param:
         return format_by_name(formats, format_param)
-    offers: list[str] = []
-    owner: dict[str, Format] = {}
-    for fmt in formats:
-        for media_type in fmt.media_types:
-            offers.append(media_type)
-            owner[media_type] = fmt
-    chosen = negotiate(accept, offers, default=(default or formats[0]).media_type)
+    owner = offers_of(formats, accept)
+    chosen = negotiate(accept, list(owner), default=(default or formats[0]).media_type,
+                       named=[t for fmt in formats for t in fmt.media_types])
     return owner[chosen]
 
 

@@ -19,7 +19,7 @@ from jinja2 import TemplateNotFound
 
 from bjkg.server.web.auth import require_write_access, writes_enabled
 from bjkg.server.core.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, format_by_name,
-                                    rdf_format, response_mimetype, results_format)
+                                    offers_of, rdf_format, response_mimetype, results_format)
 from bjkg.server.core.errors import bad_request, not_acceptable, shown
 from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES
 from bjkg.server.web.extension import get_manifest, get_state, get_store
@@ -286,9 +286,9 @@ def _negotiate(form: str | None, accept: str | None, formats: tuple[str, ...]) -
 
 
 def _fallback(formats, accept: str | None) -> Format:
-    offers = [t for f in formats for t in f.media_types]
-    chosen = choose(accept, offers)
-    return next((f for f in formats if chosen in f.media_types), formats[0])
+    owner = offers_of(formats, accept)
+    chosen = choose(accept, list(owner))
+    return owner[chosen] if chosen is not None else formats[0]
 
 
 def _update(operation: Operation) -> Response:

@@ -46,6 +46,19 @@ def test_q_zero_excludes():
     assert negotiate("application/sparql-results+json;q=0, */*", OFFERS) == OFFERS[1]
 
 
+def test_a_format_refused_by_its_own_media_type_is_not_sent_under_another_name():
+    # each of these formats also answers to a name the wildcard accepts (application/json,
+    # application/x-turtle): the client's q=0 for the format's own type still excludes it
+    accept = "application/sparql-results+json;q=0, text/csv;q=0.1, */*;q=0.1"
+    assert results_format(accept) is not RESULT_FORMATS[0]
+    assert rdf_format("text/turtle;q=0, */*").media_type != "text/turtle"
+    with pytest.raises(NotAcceptable) as refused:
+        rdf_format("application/ld+json;q=0, application/json")
+    assert "application/ld+json" in refused.value.message  # the 406 still names every format
+    # refusing only the other name leaves the format acceptable under its own
+    assert results_format("application/json;q=0, */*") is RESULT_FORMATS[0]
+
+
 def test_media_types_are_case_insensitive_and_parameters_ignored():
     assert negotiate("Text/CSV; charset=utf-8", OFFERS) == "text/csv"
 

@@ -36,12 +36,18 @@ def test_entity_path_serves_html_with_label_types_and_links(client):
     ("application/n-triples", "application/n-triples"),
     ("application/rdf+xml", "application/rdf+xml"),
     ("*/*", "text/turtle"),
+    ("application/xhtml+xml", "text/html"),  # another name of HTML
+    ("application/x-turtle", "text/turtle"),  # an older name of Turtle
+    ("text/turtle;q=0, */*", "application/n-triples"),  # refused: not sent because */* matches an alias
 ])
 def test_negotiation_on_the_same_url(client, accept, media):
     r = client.get("/id/place/tongzhou", headers={"Accept": accept})
     assert r.status_code == 200
     assert r.mimetype == media
     assert "Accept" in r.headers["Vary"]
+    if media == "text/html":
+        assert b"<html" in r.data
+        return
     fmt = pyoxigraph.RdfFormat.from_media_type(media)
     triples = list(pyoxigraph.parse(r.data, format=fmt))
     subjects = {t.subject.value for t in triples}
