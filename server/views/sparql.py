@@ -21,7 +21,7 @@ from bjkg.server.web.auth import require_write_access, writes_enabled
 from bjkg.server.core.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, format_by_name,
                                     offers_of, rdf_format, response_mimetype, results_format)
 from bjkg.server.core.errors import bad_request, not_acceptable, shown
-from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES
+from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES, QueryFailed
 from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.sparql.protocol import Operation, read_operation
 from bjkg.server.sparql.service_description import PREFIXES as SD_PREFIXES
@@ -76,7 +76,10 @@ def _analyse(text: str) -> Analysis:
 def _refuse_outbound(analysis: Analysis) -> None:
     """400 for any SERVICE whose target is not allow-listed (the server never calls out), and
     for IRIs in a store's built-in function namespaces (bif:, sql:), some of which do."""
-    refuse_engine_functions(analysis)
+    try:
+        refuse_engine_functions(analysis)
+    except QueryFailed as exc:  # a refusal of the protocol, as the SERVICE one below
+        raise bad_request(exc.message) from None
     allowlist = current_app.config["SERVICE_ALLOWLIST"]
     refused = analysis.refused_services(allowlist)
     if refused:

@@ -141,6 +141,17 @@ def test_what_the_lane_leaves_to_flask_is_answered_by_flask(served, method, targ
     assert via_lane == via_flask
 
 
+def test_a_refused_engine_function_is_a_400_and_no_fault_of_the_lane(served, caplog):
+    """A bif: IRI is refused by the protocol's checks (as SERVICE is): the lane leaves it
+    to Flask like any protocol error — it used to raise, log a traceback per request and
+    then be answered again by Flask."""
+    query = 'SELECT * WHERE { BIND(<bif:http_get>("http://example.org/") AS ?x) }'
+    via_lane, via_flask, taken = both(served, "GET", get(query), b"", {"Accept": "application/json"})
+    assert via_lane == via_flask and via_lane[0] == 400
+    assert b"bif:" in via_lane[2]
+    assert "query lane failed" not in caplog.text
+
+
 def test_a_conditional_get_is_left_to_flask_and_gets_its_304(served):
     lane_front, _, taken = served
     status, headers, _ = call(lane_front, "GET", get(SELECT), headers={"Accept": "text/csv"})
