@@ -36,8 +36,9 @@ LOCN = "http://www.w3.org/ns/locn#"
 SPDX = "http://spdx.org/rdf/terms#"
 SPARQL_PROTOCOL = "https://www.w3.org/TR/sparql11-protocol/"
 LICENCE = EU + "licence/CC_BY_4_0"
-#: Beijing municipality: GeoNames ADM1 2038349 and Wikidata Q956 (shared/reference/identifiers.md)
-SPATIAL = ("http://sws.geonames.org/2038349/", "http://www.wikidata.org/entity/Q956")
+#: Beijing municipality: GeoNames ADM1 2038349 and Wikidata Q956 (shared/reference/identifiers.md),
+#: written as the graph writes them (owl:sameAs in graph/records/rdfgen.py), so the catalogue joins it
+SPATIAL = ("https://sws.geonames.org/2038349/", "http://www.wikidata.org/entity/Q956")
 THEMES = (EU + "data-theme/GOVE", EU + "data-theme/ECON", EU + "data-theme/REGI")
 LANGUAGES = (EU + "language/ZHO", EU + "language/ENG")
 KEYWORDS = (("北京", "zh-hans"), ("政府工作报告", "zh-hans"), ("五子联动", "zh-hans"),

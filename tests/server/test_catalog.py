@@ -106,7 +106,7 @@ def test_catalogue_structure(real, real_build):
     assert values(triples, service, DCAT + "endpointDescription") == [PUBLIC + "sparql"]
     assert values(triples, dataset, "http://purl.org/dc/terms/identifier") == [dataset]
     assert set(values(triples, dataset, "http://purl.org/dc/terms/spatial")) == {
-        "http://sws.geonames.org/2038349/", "http://www.wikidata.org/entity/Q956"}
+        "https://sws.geonames.org/2038349/", "http://www.wikidata.org/entity/Q956"}
     distributions = values(triples, dataset, DCAT + "distribution")
     downloads = {u for d in distributions for u in values(triples, d, DCAT + "downloadURL")}
     assert {PUBLIC + "dumps/bjkg.trig", PUBLIC + "dumps/bjkg.nq", PUBLIC + "dumps/bjkg.jsonld"} <= downloads
