@@ -6,7 +6,7 @@ Each label is therefore indexed under two keys:
 - a *hanzi key*: NFKC, case-folded, Traditional folded to Simplified with OpenCC (`t2s`),
   spaces and punctuation removed — so both scripts meet;
 - a *latin key*: the label's tone-less pinyin (pypinyin) for Chinese characters, with
-  diacritics stripped and spaces removed — so `shuzi jingji`, `ShuZiJingJi` and `Tōngzhōu`
+  ü as v (as pypinyin writes it), diacritics stripped and spaces removed — so `shuzi jingji`, `ShuZiJingJi` and `Tōngzhōu`
   meet the Chinese label, and English labels are matched the same way.
 
 A query of several words (`北京 通州`, `通州 2024`, `digital economy Tongzhou`) also finds,
@@ -92,12 +92,18 @@ def _pinyin(text: str) -> str:
     return "".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
 
 
+# pypinyin writes ü as v (吕梁 → lvliang, 绿色 → lvse), as pinyin keyboards take it. NFKD
+# would split ü into u + a combining mark and the mark is dropped, so ü (with or without
+# a tone) becomes v first; otherwise `Lüliang` would read as luliang (陆良).
+_U_UMLAUT = str.maketrans(dict.fromkeys("üÜǖǘǚǜǕǗǙǛ", "v"))
+
+
 def latin_key(text: str) -> str:
-    """Pinyin/latin key: tone-less pinyin for hanzi, diacritics stripped, spaces removed."""
+    """Pinyin/latin key: tone-less pinyin for hanzi, ü as v, diacritics stripped, spaces removed."""
     simplified = _T2S.convert(unicodedata.normalize("NFKC", text))
-    decomposed = unicodedata.normalize("NFKD", _pinyin(simplified))
+    decomposed = unicodedata.normalize("NFKD", _pinyin(simplified).translate(_U_UMLAUT))
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _strip(plain.casefold().replace("ü", "v"))
+    return _strip(plain.casefold())
 
 
 @dataclass(frozen=True, slots=True)

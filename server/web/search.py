@@ -139,7 +139,7 @@ def pick_up_index(app: Flask, final: bool) -> bool:
 # (`prepare_index`); each worker then loads the finished index instead of building it itself —
 # once instead of once per worker, and without the memory the label queries leave behind.
 
-INDEX_FORMAT = 3  # 2: with the packed keys (bjkg.server.pages.search_index._PackedKeys); 3: in columns
+INDEX_FORMAT = 4  # 2: with the packed keys (bjkg.server.pages.search_index._PackedKeys); 3: in columns; 4: ü keyed as v
 
 
 def prepared_path(cache_dir: str | Path, build_hash: str) -> Path:

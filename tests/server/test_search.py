@@ -65,6 +65,18 @@ def test_keys_fold_scripts_and_tones():
     assert latin_key("“五子”联动") == "wuziliandong"
 
 
+def test_pinyin_u_umlaut_is_v_as_in_the_index():
+    """pypinyin writes ü as v (吕梁 → lvliang): ü, Ü and ǖǘǚǜ typed in a query are v
+    too, not u with its dots dropped (which would find 陆良, luliang)."""
+    assert latin_key("吕梁") == latin_key("Lüliang") == latin_key("LÜLIANG") == latin_key("Lǚliáng") == "lvliang"
+    assert latin_key("lüse") == latin_key("lǜsè") == latin_key("lu\u0308se") == latin_key("绿色") == "lvse"
+    assert {latin_key(c) for c in "ǖǘǚǜǕǗǙǛ"} == {"v"}
+    idx = SearchIndex([("lvliang", "吕梁市", "zh-Hans", False), ("luliang", "陆良县", "zh-Hans", False),
+                       ("green", "绿色发展", "zh-Hans", False)])
+    assert [h.iri for h in idx.search("Lüliang")] == ["lvliang"]
+    assert [h.iri for h in idx.search("lüse")] == [h.iri for h in idx.search("lvse")] == ["green"]
+
+
 def test_hanzi_queries_do_not_match_homophones():
     idx = SearchIndex([("a", "数字", "zh-Hans", False), ("b", "树子", "zh-Hans", False)])
     assert [h.iri for h in idx.search("数字")] == ["a"]
