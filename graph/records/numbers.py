@@ -13,7 +13,10 @@ from decimal import Context, Decimal, Inexact
 
 from bjkg.graph.records.textnorm import fold_script
 
-QUALIFIERS = ("exact", "approximately", "at-least", "at-most", "nearly")
+QUALIFIERS = ("exact", "approximately", "at-least", "at-most", "nearly", "unknown")
+# "unknown" is never read from a text: a record sets it when the text leaves open how the
+# number is qualified (明确最高3000万元…、2000万元…: does 最高 govern 2000万元 too?), and the
+# build then writes no bjkg:qualifier and no bound rather than claim "exact".
 UNITS = ("yuan", "usd", "yuan-per-person", "percent", "count", "km2", "m2", "km", "rank",
          "times")
 BOUND = {"at-least": "min", "at-most": "max", "nearly": "max"}

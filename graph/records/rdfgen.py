@@ -235,7 +235,8 @@ class Generator:
         add(SDMX_MEASURE.obsValue, Literal(obs.value, datatype=XSD.decimal))
         add(SDMX_ATTR.unitMeasure, UNITS[obs.unit])
         add(BJKG.status, STATUS[obs.status])
-        add(BJKG.qualifier, QUALIFIER[obs.qualifier])
+        if obs.qualifier in QUALIFIER:  # "unknown": the text leaves it open, so none is written
+            add(BJKG.qualifier, QUALIFIER[obs.qualifier])
         if obs.min_value is not None:
             add(SCHEMA.minValue, Literal(obs.min_value, datatype=XSD.decimal))
         if obs.max_value is not None:
@@ -265,7 +266,7 @@ class Generator:
         zh = f"{indicator.zh}（{where_zh}）：{simplified(obs.text)}" if where_zh else \
             f"{indicator.zh}：{simplified(obs.text)}"
         en = f"{indicator.en}" + (f" ({where_en})" if where_en else "") + \
-            f": {obs.value} {obs.unit} ({obs.qualifier}, {obs.status})"
+            f": {obs.value} {obs.unit} ({_qualifier_en(obs.qualifier)}, {obs.status})"
         self.labels(graph, node, zh, en)
 
     # ------------------------------------------------------------ documents
@@ -371,3 +372,7 @@ def generate(catalog: Catalog, iris: Iris, *, quotes_verified: bool) -> dict[URI
     `quotes_verified` (did the build prove the quotes against the corpus?) is stated on each
     source document, so the artifact itself, and with it the build hash, says which it is."""
     return Generator(catalog, iris, quotes_verified).run()
+
+
+def _qualifier_en(qualifier: str) -> str:
+    return "qualifier unknown" if qualifier == "unknown" else qualifier
