@@ -40,3 +40,10 @@ def test_unknown_qualifier_overrides_the_parser_and_bounds_nothing():
     amount = parse_amount("2000万元", qualifier="unknown")
     assert (amount.qualifier, amount.min_value, amount.max_value) == ("unknown", None, None)
     assert parse_amount("2000万元").qualifier == "exact"  # omitted: the parser still reads the text
+
+
+# ------------------------------------------------------------------ a time frame, not a target
+
+def test_the_twenty_year_pledge_span_is_a_policy_parameter_not_a_target(store):
+    """能否利用这20年时间把副中心打造成…样板: 20年 is the pledge's time frame, not a figure to reach."""
+    assert _values(store, "tz-twenty-year-pledge-span", BJKG + "status") == {BJKG + "PolicyParameter"}
