@@ -9,7 +9,8 @@ Each label is therefore indexed under two keys:
   ü as v (as pypinyin writes it), diacritics stripped and spaces removed — so `shuzi jingji`, `ShuZiJingJi` and `Tōngzhōu`
   meet the Chinese label, and English labels are matched the same way.
 
-A query of several words (`北京 通州`, `通州 2024`, `digital economy Tongzhou`) also finds,
+A query of several words (`北京 通州`, `北京，通州`, `通州 2024`, `digital economy Tongzhou`;
+split at spaces and punctuation, `split_words`) also finds,
 after the labels holding it as one phrase, each resource whose labels hold every word, in
 any order and any of its labels (match "terms"), as a full-text search would.
 
@@ -176,6 +177,27 @@ class _PackedKeys:
             position = find(needle, starts[number + 1] - shift)
 
 
+def _breaks(text: str, at: int) -> bool:
+    """True when text[at] separates words: white space, or punctuation (any Unicode P*
+    category: `，、；「」` as well as `,;/`) other than a point or comma inside a number."""
+    ch = text[at]
+    if ch.isspace():
+        return True
+    if not unicodedata.category(ch).startswith("P"):
+        return False
+    inside_number = 0 < at < len(text) - 1 and text[at - 1].isdigit() and text[at + 1].isdigit()
+    return not inside_number
+
+
+def split_words(query: str) -> list[str]:
+    """The words of a query: readers list them with spaces or with punctuation, Chinese
+    (`北京，通州`, `北京、通州`) or Latin (`北京,通州`). NFKC first, so full-width forms
+    read as their ASCII twins."""
+    text = unicodedata.normalize("NFKC", query)
+    marked = "".join(" " if _breaks(text, at) else ch for at, ch in enumerate(text))
+    return marked.split()
+
+
 def _first(item: tuple):
     return item[0]
 
@@ -271,13 +293,13 @@ class SearchIndex:
 
     def _by_terms(self, query: str, found: dict) -> dict[int, tuple[int, int]]:
         """Resources not in `found` whose labels hold every word of `query` (two to
-        MAX_TERMS words, split at white space), each with the label that holds the most
+        MAX_TERMS words, `split_words`), each with the label that holds the most
         words (then a label before an altLabel, then the shorter) and how many it holds.
 
         Only the labels holding the rarest word are found by scanning (`str.count` ranks
         the words); the other words are looked for in the labels of those resources."""
         words = []  # each word's hanzi key and its latin keys (in either spelling: `other_spellings`)
-        for word in dict.fromkeys(query.split()):
+        for word in dict.fromkeys(split_words(query)):
             qh, ql = hanzi_key(word), "" if _has_hanzi(word) else latin_key(word)
             if qh or ql:
                 words.append((qh, (ql, *other_spellings(ql)) if ql else ()))

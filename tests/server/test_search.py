@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bjkg.server.pages.search_index import SearchIndex, hanzi_key, latin_key
+from bjkg.server.pages.search_index import SearchIndex, hanzi_key, latin_key, split_words
 from tests.server.html_app import client, html_app  # noqa: F401  (fixtures)
 
 ID = "https://w3id.org/bjkg/id/"
@@ -63,6 +63,29 @@ def test_keys_fold_scripts_and_tones():
     assert hanzi_key("數字經濟") == hanzi_key("数字经济") == "数字经济"
     assert latin_key("数字经济") == latin_key("Shùzì jīngjì") == "shuzijingji"
     assert latin_key("“五子”联动") == "wuziliandong"
+
+
+@pytest.mark.parametrize("q", ["北京，通州", "北京,通州", "北京、通州", "北京;通州", "北京；通州", "北京/通州",
+                               "「北京」「通州」", "北京\u3000通州", "北京 ,通州"])
+def test_words_are_split_at_punctuation_as_at_spaces(q):
+    """A list typed with Chinese or Latin punctuation is words, as with spaces: `北京，通州`
+    finds what `北京 通州` finds."""
+    idx = SearchIndex([("a", "北京市通州区", "zh-Hans", False), ("b", "北京通州", "zh-Hans", False),
+                       ("c", "北京", "zh-Hans", False), ("e", "通州", "zh-Hans", True),
+                       ("e", "北京的區", "zh-Hant", True)])
+    expected = [(h.iri, h.match) for h in idx.search("北京 通州")]
+    assert expected == [("b", 3), ("a", 0), ("e", 0)]
+    assert [(h.iri, h.match) for h in idx.search(q)] == expected
+
+
+def test_a_number_keeps_its_point_and_commas_as_one_word():
+    """Punctuation between two digits is part of a number (5.2, 4,400), not a break."""
+    idx = SearchIndex([("a", "GDP 5.2%", "en", False), ("b", "GDP 2 of 5", "en", False)])
+    assert [h.iri for h in idx.search("GDP, 5.2")] == ["a"]
+
+
+def test_search_json_splits_words_at_punctuation(client):
+    assert _iris(client, "数字经济，2023") == _iris(client, "数字经济 2023") != []
 
 
 def test_pinyin_u_umlaut_is_v_as_in_the_index():
@@ -170,7 +193,7 @@ def _reference_search(index: SearchIndex, query: str, limit: int = 50) -> list[t
             rank = (-score, e.is_alt, len(e.text), e.iri, e.text)
             if e.iri not in best or rank < best[e.iri][0]:
                 best[e.iri] = (rank, e.text, e.lang, e.is_alt, score)
-    words = [(hanzi_key(w), "" if _has_hanzi(w) else latin_key(w)) for w in dict.fromkeys(query.split())]
+    words = [(hanzi_key(w), "" if _has_hanzi(w) else latin_key(w)) for w in dict.fromkeys(split_words(query))]
     words = [(wh, (wl, *other_spellings(wl)) if wl else ()) for wh, wl in words if wh or wl]
     if 2 <= len(words) <= MAX_TERMS:
         def holds(word, e) -> bool:
