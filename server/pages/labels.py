@@ -48,12 +48,14 @@ def choose_lang(*candidates: str | None) -> str:
     return DEFAULT_LANG
 
 
-def lang_from_accept(ranges: Iterable[str]) -> str | None:
-    """The first supported script among Accept-Language ranges, best first: `en-GB` reads
-    as en, `zh-TW`/`zh-HK`/`zh-Hant` as zh-Hant, `zh`/`zh-CN`/`zh-Hans` as zh-Hans; None
-    when nothing matches (the caller's default applies)."""
-    for value in ranges:
-        if not value or value == "*":
+def lang_from_accept(ranges: Iterable[tuple[str, float]]) -> str | None:
+    """The first supported script among Accept-Language ranges, (range, q) pairs best
+    first (werkzeug's `request.accept_languages`): `en-GB` reads as en, `zh-TW`/`zh-HK`/
+    `zh-Hant` as zh-Hant, `zh`/`zh-CN`/`zh-Hans` as zh-Hans; None when nothing matches
+    (the caller's default applies). A range with q=0 is one the reader refuses (RFC 9110
+    §12.4.2), never their choice."""
+    for value, quality in ranges:
+        if not value or value == "*" or quality <= 0:
             continue
         key = _lang_key(value.strip())
         if key in LANGS:

@@ -29,7 +29,7 @@ MAX_PAGE = 10_000
 def current_lang() -> str:
     """The reader's language: `?lang=`, then the language they asked us to remember (the
     cookie), then the browser's `Accept-Language`, then zh-Hans."""
-    negotiated = lang_from_accept(request.accept_languages.values())
+    negotiated = lang_from_accept(request.accept_languages)
     return choose_lang(request.args.get("lang"), request.cookies.get(LANG_COOKIE), negotiated)
 
 

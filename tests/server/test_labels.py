@@ -27,3 +27,30 @@ def test_the_language_helpers_are_installed_once(app):
 
     processors = [f for fs in app.template_context_processors.values() for f in fs]
     assert processors.count(template_globals) == 1
+
+
+HTML = {"Accept": "text/html"}
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("zh-TW;q=0, fr", None),               # refused, and French is not offered
+    ("en;q=0", None),
+    ("zh-TW;q=0, en;q=0.5", "en"),
+    ("zh-Hant;q=0.0, zh-CN;q=0.3", "zh-Hans"),
+    ("fr, zh-HK;q=0.5", "zh-Hant"),
+    ("EN-gb", "en"),
+])
+def test_accept_language_q0_is_not_acceptable(header, expected):
+    """RFC 9110 §12.4.2: a range with q=0 is "not acceptable", never the reader's choice."""
+    from werkzeug.datastructures import LanguageAccept
+    from werkzeug.http import parse_accept_header
+
+    from bjkg.server.pages.labels import lang_from_accept
+
+    assert lang_from_accept(parse_accept_header(header, LanguageAccept)) == expected
+
+
+def test_a_page_refused_in_a_language_is_not_shown_in_it(client):
+    for header in ("zh-TW;q=0, fr", "en;q=0"):
+        r = client.get("/id/place/tongzhou", headers={**HTML, "Accept-Language": header})
+        assert '<html lang="zh-Hans">' in r.get_data(as_text=True), header
