@@ -42,6 +42,7 @@ UNITS = {
     "yuan": UNIT["CCY_CNY"], "usd": UNIT["CCY_USD"], "percent": UNIT["PERCENT"],
     "count": UNIT["NUM"], "km2": UNIT["KiloM2"], "m2": UNIT["M2"], "km": UNIT["KiloM"],
     "yuan-per-person": BJKG["YuanPerPerson"], "rank": BJKG["Rank"], "times": BJKG["Times"],
+    "day": BJKG["Day"], "year": BJKG["Year"],
 }
 STATUS = {"actual": BJKG["Actual"], "target": BJKG["Target"],
           "policy-parameter": BJKG["PolicyParameter"]}

@@ -18,7 +18,7 @@ QUALIFIERS = ("exact", "approximately", "at-least", "at-most", "nearly", "unknow
 # number is qualified (明确最高3000万元…、2000万元…: does 最高 govern 2000万元 too?), and the
 # build then writes no bjkg:qualifier and no bound rather than claim "exact".
 UNITS = ("yuan", "usd", "yuan-per-person", "percent", "count", "km2", "m2", "km", "rank",
-         "times")
+         "times", "day", "year")
 BOUND = {"at-least": "min", "at-most": "max", "nearly": "max"}
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
@@ -135,6 +135,10 @@ def _unit(rest: str, before: str) -> str | None:
         return "km"
     if rest.startswith("倍"):
         return "times"
+    if rest.startswith("天"):
+        return "day"  # a duration: 20天内
+    if rest.startswith(("周年", "年")):
+        return "year"  # a duration: 20年, 10周年, 近10年 (a calendar year is refused in parse_amount)
     if before.endswith("第") or rest.startswith("名") and before.endswith("前"):
         return "rank"
     if rest[:1] and rest[0] in _COUNT_WORDS:
@@ -168,6 +172,8 @@ def parse_amount(text: str, unit: str | None = None, qualifier: str | None = Non
         value = -value
         before = before.rstrip()[:-1]
     read_unit = _unit(after, before)
+    if read_unit == "year" and _calendar_year(match, after):
+        read_unit = None  # 2035年 is a date, not 2035 years
     if unit is None and read_unit is None:
         raise NumberError(f"cannot tell the unit of {text!r}: set `unit:` "
                           f"({', '.join(UNITS)})")
@@ -179,6 +185,13 @@ def parse_amount(text: str, unit: str | None = None, qualifier: str | None = Non
         read_qualifier = "at-least"
     return Amount(value=value, unit=unit or read_unit,
                   qualifier=qualifier or read_qualifier)
+
+
+def _calendar_year(match: re.Match, after: str) -> bool:
+    """Four Arabic digits before 年 (not 周年) name a year of the calendar: 2035年."""
+    arabic = match.group("arabic") or ""
+    return (len(arabic) == 4 and arabic.isdigit() and not match.group("mult")
+            and after.lstrip().startswith("年"))
 
 
 def _is_tier(match: re.Match, after: str) -> bool:

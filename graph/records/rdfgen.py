@@ -31,6 +31,7 @@ TYPE_IRIS = {
 }
 SCHEMES = {"indicator": BJKG["IndicatorScheme"], "theme": BJKG["ThemeScheme"]}
 PINYIN_KINDS = ("place", "person")
+UNIT_WORDS_EN = {"day": "days", "year": "years"}  # in English labels: "20 days", not "20 day"
 LINK_PROPERTIES = {"initiative": BJKG.aboutInitiative, "place": BJKG.aboutPlace,
                    "agency": BJKG.aboutAgency, "theme": BJKG.aboutTheme}
 
@@ -266,7 +267,7 @@ class Generator:
         zh = f"{indicator.zh}（{where_zh}）：{simplified(obs.text)}" if where_zh else \
             f"{indicator.zh}：{simplified(obs.text)}"
         en = f"{indicator.en}" + (f" ({where_en})" if where_en else "") + \
-            f": {obs.value} {obs.unit} ({_qualifier_en(obs.qualifier)}, {obs.status})"
+            f": {obs.value} {UNIT_WORDS_EN.get(obs.unit, obs.unit)} ({_qualifier_en(obs.qualifier)}, {obs.status})"
         self.labels(graph, node, zh, en)
 
     # ------------------------------------------------------------ documents
