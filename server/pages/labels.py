@@ -38,13 +38,25 @@ def canonical_lang(tag: str | None) -> str:
     return "-".join(out)
 
 
+def supported_lang(tag: str | None) -> str | None:
+    """The UI language a tag asks for, or None: tags are case-insensitive and may carry more
+    subtags (BCP 47), so `zh-hant`, `zh-TW` and `zh-Hant-TW` read as zh-Hant, `zh` and
+    `zh-CN` as zh-Hans, `en-GB` as en. The one reading for `?lang=`, the cookie and
+    Accept-Language."""
+    key = _lang_key(tag.strip()) if tag and tag.strip() else ""
+    if key in LANGS:
+        return key
+    if key.split("-")[0] == "zh":
+        return "zh-Hant" if "hant" in key.lower() else "zh-Hans"
+    return None
+
+
 def choose_lang(*candidates: str | None) -> str:
     """The first candidate that is a supported UI language (query, then cookie), else zh-Hans."""
     for cand in candidates:
-        if cand:
-            tag = canonical_lang(cand.strip())
-            if tag in LANGS:
-                return tag
+        found = supported_lang(cand)
+        if found:
+            return found
     return DEFAULT_LANG
 
 
@@ -55,13 +67,8 @@ def lang_from_accept(ranges: Iterable[tuple[str, float]]) -> str | None:
     (the caller's default applies). A range with q=0 is one the reader refuses (RFC 9110
     §12.4.2), never their choice."""
     for value, quality in ranges:
-        if not value or value == "*" or quality <= 0:
-            continue
-        key = _lang_key(value.strip())
-        if key in LANGS:
-            return key
-        if key.lower().startswith("zh"):
-            return "zh-Hant" if "hant" in key.lower() else "zh-Hans"
+        if value and value != "*" and quality > 0 and supported_lang(value):
+            return supported_lang(value)
     return None
 
 

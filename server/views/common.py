@@ -20,7 +20,7 @@ from bjkg.server.core import vocab
 from bjkg.server.core.conneg import choose
 from bjkg.server.core.errors import bad_request, shown
 from bjkg.server.pages.examples import load_examples
-from bjkg.server.pages.labels import LANG_COOKIE, LANG_NAMES, LANGS, choose_lang, lang_from_accept
+from bjkg.server.pages.labels import LANG_COOKIE, LANG_NAMES, LANGS, choose_lang, lang_from_accept, supported_lang
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_PAGE = 10_000
@@ -34,9 +34,10 @@ def current_lang() -> str:
 
 
 def explicit_lang() -> str | None:
-    """The `?lang=` of this request when it names a supported language, else None."""
-    chosen = request.args.get("lang")
-    return chosen if chosen and choose_lang(chosen) == chosen else None
+    """The supported language this request's `?lang=` names, in its canonical tag (`zh-hant`
+    and `zh-TW` are zh-Hant, `en-GB` is en: `supported_lang`), else None. The page's links,
+    its search form and the cookie carry this tag."""
+    return supported_lang(request.args.get("lang"))
 
 
 def lang_url(code: str, remember: bool = False) -> str:

@@ -54,3 +54,28 @@ def test_a_page_refused_in_a_language_is_not_shown_in_it(client):
     for header in ("zh-TW;q=0, fr", "en;q=0"):
         r = client.get("/id/place/tongzhou", headers={**HTML, "Accept-Language": header})
         assert '<html lang="zh-Hans">' in r.get_data(as_text=True), header
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("zh-hant", "zh-Hant"), ("ZH-HANT", "zh-Hant"), ("EN", "en"), ("en-GB", "en"), ("en-gb", "en"),
+    ("zh-Hant-TW", "zh-Hant"), ("zh-TW", "zh-Hant"), ("zh-CN", "zh-Hans"), ("zh", "zh-Hans"),
+    (" zh-Hans ", "zh-Hans"), ("fr", None), ("", None), ("zha", None),
+])
+def test_supported_lang_reads_tags_case_insensitively_with_extra_subtags(given, expected):
+    from bjkg.server.pages.labels import supported_lang
+
+    assert supported_lang(given) == expected
+
+
+@pytest.mark.parametrize("given, expected", [("zh-hant", "zh-Hant"), ("en-GB", "en"), ("zh-TW", "zh-Hant")])
+def test_lang_parameter_is_normalised_and_carried_on_links(client, given, expected):
+    """`?lang=` is a BCP 47 tag: any case, and extra subtags read as Accept-Language's do;
+    the page's links then carry the canonical tag."""
+    r = client.get("/id/place/tongzhou", query_string={"lang": given}, headers=HTML)
+    page = r.get_data(as_text=True)
+    assert f'<html lang="{expected}">' in page
+    assert f'href="/id/place/beijing?lang={expected}"' in page
+    assert f'<input type="hidden" name="lang" value="{expected}">' in page
+    assert "Set-Cookie" not in r.headers
+    r = client.get("/id/place/tongzhou", query_string={"lang": given, "remember": "1"}, headers=HTML)
+    assert f"bjkg_lang={expected};" in r.headers["Set-Cookie"]
