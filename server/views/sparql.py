@@ -318,9 +318,9 @@ def _update(operation: Operation) -> Response:
 def _service_description(operation: Operation) -> Response:
     fmt = rdf_format(request.headers.get("Accept"), operation.formats[0] if operation.formats else None,
                      html=True)
-    if fmt is HTML:
+    if fmt is HTML:  # in the reader's language, as every page: it varies as they do
         response = Response(_editor_page(), mimetype="text/html")
-        response.vary.add("Accept")
+        response.vary.update(("Accept", "Accept-Language", "Cookie"))
         return response
     store = get_store()
     manifest = get_manifest()

@@ -24,7 +24,8 @@ from bjkg.server.web.security import security_headers
 
 _VARY_INPUTS = ("Accept", "Accept-Language", "Cookie")
 BLANK_NODES_HEADER = "Bjkg-Blank-Nodes"  # an RDF description whose blank nodes are not all in it (views.pages)
-_EXPOSE = f"ETag, Link, Location, Vary, Content-Disposition, {BLANK_NODES_HEADER}"
+_EXPOSE = f"ETag, Link, Location, Vary, Content-Disposition, Retry-After, {BLANK_NODES_HEADER}"
+_ALL_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS"  # a preflight of a URL no route allows
 
 
 def init_app(app: Flask) -> None:
@@ -52,17 +53,32 @@ def etag_for(req, config, build_hash: str | None) -> str | None:
 
 
 def _not_modified():
+    """304 for a GET whose validator the client holds, before the view runs. Not for
+    ``If-None-Match: *``, which matches only if the URL has a representation: whether it
+    has is known once the view has answered (`_add_headers`), and a 404 stays a 404."""
     tag = g.bjkg_etag = _etag()  # kept for _add_headers: the inputs do not change meanwhile
-    if tag is not None and request.if_none_match.contains_weak(tag):
-        response = Response(status=304)
-        response.set_etag(tag, weak=True)
-        _cache_control(response, current_app.config)
-        return response
+    if tag is not None and not request.if_none_match.star_tag and request.if_none_match.contains_weak(tag):
+        return not_modified(tag, current_app.config)
     return None
+
+
+def not_modified(tag: str, config, vary: str | None = None) -> Response:
+    """The 304 for validator `tag`. It names the Vary its 200 would (RFC 9110 §15.4.5):
+    `vary`, else every header the validator is computed from (`_VARY_INPUTS`) — what the
+    200 of any page names, and a superset of a query answer's."""
+    response = Response(status=304)
+    response.set_etag(tag, weak=True)
+    response.headers["Vary"] = vary or ", ".join(_VARY_INPUTS)
+    _cache_control(response, config)
+    return response
 
 
 def _add_headers(response: Response) -> Response:
     tag = g.bjkg_etag if "bjkg_etag" in g else _etag()
+    if (tag is not None and request.if_none_match.star_tag and response.status_code == 200
+            and not response.headers.get("ETag")):
+        answered, response = response, not_modified(tag, current_app.config, response.headers.get("Vary"))
+        answered.close()  # a streamed answer's evaluation stops
     return add_headers(response, request, current_app.config, tag)
 
 
@@ -75,8 +91,8 @@ def add_headers(response, req, config, tag: str | None):
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = _EXPOSE
-        if req.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
+        if req.method == "OPTIONS":  # the methods the URL's route allows (Flask's Allow), no others
+            response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow") or _ALL_METHODS
             response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
             response.headers["Access-Control-Max-Age"] = "86400"
         if origin != "*":

@@ -577,6 +577,35 @@ def test_etag_and_304_from_the_build_hash(client, tiny_build):
     assert other_format.headers["ETag"] != etag
 
 
+def test_a_304_names_the_vary_of_its_200(client):
+    """RFC 9110 §15.4.5: a cache that stored the 200 under its Vary must see it again."""
+    for url, headers in (("/sparql?query=" + quote("ASK {}"), {}),
+                         ("/id/place/tongzhou", {"Accept": "text/html"})):
+        first = client.get(url, headers=headers)
+        again = client.get(url, headers={**headers, "If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304
+        assert set(first.vary) <= set(again.vary), (url, first.vary, again.vary)
+
+
+def test_the_query_editor_varies_with_the_readers_language(client):
+    pages = {lang: client.get("/sparql", headers={"Accept": "text/html", "Accept-Language": lang})
+             for lang in ("en", "zh-CN")}
+    assert pages["en"].data != pages["zh-CN"].data
+    for page in pages.values():
+        assert {"Accept", "Accept-Language", "Cookie"} <= set(page.vary)
+
+
+def test_if_none_match_star_matches_only_a_representation(client):
+    """`If-None-Match: *` is false only when the URL has a current representation (RFC 9110
+    §13.1.2): an answer becomes a 304, an error stays the error."""
+    star = {"If-None-Match": "*"}
+    assert client.get("/sparql?query=" + quote("ASK {}"), headers=star).status_code == 304
+    assert client.get("/id/place/tongzhou", headers={**star, "Accept": "text/html"}).status_code == 304
+    assert client.get("/id/place/nowhere-at-all", headers=star).status_code == 404
+    assert client.get("/sparql?query=" + quote("ASK {"), headers=star).status_code == 400
+    assert client.get("/id/place/tongzhou?format=bogus", headers=star).status_code == 406
+
+
 def test_no_etag_on_posts_or_errors(client):
     assert "ETag" not in client.post("/sparql", data="ASK {}", content_type="application/sparql-query").headers
     assert "ETag" not in client.get("/sparql?query=ASK%20%7B").headers
@@ -591,6 +620,12 @@ def test_cors_on_answers_errors_and_preflight(client):
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
     assert "ETag" in preflight.headers["Access-Control-Expose-Headers"]
+    # a browser script reads when to come back after a 429 or 503
+    assert "Retry-After" in preflight.headers["Access-Control-Expose-Headers"]
+    # the methods the URL allows, as its Allow header says: no PUT on the read-only endpoint
+    assert ({m.strip() for m in preflight.headers["Access-Control-Allow-Methods"].split(",")}
+            == {m.strip() for m in preflight.headers["Allow"].split(",")})
+    assert "PUT" not in preflight.headers["Access-Control-Allow-Methods"]
 
 
 def test_errors_are_json_html_or_text_as_asked(client):
