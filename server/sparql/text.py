@@ -790,14 +790,16 @@ def _depth0_where(op: list[Token]) -> Token | None:
 
 
 def dataset_iris(values: Sequence[str], parameter: str) -> tuple[str, ...]:
-    """Validate graph IRIs given as protocol parameters; ValueError names the parameter."""
+    """Validate graph IRIs given as protocol parameters, each once (the default graph is the
+    merge of the graphs named, and the named graphs a set: a graph named twice must not
+    count its triples twice, as the engine would); ValueError names the parameter."""
     out = []
     for value in values:
         try:
             out.append(NamedNode(value).value)
         except ValueError:
             raise ValueError(f"{parameter}={shown(value)!r} is not an absolute IRI") from None
-    return tuple(out)
+    return tuple(dict.fromkeys(out))
 
 
 

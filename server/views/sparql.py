@@ -240,13 +240,25 @@ def query_arguments(operation: Operation, accept: str | None) -> dict:
     store = get_store()
     return dict(
         sparql=_federate(operation.text, analysis),
-        dataset=Dataset(operation.default_graphs, operation.named_graphs) if operation.has_dataset else None,
+        dataset=_dataset(operation, analysis),
         base_iri=current_app.config["BASE_IRI"],
         results_format=results.media_type, graph_format=graph.media_type,
         use_union=store.union_default_graph and not analysis.dataset_clause,
         prefixes=prefixes() if graph.media_type in _PREFIXED_FORMATS else None,
         **({"analysis": analysis} if getattr(store, "takes_analysis", False) else {}),
     )
+
+
+def _dataset(operation: Operation, analysis: Analysis) -> Dataset | None:
+    """The query's dataset when it is not the query's own FROM clauses as the engine reads
+    them: the protocol's graphs, or FROM clauses that name a graph twice, each once (the
+    engine would count that graph's triples twice; SPARQL 1.1 Query §13.2 merges them)."""
+    if operation.has_dataset:
+        return Dataset(operation.default_graphs, operation.named_graphs)
+    froms, named = analysis.from_graphs, analysis.from_named_graphs
+    if len(set(froms)) < len(froms) or len(set(named)) < len(named):
+        return Dataset(tuple(dict.fromkeys(froms)), tuple(dict.fromkeys(named)))
+    return None
 
 
 def answer_response(answer) -> Response:

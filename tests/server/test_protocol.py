@@ -577,6 +577,27 @@ def test_etag_and_304_from_the_build_hash(client, tiny_build):
     assert other_format.headers["ETag"] != etag
 
 
+def test_a_graph_named_twice_counts_once(client):
+    """The default graph is the merge of the graphs named, the named graphs a set (SPARQL
+    1.1 Query §13.2): naming one twice, by the protocol or by FROM, changes nothing."""
+    graph = "https://w3id.org/bjkg/graph/ontology"
+    every = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    in_graphs = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+
+    def count(query, params=""):
+        r = client.get("/sparql?query=" + quote(query) + params, headers={"Accept": "application/sparql-results+json"})
+        assert r.status_code == 200, r.data
+        return int(r.get_json()["results"]["bindings"][0]["n"]["value"])
+
+    once = count(every, "&default-graph-uri=" + quote(graph))
+    assert once > 0
+    assert count(every, ("&default-graph-uri=" + quote(graph)) * 2) == once
+    assert count(f"SELECT (COUNT(*) AS ?n) FROM <{graph}> FROM <{graph}> WHERE {{ ?s ?p ?o }}") == once
+    assert count(in_graphs, ("&named-graph-uri=" + quote(graph)) * 2) == once
+    assert count(f"SELECT (COUNT(*) AS ?n) FROM NAMED <{graph}> FROM NAMED <{graph}> "
+                 "WHERE { GRAPH ?g { ?s ?p ?o } }") == once
+
+
 def test_a_304_names_the_vary_of_its_200(client):
     """RFC 9110 §15.4.5: a cache that stored the 200 under its Vary must see it again."""
     for url, headers in (("/sparql?query=" + quote("ASK {}"), {}),
