@@ -543,8 +543,16 @@ def boolean_answer(result: QueryBoolean, request: QueryRequest) -> QueryAnswer:
     if request.results_format:
         fmt = QueryResultsFormat.from_media_type(request.results_format)
         answer.media_type = request.results_format
-        answer.body = result.serialize(format=fmt)
+        answer.body = _TABLE_OF_BOOLEAN[fmt](bool(result)) if fmt in _TABLE_OF_BOOLEAN else result.serialize(format=fmt)
     return answer
+
+
+# SPARQL 1.1's CSV and TSV results define SELECT tables only; a bare ``true`` is no table, and
+# TSV readers refuse it (rdflib). Jena's form is one: a column ``_askResult``, one row.
+_TABLE_OF_BOOLEAN = {
+    QueryResultsFormat.CSV: lambda value: f"_askResult\r\n{str(value).lower()}\r\n".encode(),
+    QueryResultsFormat.TSV: lambda value: f"?_askResult\n{str(value).lower()}\n".encode(),
+}
 
 
 def _take(iterator, limit: int | None, deadline: float | None) -> list:

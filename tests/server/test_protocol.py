@@ -598,6 +598,23 @@ def test_a_graph_named_twice_counts_once(client):
                  "WHERE { GRAPH ?g { ?s ?p ?o } }") == once
 
 
+def test_ask_in_csv_and_tsv_is_a_table(client):
+    """SPARQL 1.1 CSV/TSV define tables only: an ASK answer is Jena's one-column table, which
+    CSV and TSV readers read (a bare `true` is refused by rdflib's TSV reader)."""
+    import io
+
+    from rdflib.query import Result
+
+    for query, value in (("ASK {}", "true"), ("ASK { <urn:x:nothing> ?p ?o }", "false")):
+        url = "/sparql?query=" + quote(query)
+        csv = client.get(url, headers={"Accept": "text/csv"})
+        tsv = client.get(url, headers={"Accept": "text/tab-separated-values"})
+        assert csv.data.decode() == f"_askResult\r\n{value}\r\n"
+        assert tsv.data.decode() == f"?_askResult\n{value}\n"
+        rows = list(Result.parse(io.BytesIO(tsv.data), format="tsv"))
+        assert [str(row[0]) for row in rows] == [value]
+
+
 def test_a_304_names_the_vary_of_its_200(client):
     """RFC 9110 §15.4.5: a cache that stored the 200 under its Vary must see it again."""
     for url, headers in (("/sparql?query=" + quote("ASK {}"), {}),
