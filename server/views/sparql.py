@@ -328,8 +328,10 @@ def _update(operation: Operation) -> Response:
 
 
 def _service_description(operation: Operation) -> Response:
-    fmt = rdf_format(request.headers.get("Accept"), operation.formats[0] if operation.formats else None,
-                     html=True)
+    name = operation.formats[0] if operation.formats else None
+    if name is not None and name.strip().lower() == "json":  # as for a CONSTRUCT (`_negotiate`): JSON-LD
+        name = "jsonld"
+    fmt = rdf_format(request.headers.get("Accept"), name, html=True)
     if fmt is HTML:  # in the reader's language, as every page: it varies as they do
         response = Response(_editor_page(), mimetype="text/html")
         response.vary.update(("Accept", "Accept-Language", "Cookie"))

@@ -625,6 +625,14 @@ def test_a_304_names_the_vary_of_its_200(client):
         assert set(first.vary) <= set(again.vary), (url, first.vary, again.vary)
 
 
+def test_the_service_description_as_json_is_json_ld_by_either_means(client):
+    by_accept = client.get("/sparql", headers={"Accept": "application/json"})
+    by_name = client.get("/sparql?format=json")
+    assert by_accept.status_code == by_name.status_code == 200
+    assert by_accept.mimetype == by_name.mimetype == "application/ld+json"
+    assert by_accept.data == by_name.data
+
+
 def test_the_query_editor_varies_with_the_readers_language(client):
     pages = {lang: client.get("/sparql", headers={"Accept": "text/html", "Accept-Language": lang})
              for lang in ("en", "zh-CN")}
