@@ -177,8 +177,9 @@ class Generator:
         self.add(graph, node, RDF.type, BJKG.PostHolding)
         self.add(graph, node, ORG.member, person)
         self.add(graph, node, BJKG.post, post)
+        # org:heldBy only: org:holds is its inverse (ontology), so the inference step puts
+        # `person org:holds post` in graph/inferred, apart from what the source asserts
         self.add(graph, post, ORG.heldBy, person)
-        self.add(graph, person, ORG.holds, post)
         post_in = next((r.object for r in self.catalog.relations
                         if r.subject == holding.post and r.predicate == "postIn"), None)
         if post_in:
