@@ -102,14 +102,29 @@ def group_labels(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
             for lang, texts in sorted(out.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))}
 
 
-def pick(labels: Mapping[str, list[str]], lang: str) -> tuple[str, str] | None:
-    """(text, language) of the best label for `lang`, or None when there is none at all."""
+class Label(str):
+    """A label's text that knows its language tag (`lang`, "" when untagged). It is its
+    text everywhere (compares, sorts, hashes, serialises to JSON as it); the tag lets a page
+    mark a label shown in a fallback language with `lang` (WCAG 2.1 SC 3.1.2,
+    `foreign_lang`) without a second field beside every label of the page model."""
+
+    lang: str
+
+    def __new__(cls, text: str, lang: str = "") -> "Label":
+        label = super().__new__(cls, text)
+        label.lang = lang
+        return label
+
+
+def pick(labels: Mapping[str, list[str]], lang: str) -> tuple[Label, str] | None:
+    """(text, language) of the best label for `lang`, or None when there is none at all;
+    the text is a `Label` that knows its language too."""
     for tag in fallback_order(lang):
         if labels.get(tag):
-            return labels[tag][0], tag
+            return Label(labels[tag][0], tag), tag
     for tag in sorted(labels):
         if labels[tag]:
-            return labels[tag][0], tag
+            return Label(labels[tag][0], tag), tag
     return None
 
 
@@ -144,16 +159,25 @@ def to_traditional(text: str) -> str:
     return _s2t().convert(text)
 
 
-def best_for(pairs: Iterable[tuple[str, str]], lang: str) -> str | None:
+def foreign_lang(label: str, page_lang: str) -> str | None:
+    """The tag to mark `label` with on a page in `page_lang`: its own when it is in another
+    language (监利县 on an English page: zh-Hans), None when it is in the page's language,
+    untagged, or a plain string (a compact name, an IRI's last segment)."""
+    tag = getattr(label, "lang", "")
+    return tag if tag and _lang_key(tag) != page_lang else None
+
+
+def best_for(pairs: Iterable[tuple[str, str]], lang: str) -> Label | None:
     """`best`, and in 繁體 mode a label that exists only in Simplified (or untagged
-    Chinese) converted to Traditional: the page reads in one script throughout."""
+    Chinese) converted to Traditional: the page reads in one script throughout. The text
+    comes as a `Label` with the language it is in."""
     found = min(((_rank(tag or "", lang), text, tag or "") for text, tag in pairs), default=None)
     if found is None:
         return None
     text, tag = found[1], _lang_key(found[2])
     if lang == "zh-Hant" and tag in ("zh-Hans", "") and _has_han(text):
-        return to_traditional(text)
-    return text
+        return Label(to_traditional(text), "zh-Hant")
+    return Label(text, canonical_lang(found[2]))
 
 
 def _has_han(text: str) -> bool:

@@ -4,13 +4,15 @@ Datasette's rule: a view computes one dict; `respond` turns it into HTML (a temp
 only formats it) or its JSON twin, adds `Link: rel="alternate"` headers naming the other
 representations and `Vary`, carries a `?lang=` choice to the page's links, and sets the
 language cookie only when the reader asks to remember it. Templates get the translator
-`t`, the chosen `lang` and `lang_url` from one context processor.
+`t`, the chosen `lang`, `lang_url` and `labelled` (a label marked with its language where it
+differs from the page's) from one context processor.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from html import escape
 from urllib.parse import urlencode
 
 from flask import Response, current_app, json, render_template, request
@@ -20,7 +22,8 @@ from bjkg.server.core import vocab
 from bjkg.server.core.conneg import choose
 from bjkg.server.core.errors import bad_request, shown
 from bjkg.server.pages.examples import load_examples
-from bjkg.server.pages.labels import LANG_COOKIE, LANG_NAMES, LANGS, choose_lang, lang_from_accept, supported_lang
+from bjkg.server.pages.labels import (LANG_COOKIE, LANG_NAMES, LANGS, choose_lang, foreign_lang, lang_from_accept,
+                                      supported_lang)
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_PAGE = 10_000
@@ -132,6 +135,25 @@ def remember_lang(response: Response) -> Response:
     return response
 
 
+class _Html(str):
+    """Text that is markup already: Jinja's autoescape takes what an object's `__html__`
+    returns as it is (the markupsafe protocol), so `labelled` needs no markup library."""
+
+    def __html__(self) -> str:
+        return self
+
+
+def labelled(label: str, page_lang: str) -> str:
+    """`label` as a page in `page_lang` shows it: wrapped in `<span lang="…">` when it is in
+    another language (a fallback: 监利县 on an English page), so that screen readers
+    pronounce it as what it is (WCAG 2.1 SC 3.1.2); otherwise as it is, for autoescape.
+    Only for element content: an attribute or <title> holds the text itself."""
+    tag = foreign_lang(label, page_lang)
+    if tag is None:
+        return label
+    return _Html(f'<span lang="{escape(tag)}">{escape(label)}</span>')
+
+
 def template_globals() -> dict:
     """Names every HTML-side template may use (one context processor for the app, see
     `bjkg.server.create_app`)."""
@@ -140,8 +162,11 @@ def template_globals() -> dict:
     def t(key: str, **values) -> str:
         return i18n.text(key, lang, **values)
 
+    def label_in_page(text: str) -> str:
+        return labelled(text, lang)
+
     base = current_app.config["BASE_IRI"]
-    return {"lang": lang, "t": t, "lang_url": lang_url, "page_url": page_url,
+    return {"lang": lang, "t": t, "labelled": label_in_page, "lang_url": lang_url, "page_url": page_url,
             "lang_param": explicit_lang(), "remembered": request.cookies.get(LANG_COOKIE),
             "base_iri": base,
             "LANGS": LANGS, "LANG_NAMES": LANG_NAMES,

@@ -79,3 +79,44 @@ def test_lang_parameter_is_normalised_and_carried_on_links(client, given, expect
     assert "Set-Cookie" not in r.headers
     r = client.get("/id/place/tongzhou", query_string={"lang": given, "remember": "1"}, headers=HTML)
     assert f"bjkg_lang={expected};" in r.headers["Set-Cookie"]
+
+
+FALLBACK = """
+@prefix ex: <https://w3id.org/bjkg/id/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:county rdfs:label "监利县"@zh-Hans ; ex:within ex:city .
+ex:city rdfs:label "荆州市"@zh-Hans, "Jingzhou"@en .
+ex:town rdfs:label "<b>镇</b>"@zh-hans ; ex:near ex:county , ex:spelt .
+ex:spelt rdfs:label "Jiānlì"@zh-Latn-pinyin .
+"""
+
+
+def test_a_label_in_a_fallback_language_is_marked_with_its_language(writable_client):
+    """WCAG 2.1 SC 3.1.2: a label shown in another language than the page's (the graph has
+    no English one) is wrapped in an element with its `lang`, escaped as before; a label in
+    the page's language is not, and <title> holds text only."""
+    from tests.server.conftest import TOKEN
+
+    put = writable_client.put("/graph-store?default", data=FALLBACK.encode("utf-8"),
+                              headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/turtle"})
+    assert put.status_code in (201, 204), put.get_data(as_text=True)
+
+    def page(path):
+        return writable_client.get(path, headers=HTML).get_data(as_text=True)
+
+    county = page("/id/county?lang=en")
+    assert '<html lang="en">' in county
+    assert '<h1 id="label"><span lang="zh-Hans">监利县</span></h1>' in county
+    assert "<title>监利县 · bjkg</title>" in county
+    assert '>Jingzhou</a>' in county                       # a link label in English: as it is
+    town = page("/id/town?lang=en")
+    assert '<h1 id="label"><span lang="zh-Hans">&lt;b&gt;镇&lt;/b&gt;</span></h1>' in town
+    assert '<span lang="zh-Hans">监利县</span></a>' in town  # a link label in Chinese
+    assert '<span lang="zh-Latn-pinyin">Jiānlì</span></a>' in town
+    assert '<h1 id="label">监利县</h1>' in page("/id/county")                # the page's own language
+    assert '<h1 id="label">監利縣</h1>' in page("/id/county?lang=zh-Hant")  # converted to the page's script
+    assert '<span lang="zh-Latn-pinyin">Jiānlì</span></a>' in page("/id/town")
+    results = page("/search?q=%E7%9B%91%E5%88%A9&lang=en")  # 监利
+    assert 'title="https://w3id.org/bjkg/id/county"><span lang="zh-Hans">监利县</span></a>' in results
+    # the JSON twin is unchanged: the label is its text
+    assert writable_client.get("/id/county.json?lang=en").get_json()["label"] == "监利县"
