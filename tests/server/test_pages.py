@@ -168,6 +168,24 @@ def test_indicator_chart_shows_targets_and_actuals_side_by_side(client):
     assert "<script" not in page.split("<svg", 1)[1].split("</svg>", 1)[0]
 
 
+def test_chart_bars_are_links_with_names_in_a_group_not_an_image(client):
+    """Each bar linking to its observation is named as its tooltip says, and an SVG holding
+    links is a group (role="img" would hide them from assistive technology)."""
+    import html
+    import re
+
+    data = client.get("/id/indicator/gdp-growth-rate.json").get_json()
+    bars = [b for b in data["charts"][0]["bars"] if b["href"]]
+    assert bars
+    page = client.get("/id/indicator/gdp-growth-rate", headers=HTML).get_data(as_text=True)
+    svg = page.split('<figure class="chart">', 1)[1].split("</svg>", 1)[0]
+    assert 'role="img"' not in svg and re.search(r'<svg [^>]*role="group" aria-label="[^"]+"', svg)
+    for bar in bars:
+        named = '<a href="%s" aria-label="%s">' % (html.escape(bar["href"]), html.escape(bar["title"]))
+        assert named in svg, bar
+    assert svg.count("<a ") == len(bars)
+
+
 def test_inbound_links_are_grouped_and_paged(client, monkeypatch):
     import bjkg.server.pages.describe as describe
 
