@@ -37,6 +37,9 @@ PREFIXES = {**{k: v for k, v in vocab.META_PREFIXES.items() if k not in ("id",)}
             "dcatap": "http://data.europa.eu/r5r/", "prov": vocab.PROV, "pav": vocab.PAV}
 SUFFIXES = {"ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples",
             "rdf": "application/rdf+xml", "html": "text/html", "json": "application/json"}
+# Which representations a page names in its Link header and <link rel=alternate>: the RDF
+# forms and the page's JSON twin, as an entity page does (`bjkg.server.views.pages.ADVERTISED`).
+ADVERTISED = ("ttl", "jsonld", "nt", "rdf", "json")
 
 _counts_cache: dict[tuple[int, str], Counts] = {}
 _counts_lock = threading.Lock()
@@ -150,7 +153,7 @@ def catalogue(suffix: str | None = None):
     media_type = _media_type(suffix)
     manifest = get_manifest() or {}
     triples = catalogue_triples(site(), manifest, published_counts())
-    alternates = [(f"/catalog.{s}", SUFFIXES[s]) for s in ("ttl", "jsonld", "nt", "rdf")]
+    alternates = [(f"/catalog.{s}", SUFFIXES[s]) for s in ADVERTISED]
     if media_type in ("text/html", "application/json"):
         turtle = pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.TURTLE, prefixes=PREFIXES)
         counts = published_counts()
@@ -201,7 +204,7 @@ def graph(rest: str):
     manifest = get_manifest() or {}
     counts = published_counts()
     here = site()
-    alternates = [(f"/graph/{rest}.{s}", SUFFIXES[s]) for s in ("ttl", "jsonld", "nt", "rdf")]
+    alternates = [(f"/graph/{rest}.{s}", SUFFIXES[s]) for s in ADVERTISED]
     if media_type not in ("text/html", "application/json"):
         return _rdf(graph_triples(here, manifest, counts, iri), media_type, alternates)
     info = graph_info(manifest, iri)

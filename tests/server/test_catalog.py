@@ -271,3 +271,17 @@ def test_public_url_is_validated():
     for bad in ("ftp://x.example/", "x.example", "https://x.example/?a=b"):
         with pytest.raises(SettingsError, match="PUBLIC_URL"):
             load_settings({"PUBLIC_URL": bad}, environ={})
+
+
+@pytest.mark.parametrize("path, twin", [("/catalog", "/catalog.json"), ("/.well-known/void", "/catalog.json"),
+                                        ("/graph/reference", "/graph/reference.json")])
+def test_the_catalogue_and_graph_pages_advertise_their_json_twin(client, path, twin):
+    """Every HTML page has a JSON twin, named in its Link header and its <link rel=alternate>
+    beside the RDF forms; an RDF answer names it too, as an entity's does."""
+    page = client.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert f'<{twin}>; rel="alternate"; type="application/json"' in page.headers["Link"]
+    assert f'<link rel="alternate" type="application/json" href="{twin}">' in page.get_data(as_text=True)
+    assert f'<{twin}>; rel="alternate"; type="application/json"' in client.get(path, headers=TTL).headers["Link"]
+    data = client.get(twin)
+    assert data.status_code == 200 and data.mimetype == "application/json" and data.get_json()
