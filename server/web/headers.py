@@ -16,6 +16,7 @@ Security headers on every response: `bjkg.server.web.security`.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from flask import Flask, Response, current_app, g, request
 
@@ -40,10 +41,24 @@ def _etag() -> str | None:
     return etag_for(request, current_app.config, get_state().build_hash)
 
 
+# A query whose answer is not a function of the build: SPARQL's functions that differ at each
+# call (NOW, RAND, UUID, STRUUID, BNODE) and SERVICE (another endpoint's data). Matched on
+# the raw text, so the word in a literal or an IRI also counts: such a query only loses its
+# validator, never gets a stale answer.
+_VOLATILE = re.compile(r"\b(?:NOW|RAND|UUID|STRUUID|BNODE)\s*\(|\bSERVICE\b", re.IGNORECASE)
+
+
+def volatile(req) -> bool:
+    """Whether the answer to the query of `req` may change while the build does not."""
+    query = req.args.get("query")
+    return bool(query) and _VOLATILE.search(query) is not None
+
+
 def etag_for(req, config, build_hash: str | None) -> str | None:
     """The validator of a GET or HEAD `req` (a Werkzeug request) for the build `build_hash`;
-    None for other methods, or when the answer may change (no build hash: --empty)."""
-    if req.method not in ("GET", "HEAD") or not build_hash:
+    None for other methods, or when the answer may change (no build hash: --empty; a query
+    that calls NOW(), RAND() … or a SERVICE: `volatile`)."""
+    if req.method not in ("GET", "HEAD") or not build_hash or volatile(req):
         return None
     # PUBLIC_URL is in every absolute link an answer holds: a new one is a new answer
     basis = "\n".join([req.full_path, config.get("PUBLIC_URL") or "",
@@ -101,6 +116,8 @@ def add_headers(response, req, config, tag: str | None):
         response.set_etag(tag, weak=True)
         if "Cache-Control" not in response.headers:
             _cache_control(response, config)
+    elif req.method in ("GET", "HEAD") and "Cache-Control" not in response.headers and volatile(req):
+        response.headers["Cache-Control"] = "no-store"  # each asking gets its own answer
     return response
 
 

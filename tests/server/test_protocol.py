@@ -652,6 +652,20 @@ def test_if_none_match_star_matches_only_a_representation(client):
     assert client.get("/id/place/tongzhou?format=bogus", headers=star).status_code == 406
 
 
+@pytest.mark.parametrize("query", [
+    "SELECT (NOW() AS ?t) {}", "SELECT (rand () AS ?r) {}", "SELECT (UUID() AS ?u) {}",
+    "SELECT (STRUUID() AS ?u) {}",  # (BNODE() too, but Virtuoso refuses it without an argument)
+])
+def test_an_answer_that_differs_at_each_asking_is_never_revalidated(client, query):
+    """NOW(), RAND(), UUID() … answer anew at each evaluation: a validator of the build and
+    the URL would give a client a 304 and its stale answer for up to CACHE_MAX_AGE."""
+    answer = client.get("/sparql?query=" + quote(query))
+    assert answer.status_code == 200
+    assert "ETag" not in answer.headers
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert client.get("/sparql?query=" + quote(query), headers={"If-None-Match": "*"}).status_code == 200
+
+
 def test_no_etag_on_posts_or_errors(client):
     assert "ETag" not in client.post("/sparql", data="ASK {}", content_type="application/sparql-query").headers
     assert "ETag" not in client.get("/sparql?query=ASK%20%7B").headers
