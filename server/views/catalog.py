@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, request
 from pyoxigraph import NamedNode
 
 from bjkg.server.core import vocab
-from bjkg.server.core.conneg import RDF_FORMATS, negotiate, response_mimetype
+from bjkg.server.core.conneg import HTML, RDF_FORMATS, format_by_name, negotiate, response_mimetype
 from bjkg.server.core.errors import not_found
 from bjkg.server.pages import i18n
 from bjkg.server.pages.describe import Linker
@@ -118,11 +118,18 @@ def _count(store) -> Counts:
 
 
 def _media_type(suffix: str | None, *, html: bool = True) -> str:
+    """The media type to answer with: the suffix's, else `?format=`'s (the names entity
+    pages take, 406 for another; `json` is the page's JSON twin), else negotiated."""
     if suffix is not None:
         if suffix not in SUFFIXES or (suffix in ("html", "json") and not html):
             raise not_found(f"No representation '.{suffix}' here; use one of: "
                             + ", ".join("." + s for s in SUFFIXES))
         return SUFFIXES[suffix]
+    name = request.args.get("format")
+    if name:
+        if html and name.strip().lower() in ("json", "application/json"):
+            return "application/json"
+        return format_by_name((*RDF_FORMATS, HTML) if html else RDF_FORMATS, name).media_type
     offers = [f.media_type for f in RDF_FORMATS] + (["text/html", "application/json"] if html else [])
     return negotiate(request.headers.get("Accept"), offers, default="text/turtle")
 

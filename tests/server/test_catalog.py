@@ -285,3 +285,21 @@ def test_the_catalogue_and_graph_pages_advertise_their_json_twin(client, path, t
     assert f'<{twin}>; rel="alternate"; type="application/json"' in client.get(path, headers=TTL).headers["Link"]
     data = client.get(twin)
     assert data.status_code == 200 and data.mimetype == "application/json" and data.get_json()
+
+
+@pytest.mark.parametrize("path", ["/catalog", "/.well-known/void", "/graph/reference"])
+def test_the_catalogue_and_graph_pages_honour_format_as_entity_pages_do(client, path):
+    """`?format=` names the representation, as on an entity page (the same names, a 406
+    naming the known ones for any other), over what Accept asks for."""
+    html = {"Accept": "text/html"}
+    for name, media in (("ttl", "text/turtle"), ("turtle", "text/turtle"), ("jsonld", "application/ld+json"),
+                        ("nt", "application/n-triples"), ("rdf", "application/rdf+xml"),
+                        ("text/turtle", "text/turtle"), ("json", "application/json"),
+                        ("application/json", "application/json")):
+        answer = client.get(path, query_string={"format": name}, headers=html)
+        assert answer.status_code == 200 and answer.mimetype == media, (name, answer.mimetype)
+    assert client.get(path, query_string={"format": "html"}, headers=TTL).mimetype == "text/html"
+    assert client.get(path + "?format=ttl", headers=html).data == client.get(path, headers=TTL).data
+    refused = client.get(path, query_string={"format": "bogus"}, headers=html)
+    entity = client.get("/id/place/tongzhou", query_string={"format": "bogus"}, headers=html)
+    assert refused.status_code == entity.status_code == 406
