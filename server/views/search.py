@@ -126,8 +126,9 @@ def search():
             "more": more, "next": page_url(page=page + 1) if more else None,
             "previous": page_url(page=page - 1 if page > 2 else None) if page > 1 else None,
             "results": results}
-    alternates = [("/search.json?q=" + _q(query) + (f"&page={page}" if page > 1 else ""),
-                   "application/json")] if query else []
+    # the JSON twin of this page, with or without a query (every HTML page has one)
+    alternates = [(("/search.json?q=" + _q(query) + (f"&page={page}" if page > 1 else "")) if query
+                   else "/search.json", "application/json")]
     return respond("search/results.html", data, as_json=as_json, alternates=alternates,
                    search_q=query, no_results=i18n.text("no_results", lang))
 

@@ -355,3 +355,11 @@ def test_american_and_british_spellings_find_each_other():
     assert "specialised parks" in found("specialized") and "specialised parks" in found("parks specialized")
     assert "Data Center" in found("data centre")
     assert "Digitalisation" not in found("organization")
+
+
+def test_the_search_page_advertises_its_json_twin_with_or_without_a_query(client):
+    for url, twin in (("/search", "/search.json"), ("/search?q=%E9%80%9A%E5%B7%9E", "/search.json?q=")):
+        page = client.get(url, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        assert f'<{twin}' in page.headers["Link"] and 'type="application/json"' in page.headers["Link"]
+        assert client.get(page.headers["Link"].split(">")[0].lstrip("<")).is_json
