@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pyoxigraph
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, redirect, request
 from pyoxigraph import NamedNode
 
 from bjkg.server.core import vocab
@@ -153,6 +153,7 @@ def _rdf(triples, media_type: str, alternates) -> Response:
 @bp.route("/catalog")
 @bp.route("/catalog.<suffix>")
 @bp.route("/dataset")
+@bp.route("/dataset.<suffix>")
 @bp.route("/.well-known/void")
 @bp.route("/.well-known/void.<suffix>")
 def catalogue(suffix: str | None = None):
@@ -175,6 +176,20 @@ def catalogue(suffix: str | None = None):
                                          public_url()))
         return respond("meta/void.html", data, as_json=media_type == "application/json", alternates=alternates)
     return _rdf(triples, media_type, alternates)
+
+
+@bp.route("/dataset/<path:rest>")
+def catalogue_resource(rest: str):
+    """The resources the catalogue mints under ``<BASE_IRI>dataset/`` (its SPARQL service and
+    distributions, publisher, contact point, period …) are described in the catalogue
+    alone: 303 See Other to it (the Cool URIs pattern for a thing described in a larger
+    document), keeping the query string (`format=`); 404 for an IRI it does not mint."""
+    iri = site().base + "dataset/" + rest
+    triples = catalogue_triples(site(), get_manifest() or {}, published_counts())
+    if not any(t.subject.value == iri for t in triples if isinstance(t.subject, NamedNode)):
+        raise not_found(f"The catalogue describes no <{iri}>; /catalog lists what it does.")
+    target = "/catalog" + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
+    return redirect(target, code=303)
 
 
 def dumps(manifest: dict) -> list[dict]:

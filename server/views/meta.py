@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pyoxigraph
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, current_app, redirect, request, send_file
 from werkzeug.http import parse_date, parse_range_header
-from pyoxigraph import Literal, NamedNode, Triple
+from pyoxigraph import Literal, NamedNode
 
 from bjkg.server.pages import i18n
 from bjkg.server.core import vocab
@@ -222,6 +222,18 @@ _TERM_SECTIONS = (
     ("datatype_properties", (V.OWL + "DatatypeProperty",)),
     ("other_terms", ()),
 )
+
+
+@bp.route("/ontology/<version>")
+def ontology_version(version: str):
+    """The ontology's version IRI (``owl:versionIRI <…/ontology/0.1.0>``) dereferences to the
+    ontology it versions (303 See Other), when it is the version this build was made with."""
+    current = (get_manifest() or {}).get("ontology_version")
+    if not current or version != str(current):
+        raise not_found(f"This server holds version {shown(str(current))} of the ontology, "
+                        f"not {shown(version)!r}: /ontology.")
+    return redirect("/ontology" + (f"?{request.query_string.decode('latin-1')}" if request.query_string else ""),
+                    code=303)
 
 
 @bp.route("/ontology")

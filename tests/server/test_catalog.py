@@ -303,3 +303,30 @@ def test_the_catalogue_and_graph_pages_honour_format_as_entity_pages_do(client, 
     refused = client.get(path, query_string={"format": "bogus"}, headers=html)
     entity = client.get("/id/place/tongzhou", query_string={"format": "bogus"}, headers=html)
     assert refused.status_code == entity.status_code == 406
+
+
+def test_the_iris_the_catalogue_mints_dereference(client):
+    """Every IRI the catalogue mints under the base (its SPARQL service and distributions,
+    publisher, contact …) leads to the catalogue that describes it (303), as do the dataset's
+    own IRI with a suffix and the ontology's version IRI; an IRI it does not mint is a 404."""
+    import pyoxigraph
+
+    base = "https://w3id.org/bjkg/"
+    turtle = client.get("/catalog.ttl").data
+    minted = {t.subject.value for t in pyoxigraph.parse(turtle, format=pyoxigraph.RdfFormat.TURTLE)
+              if isinstance(t.subject, pyoxigraph.NamedNode) and t.subject.value.startswith(base + "dataset/")}
+    assert base + "dataset/service/sparql" in minted and len(minted) >= 3
+    for iri in minted:
+        answer = client.get("/" + iri[len(base):] + "?format=ttl")
+        assert answer.status_code == 303, iri
+        assert answer.headers["Location"].endswith("/catalog?format=ttl")
+        assert iri.encode() in client.get(answer.headers["Location"]).data
+    assert client.get("/dataset/nothing-of-the-kind").status_code == 404
+    assert client.get("/dataset.ttl").mimetype == "text/turtle"
+    version = next(t.object.value for t in pyoxigraph.parse(client.get("/ontology.ttl").data,
+                                                               format=pyoxigraph.RdfFormat.TURTLE)
+                   if t.predicate.value == "http://www.w3.org/2002/07/owl#versionIRI")
+    assert version.startswith(base + "ontology/")
+    answer = client.get("/" + version[len(base):])
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/ontology")
+    assert client.get("/ontology/0.0.0-not-this-one").status_code == 404
