@@ -42,6 +42,7 @@ _LOCK = threading.Lock()
 EXACT, PREFIX, SUBSTRING, TERMS = 3, 2, 1, 0
 MATCH_NAMES = {EXACT: "exact", PREFIX: "prefix", SUBSTRING: "substring", TERMS: "terms"}
 MAX_TERMS = 8  # words of a query matched one by one (`SearchIndex._by_terms`)
+MAX_QUERY_CHARS = 200  # characters of a search query (longer: 400 at /search; the form's maxlength)
 
 
 def _strip(text: str) -> str:

@@ -22,6 +22,7 @@ from bjkg.server.core import vocab
 from bjkg.server.core.conneg import choose
 from bjkg.server.core.errors import bad_request, shown
 from bjkg.server.pages.examples import load_examples
+from bjkg.server.pages.search_index import MAX_QUERY_CHARS
 from bjkg.server.pages.labels import (LANG_COOKIE, LANG_NAMES, LANGS, choose_lang, foreign_lang, lang_from_accept,
                                       supported_lang)
 
@@ -171,7 +172,7 @@ def template_globals() -> dict:
             "base_iri": base,
             "LANGS": LANGS, "LANG_NAMES": LANG_NAMES,
             "editor_examples": _editor_examples(base, lang),
-            "default_query": default_query(base)}
+            "default_query": default_query(base), "search_max_chars": MAX_QUERY_CHARS}
 
 
 @lru_cache(maxsize=16)

@@ -27,7 +27,7 @@ from bjkg.server.web.headers import BLANK_NODES_HEADER
 from bjkg.server.pages.locator_map import POINTS_QUERY, LocatorMap, get_map
 from bjkg.server.stores.page_reads import IndexSource
 from bjkg.server.views.common import current_lang, page_number, respond
-from bjkg.server.views.search import MAX_QUERY_CHARS
+from bjkg.server.pages.search_index import MAX_QUERY_CHARS
 
 bp = Blueprint("pages", __name__)
 
@@ -213,7 +213,7 @@ def _not_found(iri: str, media_type: str) -> Response:
     if media_type != HTML.media_type:
         raise not_found(f"This dataset has nothing about <{shown(iri)}>.")
     guess = iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1].replace("-", " ")
-    guess = guess[:MAX_QUERY_CHARS]  # what search reads of a query anyway
+    guess = guess[:MAX_QUERY_CHARS]  # the longest query search accepts
     data = {"iri": shown(iri), "search_q": guess, "search_href": "/search?q=" + quote(guess)}
     return respond("pages/not_found.html", data, status=404)
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 from pyoxigraph import Literal, NamedNode
 
+from bjkg.server.core.errors import bad_request
 from bjkg.server.pages import i18n
 from bjkg.server.pages.describe import Linker, select
 from bjkg.server.pages.labels import group_labels, local_name, pick, to_traditional
 from bjkg.server.pages.overview import labels_query
-from bjkg.server.pages.search_index import MATCH_NAMES
+from bjkg.server.pages.search_index import MATCH_NAMES, MAX_QUERY_CHARS
 from bjkg.server.web.extension import get_store
 from bjkg.server.views.common import current_lang, page_number, page_url, respond, wants_json
 from bjkg.server.web.search import LabelIndex, index
@@ -19,7 +20,6 @@ from bjkg.server.web.search import LabelIndex, index
 bp = Blueprint("search", __name__)
 
 MAX_RESULTS = 50
-MAX_QUERY_CHARS = 200
 
 
 # What tells two same-named results apart: the code and the places a result lies within
@@ -104,7 +104,10 @@ def search():
     """Ranked label search: exact > prefix > substring; label > altLabel. MAX_RESULTS a page
     (`?page=`), with a link to the next one while more match: never a silent cut."""
     as_json = request.path.endswith(".json") or wants_json()
-    query = request.args.get("q", "").strip()[:MAX_QUERY_CHARS]
+    query = request.args.get("q", "").strip()
+    if len(query) > MAX_QUERY_CHARS:  # refused, never searched cut short without a word
+        raise bad_request(f"A search has at most {MAX_QUERY_CHARS} characters; this one has {len(query)}. "
+                          "Search for a shorter part of it, or filter labels with the SPARQL endpoint (/sparql).")
     lang = current_lang()
     page = page_number()
     results = []

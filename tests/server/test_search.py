@@ -363,3 +363,20 @@ def test_the_search_page_advertises_its_json_twin_with_or_without_a_query(client
         assert page.status_code == 200
         assert f'<{twin}' in page.headers["Link"] and 'type="application/json"' in page.headers["Link"]
         assert client.get(page.headers["Link"].split(">")[0].lstrip("<")).is_json
+
+
+def test_a_query_longer_than_search_takes_is_refused_not_cut(client):
+    """A query past MAX_QUERY_CHARS was searched cut to its first 200 characters, without a
+    word: now a 400 that says so (in JSON and as a page); the form's maxlength keeps a
+    browser from sending one."""
+    from bjkg.server.pages.search_index import MAX_QUERY_CHARS
+
+    longest = "通" * MAX_QUERY_CHARS
+    assert client.get("/search.json?q=" + longest).status_code == 200
+    refused = client.get("/search.json?q=" + longest + "州")
+    assert refused.status_code == 400
+    assert str(MAX_QUERY_CHARS) in refused.get_json()["error"]["message"]
+    page = client.get("/search?q=" + longest + "州", headers={"Accept": "text/html"})
+    assert page.status_code == 400 and page.mimetype == "text/html"
+    form = client.get("/search", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert f'maxlength="{MAX_QUERY_CHARS}"' in form
