@@ -210,13 +210,15 @@ def _select(formats: Sequence[Format], accept: str | None, format_param: str | N
     return owner[chosen]
 
 
-def format_by_name(formats: Sequence[Format], name: str) -> Format:
-    """The format a `format=` value or URL suffix names (short name or media type); 406 if none."""
+def format_by_name(formats: Sequence[Format], name: str, *, also: Sequence[str] = ()) -> Format:
+    """The format a `format=` value or URL suffix names (short name or media type); 406 if
+    none, naming every name the caller takes (`also`: names it reads itself, e.g. ``json``
+    for a page's JSON twin)."""
     wanted = name.strip().lower()
     for fmt in formats:
         if wanted in fmt.names or wanted in fmt.media_types:
             return fmt
-    names = sorted({n for f in formats for n in f.names[:1]})
+    names = sorted({n for f in formats for n in f.names[:1]} | set(also))
     raise NotAcceptable(f"Unknown format {shown(name)!r} here; use one of: {', '.join(names)}.",
                         [f.media_type for f in formats])
 

@@ -129,7 +129,8 @@ def _media_type(suffix: str | None, *, html: bool = True) -> str:
     if name:
         if html and name.strip().lower() in ("json", "application/json"):
             return "application/json"
-        return format_by_name((*RDF_FORMATS, HTML) if html else RDF_FORMATS, name).media_type
+        return format_by_name((*RDF_FORMATS, HTML) if html else RDF_FORMATS, name,
+                              also=("json",) if html else ()).media_type
     offers = [f.media_type for f in RDF_FORMATS] + (["text/html", "application/json"] if html else [])
     return negotiate(request.headers.get("Accept"), offers, default="text/turtle")
 

@@ -99,7 +99,7 @@ def _choose(suffix: str | None) -> str:
         name = request.args["format"]
         if name in ("json", _JSON):
             return _JSON
-        return format_by_name((*RDF_FORMATS, HTML), name).media_type
+        return format_by_name((*RDF_FORMATS, HTML), name, also=("json",)).media_type
     accept = request.headers.get("Accept")
     # every name of each format (application/xhtml+xml is HTML); application/json is the JSON twin
     owner = {t: f.media_type for t, f in offers_of((*RDF_FORMATS, HTML), accept).items() if t != _JSON}

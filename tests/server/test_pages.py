@@ -72,6 +72,15 @@ def test_unacceptable_type_is_406(client):
     assert r.status_code == 406
 
 
+def test_an_unknown_format_name_is_406_naming_every_name_taken(client):
+    r = client.get("/id/place/tongzhou?format=bogus")
+    assert r.status_code == 406
+    message = r.get_json()["error"]["message"]
+    for name in ("json", "jsonld", "ttl", "html"):
+        assert name in message.split("use one of:")[1]
+    assert client.get("/id/place/tongzhou?format=json").is_json
+
+
 def test_json_twin_is_the_page_data(client):
     r = client.get("/id/place/tongzhou.json")
     assert r.status_code == 200 and r.mimetype == "application/json"
