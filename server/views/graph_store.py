@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from bjkg.server.views.catalog import public_url
 from bjkg.server.web.auth import require_write_access
-from bjkg.server.core.conneg import RDF_FORMATS, rdf_format, rdf_input_format
+from bjkg.server.core.conneg import RDF_INPUT_TYPES, rdf_format, rdf_input_format
 from bjkg.server.core.errors import bad_request, not_found, payload_too_large, shown, unsupported_media_type
 from bjkg.server.web.extension import get_store
 from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset
@@ -30,7 +30,7 @@ from bjkg.server.views.sparql import answer_response, prefixes
 bp = Blueprint("graph_store", __name__)
 
 _READ_ALL = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
-_INPUT_TYPES = ", ".join(t for f in RDF_FORMATS for t in f.media_types)
+_INPUT_TYPES = ", ".join(RDF_INPUT_TYPES)  # not application/json: plain JSON is not taken for RDF
 
 
 @bp.route("/graph-store", methods=["GET", "PUT", "POST", "DELETE"])
@@ -118,8 +118,10 @@ def _body_triples(base_iri: str) -> list[pyoxigraph.Triple]:
                 f"parses at most {most:,} (setting MAX_BODY_BYTES), expanded or not. Write the "
                 "values out, or use fewer nested entities.")
     try:
+        # a document's blank nodes are its own (RDF 1.1 Semantics §5.2): fresh ones for each
+        # body, never the labels it was written with, which another upload may use too
         quads = list(pyoxigraph.parse(body, format=fmt.oxigraph, base_iri=base_iri,
-                                      without_named_graphs=True))
+                                      without_named_graphs=True, rename_blank_nodes=True))
     except SyntaxError as exc:
         raise bad_request(f"The {fmt.media_type} body could not be parsed: {exc}") from None
     except ValueError as exc:

@@ -236,6 +236,34 @@ def test_gsp_put_get_post_delete_a_named_graph(writable_client):
     assert gsp(writable_client, "delete", f"?graph={G}").status_code == 404
 
 
+def test_gsp_blank_nodes_of_each_body_are_its_own(writable_client):
+    """RDF 1.1 Semantics §5.2: merging documents keeps their blank nodes apart. Two bodies
+    that both write `_:x` (POSTed to one graph, PUT to another) describe two nodes; the
+    labels a body was written with are not kept."""
+    graph, other = "http://example.org/graph/bn", "http://example.org/graph/bn2"
+    put = gsp(writable_client, "put", f"?graph={graph}", data='_:x <http://a/p> "1" .', content_type="text/turtle")
+    assert put.status_code == 201
+    for _ in range(2):
+        assert gsp(writable_client, "post", f"?graph={graph}", data='_:x <http://a/q> "2" .',
+                   content_type="text/turtle").status_code == 204
+    assert gsp(writable_client, "put", f"?graph={other}", data='{"@id": "_:x", "http://a/p": "1"}',
+               content_type="application/ld+json").status_code == 201
+    assert count(writable_client, f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}") == 3
+    assert count(writable_client, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} "
+                                  f"GRAPH <{other}> {{ ?s ?p2 ?o2 }} }}") == 0
+    # within one body, one label is one node
+    assert gsp(writable_client, "put", f"?graph={other}", data='_:y <http://a/p> "1" ; <http://a/q> "2" .',
+               content_type="text/turtle").status_code == 204
+    assert count(writable_client, f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH <{other}> {{ ?s ?p ?o }} }}") == 1
+
+
+def test_gsp_refuses_plain_json_and_does_not_offer_it(writable_client):
+    refused = gsp(writable_client, "put", f"?graph={G}", data="{}", content_type="application/json")
+    assert refused.status_code == 415
+    offered = refused.get_json()["error"]["message"].split("one of:")[1].split("(got")[0]
+    assert "application/ld+json" in offered and "application/json" not in offered.replace("application/ld+json", "")
+
+
 def test_gsp_default_graph(writable_client):
     assert gsp(writable_client, "put", "?default", data=TURTLE, content_type="text/turtle").status_code in (201, 204)
     response = gsp(writable_client, "get", "?default", headers={"Accept": "text/turtle"})
