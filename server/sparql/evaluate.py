@@ -192,6 +192,11 @@ def evaluate(store: pyoxigraph.Store, request: QueryRequest, *, deadline: float 
     except (ValueError, RuntimeError, OSError) as exc:
         if sink is not None and sink.cancelled.is_set():
             raise _Cancelled() from None
+        if "does not support" in str(exc):  # a writer that cannot carry the answer's terms
+            media_type = request.results_format if isinstance(result, QuerySolutions) else request.graph_format
+            raise QueryFailed(406, f"This answer cannot be written as {media_type}: {exc}. Ask for "
+                                   "another format: Turtle, N-Triples, N-Quads or TriG carry every "
+                                   "RDF term (SPARQL JSON or TSV for a SELECT).") from None
         raise QueryFailed(500, f"The query failed during evaluation: {exc}") from None
 
 

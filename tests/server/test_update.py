@@ -2,7 +2,7 @@
 read-only build where every write is refused and changes nothing."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pyoxigraph
 import pytest
@@ -262,6 +262,21 @@ def test_gsp_refuses_plain_json_and_does_not_offer_it(writable_client):
     assert refused.status_code == 415
     offered = refused.get_json()["error"]["message"].split("one of:")[1].split("(got")[0]
     assert "application/ld+json" in offered and "application/json" not in offered.replace("application/ld+json", "")
+
+
+def test_an_answer_a_format_cannot_carry_is_406_not_500(writable_client):
+    """An RDF 1.2 triple term (from a reifier written <<…>>) has no JSON-LD form in the
+    engine: asking for JSON-LD is refused with 406 naming formats that carry it."""
+    graph = "http://example.org/graph/star"
+    body = '<< <http://a/b> <http://a/c> <http://a/d> >> <http://a/c> "x" .'
+    assert gsp(writable_client, "put", f"?graph={graph}", data=body, content_type="text/turtle").status_code == 201
+    refused = gsp(writable_client, "get", f"?graph={graph}", headers={"Accept": "application/ld+json"})
+    assert refused.status_code == 406 and "Turtle" in refused.get_json()["error"]["message"]
+    construct = writable_client.get("/sparql?query=" + quote(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"),
+                                    headers={"Accept": "application/ld+json"})
+    assert construct.status_code == 406
+    turtle = gsp(writable_client, "get", f"?graph={graph}", headers={"Accept": "text/turtle"})
+    assert turtle.status_code == 200
 
 
 def test_gsp_default_graph(writable_client):
