@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 
 from bjkg.server.sparql.workers import RequestContext, set_context
+from bjkg.server.web.security import DATA_POLICY, SECURITY_HEADERS
 
 log = logging.getLogger("bjkg.front")
 
@@ -73,6 +74,8 @@ class Front:
                  max_body: int, on_shutdown=None, lane=None) -> None:
         self.wsgi_app = wsgi_app
         self.lane = lane  # bjkg.server.runtime.lane.QueryLane: queries answered on the loop
+        # the front's own errors carry the app's CORS origin, as the app's answers do
+        self.cors_origin = getattr(wsgi_app, "config", {}).get("CORS_ORIGIN", "*")
         self.query_threads = query_threads
         self.body_timeout = body_timeout
         self.max_body = max_body
@@ -80,6 +83,10 @@ class Front:
         self._query_lane = ThreadPoolExecutor(query_threads, thread_name_prefix="bjkg-query")
         self._page_lane = ThreadPoolExecutor(page_threads, thread_name_prefix="bjkg-page")
         self._queries_in_lane = 0
+
+    def _problem(self, send, status: int, message: str, **options):
+        """`_problem` with this app's CORS origin."""
+        return _problem(send, status, message, origin=self.cors_origin, **options)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -107,7 +114,7 @@ class Front:
         query_lane = scope["path"].startswith(QUERY_PATHS)
         if query_lane and self._queries_in_lane >= self.query_threads:
             # every query thread is answering or waiting: the slots and the queue are full
-            await _problem(send, 503, "Too many queries are running or waiting; please retry "
+            await self._problem(send, 503, "Too many queries are running or waiting; please retry "
                            "shortly (settings QUERY_WORKERS, QUERY_QUEUE).", retry_after=5)
             return
         gone = threading.Event()
@@ -170,7 +177,7 @@ class Front:
         if coding.strip().lower() not in (b"", b"identity"):
             # read as sent, a compressed body would be taken for its (garbled) text; decoding
             # it would let a small body expand past MAX_BODY_BYTES: refused (RFC 9110 15.5.16)
-            await _problem(send, 415, f"The request body has Content-Encoding "
+            await self._problem(send, 415, f"The request body has Content-Encoding "
                            f"{coding.decode('latin-1')[:40]!r}; this server takes request bodies "
                            "only without a content coding: send it uncompressed.",
                            headers=[(b"accept-encoding", b"identity")])
@@ -180,10 +187,10 @@ class Front:
             try:
                 declared = int(length)
             except ValueError:
-                await _problem(send, 400, "The Content-Length header is not a number.")
+                await self._problem(send, 400, "The Content-Length header is not a number.")
                 return None
             if declared > self.max_body:
-                await _problem(send, 413, f"The request body is larger than {self.max_body} bytes "
+                await self._problem(send, 413, f"The request body is larger than {self.max_body} bytes "
                                "(setting MAX_BODY_BYTES).")
                 return None
         try:
@@ -192,20 +199,20 @@ class Front:
             async with asyncio.timeout(self.body_timeout):
                 body = await self._receive_body(receive)
         except TimeoutError:
-            await _problem(send, 408, f"The request body did not arrive within {self.body_timeout:g} s "
+            await self._problem(send, 408, f"The request body did not arrive within {self.body_timeout:g} s "
                            "(setting BODY_TIMEOUT).")
             return None
         except Exception as exc:  # noqa: BLE001 - the server could not read the body
-            await _problem(send, 400, f"The request body could not be read: {exc}")
+            await self._problem(send, 400, f"The request body could not be read: {exc}")
             return None
         if body is _TOO_LARGE:
-            await _problem(send, 413, f"The request body is larger than {self.max_body} bytes "
+            await self._problem(send, 413, f"The request body is larger than {self.max_body} bytes "
                            "(setting MAX_BODY_BYTES).")
             return None
         if body is None:
             # the client left, or granian could not read the body (a malformed chunk):
             # answer 400 in case it is still there (granian would answer 500)
-            await _problem(send, 400, "The request body could not be read: the connection "
+            await self._problem(send, 400, "The request body could not be read: the connection "
                            "closed, or its chunked encoding is malformed.")
         return body
 
@@ -431,14 +438,19 @@ def _environ(scope, body: bytes) -> dict:
     return environ
 
 
-async def _problem(send, status: int, message: str, *, retry_after: int | None = None,
-                   headers: list[tuple[bytes, bytes]] = ()) -> None:
-    """An error answered by the front itself (before the app): the app's JSON shape. A body
-    left unread (400, 408, 413, 415) ends the connection."""
+async def _problem(send, status: int, message: str, *, origin: str | None = "*",
+                   retry_after: int | None = None, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """An error answered by the front itself (before the app): the app's JSON shape, with the
+    security headers and the CORS origin every response of the app has. A body left unread
+    (400, 408, 413, 415) ends the connection."""
     body = json.dumps({"error": {"status": status, "title": HTTPStatus(status).phrase,
                                  "message": message}}).encode("utf-8")
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"access-control-allow-origin", b"*"), *headers]
+               *((name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()),
+               (b"content-security-policy", DATA_POLICY.encode()), *headers]
+    if origin:
+        headers.append((b"access-control-allow-origin", origin.encode()))
+        headers.append((b"access-control-expose-headers", b"Retry-After"))
     if retry_after:
         headers.append((b"retry-after", str(retry_after).encode()))
     if status in (400, 408, 413, 415):

@@ -183,3 +183,17 @@ def test_a_query_that_must_wait_for_a_slot_waits_in_a_thread_and_answers_the_sam
     assert len(plans) == 1
     assert via_lane == call(flask_front, "POST", "/sparql", form(SELECT), {"Content-Type": FORM})
     assert via_lane[0] == 200
+
+
+def test_the_fronts_own_errors_carry_the_security_headers_and_the_apps_origin(served):
+    """A 413 (or 408, 415, 400, the queue's 503) answered by the front before the app: the
+    same security headers and CORS origin as every answer of the app."""
+    lane_front, _, _ = served
+    status, headers, body = call(lane_front, "POST", "/sparql", b"x" * ((1 << 20) + 1),
+                                 {"Content-Type": "application/sparql-query"})
+    headers = dict(headers)
+    assert status == 413 and b"larger than" in body
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["access-control-allow-origin"] == "https://example.org"  # CORS_ORIGIN, not "*"
