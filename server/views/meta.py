@@ -10,6 +10,7 @@ names them.
 from __future__ import annotations
 
 import base64
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -377,6 +378,8 @@ def _send_file(path: Path, **options) -> Response:
     the server's clock is invalid (RFC 9110 13.1.3) and ignored; werkzeug answered 304, so a
     client with a clock ahead kept a copy older than the file."""
     header = request.headers.get("Range")
+    if header is not None and _EMPTY_SUFFIX.match(header):  # the last 0 bytes: valid, never satisfiable
+        return Response(status=416, headers={"Content-Range": f"bytes */{path.stat().st_size}"})
     if header is not None:
         parsed = parse_range_header(header)
         if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
@@ -384,7 +387,30 @@ def _send_file(path: Path, **options) -> Response:
     since = parse_date(request.headers.get("If-Modified-Since"))
     if since is not None and since > datetime.now(timezone.utc):
         request.environ.pop("HTTP_IF_MODIFIED_SINCE", None)
-    return send_file(path, conditional=True, **options)
+    response = send_file(path, conditional=True, **options)
+    if _precondition_failed(response):
+        response.close()
+        failed = Response(status=412)
+        for name in ("ETag", "Last-Modified"):
+            if name in response.headers:
+                failed.headers[name] = response.headers[name]
+        return failed
+    return response
+
+
+_EMPTY_SUFFIX = re.compile(r"^\s*bytes\s*=\s*-0+\s*$", re.IGNORECASE)
+
+
+def _precondition_failed(response: Response) -> bool:
+    """If-Match, else If-Unmodified-Since, against the file's validators (RFC 9110 §13.2.2:
+    before Range, and a 412 carries no representation; werkzeug sent the whole file with its
+    412, and a Range skipped the check)."""
+    if_match = request.if_match
+    if request.headers.get("If-Match") is not None:
+        tag, _ = response.get_etag()
+        return not (if_match.star_tag or (tag is not None and if_match.contains(tag)))
+    unmodified = parse_date(request.headers.get("If-Unmodified-Since"))
+    return unmodified is not None and response.last_modified is not None and response.last_modified > unmodified
 
 
 # --------------------------------------------------------------------------- dumps

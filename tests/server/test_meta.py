@@ -165,7 +165,8 @@ def test_dumps_with_checksums(client, tiny_build, name):
 
 @pytest.mark.parametrize("header, status", [
     ("bytes=0-99", 206), ("bytes=-50", 206), ("bytes=99999999-", 416),
-    ("bytes=5-2", 200), ("bytes=abc", 200), ("bytes=0-9,20-29", 200), ("lines=1-2", 200)])
+    ("bytes=5-2", 200), ("bytes=abc", 200), ("bytes=0-9,20-29", 200), ("lines=1-2", 200),
+    ("bytes=-0", 416)])  # the last zero bytes: a valid range no file can satisfy
 def test_a_dump_honours_one_valid_range_and_ignores_an_invalid_one(client, header, status):
     """RFC 9110 §14.2: one valid byte range gets 206 with those bytes, one past the end
     416; a syntactically invalid range or an unknown unit is ignored (the whole dump, 200),
@@ -190,6 +191,22 @@ def test_a_dump_is_revalidated_by_date_only_against_a_date_in_the_past(client):
     future = "Fri, 01 Jan 2100 00:00:00 GMT"
     assert client.get("/dumps/bjkg.nq", headers={"If-Modified-Since": future}).status_code == 200
     assert client.get("/dumps/bjkg.nq", headers={"If-Modified-Since": "garbage"}).status_code == 200
+
+
+def test_a_dumps_preconditions_come_before_its_range_and_a_412_carries_nothing(client):
+    """RFC 9110 §13.2.2: If-Match, then If-Unmodified-Since, are evaluated before Range; a
+    412 sends no representation (werkzeug sent the whole dump with it, and a Range skipped
+    the check)."""
+    first = client.get("/dumps/bjkg.nq")
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    for headers in ({"If-Match": '"not-this-one"'}, {"If-Match": '"not-this-one"', "Range": "bytes=0-9"},
+                    {"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+                    {"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT", "Range": "bytes=0-9"}):
+        failed = client.get("/dumps/bjkg.nq", headers=headers)
+        assert failed.status_code == 412 and failed.data == b"", headers
+    assert client.get("/dumps/bjkg.nq", headers={"If-Match": etag}).data == first.data
+    assert client.get("/dumps/bjkg.nq", headers={"If-Match": "*", "Range": "bytes=0-9"}).data == first.data[:10]
+    assert client.get("/dumps/bjkg.nq", headers={"If-Unmodified-Since": modified}).status_code == 200
 
 
 def test_only_listed_files_are_served(client):
