@@ -86,6 +86,10 @@ def not_acceptable(message: str) -> HTTPProblem:
     return HTTPProblem(406, message)
 
 
+def precondition_failed(message: str) -> HTTPProblem:
+    return HTTPProblem(412, message)
+
+
 def payload_too_large(message: str) -> HTTPProblem:
     return HTTPProblem(413, message)
 

@@ -21,7 +21,8 @@ from flask import Blueprint, Response, current_app, request, url_for
 from bjkg.server.views.catalog import public_url
 from bjkg.server.web.auth import require_write_access
 from bjkg.server.core.conneg import RDF_INPUT_TYPES, rdf_format, rdf_input_format
-from bjkg.server.core.errors import bad_request, not_found, payload_too_large, shown, unsupported_media_type
+from bjkg.server.core.errors import (bad_request, not_found, payload_too_large, precondition_failed, shown,
+                                     unsupported_media_type)
 from bjkg.server.web.extension import get_store
 from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset
 from bjkg.server.sparql.text import dataset_iris
@@ -40,6 +41,7 @@ def graph_store():
         return _get(target)
     require_write_access(f"Graph Store {request.method}")
     store = get_store()
+    _check_preconditions(store, target)
     if request.method == "DELETE":
         if target is None:
             raise bad_request("DELETE needs ?graph=IRI or ?default.")
@@ -59,6 +61,24 @@ def graph_store():
     created = store.replace_graph(target, triples) if request.method == "PUT" \
         else store.add_to_graph(target, triples)
     return Response(status=201 if created else 204)
+
+
+def _check_preconditions(store, target: str | None) -> None:
+    """If-Match and If-None-Match on a write (RFC 9110 §13.1.1–2), evaluated before anything
+    is written: a writable store issues no validators for a graph it may change, so a named
+    tag never matches, and ``*`` asks whether the graph exists — ``If-None-Match: *``
+    creates only, ``If-Match: *`` replaces only. 412 otherwise. (Checked just before the
+    write, not with it: two writers racing may both pass.)"""
+    if request.headers.get("If-Match") is None and request.headers.get("If-None-Match") is None:
+        return
+    exists = target is not None and store.graph_exists(target)
+    where = f"<{shown(target)}>" if target else "the graph store"
+    if request.headers.get("If-Match") is not None and not (request.if_match.star_tag and exists):
+        why = (f"there is no graph {where}" if request.if_match.star_tag
+               else f"this store issues no validators for {where}, so no tag matches")
+        raise precondition_failed(f"If-Match: {why}; nothing was written.")
+    if request.if_none_match.star_tag and exists:
+        raise precondition_failed(f"If-None-Match: * — the graph {where} exists; nothing was written.")
 
 
 def _target() -> str | None:

@@ -279,6 +279,28 @@ def test_an_answer_a_format_cannot_carry_is_406_not_500(writable_client):
     assert turtle.status_code == 200
 
 
+def test_gsp_conditional_writes(writable_client):
+    """If-None-Match: * creates only; If-Match: * replaces only; a named tag never matches a
+    store that issues none (RFC 9110 §13.1.1–2): 412 and nothing written."""
+    graph = "http://example.org/graph/conditional"
+    first, second = "<http://a/s> <http://a/p> 1 .", "<http://a/s> <http://a/p> 2 ."
+
+    def put(body, **headers):
+        return gsp(writable_client, "put", f"?graph={graph}", data=body, content_type="text/turtle",
+                   headers=headers).status_code
+
+    def value():
+        return count(writable_client, f"SELECT (SUM(?o) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+
+    assert put(first, **{"If-Match": "*"}) == 412  # nothing to replace
+    assert put(first, **{"If-None-Match": "*"}) == 201
+    assert put(second, **{"If-None-Match": "*"}) == 412 and value() == 1  # exists: not overwritten
+    assert put(second, **{"If-Match": '"nope"'}) == 412 and value() == 1
+    assert put(second, **{"If-Match": "*"}) == 204 and value() == 2
+    assert gsp(writable_client, "delete", f"?graph={graph}", headers={"If-Match": '"nope"'}).status_code == 412
+    assert gsp(writable_client, "delete", f"?graph={graph}").status_code == 204
+
+
 def test_gsp_default_graph(writable_client):
     assert gsp(writable_client, "put", "?default", data=TURTLE, content_type="text/turtle").status_code in (201, 204)
     response = gsp(writable_client, "get", "?default", headers={"Accept": "text/turtle"})
