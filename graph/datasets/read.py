@@ -103,13 +103,25 @@ def read_external(root: Path, base: str, *, manifest: Path | None = None,
         if as_nquads and dataset.format != "csvw" and not dataset.derive:
             nquads = b"".join(_rdf_input(loaded, dataset, graph, base, where, progress, True,
                                          on_piece) for loaded in inputs)
+            _refuse_empty(where, inputs, bool(nquads.strip()))
             prepared.append(Prepared(dataset, where, inputs, [], time.perf_counter() - started,
                                      nquads=nquads))
             continue
         quads = _dataset_quads(root, dataset, inputs, graph, base, where, progress)
         quads = _derive(root, dataset, quads, graph, where)
+        _refuse_empty(where, inputs, bool(quads))
         prepared.append(Prepared(dataset, where, inputs, quads, time.perf_counter() - started))
     return prepared
+
+
+def _refuse_empty(where: str, inputs: list, has_statements: bool) -> None:
+    """A dataset without a single triple is an error naming its files: its named graph
+    would be empty, which a store does not keep (the build would then not match its own
+    manifest), and loading nothing is not what anyone meant."""
+    if not has_statements:
+        raise ExternalError(f"{where}: {', '.join(loaded.label for loaded in inputs)} holds no "
+                            "triples; an empty dataset would leave an empty named graph. Give it "
+                            "data, or leave it out.")
 
 
 def link_external(root: Path, base: str, prepared: list[Prepared],

@@ -104,6 +104,13 @@ def test_a_bad_file_leaves_the_build_and_the_manifest_untouched(workspace, sourc
     bomb.write_bytes(entity_bomb(6))
     with pytest.raises(BuildError, match=r"dataset 'bomb': .*bomb\.rdf: a statement of 30 MB"):
         load_files(root, out, sources, [bomb])
+    # files without a single statement: refused (an empty named graph broke the build)
+    for empty, text in (("empty.nq", ""), ("prefixes.ttl", "@prefix ex: <http://example.org/> .\n")):
+        (tmp_path / empty).write_text(text, encoding="utf-8")
+        with pytest.raises(BuildError, match=rf"{empty} holds no triples"):
+            load_files(root, out, sources, [tmp_path / empty])
+        with pytest.raises(BuildError, match=rf"{empty} holds no triples"):
+            load_files(root, out, sources, [tmp_path / empty], rebuild=True)
     assert _snapshot(root, out) == before
 
 
