@@ -360,6 +360,19 @@ def _text(item: Located, key: str, errors: Errors, required: bool = True) -> str
     return value
 
 
+MIN_QUOTE = 2  # characters of a quote at least: the shapes' sh:minLength on bjkg:quote
+
+
+def _quote(item: Located, errors: Errors, required: bool) -> str | None:
+    """`quote`, refused here with its file and line when shorter than the shapes allow (a
+    one-character quote proves nothing, and SHACL would only name the entity)."""
+    quote = _text(item, "quote", errors, required=required)
+    if quote is not None and len(quote.strip()) < MIN_QUOTE:
+        errors.add(item.where("quote"), f"a quote of {len(quote.strip())} character(s) proves nothing: "
+                                        f"quote at least {MIN_QUOTE} (a clause of the source)")
+    return quote
+
+
 def _str_list(item: Located, key: str, errors: Errors) -> list[str]:
     value = item.get(key)
     if value is None:
@@ -391,7 +404,7 @@ def _evidence(item: Located, default_doc: str | None, errors: Errors,
               required: bool) -> Evidence | None:
     """The record's own evidence: `quote` (+ `source` outside a source file)."""
     doc = _text(item, "source", errors, required=False) or default_doc
-    quote = _text(item, "quote", errors, required=False)
+    quote = _quote(item, errors, required=False)
     if doc is None:
         if quote:
             errors.add(item.where("quote"), "a quote needs `source: <document id>` here")
@@ -526,7 +539,7 @@ def _read_document(item: Located, catalog: Catalog, errors: Errors) -> Document 
                    about=_str_list(item, "about", errors), evidence=None,
                    where=item.where("id"), record_file=item.file,
                    note=_text(item, "note", errors, required=False))
-    quote = _text(item, "quote", errors, required=bool(doc.publisher or doc.authors
+    quote = _quote(item, errors, required=bool(doc.publisher or doc.authors
                                                         or doc.date_published))
     doc.evidence = Evidence(ident, quote, item.where("quote")) if quote else None
     for target, kinds, key in ([(doc.publisher, ("agency",), "publisher")] if doc.publisher else []) + \

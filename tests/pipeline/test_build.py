@@ -92,6 +92,16 @@ def test_quote_not_in_source_names_file_and_line(repo_copy, sources):
     assert str(err.value).count("quote not found") == 1  # once, though it backs several facts
 
 
+def test_a_quote_too_short_names_file_and_line(repo_copy, sources):
+    """The shapes want two characters at least; the records check says so with the file
+    and line (SHACL named only the entity, in a report of thirty lines)."""
+    line = _break(repo_copy, "graph/sources/tongzhou-new-productive-forces.yaml",
+                  "  quote: 孟景伟\n", "  quote: 孟\n")
+    with pytest.raises(BuildError) as err:
+        compile_dataset(repo_copy, sources)
+    assert f"graph/sources/tongzhou-new-productive-forces.yaml:{line}: a quote of 1 character" in str(err.value)
+
+
 def test_unknown_entity_names_file_and_line(repo_copy, sources):
     line = _break(repo_copy, "graph/reference/places.yaml",
                   "  - place/beijing\n  source: document/reference-identifiers\n"
