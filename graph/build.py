@@ -78,6 +78,12 @@ def resolve_base(base: str | None) -> str:
     base = base or os.environ.get("BJKG_BASE") or DEFAULT_BASE
     if not base.endswith(("/", "#")):
         raise BuildError(f"base IRI {base!r} must end with '/'")
+    try:  # every IRI of the graph starts with it: refused here, not deep in a worker
+        import pyoxigraph
+
+        pyoxigraph.NamedNode(base)
+    except ValueError as exc:
+        raise BuildError(f"base IRI {base!r} is not an absolute IRI: {exc}") from None
     return base
 
 

@@ -44,6 +44,10 @@ def build(out_dir: str, sources_dir: str | None, base: str | None) -> None:
     except BuildError as exc:
         click.echo(f"build failed: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:  # the output folder cannot be written (a read-only or missing parent)
+        click.echo(f"build failed: {exc.strerror or exc}: {exc.filename or out_dir}; the previous build, "
+                   "if any, is untouched", err=True)
+        sys.exit(1)
     quotes = summary["quotes"]
     check = "passed" if quotes["verified"] else "NOT verified (no corpus; see the warning above)"
     click.echo(f"built {summary['triples']} triples in {len(summary['graphs'])} graphs "

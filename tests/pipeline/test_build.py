@@ -204,3 +204,29 @@ def test_folded_quote_is_accepted(repo_copy, sources):
     _break(repo_copy, "graph/reference/documents.yaml", "北京会议中心开幕", "北京饭店开幕")
     with pytest.raises(BuildError, match="quote not found"):
         compile_dataset(repo_copy, sources)
+
+
+def test_a_base_that_is_not_an_iri_is_refused_at_once():
+    from bjkg.graph.build import resolve_base
+
+    with pytest.raises(BuildError, match="not an absolute IRI"):
+        resolve_base("http://example.org/x y/")
+    with pytest.raises(BuildError, match="must end with '/'"):
+        resolve_base("http://example.org/x")
+    assert resolve_base("http://example.org/x/") == "http://example.org/x/"
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line_not_a_traceback(monkeypatch):
+    from click.testing import CliRunner
+
+    import bjkg.graph.build as build_module
+    from bjkg.server.cli import main
+
+    def unwritable(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", "/proc/.x.building-1")
+
+    monkeypatch.setattr(build_module, "build_dataset", unwritable)
+    run = CliRunner().invoke(main, ["build", "--out", "/proc/x"])
+    assert run.exit_code == 1
+    assert "build failed: No such file or directory: /proc/.x.building-1" in run.output
+    assert "Traceback" not in run.output
