@@ -632,13 +632,30 @@ def read_inputs(folder: Path) -> dict | None:
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:
-    """Replace `out` with `staging` by renames; the old build is removed only afterwards."""
-    if out.exists():
-        if not (out / "build.json").is_file() and any(out.iterdir()):
-            raise BuildError(f"{out} exists and is not a bjkg build; refusing to replace it")
-        retired = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(retired)
-        staging.rename(out)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(out)
+    """Replace `out` with `staging` by renames; the old build is removed only afterwards.
+    Under a lock on the parent folder: two builds to one `--out` then replace it one after
+    the other (the last one wins), where the second could find the first's renames half
+    done (a traceback, and the old build left behind as a hidden folder)."""
+    with _locked(out.parent):
+        if out.exists():
+            if not (out / "build.json").is_file() and any(out.iterdir()):
+                raise BuildError(f"{out} exists and is not a bjkg build; refusing to replace it")
+            retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(retired)
+            staging.rename(out)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            staging.rename(out)
+
+
+@contextmanager
+def _locked(folder: Path):
+    """An exclusive flock on `folder` itself (no lock file to leave behind) while held."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and with it the lock

@@ -230,3 +230,47 @@ def test_an_output_folder_that_cannot_be_written_is_one_line_not_a_traceback(mon
     assert run.exit_code == 1
     assert "build failed: No such file or directory: /proc/.x.building-1" in run.output
     assert "Traceback" not in run.output
+
+
+def test_two_builds_swapped_into_one_folder_at_once_replace_it_in_turn(tmp_path, monkeypatch):
+    """The renames of two builds to one --out are serialised: both end, the folder holds
+    the last one whole, and no old build is left behind (a race left a traceback and a
+    hidden copy). The gap between the two renames is widened to make the race certain."""
+    import threading
+    import time
+
+    from bjkg.graph.build import _swap_into_place
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "build.json").write_text('{"which": "old"}')
+    stagings = []
+    for which in ("a", "b"):
+        folder = tmp_path / f".out.building-{which}"
+        folder.mkdir()
+        (folder / "build.json").write_text(f'{{"which": "{which}"}}')
+        stagings.append(folder)
+    rename = Path.rename
+
+    def slow_rename(self, target):
+        result = rename(self, target)
+        time.sleep(0.2)
+        return result
+
+    monkeypatch.setattr(Path, "rename", slow_rename)
+    errors = []
+
+    def swap(folder):
+        try:
+            _swap_into_place(folder, out)
+        except Exception as exc:  # noqa: BLE001 - recorded for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=swap, args=(folder,)) for folder in stagings]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert (out / "build.json").read_text() in ('{"which": "a"}', '{"which": "b"}')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
