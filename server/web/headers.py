@@ -108,7 +108,10 @@ def add_headers(response, req, config, tag: str | None):
         response.headers["Access-Control-Expose-Headers"] = _EXPOSE
         if req.method == "OPTIONS":  # the methods the URL's route allows (Flask's Allow), no others
             response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow") or _ALL_METHODS
-            response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
+            # conditional requests too: a script revalidates (If-None-Match) or writes only
+            # over what it read (If-Match) from another origin
+            response.headers["Access-Control-Allow-Headers"] = ("Accept, Authorization, Content-Type, "
+                                                                "If-Match, If-None-Match")
             response.headers["Access-Control-Max-Age"] = "86400"
         if origin != "*":
             response.vary.add("Origin")

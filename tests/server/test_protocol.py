@@ -679,6 +679,7 @@ def test_cors_on_answers_errors_and_preflight(client):
     assert preflight.status_code == 200
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    assert {"If-Match", "If-None-Match"} <= {h.strip() for h in preflight.headers["Access-Control-Allow-Headers"].split(",")}
     assert "ETag" in preflight.headers["Access-Control-Expose-Headers"]
     # a browser script reads when to come back after a 429 or 503
     assert "Retry-After" in preflight.headers["Access-Control-Expose-Headers"]
