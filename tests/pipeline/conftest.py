@@ -25,6 +25,14 @@ def built(tmp_path_factory, sources) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def store(built):
+    """The real build's store, opened read-only once for the tests that query it."""
+    import pyoxigraph as ox
+
+    return ox.Store.read_only(str(built / "store"))
+
+
 def copy_checkout(root: Path) -> Path:
     """Copy ontology/, shapes/ and graph/'s data (no code) into `root`; returns `root`."""
     for name in ("ontology", "shapes"):

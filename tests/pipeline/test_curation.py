@@ -1,7 +1,6 @@
 """Curation errors of issue #15, pinned on the real build so they cannot return."""
 from __future__ import annotations
 
-import pyoxigraph as ox
 import pytest
 import yaml
 
@@ -15,11 +14,6 @@ ID = "https://w3id.org/bjkg/id/"
 PREFIXES = f"""PREFIX bjkg: <{BJKG}> PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX schema: <https://schema.org/> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 """
-
-
-@pytest.fixture(scope="module")
-def store(built):
-    return ox.Store.read_only(str(built / "store"))
 
 
 def _rows(store, query):

@@ -32,11 +32,6 @@ def _ask(store: ox.Store, query: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def store(built):
-    return ox.Store.read_only(str(built / "store"))
-
-
-@pytest.fixture(scope="module")
 def manifest(built):
     return json.loads((built / "build.json").read_text(encoding="utf-8"))
 

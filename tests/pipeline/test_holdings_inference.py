@@ -3,17 +3,10 @@ org:holds, its inverse in the ontology, is an OWL-RL entailment and lives only i
 graph/inferred, while the union default graph still answers queries that use it."""
 from __future__ import annotations
 
-import pyoxigraph as ox
-import pytest
 
 ORG = "http://www.w3.org/ns/org#"
 ID = "https://w3id.org/bjkg/id/"
 INFERRED = "https://w3id.org/bjkg/graph/inferred"
-
-
-@pytest.fixture(scope="module")
-def store(built):
-    return ox.Store.read_only(str(built / "store"))
 
 
 def _pairs(store, query: str, **kw) -> list[tuple[str, str, str]]:

@@ -2,7 +2,6 @@
 unknown, a time frame is not a target, and durations are in days and years, not counts."""
 from __future__ import annotations
 
-import pyoxigraph as ox
 import pytest
 
 from bjkg.graph.records.numbers import parse_amount
@@ -10,11 +9,6 @@ from bjkg.graph.records.numbers import parse_amount
 BJKG = "https://w3id.org/bjkg/ontology#"
 ID = "https://w3id.org/bjkg/id/"
 SCHEMA = "https://schema.org/"
-
-
-@pytest.fixture(scope="module")
-def store(built):
-    return ox.Store.read_only(str(built / "store"))
 
 
 def _values(store, observation: str, predicate: str) -> set[str]:
