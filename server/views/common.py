@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from html import escape
 from urllib.parse import urlencode
 
 from flask import Response, current_app, json, render_template, request
+from markupsafe import Markup
 
 from bjkg.server.pages import i18n
 from bjkg.server.core import vocab
@@ -136,14 +136,6 @@ def remember_lang(response: Response) -> Response:
     return response
 
 
-class _Html(str):
-    """Text that is markup already: Jinja's autoescape takes what an object's `__html__`
-    returns as it is (the markupsafe protocol), so `labelled` needs no markup library."""
-
-    def __html__(self) -> str:
-        return self
-
-
 def labelled(label: str, page_lang: str) -> str:
     """`label` as a page in `page_lang` shows it: wrapped in `<span lang="…">` when it is in
     another language (a fallback: 监利县 on an English page), so that screen readers
@@ -152,7 +144,7 @@ def labelled(label: str, page_lang: str) -> str:
     tag = foreign_lang(label, page_lang)
     if tag is None:
         return label
-    return _Html(f'<span lang="{escape(tag)}">{escape(label)}</span>')
+    return Markup('<span lang="{}">{}</span>').format(tag, label)  # both escaped by format
 
 
 def template_globals() -> dict:
