@@ -200,6 +200,23 @@ def offers_of(formats: Sequence[Format], accept: str | None) -> dict[str, Format
             for media_type in fmt.media_types}
 
 
+JSON_TWIN = "application/json"  # a page's own JSON (Datasette's twin), not JSON-LD
+
+
+def page_media_type(accept: str | None, *, html: bool = True, default: str = "text/turtle") -> str:
+    """The media type of a resource that is an RDF description and, with `html`, a page with
+    its JSON twin (entity pages, the catalogue, the ontology): every name of each format
+    (application/xhtml+xml is HTML, application/x-turtle Turtle), `JSON_TWIN` the page's JSON
+    rather than JSON-LD, a format refused by q=0 never chosen (`offers_of`); 406 naming the
+    canonical types when nothing fits."""
+    formats = (*RDF_FORMATS, HTML) if html else RDF_FORMATS
+    owner = {t: f.media_type for t, f in offers_of(formats, accept).items() if not (html and t == JSON_TWIN)}
+    if html and JSON_TWIN not in refused(accept):
+        owner[JSON_TWIN] = JSON_TWIN
+    named = [f.media_type for f in formats] + ([JSON_TWIN] if html else [])
+    return owner[negotiate(accept, list(owner), default=default, named=named)]
+
+
 def _select(formats: Sequence[Format], accept: str | None, format_param: str | None,
             default: Format | None) -> Format:
     if format_param:

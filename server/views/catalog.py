@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, redirect, request
 from pyoxigraph import NamedNode
 
 from bjkg.server.core import vocab
-from bjkg.server.core.conneg import HTML, RDF_FORMATS, format_by_name, negotiate, response_mimetype
+from bjkg.server.core.conneg import HTML, RDF_FORMATS, format_by_name, page_media_type, response_mimetype
 from bjkg.server.core.errors import not_found
 from bjkg.server.pages import i18n
 from bjkg.server.pages.describe import Linker
@@ -131,8 +131,7 @@ def _media_type(suffix: str | None, *, html: bool = True) -> str:
             return "application/json"
         return format_by_name((*RDF_FORMATS, HTML) if html else RDF_FORMATS, name,
                               also=("json",) if html else ()).media_type
-    offers = [f.media_type for f in RDF_FORMATS] + (["text/html", "application/json"] if html else [])
-    return negotiate(request.headers.get("Accept"), offers, default="text/turtle")
+    return page_media_type(request.headers.get("Accept"), html=html)
 
 
 def _rdf(triples, media_type: str, alternates) -> Response:

@@ -21,7 +21,7 @@ from pyoxigraph import Literal, NamedNode
 
 from bjkg.server.pages import i18n
 from bjkg.server.core import vocab
-from bjkg.server.core.conneg import RDF_FORMATS, negotiate, response_mimetype
+from bjkg.server.core.conneg import RDF_FORMATS, page_media_type, response_mimetype
 from bjkg.server.pages.describe import Linker, inbound_page, select
 from bjkg.server.core.errors import bad_request, not_found, service_unavailable, shown
 from bjkg.server.pages.examples import load_examples
@@ -246,9 +246,7 @@ def ontology(suffix: str | None = None):
                 "rdf": "application/rdf+xml", "json": "application/json", "html": "text/html"}
     if suffix is not None and suffix not in suffixes:
         raise not_found(f"No representation '.{suffix}' of the ontology.")
-    offers = [f.media_type for f in RDF_FORMATS] + ["text/html", "application/json"]
-    media_type = suffixes[suffix] if suffix else negotiate(request.headers.get("Accept"), offers,
-                                                           default="text/turtle")
+    media_type = suffixes[suffix] if suffix else page_media_type(request.headers.get("Accept"))
     graph = _base() + "graph/ontology"
     alternates = [(f"/ontology.{s}", suffixes[s]) for s in ("ttl", "jsonld", "nt", "rdf", "json")]
     if media_type not in ("text/html", "application/json"):

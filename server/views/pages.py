@@ -16,7 +16,7 @@ import pyoxigraph
 from flask import Blueprint, Response, current_app, redirect, request
 
 from bjkg.server.core import vocab
-from bjkg.server.core.conneg import (HTML, RDF_FORMATS, Format, format_by_name, negotiate, offers_of, refused,
+from bjkg.server.core.conneg import (HTML, RDF_FORMATS, Format, format_by_name, page_media_type,
                                     response_mimetype)
 from bjkg.server.pages.describe import BLANK_NODE_LIMIT, describe, description_triples, select
 from bjkg.server.core.errors import bad_request, not_found, shown
@@ -100,14 +100,7 @@ def _choose(suffix: str | None) -> str:
         if name in ("json", _JSON):
             return _JSON
         return format_by_name((*RDF_FORMATS, HTML), name, also=("json",)).media_type
-    accept = request.headers.get("Accept")
-    # every name of each format (application/xhtml+xml is HTML); application/json is the JSON twin
-    owner = {t: f.media_type for t, f in offers_of((*RDF_FORMATS, HTML), accept).items() if t != _JSON}
-    if _JSON not in refused(accept):
-        owner[_JSON] = _JSON
-    chosen = negotiate(accept, list(owner), default="text/turtle",
-                       named=[f.media_type for f in RDF_FORMATS] + [HTML.media_type, _JSON])
-    return owner[chosen]
+    return page_media_type(request.headers.get("Accept"))
 
 
 def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:

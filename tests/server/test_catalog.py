@@ -330,3 +330,14 @@ def test_the_iris_the_catalogue_mints_dereference(client):
     answer = client.get("/" + version[len(base):])
     assert answer.status_code == 303 and answer.headers["Location"].endswith("/ontology")
     assert client.get("/ontology/0.0.0-not-this-one").status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/catalog", "/ontology"])
+def test_the_catalogue_and_ontology_negotiate_as_entity_pages_do(client, url):
+    """One negotiation for every page with RDF forms (`conneg.page_media_type`): every name
+    of a format, the JSON twin, a q=0 refusal honoured."""
+    assert client.get(url, headers={"Accept": "application/xhtml+xml"}).mimetype == "text/html"
+    assert client.get(url, headers={"Accept": "application/x-turtle"}).mimetype == "text/turtle"
+    assert client.get(url, headers={"Accept": "application/json"}).mimetype == "application/json"
+    assert client.get(url, headers={"Accept": "text/turtle;q=0, */*"}).mimetype != "text/turtle"
+    assert client.get(url, headers={"Accept": "image/png"}).status_code == 406
