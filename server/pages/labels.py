@@ -67,8 +67,9 @@ def lang_from_accept(ranges: Iterable[tuple[str, float]]) -> str | None:
     (the caller's default applies). A range with q=0 is one the reader refuses (RFC 9110
     §12.4.2), never their choice."""
     for value, quality in ranges:
-        if value and value != "*" and quality > 0 and supported_lang(value):
-            return supported_lang(value)
+        found = supported_lang(value) if value and value != "*" and quality > 0 else None
+        if found:
+            return found
     return None
 
 
