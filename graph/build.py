@@ -9,6 +9,7 @@ free of timestamps, so the same inputs give byte-identical RDF files.
 from __future__ import annotations
 
 import gc
+import glob
 import hashlib
 import importlib.metadata
 import json
@@ -548,7 +549,9 @@ def staged(out: Path):
     the block ends (`_swap_into_place`), removed when it raises or is abandoned — so a
     failed build, full or incremental (bjkg.graph.append), never replaces a good one."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_abandoned(out)
     staging = Staging(Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent)))
+    held = _hold(staging.folder)  # while this build lives: `_sweep_abandoned` leaves it alone
     try:
         yield staging
         if not staging.abandoned:
@@ -557,7 +560,53 @@ def staged(out: Path):
     except BaseException:
         shutil.rmtree(staging.folder, ignore_errors=True)
         raise
+    finally:
+        os.close(held)
     shutil.rmtree(staging.folder, ignore_errors=True)
+
+
+def _hold(folder: Path) -> int:
+    """An open descriptor on `folder` with an exclusive flock on it, released when the
+    descriptor is closed or the process ends, however it ends."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _sweep_abandoned(out: Path) -> None:
+    """Remove what builds to `out` that were killed left beside it: their staging folders
+    (`.OUT.building-*`, each locked by its build while that runs, so one whose lock can be
+    taken has no build) and old builds half replaced (`.OUT.old-*`, which exist only inside
+    `_swap_into_place`, under the parent's lock). A build killed by SIGKILL, or by a SIGTERM
+    before `bjkg build` handled it, left them for good: up to a whole build's size each."""
+    import fcntl
+
+    with _locked(out.parent):
+        for leftover in sorted(out.parent.glob(f".{glob.escape(out.name)}.*")):
+            if not leftover.is_dir() or leftover.is_symlink():
+                continue
+            if leftover.name.startswith(f".{out.name}.old-"):
+                if not out.exists() and (leftover / "build.json").is_file():
+                    leftover.rename(out)  # killed between its two renames: the old build is the build
+                else:
+                    shutil.rmtree(leftover, ignore_errors=True)
+                continue
+            if not leftover.name.startswith(f".{out.name}.building-"):
+                continue
+            try:
+                fd = os.open(leftover, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a build is writing it
+            else:
+                shutil.rmtree(leftover, ignore_errors=True)
+            finally:
+                os.close(fd)
 
 
 def build_inputs(root: Path, sources: Path, base: str, manifest: Path) -> dict[str, str]:

@@ -30,7 +30,7 @@ def _repo_root() -> Path:
 @main.command()
 @click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True,
               type=click.Path(file_okay=False), help="Folder to write the built graph into.")
-@click.option("--sources", "sources_dir", default=None, type=click.Path(file_okay=False),
+@click.option("--sources", "sources_dir", default=None, type=click.Path(exists=True, file_okay=False),
               help=f"Corpus folder for the quote check [default: {DEFAULT_SOURCES}, "
                    "relative to the checkout, or $BJKG_SOURCES].")
 @click.option("--base", default=None, help="Base IRI [default: https://w3id.org/bjkg/ or $BJKG_BASE].")
@@ -38,6 +38,7 @@ def build(out_dir: str, sources_dir: str | None, base: str | None) -> None:
     """Build the graph from the curated records into OUT (atomically)."""
     from bjkg.graph.build import BuildError, build_dataset
 
+    _end_cleanly_on_signals()
     try:
         summary = build_dataset(_repo_root(), Path(out_dir), sources=_sources(sources_dir),
                                 base=base, log=lambda m: click.echo(m, err=True), progress=True)
@@ -72,6 +73,23 @@ def _done() -> None:
         os._exit(0)
 
 
+def _end_cleanly_on_signals() -> None:
+    """SIGTERM and SIGHUP (a `kill`, a closed terminal, a CI job cancelled) end a build as
+    Ctrl-C does: SystemExit is raised where the build is, so its staging folder is removed
+    and the previous build stays as it was. By default Python ends at once on them and left
+    a `.OUT.building-*` folder, up to a whole build's size (swept by the next build)."""
+    import signal
+
+    if not _OWN_PROCESS:
+        return  # invoked in-process (click's test runner): that process's signals are its own
+
+    def end(signum, _frame) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, end)
+
+
 def program() -> None:
     """The `bjkg` command (and `python -m bjkg.server.cli`)."""
     global _OWN_PROCESS
@@ -98,7 +116,7 @@ def program() -> None:
               help="CSVW metadata for a CSV table [default: <file>-metadata.json].")
 @click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True,
               type=click.Path(file_okay=False), help="The build to load into (replaced atomically).")
-@click.option("--sources", "sources_dir", default=None, type=click.Path(file_okay=False),
+@click.option("--sources", "sources_dir", default=None, type=click.Path(exists=True, file_okay=False),
               help="Corpus folder for the quote check.")
 @click.option("--base", default=None, help="Base IRI [default: the build's, else https://w3id.org/bjkg/].")
 @click.option("--rebuild", is_flag=True,
@@ -119,6 +137,7 @@ def load(files: tuple[Path, ...], graph_iri: str | None, fmt: str | None, name: 
     from bjkg.graph.build import BuildError
     from bjkg.graph.load import load_files
 
+    _end_cleanly_on_signals()
     try:
         summary = load_files(_repo_root(), Path(out_dir), _sources(sources_dir), list(files),
                              graph=graph_iri, fmt=fmt, name=name, title=title, licence=licence,
@@ -134,7 +153,7 @@ def load(files: tuple[Path, ...], graph_iri: str | None, fmt: str | None, name: 
 
 
 @main.command()
-@click.option("--sources", "sources_dir", default=None, type=click.Path(file_okay=False),
+@click.option("--sources", "sources_dir", default=None, type=click.Path(exists=True, file_okay=False),
               help="Corpus folder for the quote check.")
 @click.option("--base", default=None, help="Base IRI.")
 def validate(sources_dir: str | None, base: str | None) -> None:

@@ -274,3 +274,86 @@ def test_two_builds_swapped_into_one_folder_at_once_replace_it_in_turn(tmp_path,
     assert errors == []
     assert (out / "build.json").read_text() in ('{"which": "a"}', '{"which": "b"}')
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_an_explicit_sources_folder_that_does_not_exist_is_refused(tmp_path):
+    """A mistyped --sources is an error, not a build whose quotes go unverified in place of
+    a verified one (the missing default corpus of a fresh clone is still only a warning)."""
+    from click.testing import CliRunner
+
+    from bjkg.server.cli import main
+
+    for command in (["build", "--out", str(tmp_path / "out")], ["validate"]):
+        run = CliRunner().invoke(main, [*command, "--sources", str(tmp_path / "no-such-corpus")])
+        assert run.exit_code == 2, run.output
+        assert "no-such-corpus" in run.output and "does not exist" in run.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_what_killed_builds_left_beside_the_output_is_swept_by_the_next(tmp_path):
+    """A build killed outright leaves its staging folder (and, between its two renames,
+    the old build under another name); the next build to the same folder removes the
+    staging folders no running build holds, and puts a half-replaced old build back."""
+    import fcntl
+
+    from bjkg.graph.build import _sweep_abandoned, staged
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "build.json").write_text('{"which": "old"}')
+    abandoned = tmp_path / ".out.building-dead"
+    (abandoned / "store").mkdir(parents=True)
+    running = tmp_path / ".out.building-alive"
+    running.mkdir()
+    held = os.open(running, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as a build that is still writing holds its folder
+    retired = tmp_path / ".out.old-4242"
+    retired.mkdir()
+    other = tmp_path / ".outer.building-x"  # another output's: not ours to touch
+    other.mkdir()
+    try:
+        with staged(out) as staging:
+            (staging.folder / "build.json").write_text('{"which": "new"}')
+        assert json.loads((out / "build.json").read_text()) == {"which": "new"}
+        assert not abandoned.exists() and not retired.exists()
+        assert running.is_dir() and other.is_dir()
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".out.building-alive", ".outer.building-x", "out"]
+    finally:
+        os.close(held)
+    (tmp_path / "out").rename(tmp_path / ".out.old-4243")  # killed between the two renames
+    _sweep_abandoned(out)
+    assert json.loads((out / "build.json").read_text()) == {"which": "new"}
+
+
+def test_a_terminated_build_leaves_no_staging_folder(tmp_path, sources):
+    """SIGTERM (a kill, a cancelled CI job) ends `bjkg build` as Ctrl-C does: the staging
+    folder is removed and the previous build is kept (by default Python ended at once and
+    left a hidden copy of a build behind). The build is held inside its staging folder
+    (after its last file is written) until the signal comes, so the test cannot race it."""
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "build.json").write_text('{"which": "old"}')
+    script = ("import sys, time\n"
+              "import bjkg.graph.build as build\n"
+              "write_inputs = build.write_inputs\n"
+              "def held(folder, inputs):\n"
+              "    write_inputs(folder, inputs)\n"
+              "    time.sleep(120)\n"
+              "build.write_inputs = held\n"
+              "sys.argv = ['bjkg', *sys.argv[1:]]\n"
+              "from bjkg.server.cli import program\n"
+              "program()\n")
+    process = subprocess.Popen([sys.executable, "-c", script, "build", "--out", str(out), "--sources", str(sources)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob(".out.building-*/build-inputs.json")):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert json.loads((out / "build.json").read_text()) == {"which": "old"}
