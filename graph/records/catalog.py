@@ -248,10 +248,26 @@ def record_files(root: Path) -> tuple[list[Path], list[Path]]:
     return reference, sources
 
 
+def _unread_record_files(root: Path) -> list[Path]:
+    """YAML files in the record folders under a name `record_files` does not read (`.yml`,
+    `.YAML`): their records would be silently missing from the graph."""
+    graph = root / "graph"
+    found = []
+    for folder in ("reference", "drafts", "sources"):
+        if (graph / folder).is_dir():
+            found += [path for path in sorted((graph / folder).iterdir())
+                      if path.suffix.lower() in (".yaml", ".yml") and path.suffix != ".yaml"]
+    return found
+
+
 def read_catalog(root: Path) -> Catalog:
     """Read and check every record file; raise RecordsInvalid listing all errors."""
     reference, sources = record_files(root)
     catalog, errors = Catalog(), Errors()
+    for path in _unread_record_files(root):
+        display = str(path.relative_to(root))
+        errors.add(f"{display}:1", f"record files are read only when named *.yaml: this one would be "
+                                   f"left out of the build; rename it to {path.stem}.yaml")
     for path in [*reference, *sources]:
         display = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
         try:

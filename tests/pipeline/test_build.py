@@ -131,6 +131,23 @@ def test_duplicate_yaml_key_is_refused(repo_copy, sources):
         compile_dataset(repo_copy, sources)
 
 
+def test_a_record_file_named_yml_is_refused_not_left_out(repo_copy):
+    """A record file saved as .yml (or .YAML) was skipped: its facts were silently missing
+    from the graph. It is named, with what to do."""
+    from bjkg.graph.records.catalog import RecordsInvalid, read_catalog
+
+    source = repo_copy / "graph/sources/tongzhou-new-productive-forces.yaml"
+    source.rename(source.with_suffix(".yml"))
+    with pytest.raises(RecordsInvalid, match=r"graph/sources/tongzhou-new-productive-forces\.yml:1: record files "
+                                             r"are read only when named \*\.yaml.*rename it to "
+                                             r"tongzhou-new-productive-forces\.yaml"):
+        read_catalog(repo_copy)
+    (repo_copy / "graph/sources/tongzhou-new-productive-forces.yml").rename(source)
+    (repo_copy / "graph/reference/notes.YAML").write_text("[]\n", encoding="utf-8")
+    with pytest.raises(RecordsInvalid, match=r"graph/reference/notes\.YAML:1"):
+        read_catalog(repo_copy)
+
+
 def test_bytes_that_are_not_utf8_are_named_at_their_line(repo_copy, sources):
     """A stray Latin-1 byte deep in a file is reported at its own line, not at line 1."""
     path = repo_copy / "graph/reference/people.yaml"
