@@ -93,8 +93,9 @@ class Generator:
             self.add(graph, node, BJKG.quote,
                      Literal(evidence.quote, lang=self.script_of(evidence.doc)))
             if evidence.offset is not None:
-                self.add(graph, node, BJKG.quoteOffset,
-                         Literal(evidence.offset, datatype=XSD.nonNegativeInteger))
+                # xsd:integer, not nonNegativeInteger: the store (pyoxigraph) keeps every
+                # integer type as xsd:integer, and the endpoint must say what the dumps say
+                self.add(graph, node, BJKG.quoteOffset, Literal(evidence.offset, datatype=XSD.integer))
 
     # ------------------------------------------------------------ entities
     def entity(self, entity: Entity) -> None:
