@@ -17,6 +17,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from bjkg.graph.vocab import BJKG, GEO, ORG, SCHEMA_HTTP
 
 _KEEP_PREDICATES = {ORG.hasSubOrganization, ORG.subOrganizationOf, ORG.holds, ORG.heldBy,
+                    ORG.hasPost, ORG.postIn,
                     ORG.transitiveSubOrganizationOf, SKOS.narrower, SKOS.broader,
                     GEO.sfWithin, GEO.sfContains,
                     # schema.org's http:// twins of the https:// terms we assert

@@ -29,3 +29,14 @@ def test_the_union_default_graph_answers_holds(store):
     held_by = _pairs(store, f"SELECT ?person ?post WHERE {{ ?post <{ORG}heldBy> ?person }}", **union)
     assert len(holds) == len(set(holds)) and sorted(holds) == sorted(held_by)
     assert (f"{ID}person/yin-yong", f"{ID}post/beijing-acting-mayor") in holds
+
+
+def test_has_post_is_inferred_from_post_in(store):
+    """org:hasPost, the inverse of the asserted org:postIn in the ontology (as in the W3C
+    ORG Recommendation), is kept among the entailments: an organisation's posts are found
+    from either side (it was computed by the reasoner and dropped)."""
+    post_in = _pairs(store, f"SELECT ?g ?post ?org WHERE {{ GRAPH ?g {{ ?post <{ORG}postIn> ?org }} }}")
+    has_post = _pairs(store, f"SELECT ?g ?org ?post WHERE {{ GRAPH ?g {{ ?org <{ORG}hasPost> ?post }} }}")
+    assert post_in and INFERRED not in {g for g, _, _ in post_in}
+    assert {g for g, _, _ in has_post} == {INFERRED}
+    assert sorted((org, post) for _, org, post in has_post) == sorted((org, post) for _, post, org in post_in)
