@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from pyoxigraph import Literal, NamedNode, Triple
 
@@ -115,7 +116,24 @@ class Site:
 
     def graph_dump(self, graph: str) -> str | None:
         rest = self.graph_path(graph)
-        return f"{self.public}dumps/graph/{rest}.nt" if rest else None
+        return f"{self.public}dumps/graph/{url_path(rest)}.nt" if rest else None
+
+
+# What may stay as it is in a path segment (RFC 3986 pchar less `%`: an escape in a
+# graph's name is part of the name, so it is escaped again).
+_SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
+
+
+def url_path(rest: str) -> str:
+    """A graph's name under `<base>graph/` as the path of a URL that leads back to it:
+    `?`, `#`, `%`, spaces … percent-encoded. A name with a `.` or `..` segment is encoded
+    whole, its slashes too (`x%2F..%2Fid`): a browser removes a dot segment even when it is
+    written `%2E%2E` (WHATWG URL), and the link would leave /dumps/graph/ or /graph/; the
+    server decodes `%2F` back to `/` before routing, so the route reads the same name."""
+    segments = rest.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        return quote(rest, safe=_SEGMENT_SAFE.replace("/", ""))
+    return "/".join(quote(segment, safe=_SEGMENT_SAFE) for segment in segments)
 
 
 class _Out:
@@ -385,7 +403,7 @@ def graph_triples(site: Site, manifest: Mapping, counts: Counts, graph: str, *,
     dump = site.graph_dump(graph)
     if dump:
         rest = site.graph_path(graph)
-        dist = n(f"{site.base}dataset/distribution/graph/{rest}")
+        dist = n(f"{site.base}dataset/distribution/graph/{url_path(rest)}")
         out.add(node, V.VOID + "dataDump", n(dump))
         _distribution(out, dataset, dist, site, licence,
                       f"The named graph <{graph}> alone, as N-Triples.")

@@ -326,6 +326,13 @@ def _resource_href(iri: str) -> str:
     return "/resource?iri=" + quote(iri, safe="")
 
 
+def has_dot_segment(path: str) -> bool:
+    """Whether a path has a `.` or `..` segment: a browser resolves it before asking
+    (`/graph/x/../../id/place/evil` is fetched as `/id/place/evil`), so such an IRI cannot
+    be linked by its own path and is named in /resource?iri= instead."""
+    return "." in path and any(segment in (".", "..") for segment in path.split("/"))
+
+
 @dataclass
 class Linker:
     """Turns IRIs into hrefs on this host and labels in the reader's language.
@@ -348,7 +355,8 @@ class Linker:
         if iri.startswith(self.base):
             rest = iri[len(self.base):]
             if (rest.startswith(("id/", "graph/"))
-                    and "#" not in rest and "?" not in rest and "%" not in rest):
+                    and "#" not in rest and "?" not in rest and "%" not in rest
+                    and not has_dot_segment(rest)):
                 return "/" + rest
             if rest == "ontology" or rest.startswith("ontology#"):
                 return "/" + rest

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import threading
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pyoxigraph
 from flask import Blueprint, Response, current_app, redirect, request
@@ -24,7 +24,8 @@ from bjkg.server.core.errors import not_found
 from bjkg.server.pages import i18n
 from bjkg.server.pages.describe import Linker
 from bjkg.server.pages.overview import catalogue_tables
-from bjkg.server.pages.catalog import COUNT_QUERIES, Counts, Site, catalogue_triples, graph_info, graph_triples
+from bjkg.server.pages.catalog import (COUNT_QUERIES, Counts, Site, catalogue_triples, graph_info, graph_triples,
+                                       url_path)
 from bjkg.server.stores.embedded import Dataset
 from bjkg.server.views.common import current_lang, respond
 from bjkg.server.web.extension import get_manifest, get_state, get_store
@@ -186,7 +187,8 @@ def catalogue_resource(rest: str):
     document), keeping the query string (`format=`); 404 for an IRI it does not mint."""
     iri = site().base + "dataset/" + rest
     triples = catalogue_triples(site(), get_manifest() or {}, published_counts())
-    if not any(t.subject.value == iri for t in triples if isinstance(t.subject, NamedNode)):
+    # the route reads the path decoded; a minted IRI holds a graph's name percent-encoded
+    if not any(unquote(t.subject.value) == iri for t in triples if isinstance(t.subject, NamedNode)):
         raise not_found(f"The catalogue describes no <{iri}>; /catalog lists what it does.")
     target = "/catalog" + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
     return redirect(target, code=303)
@@ -200,9 +202,12 @@ def dumps(manifest: dict) -> list[dict]:
 
 
 def graph_href(graph: str) -> str:
-    """The local page of a named graph."""
+    """The local page of a named graph (its name percent-encoded, `url_path`); a name that
+    is a lone dot segment (`graph/..`) can have no path of its own: /resource names it."""
     rest = site().graph_path(graph)
-    return f"/graph/{rest}" if rest else "/resource?iri=" + quote(graph, safe="")
+    if rest and url_path(rest) not in (".", ".."):
+        return f"/graph/{url_path(rest)}"
+    return "/resource?iri=" + quote(graph, safe="")
 
 
 # --------------------------------------------------------------------------- named graphs
@@ -226,7 +231,7 @@ def graph(rest: str):
     manifest = get_manifest() or {}
     counts = published_counts()
     here = site()
-    alternates = [(f"/graph/{rest}.{s}", SUFFIXES[s]) for s in ADVERTISED]
+    alternates = [(f"/graph/{url_path(rest)}.{s}", SUFFIXES[s]) for s in ADVERTISED]
     if media_type not in ("text/html", "application/json"):
         return _rdf(graph_triples(here, manifest, counts, iri), media_type, alternates)
     info = graph_info(manifest, iri)
@@ -236,7 +241,7 @@ def graph(rest: str):
     data = {"iri": iri, "title": info["title"], "kind": info["kind"], "triples": counts.graphs.get(iri, 0),
             "document": info.get("document"), "file": info.get("file"), "sha256": info.get("sha256"),
             "licence": info.get("licence"), "source": info.get("source"), "description": info.get("description"),
-            "dump": f"/dumps/graph/{rest}.nt", "dump_url": here.graph_dump(iri),
+            "dump": f"/dumps/graph/{url_path(rest)}.nt", "dump_url": here.graph_dump(iri),
             "document_href": ("/resource?iri=" + quote(info["document"], safe="")) if info.get("document") else None,
             "classes": [{"iri": r["c"].value, "count": int(r["n"].value)} for r in classes],
             "sparql_href": "/sparql#query=" + quote(

@@ -18,7 +18,8 @@ from flask import Blueprint, Response, current_app, redirect, request
 from bjkg.server.core import vocab
 from bjkg.server.core.conneg import (HTML, RDF_FORMATS, Format, format_by_name, page_media_type,
                                     response_mimetype)
-from bjkg.server.pages.describe import BLANK_NODE_LIMIT, describe, description_triples, select
+from bjkg.server.pages.describe import (BLANK_NODE_LIMIT, describe, description_triples, has_dot_segment,
+                                       select)
 from bjkg.server.core.errors import bad_request, not_found, shown
 from bjkg.server.pages.divisions import name_sources
 from bjkg.server.pages.equivalence import RELATIONS_QUERY, Alignments
@@ -60,7 +61,7 @@ def resource(suffix: str | None = None):
     base = current_app.config["BASE_IRI"]
     for area in ("id/", "graph/"):
         rest = iri[len(base + area):] if iri.startswith(base + area) else None
-        if rest and _PATH.fullmatch(rest):
+        if rest and _PATH.fullmatch(rest) and not has_dot_segment(rest):
             target = "/" + area + rest + (f".{suffix}" if suffix else "")
             args = {k: v for k, v in request.args.items() if k != "iri"}
             query = "&".join(f"{quote(k)}={quote(v)}" for k, v in args.items())
