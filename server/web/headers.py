@@ -9,7 +9,8 @@ tokens are not ambient credentials, so allowing them cross-origin exposes nothin
 Caching: a build never changes while it is served, so a GET's answer is a function of the
 build hash, the URL, PUBLIC_URL and the negotiation headers (never the Host header). The ETag is computed from exactly those
 *before* the view runs, so ``If-None-Match`` is answered with 304 without evaluating
-anything. An in-memory (--empty) dataset changes, so it gets no validators.
+anything. An in-memory (--empty) dataset changes, so it gets no validators. A response that
+sets or deletes a cookie (the language switcher's `remember=`) is ``no-store``, with no ETag.
 
 Security headers on every response: `bjkg.server.web.security`.
 """
@@ -36,8 +37,8 @@ def init_app(app: Flask) -> None:
 
 def _etag() -> str | None:
     """The validator for the current GET, or None when the answer may change."""
-    if request.endpoint in (None, "static"):
-        return None
+    if request.endpoint in (None, "static") or "remember" in request.args:
+        return None  # `remember` sets or deletes the language cookie: see `add_headers`
     return etag_for(request, current_app.config, get_state().build_hash)
 
 
@@ -121,7 +122,17 @@ def add_headers(response, req, config, tag: str | None):
             _cache_control(response, config)
     elif req.method in ("GET", "HEAD") and "Cache-Control" not in response.headers and volatile(req):
         response.headers["Cache-Control"] = "no-store"  # each asking gets its own answer
+    if "Set-Cookie" in response.headers:
+        _uncacheable(response)
     return response
+
+
+def _uncacheable(response: Response) -> None:
+    """A response that sets or deletes a cookie is never stored nor revalidated: a browser
+    that answered the next click from its cache (or got a 304) would never apply the
+    Set-Cookie, and "remember this language" would do nothing the second time."""
+    response.headers.pop("ETag", None)
+    response.headers["Cache-Control"] = "no-store"
 
 
 def _cache_control(response: Response, config) -> None:
