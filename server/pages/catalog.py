@@ -268,7 +268,7 @@ def catalogue_triples(site: Site, manifest: Mapping, counts: Counts) -> list[Tri
         out.add(part, V.VOID + "class", n(cls))
         out.add(part, V.VOID + "entities", out.typed(count, V.XSD + "integer"))
     for prop, count in sorted(counts.properties.items()):
-        part = n(f"{site.base}dataset/property/{_key(prop)}")
+        part = n(property_partition(site.base, prop))
         out.add(dataset, V.VOID + "propertyPartition", part)
         out.add(part, V.VOID + "property", n(prop))
         out.add(part, V.VOID + "triples", out.typed(count, V.XSD + "integer"))
@@ -468,6 +468,12 @@ def _distribution(out: _Out, dataset: NamedNode, dist: NamedNode, site: Site, li
     out.add(dist, DCATAP + "availability", NamedNode(EU + "planned-availability/AVAILABLE"))
     if site.built:
         out.add(dist, V.DCTERMS + "issued", out.typed(site.built, V.XSD + "dateTime"))
+
+
+def property_partition(base: str, prop: str) -> str:
+    """The IRI of the VoID property partition of `prop`: the catalogue's, and the one a
+    predicate's own page names (`bjkg.server.pages.describe`)."""
+    return f"{base}dataset/property/{_key(prop)}"
 
 
 def _key(iri: str) -> str:

@@ -23,6 +23,7 @@ from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
 from bjkg.server.pages import i18n
 from bjkg.server.core import vocab
+from bjkg.server.pages.catalog import property_partition
 from bjkg.server.pages.chart import build_charts
 from bjkg.server.pages.divisions import (LISTED_DIVISION, division_facts, division_rows,
                               indexed_division_rows)
@@ -771,7 +772,8 @@ def kind_of(base: str, iri: str) -> str | None:
 
 def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | None = None,
              inbound_page: int = 1, locator=None, indexes=None,
-             alignments: Alignments | None = None, links_only: bool = False) -> dict | None:
+             alignments: Alignments | None = None, links_only: bool = False,
+             uses: int = 0) -> dict | None:
     """The description of one resource (the page's data): labels, types, properties with
     provenance, inbound links (paged), observations, charts and, for places, the joined
     division data of the external datasets with a locator map (`locator` returns the
@@ -785,7 +787,11 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
     `links_only` is for the RDF representations (`description_triples`), which read the
     links and nothing the page draws from observations: whether there are observations is
     found from their IRIs (the first place within that has any), and no rows, charts or
-    division data are made."""
+    division data are made.
+
+    `uses` is how many distinct triples use the IRI as their predicate (the catalogue's
+    count): every page links its predicates here, and one that occurs nowhere else
+    (rdfs:comment, owl:sameAs) still has a page — what uses it, with its VoID partition."""
     node = NamedNode(iri)
     linker = Linker(base, lang)
     source = IndexPages(indexes) if indexes is not None else QuerySource(store)
@@ -820,7 +826,7 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
         if reading is not None:  # what cites the document is read as its quotes, not hashes
             hidden.add(V.PROV + "wasDerivedFrom")
     inbound = _inbound(source, linker, node, hidden, inbound_predicate, max(1, inbound_page))
-    if not rows and not inbound and not has_observations:
+    if not rows and not inbound and not has_observations and not uses:
         return None
     alignments = alignments or Alignments()
     properties, alternatives = merge_properties(properties, alignments)
@@ -860,7 +866,16 @@ def describe(store, iri: str, *, base: str, lang: str, inbound_predicate: str | 
         "blank_lists": _blank_lists(linker, blank_rows),
         "blank_nodes_complete": blank_complete,
         "blank_nodes_limit": BLANK_NODE_LIMIT,
+        "uses": _uses(base, iri, uses),
     }
+
+
+def _uses(base: str, iri: str, triples: int) -> dict | None:
+    """How a predicate is used: its count of triples and its VoID property partition (the
+    node the catalogue describes it by); None for an IRI no triple uses as its predicate."""
+    if not triples:
+        return None
+    return {"triples": triples, "dataset": base + "dataset", "partition": property_partition(base, iri)}
 
 
 BLANK_NODE_LIMIT = 500  # blank nodes described with one resource (nested values, RDF lists)
@@ -984,6 +999,12 @@ def description_triples(store, iri: str, description: dict) -> tuple[list[Triple
             add(NamedNode(item["iri"]), p, node)
     for row in select(store, _ASSERTION_TRIPLES_QUERY, s=node):
         add(row["a"], row["p"], row["o"])
+    uses = description.get("uses")
+    if uses:  # a predicate: the catalogue's statement of how many triples use it
+        part = NamedNode(uses["partition"])
+        add(NamedNode(uses["dataset"]), NamedNode(V.VOID + "propertyPartition"), part)
+        add(part, NamedNode(V.VOID + "property"), node)
+        add(part, NamedNode(V.VOID + "triples"), Literal(str(uses["triples"]), datatype=NamedNode(V.XSD + "integer")))
     blank_rows, complete = _blank_nodes(store, outbound)
     for blank, statements in blank_rows.items():
         for row in statements:

@@ -116,7 +116,8 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
     description = describe(store, iri, base=current_app.config["BASE_IRI"], lang=lang,
                            inbound_predicate=inbound_predicate, inbound_page=page,
                            locator=_locator, indexes=_indexes(store), alignments=alignments(store),
-                           links_only=media_type not in (HTML.media_type, _JSON))
+                           links_only=media_type not in (HTML.media_type, _JSON),
+                           uses=_predicate_uses(store, iri))
     alternates = [(self_href(s), SUFFIXES[s]) for s in ADVERTISED]
     if description is None:
         return _not_found(iri, media_type)
@@ -124,6 +125,8 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
         name_sources(description["division"], (get_manifest() or {}).get("external", []), lang)
     description["alternates"] = [{"href": href, "type": media} for href, media in alternates]
     description["sparql_href"] = _sparql_href(iri, store.union_default_graph)
+    if description.get("uses"):
+        description["uses"]["sparql_href"] = _uses_href(iri, store.union_default_graph)
     if media_type in (HTML.media_type, _JSON):
         return respond("pages/entity.html", description, as_json=media_type == _JSON,
                        alternates=alternates, here=here)
@@ -135,6 +138,24 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
             f"not all expanded (at most {BLANK_NODE_LIMIT} per resource, none over a remote store); "
             "a SPARQL query reads them")
     return response
+
+
+
+
+def _predicate_uses(store, iri: str) -> int:
+    """How many distinct triples use `iri` as their predicate. A served build's are the
+    catalogue's counts (read once per build, `published_counts`), so the page and the VoID
+    partition say the same; a store without a build hash (writable, remote) changes or is
+    not counted ahead, and is asked with the same query, bound to this one predicate."""
+    if get_state().build_hash:
+        from bjkg.server.views.catalog import published_counts
+
+        return published_counts().properties.get(iri, 0)
+    # the catalogue's count query for one property; the term is a validated NamedNode in
+    # N-Triples syntax (a bound term cannot reach into the sub-select)
+    term = str(pyoxigraph.NamedNode(iri))
+    rows = select(store, f"SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?s ?o WHERE {{ ?s {term} ?o }} }}")
+    return int(rows[0]["n"].value) if rows and "n" in rows[0] else 0
 
 
 def _indexes(store) -> IndexSource | None:
@@ -210,6 +231,20 @@ def _not_found(iri: str, media_type: str) -> Response:
     guess = guess[:MAX_QUERY_CHARS]  # the longest query search accepts
     data = {"iri": shown(iri), "search_q": guess, "search_href": "/search?q=" + quote(guess)}
     return respond("pages/not_found.html", data, status=404)
+
+
+def _uses_href(iri: str, union_default_graph: bool) -> str:
+    """The query editor pre-filled with a query listing the triples that use `iri` as their
+    predicate, each once (as many rows as the page's count). Where the default graph is a
+    graph of its own (`_sparql_href`), the named graphs are read too."""
+    term = str(pyoxigraph.NamedNode(iri))
+    pattern = f"?subject {term} ?value"
+    if not union_default_graph:
+        pattern = f"{{ {pattern} }}\n  UNION\n  {{ GRAPH ?graph {{ {pattern} }} }}"
+    query = ("SELECT DISTINCT ?subject ?value WHERE {\n"
+             f"  {pattern}\n"
+             "}\nORDER BY ?subject ?value\n")
+    return "/sparql#query=" + quote(query, safe="")
 
 
 def _sparql_href(iri: str, union_default_graph: bool) -> str:
