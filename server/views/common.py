@@ -2,8 +2,9 @@
 
 Datasette's rule: a view computes one dict; `respond` turns it into HTML (a template that
 only formats it) or its JSON twin, adds `Link: rel="alternate"` headers naming the other
-representations and `Vary`, carries a `?lang=` choice to the page's links, and sets the
-language cookie only when the reader asks to remember it. Templates get the translator
+representations and `Vary`, and sets the
+language cookie only when the reader asks to remember it; base.html carries a `?lang=`
+choice to the page's links (`with_page_lang`), whoever renders it. Templates get the translator
 `t`, the chosen `lang`, `lang_url` and `labelled` (a label marked with its language where it
 differs from the page's) from one context processor.
 """
@@ -15,11 +16,11 @@ from functools import lru_cache
 from urllib.parse import urlencode
 
 from flask import Response, current_app, json, render_template, request
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from bjkg.server.pages import i18n
 from bjkg.server.core import vocab
-from bjkg.server.core.conneg import choose
+from bjkg.server.core.conneg import JSON_TWIN, RDF_FORMATS, choose
 from bjkg.server.core.errors import bad_request, shown
 from bjkg.server.pages.examples import load_examples
 from bjkg.server.pages.search_index import MAX_QUERY_CHARS
@@ -73,6 +74,65 @@ def carry_lang(html: str, lang: str) -> str:
     return _LOCAL_LINK.sub(add, html)
 
 
+def with_page_lang(html: str) -> Markup:
+    """A whole page as base.html writes it, with its links carrying the page's `?lang=`
+    (`carry_lang`): every page built on base.html, whoever renders it (a view, the error
+    handler, the query editor). Not after `remember=1`: the cookie keeps the choice then."""
+    lang = explicit_lang()
+    if lang and request.args.get("remember") != "1":
+        html = carry_lang(str(html), lang)
+    return Markup(html)  # the rendered template, escaped as it was written
+
+
+# bidi controls that a label may hold: embeddings, overrides, isolates and the marks
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain_title(title: str) -> Markup:
+    """The text of `<title>` without bidi controls: a title is one line of plain text that
+    no element can isolate, so a label's right-to-left override would reverse what follows
+    it (the site's name). `title` is the rendered, escaped title block."""
+    return Markup(_BIDI_CONTROLS.sub("", str(title)).strip())
+
+
+# runs of Han characters (with the CJK punctuation between them)
+_HAN_RUN = re.compile("[\u3400-\u9fff]+(?:[\u3000-\u303f\uff00-\uffef]*[\u3400-\u9fff]+)*")
+
+
+def marked_han(text: str, page_lang: str) -> str:
+    """A text of ours (an example's title) on a page that is not in Chinese, with each run of
+    Han characters in `<span lang="zh-Hans">` (WCAG 2.1 SC 3.1.2: a screen reader reads it
+    as Chinese): "The pillars of 五子联动 (Wuzi Liandong)". Escaped either way."""
+    if page_lang.startswith("zh") or not _HAN_RUN.search(text):
+        return text
+    escaped = str(escape(text))
+    return Markup(_HAN_RUN.sub(lambda m: f'<span lang="zh-Hans">{m.group(0)}</span>', escaped))
+
+
+_NAME_OF_TYPE = {**{f.media_type: f.extension for f in RDF_FORMATS}, JSON_TWIN: "json"}
+
+
+def format_name(media_type: str) -> str:
+    """What a link to a representation is labelled with: its format's short name (ttl,
+    jsonld, nt, rdf; json for the page's JSON twin), from its media type — never cut from
+    the URL, whose query string may hold dots of its own (/class.json?iri=…w3id.org…)."""
+    return _NAME_OF_TYPE.get(media_type, media_type.rsplit("/", 1)[-1])
+
+
+def edit_href(query: str) -> str:
+    """The query editor with `query` filled in: read by the page itself (`?edit=`), so it
+    works without JavaScript too."""
+    return "/sparql?" + urlencode({"edit": query})
+
+
+def failed_query() -> str | None:
+    """The query of a GET to the SPARQL endpoint, for an error page's link back to the
+    editor with it (`edit_href`); None for any other request."""
+    if request.method != "GET" or request.path != "/sparql":
+        return None
+    return request.args.get("query") or None
+
+
 def page_url(**changes) -> str:
     """The current URL with some query arguments replaced (None removes one)."""
     args = {k: v for k, v in request.args.items() if k not in changes}
@@ -109,9 +169,8 @@ def respond(template: str, data: Mapping, *, status: int = 200, as_json: bool = 
         body = json.dumps(data, ensure_ascii=False, indent=1)
         response = Response(body + "\n", status=status, mimetype="application/json")
     else:
+        # the page keeps `?lang=` in its links: base.html (`with_page_lang`)
         html = render_template(template, data=data, alternates=alternates, **extra)
-        if explicit_lang() and request.args.get("remember") != "1":
-            html = carry_lang(html, explicit_lang())
         response = Response(html, status=status, mimetype="text/html")
     response.vary.add("Accept")
     # the language, and so every label of either rendering, comes from these
@@ -153,24 +212,44 @@ def template_globals() -> dict:
     lang = current_lang()
 
     def t(key: str, **values) -> str:
-        return i18n.text(key, lang, **values)
+        found = i18n.text(key, lang, **values)
+        return _more_text(key, lang) if found == key and key in _MORE_TEXTS else found
 
     def label_in_page(text: str) -> str:
         return labelled(text, lang)
+
+    def han_in_page(text: str) -> str:
+        return marked_han(text, lang)
 
     base = current_app.config["BASE_IRI"]
     return {"lang": lang, "t": t, "labelled": label_in_page, "lang_url": lang_url, "page_url": page_url,
             "lang_param": explicit_lang(), "remembered": request.cookies.get(LANG_COOKIE),
             "base_iri": base,
-            "LANGS": LANGS, "LANG_NAMES": LANG_NAMES,
+            "LANGS": LANGS, "LANG_NAMES": LANG_NAMES, "marked_han": han_in_page,
+            "with_page_lang": with_page_lang, "plain_title": plain_title, "format_name": format_name,
+            "edit_href": edit_href, "failed_query": failed_query,
             "editor_examples": _editor_examples(base, lang),
             "default_query": default_query(base), "search_max_chars": MAX_QUERY_CHARS}
+
+
+# Words of the pages' chrome that `i18n` does not hold yet (zh-Hans, zh-Hant, en); `t` reads
+# i18n first, so moving one there replaces it here.
+_MORE_TEXTS = {
+    "skip_to_content": ("跳到正文", "跳到正文", "Skip to content"),
+    "sparql_endpoint": ("SPARQL 端点", "SPARQL 端點", "SPARQL endpoint"),
+}
+
+
+def _more_text(key: str, lang: str) -> str:
+    texts = _MORE_TEXTS[key]
+    return texts[1] if lang == "zh-Hant" else texts[2] if lang == "en" else texts[0]
 
 
 @lru_cache(maxsize=16)
 def _editor_examples(base: str, lang: str) -> tuple[dict, ...]:
     """The examples as templates show them (fixed per process: computed once per language)."""
-    return tuple(ex.as_dict(lang) for ex in load_examples(base))
+    return tuple({**ex.as_dict(lang), "run_href": "/sparql?" + urlencode({"query": ex.query})}
+                 for ex in load_examples(base))
 
 
 @lru_cache(maxsize=4)

@@ -366,11 +366,22 @@ def _editor_page() -> str:
         "base_iri": current_app.config["BASE_IRI"],
         "update_enabled": writes_enabled(),
         "query": "",
+        "edit_query": _query_to_edit(),
     }
     try:
         return render_template("sparql/editor.html", **context)
     except TemplateNotFound:
         return render_template_string(_FALLBACK_EDITOR, **context)
+
+
+def _query_to_edit() -> str | None:
+    """The query the editor opens with, from `?edit=` (an error page's or a link's "edit in
+    the editor", which must work without JavaScript too); None when absent or longer than
+    the endpoint would take (MAX_QUERY_LENGTH)."""
+    text = request.args.get("edit")
+    if not text or len(text) > current_app.config["MAX_QUERY_LENGTH"]:
+        return None
+    return text
 
 
 _FALLBACK_EDITOR = """<!doctype html>
