@@ -118,12 +118,15 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
                            locator=_locator, indexes=_indexes(store), alignments=alignments(store),
                            links_only=media_type not in (HTML.media_type, _JSON),
                            uses=_predicate_uses(store, iri))
-    alternates = [(self_href(s), SUFFIXES[s]) for s in ADVERTISED]
+    # each with its format's name: a button cannot read it off an href like
+    # /resource.ttl?iri=http%3A%2F%2Fwww.wikidata.org%2F… (its last dot is the IRI's)
+    named = [{"href": self_href(s), "type": SUFFIXES[s], "name": s} for s in ADVERTISED]
+    alternates = [(a["href"], a["type"]) for a in named]
     if description is None:
         return _not_found(iri, media_type)
     if description.get("division"):
         name_sources(description["division"], (get_manifest() or {}).get("external", []), lang)
-    description["alternates"] = [{"href": href, "type": media} for href, media in alternates]
+    description["alternates"] = named
     description["sparql_href"] = _sparql_href(iri, store.union_default_graph)
     if description.get("uses"):
         description["uses"]["sparql_href"] = _uses_href(iri, store.union_default_graph)

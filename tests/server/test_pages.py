@@ -406,3 +406,18 @@ def test_an_rdf_list_item_is_drawn_as_any_value_blank_nodes_included(writable_cl
     drawn = page[page.index('class="rdf-list"'):]
     drawn = drawn[:drawn.index("</ol>")]
     assert drawn.count('class="props blank"') == 1 and ">inside<" in drawn and 'href="/id/t"' in drawn
+
+
+@pytest.mark.parametrize("path, query", [("/resource", {"iri": "http://www.wikidata.org/entity/Q956"}),
+                                         ("/id/place/tongzhou", {})])
+def test_format_buttons_are_named_by_their_format_not_cut_from_the_href(client, path, query):
+    """Audit: the buttons were labelled by cutting the href at its last dot, so on a
+    /resource?iri=… page every one read `org%2Fentity%2FQ956` (and overflowed a phone's
+    width). Each alternate carries its format's name, and the button shows it."""
+    import re
+
+    html = client.get(path, query_string=query, headers={"Accept": "text/html"}).get_data(as_text=True)
+    actions = html.split('<p class="actions">', 1)[1].split("</p>", 1)[0]
+    names = re.findall(r'<a class="button" href="[^"]*" type="[^"]*">([^<]*)</a>', actions)
+    data = client.get(path, query_string={**query, "format": "json"}).get_json()
+    assert names == [alt["name"] for alt in data["alternates"]] == ["ttl", "jsonld", "nt", "rdf", "json"]
