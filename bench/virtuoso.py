@@ -42,6 +42,9 @@ VIRTUOSO = "virtuoso-t"
 ISQL = "isql-vt"
 PUBLISHER = "bjkg_publisher"
 DEFAULT_BUFFERS = 340_000  # Virtuoso's table: 4 GB of RAM for the server → 340000 / 250000
+# Rows ORDER BY may sort for OFFSET + LIMIT (Virtuoso's default 10,000 refuses paging past
+# ten thousand rows, SR353, while bjkg tells clients to page with ORDER BY/LIMIT/OFFSET).
+MAX_SORTED_TOP_ROWS = 1_000_000
 
 
 class VirtuosoError(RuntimeError):
@@ -107,6 +110,7 @@ RdfFreeTextRulesSize     = 100
 IndexTreeMaps            = 64
 MaxMemPoolSize           = 200000000
 MaxQueryMem              = 2G
+MaxSortedTopRows         = {MAX_SORTED_TOP_ROWS}
 VectorSize               = 1000
 MaxVectorSize            = 1000000
 AdjustVectorSize         = 0

@@ -8,8 +8,9 @@ and this build no longer has are dropped. The triples come from ``bjkg.nq`` as p
 reads them, language tags lower-cased as in the embedded store, so a query compares tags
 the same way whichever store answers.
 
-Then the counts per graph are read back and compared with build.json: a store that
-silently dropped or merged triples fails the publication loudly. Last, the manifest is
+Then the counts per graph are read back and compared with build.json, and every graph is
+read back whole and its content compared with the build's (`verify_contents`): a store
+that silently dropped, merged or altered triples fails the publication loudly. Last, the manifest is
 recorded in the store, in the graph ``<base>graph/publication`` (one triple, the
 build.json text as an ``rdf:JSON`` literal): that record is what ``bjkg serve
 --sparql-endpoint`` reads to know the dataset's graphs, counts and hash. Written last, it
@@ -17,7 +18,10 @@ also marks a publication as complete.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import struct
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -28,8 +32,8 @@ import pyoxigraph
 from pyoxigraph import DefaultGraph, Literal, NamedNode, QueryResultsFormat, RdfFormat, Triple
 
 from bjkg.server.sparql.client import SparqlClient
-from bjkg.server.stores.remote import (DESCRIPTION, EMPTY_GRAPH, drop_graph, insert_data,
-                                      publication_graph, read_publication)
+from bjkg.server.stores.remote import (DESCRIPTION, EMPTY_GRAPH, GRAPH_ACCEPT, WKT_LITERAL, drop_graph, insert_data,
+                                      normalise, publication_graph, read_publication, rdf_format)
 
 RDF_JSON = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"
 UPDATE_CHUNK = 1000  # triples per INSERT DATA request: Virtuoso compiles each into SQL
@@ -96,6 +100,7 @@ def publish(build_dir: Path, client: SparqlClient, *, method: str = "auto", time
         _replace(client, method, graph, [], deadline)
         report.dropped.append(graph)
     _verify(client, manifest, report.graphs, deadline)
+    verify_contents(client, graphs, deadline)
     record = Triple(NamedNode(publication_graph(manifest["base"])), NamedNode(DESCRIPTION),
                     Literal(json.dumps(manifest, ensure_ascii=False, sort_keys=True), datatype=NamedNode(RDF_JSON)))
     _replace(client, method, publication_graph(manifest["base"]), [record], deadline)
@@ -150,3 +155,59 @@ def _verify(client: SparqlClient, manifest: dict, sent: dict[str, int], deadline
     if wrong:
         detail = "; ".join(f"<{g}>: build {n}, store {m}" for g, (n, m) in sorted(wrong.items()))
         raise PublishError(f"the store does not hold what was sent ({detail})")
+
+
+def verify_contents(client: SparqlClient, graphs: dict[str, list[Triple]], deadline: float) -> None:
+    """Read every graph back whole; PublishError naming each graph whose content differs
+    from the build's.
+
+    Counts alone miss a store that alters what it holds (a literal's value or datatype,
+    an IRI). Both sides are compared as the embedded store and the server would give them
+    (`content_digest`), so what is tolerated is exactly what a client could not tell apart.
+    """
+    wrong = []
+    for graph in sorted(graphs):
+        if content_digest(graphs[graph]) != content_digest(_read_graph(client, graph, deadline)):
+            wrong.append(f"<{graph}>")
+    if wrong:
+        raise PublishError(f"the store does not hold what was sent: the content of {', '.join(wrong)} "
+                           "differs from the build's (same counts, different triples)")
+
+
+def _read_graph(client: SparqlClient, graph: str, deadline: float) -> list[Triple]:
+    """Every triple of `graph` in the store (PublishError if the store cut its answer)."""
+    query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {NamedNode(graph)} {{ ?s ?p ?o }} }}"
+    with client.query(query, accept=GRAPH_ACCEPT, deadline=deadline,
+                      dataset=[("default-graph-uri", EMPTY_GRAPH), ("named-graph-uri", graph)]) as answer:
+        if answer.headers.get("X-SPARQL-MaxRows"):
+            raise PublishError(f"the store cut its answer for <{graph}> at {answer.headers['X-SPARQL-MaxRows']} "
+                               "triples (Virtuoso's ResultSetMaxRows), so the publication cannot be verified: "
+                               "raise the store's limit above the largest graph")
+        return [quad.triple for quad in pyoxigraph.parse(answer, format=rdf_format(answer))]
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def content_digest(triples: list[Triple]) -> str:
+    """SHA-256 of `triples` as sorted N-Triples lines, each term as a client would see it.
+
+    The triples go through a pyoxigraph store (numbers and dates in canonical form, as the
+    embedded store and Virtuoso both write ``5.0`` as ``5``) and `normalise` (Virtuoso's
+    booleans and geometry type). A WKT literal's coordinates are compared at single
+    precision: Virtuoso keeps geometry coordinates as 32-bit floats (``40.1415`` comes back
+    as ``40.141498565674``), a documented difference, not a failed publication.
+    """
+    store = pyoxigraph.Store()
+    store.bulk_extend(pyoxigraph.Quad(t.subject, t.predicate, t.object, DefaultGraph()) for t in triples)
+    lines = sorted(str(Triple(q.subject, q.predicate, _comparable(normalise(q.object))))
+                   for q in store.quads_for_pattern(None, None, None, None))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def _comparable(term):
+    """A WKT literal with its coordinates rounded to 32-bit floats and spaces normalised."""
+    if not isinstance(term, Literal) or term.datatype.value != WKT_LITERAL:
+        return term
+    rounded = _NUMBER.sub(lambda m: repr(struct.unpack("f", struct.pack("f", float(m.group())))[0]), term.value)
+    return Literal(" ".join(re.sub(r"\s*([(),])\s*", r"\1", rounded).split()).upper(), datatype=term.datatype)

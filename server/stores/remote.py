@@ -56,14 +56,16 @@ from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest,
                                         graph_answer, solutions_answer, store_cut, stream_from, write_rows)
 from bjkg.server.sparql.client import (Answer, Credentials, SparqlClient, StoreHTTPError, StoreTimeout,
                                   StoreUnreachable)
-from bjkg.server.sparql.text import (QUERY_FORMS, NestingTooDeep, SparqlTextError, analyse, describe_as_construct, limit_rows,
-                               strip_dataset_clauses, substitute)
+from bjkg.server.sparql.text import (QUERY_FORMS, NestingTooDeep, SparqlTextError, _Names, analyse, describe_as_construct,
+                               limit_rows, strip_dataset_clauses, substitute, tokenize)
 from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset, ReadOnly, load_manifest
 from bjkg.server.stores.integrity import read_manifest
 from bjkg.server.sparql.workers import StoreUnavailable
 
 EMPTY_GRAPH = "urn:x-bjkg:no-graph"  # a graph name nobody writes: an empty default / named graph
 XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
+WKT_LITERAL = "http://www.opengis.net/ont/geosparql#wktLiteral"
+VIRTUOSO_GEOMETRY = "http://www.openlinksw.com/schemas/virtrdf#Geometry"  # what Virtuoso makes of a wktLiteral
 RESULTS_ACCEPT = "application/sparql-results+json, application/sparql-results+xml;q=0.9"
 GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.5, text/plain;q=0.1"
 _RESULT_FORMATS = {"application/sparql-results+json": QueryResultsFormat.JSON,
@@ -72,6 +74,8 @@ _RESULT_FORMATS = {"application/sparql-results+json": QueryResultsFormat.JSON,
                    "application/xml": QueryResultsFormat.XML,
                    "text/tab-separated-values": QueryResultsFormat.TSV}
 _ALL_GRAPHS_QUERY = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+PROBE_SECONDS = 3.0  # how long a store has to answer `ASK {}` when a query timed out
+SILENT_RETRY = 10.0  # after a failed probe, how long later queries probe first (answer at once)
 _GRAPH_EXISTS_QUERY = "ASK { GRAPH ?g { ?s ?p ?o } }"
 
 
@@ -82,9 +86,17 @@ class RemoteStoreError(Exception):
 # --------------------------------------------------------------------------- terms
 
 def normalise(term: Any) -> Any:
-    """A term from another store as the embedded store would give it."""
-    if isinstance(term, Literal) and term.datatype.value == XSD_BOOLEAN and term.value in ("1", "0"):
+    """A term from another store as the embedded store would give it: Virtuoso's stored
+    booleans ``"1"``/``"0"`` as ``true``/``false``, and its geometry type back to the
+    ``geo:wktLiteral`` that was published (Virtuoso turns every wktLiteral it is given into
+    its own ``virtrdf:Geometry``)."""
+    if not isinstance(term, Literal):
+        return term
+    datatype = term.datatype.value
+    if datatype == XSD_BOOLEAN and term.value in ("1", "0"):
         return Literal("true" if term.value == "1" else "false", datatype=NamedNode(XSD_BOOLEAN))
+    if datatype == VIRTUOSO_GEOMETRY:
+        return Literal(term.value, datatype=NamedNode(WKT_LITERAL))
     return term
 
 
@@ -166,6 +178,7 @@ class RemoteStore:
         self.service_allowlist = tuple(service_allowlist)
         self.max_nesting = max_nesting  # checked before pyoxigraph parses a text (MAX_NESTING)
         self._parser = pyoxigraph.Store()  # empty; only ever asked to parse
+        self._silent_until = 0.0  # until then, probe the store before sending a query
 
     # ----------------------------------------------------------------------- queries
     def query(self, sparql, *, dataset=None, substitutions=None, base_iri=None, results_format=None,
@@ -175,6 +188,8 @@ class RemoteStore:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         text = self._bind(sparql, substitutions)
         analysis = self._check(text, base_iri)
+        if time.monotonic() < self._silent_until and not self._responds():
+            raise self._unresponsive()
         params = self._dataset(analysis, dataset, self.union_default_graph if use_union is None else use_union)
         request = QueryRequest(sparql=text, base_iri=base_iri, max_rows=limit or None,
                                results_format=results_format, graph_format=graph_format,
@@ -182,6 +197,7 @@ class RemoteStore:
         graph_form = analysis.form in ("CONSTRUCT", "DESCRIBE")
         if params:  # the protocol dataset is the whole dataset: drop the query's own FROMs
             text = strip_dataset_clauses(text)
+            text, params = _confine_graphs(text, params, base_iri)
         if analysis.form == "DESCRIBE":
             text = describe_as_construct(text) or text
         if analysis.form == "SELECT" and limit:
@@ -189,8 +205,9 @@ class RemoteStore:
         text = _with_base(text, base_iri)
         if not limit and (results_format if not graph_form else graph_format):
             # no row limit: pass the answer on as it arrives (constant memory), re-serialised
+            # the reader stops at `deadline`, then may probe the store (`_responds`): wait for that too
             return stream_from(lambda sink: self._read(text, params, graph_form, request, deadline, sink),
-                               deadline=deadline)
+                               deadline=deadline + PROBE_SECONDS + 0.5)
         return self._read(text, params, graph_form, request, deadline, None)
 
     def _read(self, text: str, params, graph_form: bool, request: QueryRequest, deadline: float,
@@ -204,7 +221,7 @@ class RemoteStore:
             _refuse_partial(answer)
             cut = _store_row_limit(answer)
             if graph_form:
-                quads = pyoxigraph.parse(answer, format=_rdf_format(answer))
+                quads = pyoxigraph.parse(answer, format=rdf_format(answer))
                 if sink is None:
                     return graph_answer(_triples(quads), request, deadline, cut_by_store=cut)
                 return _write_graph(_triples(quads), request, deadline, sink, cut)
@@ -228,7 +245,7 @@ class RemoteStore:
             sink.finish()
             return result
         except StoreTimeout:
-            raise QueryTimedOut() from None
+            raise (QueryTimedOut() if self._responds() else self._unresponsive()) from None
         except StoreUnreachable as exc:
             raise StoreUnavailable(str(exc)) from None
         except StoreHTTPError as exc:
@@ -240,6 +257,26 @@ class RemoteStore:
         finally:
             if answer is not None:
                 answer.close()  # also ends a long answer we stopped reading at max_rows
+
+    def _responds(self) -> bool:
+        """Whether the store answers ``ASK {}`` within `PROBE_SECONDS`: a query that ran out
+        of time over a store that answers was too slow; over one that does not, the store
+        is at fault (stopped, frozen, overloaded, cut off), and the client should hear so."""
+        try:
+            with self.client.query("ASK {}", accept=RESULTS_ACCEPT, deadline=time.monotonic() + PROBE_SECONDS,
+                                   dataset=_params([EMPTY_GRAPH], [EMPTY_GRAPH])) as answer:
+                answer.read()
+        except (StoreTimeout, StoreUnreachable, StoreHTTPError, OSError):
+            self._silent_until = time.monotonic() + SILENT_RETRY
+            return False
+        self._silent_until = 0.0
+        return True
+
+    def _unresponsive(self) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"the SPARQL store behind this server does not respond (not even to ASK {{}} within "
+            f"{PROBE_SECONDS:g} s): it is stopped, frozen or overloaded, which is no fault of this "
+            "request. Try again later; if it lasts, the operator should check the store.")
 
     def _bind(self, sparql: str, substitutions: Mapping[str, Any] | None) -> str:
         if not substitutions:
@@ -410,6 +447,49 @@ def parse_only(parser: pyoxigraph.Store, text: str, base_iri: str | None) -> Non
     raise RuntimeError("pyoxigraph evaluated a query that was only to be parsed")
 
 
+def confine_graphs(text: str, named: Sequence[str], base_iri: str | None) -> tuple[str, bool]:
+    """(`text` with every constant ``GRAPH <iri>`` not among `named` made ``GRAPH <EMPTY_GRAPH>``,
+    whether any was).
+
+    Virtuoso answers a GRAPH pattern whose IRI is not one of the protocol's named graphs
+    with one empty solution instead of none (``ASK { GRAPH <nope> { … } }`` is true, a
+    NOT EXISTS of it removes every row), and its system graphs would be read if they were
+    named. A graph that is named but holds nothing gives no solution, as SPARQL says.
+    The query has been parsed by pyoxigraph already, so a ``GRAPH`` word followed by an
+    IRI or a prefixed name is a graph pattern's constant.
+    """
+    allowed = set(named)
+    names = _Names(base_iri)
+    toks = list(tokenize(text))
+    edits: list[tuple[int, int]] = []
+    for i, tok in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if tok.kind != "WORD" or nxt is None:
+            continue
+        word = tok.text.upper()
+        if word == "PREFIX" and nxt.kind == "PNAME" and i + 2 < len(toks) and toks[i + 2].kind == "IRI":
+            names.prefixes[nxt.text.split(":", 1)[0]] = names.iri(toks[i + 2].text)
+        elif word == "BASE" and nxt.kind == "IRI":
+            names.base = names.iri(nxt.text)
+        elif word == "GRAPH" and nxt.kind in ("IRI", "PNAME"):
+            iri = names.iri(nxt.text) if nxt.kind == "IRI" else names.pname(nxt.text)
+            if iri not in allowed:
+                edits.append((nxt.start, nxt.start + len(nxt.text)))
+    for start, end in reversed(edits):
+        text = f"{text[:start]}<{EMPTY_GRAPH}>{text[end:]}"
+    return text, bool(edits)
+
+
+def _confine_graphs(text: str, params: list[tuple[str, str]], base_iri: str | None
+                    ) -> tuple[str, list[tuple[str, str]]]:
+    """`confine_graphs` over the protocol dataset `params`, naming `EMPTY_GRAPH` when used."""
+    named = [g for key, g in params if key == "named-graph-uri"]
+    text, confined = confine_graphs(text, named, base_iri)
+    if confined and EMPTY_GRAPH not in named:
+        params = params + [("named-graph-uri", EMPTY_GRAPH)]
+    return text, params
+
+
 def _with_base(text: str, base_iri: str | None) -> str:
     """Prepend ``BASE <base>`` (a query's own BASE, later in the prologue, still wins)."""
     return f"BASE {NamedNode(base_iri)}\n{text}" if base_iri else text
@@ -427,7 +507,8 @@ def _results_format(answer: Answer) -> QueryResultsFormat:
     return fmt
 
 
-def _rdf_format(answer: Answer) -> RdfFormat:
+def rdf_format(answer: Answer) -> RdfFormat:
+    """How to parse a graph answer (N-Triples when the store names no RDF type)."""
     if answer.media_type in ("text/plain", ""):
         return RdfFormat.N_TRIPLES
     fmt = RdfFormat.from_media_type(answer.media_type)
@@ -477,25 +558,47 @@ def _refuse_partial(answer: Answer) -> None:
         raise StoreTimeout(f"{answer.url} returned a partial answer at its own time limit")
 
 
-# Virtuoso answers 500 for some queries it cannot compile: an undefined function is "Virtuoso
-# 42001 Error SR185", the SPARQL compiler's errors are 37000; found before anything is
-# evaluated, they are the request's fault. Other 42000s (out of memory, an estimated time
-# past its limit) stay the store's.
-_COMPILE_ERROR = re.compile(r"\s*Virtuoso (?:37[0-9A-Z]{3}|42001) Error")
+# Virtuoso reports a query it will not evaluate with 400 or 500 and a SQL state: 37000
+# (its SPARQL compiler: syntax, "not implemented"), 42001 (an undefined function, SR185) and
+# class 22 (a data exception: an argument a function refuses, such as STRLANG's language
+# tag) are the request's fault; so are SR352/SR353, its cap on rows to sort
+# (MaxSortedTopRows), and the estimate of a query's cost past MaxQueryCostEstimationTime.
+# Other errors (out of memory, an internal failure) are the store's.
+_VIRTUOSO_ERROR = re.compile(r"\s*Virtuoso (?P<state>[0-9A-Z]{5}) Error (?P<text>.*)", re.S)
+_QUERY_FAULT = re.compile(r"37...|42001|22...")
+_SORT_CAP = re.compile(r"SR35[23]\b")
+_COST_ESTIMATE = re.compile(r"estimated execution time .*exceeds the limit", re.I | re.S)
+_ECHO = re.compile(r"\s*SPARQL query:.*", re.S)  # Virtuoso appends the query with our `define`s
+
+
+def store_message(message: str) -> str:
+    """The store's error text without the query it echoes (rewritten, with internal
+    ``define`` lines and the protocol dataset: nothing the client wrote or needs)."""
+    return " ".join(_ECHO.sub("", message or "").split())[:500]
 
 
 def _failed(exc: StoreHTTPError) -> QueryFailed:
-    """A store's error status as our error: its 4xx stay client errors, and so do the errors
-    Virtuoso reports with 500 for a query it cannot compile; the rest are 502."""
-    if exc.status == 400:
-        return QueryFailed(400, f"The store refused the request: {exc.message}")
-    if exc.status == 500 and _COMPILE_ERROR.match(exc.message or ""):
-        return QueryFailed(400, f"The store cannot evaluate the request: {exc.message}")
+    """A store's error status as our error: what the query caused is a client error (400;
+    503 for a cost estimate past the store's limit), the rest a 502 (see above)."""
+    virtuoso = _VIRTUOSO_ERROR.match(exc.message or "")
+    text = store_message(virtuoso.group("text") if virtuoso else exc.message)
+    if virtuoso and _SORT_CAP.match(text):
+        return QueryFailed(400, "The store refuses to sort this many rows: ORDER BY with OFFSET + LIMIT "
+                                "(or an OFFSET without LIMIT) past its MaxSortedTopRows setting "
+                                f"({text}). Page with a smaller OFFSET, or ask the operator to raise "
+                                "MaxSortedTopRows in the store's virtuoso.ini.")
+    if virtuoso and _COST_ESTIMATE.search(text):
+        return QueryFailed(503, "The store estimated that this query would run longer than it allows "
+                                f"(its MaxQueryCostEstimationTime setting: {text}) and did not start it; "
+                                "retrying will not help. Make the query more selective (LIMIT, fewer "
+                                "unbound patterns), or download a dump of the dataset and query it locally.")
+    if exc.status == 400 or (exc.status == 500 and virtuoso and _QUERY_FAULT.fullmatch(virtuoso.group("state"))):
+        return QueryFailed(400, f"The store behind this server does not support or accept this request: {text}")
     if exc.status in (401, 403):
-        return QueryFailed(502, f"The store refused our credentials ({exc.status}): {exc.message}")
+        return QueryFailed(502, f"The store refused our credentials ({exc.status}): {text}")
     if exc.status == 404:
         return QueryFailed(502, f"The store has no endpoint at {exc.url} (404).")
-    return QueryFailed(502, f"The store failed ({exc.status}): {exc.message}")
+    return QueryFailed(502, f"The store failed ({exc.status}): {text}")
 
 
 # --------------------------------------------------------------------------- opening
@@ -543,7 +646,7 @@ def open_remote(config: Mapping[str, Any]) -> tuple[RemoteStore, dict | None, Pa
     return store, manifest, build_dir if build else None
 
 
-__all__ = ["EMPTY_GRAPH", "Endpoints", "RemoteStore", "RemoteStoreError", "drop_graph", "endpoints_from",
+__all__ = ["EMPTY_GRAPH", "Endpoints", "RemoteStore", "RemoteStoreError", "confine_graphs", "drop_graph", "endpoints_from",
            "insert_data", "normalise", "open_remote", "parse_only", "refuse_engine_functions"]
 
 

@@ -15,13 +15,16 @@ import pytest
 from pyoxigraph import Literal, NamedNode, QueryResultsFormat
 
 from bjkg.server.sparql.evaluate import QueryFailed, QueryTimedOut
-from bjkg.server.stores.remote import EMPTY_GRAPH, Endpoints, RemoteStore, parse_only
+from bjkg.server.stores.remote import EMPTY_GRAPH, PROBE_SECONDS, Endpoints, RemoteStore, parse_only
 from bjkg.server.sparql.workers import StoreUnavailable
 from tests.server.fake_store import FakeStore, Reply, json_results
 
 G1, G2 = "https://w3id.org/bjkg/graph/a", "https://w3id.org/bjkg/graph/b"
 JSON = {"Content-Type": "application/sparql-results+json"}
 XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+ASK_TRUE = Reply(headers=JSON, chunks=[b'{"head":{},"boolean":true}'])
 
 
 def rows_reply(n: int, **extra) -> Reply:
@@ -175,11 +178,26 @@ def test_a_partial_anytime_answer_is_a_timeout(fake):
           + [b'{"x":{"type":"uri","value":"http://a"}},'] * 20 + [b"]}}"], gap=0.3),  # trickles
 ])
 def test_the_time_limit_is_an_overall_deadline(fake, reply):
-    store = fake(lambda seen: reply)
+    store = fake(lambda seen: ASK_TRUE if seen.form["query"] == ["ASK {}"] else reply)  # alive, the query slow
     started = time.monotonic()
     with pytest.raises(QueryTimedOut):
         remote(store, timeout=1).query("SELECT ?x WHERE { ?x ?p ?o }")
     assert time.monotonic() - started < 2.5
+
+
+def test_a_store_that_does_not_respond_is_not_the_querys_fault(fake):
+    """A frozen store (every request silent) is told apart from a slow query by a probe
+    (``ASK {}``): a 503 saying the store does not respond, not "make your query more
+    selective"; and for a while later queries find out at once instead of waiting."""
+    store = fake(lambda seen: rows_reply(1, delay=8))
+    backend = remote(store, timeout=1)
+    with pytest.raises(StoreUnavailable, match="does not respond") as down:
+        backend.query("ASK {}")
+    assert "selective" not in str(down.value)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="does not respond"):
+        backend.query("SELECT ?x WHERE { ?x ?p ?o }")
+    assert time.monotonic() - started < PROBE_SECONDS + 0.5  # the probe's time, not the query's
 
 
 def test_store_failures_are_ours_to_explain(fake):
