@@ -300,6 +300,15 @@ _VALUE_CLASSES = {
 }
 
 
+#: the ADMS licence type (DCAT-AP recommends one per licence) of the licences the catalogue
+#: and the external datasets use: CC BY 4.0 and MIT both ask for attribution (MIT: keep the
+#: copyright notice); a licence not listed here goes without one rather than with a guess
+LICENCE_TYPES = {
+    LICENCE: "http://purl.org/adms/licencetype/Attribution",
+    "https://spdx.org/licenses/MIT": "http://purl.org/adms/licencetype/Attribution",
+}
+
+
 #: the English labels of the controlled terms used, as their tables give them
 _LABELS = {
     EU + "data-theme/GOVE": "Government and public sector",
@@ -316,13 +325,15 @@ def _type_values(out: _Out) -> None:
     publisher_types = {t.object.value for t in out.triples if t.predicate.value == V.DCTERMS + "type"}
     for triple in list(out.triples):
         cls = _VALUE_CLASSES.get(triple.predicate.value)
-        if triple.predicate.value == V.DCTERMS + "license" and triple.object.value == LICENCE:
+        if triple.predicate.value == V.DCTERMS + "license":  # the catalogue's, and each external dataset's
             cls = V.DCTERMS + "LicenseDocument"
         if cls and isinstance(triple.object, NamedNode) and (triple.object.value, cls) not in typed:
             typed.add((triple.object.value, cls))
             out.add(triple.object, V.RDF_TYPE, NamedNode(cls))
-    licence = NamedNode(LICENCE)
-    out.add(licence, V.DCTERMS + "type", NamedNode("http://purl.org/adms/licencetype/Attribution"))
+    licences = {t.object.value for t in out.triples if t.predicate.value == V.DCTERMS + "license"}
+    for licence in sorted(licences):
+        if licence in LICENCE_TYPES:
+            out.add(NamedNode(licence), V.DCTERMS + "type", NamedNode(LICENCE_TYPES[licence]))
     for concept in publisher_types | {"http://purl.org/adms/licencetype/Attribution"}:
         out.add(NamedNode(concept), V.RDF_TYPE, NamedNode(V.SKOS + "Concept"))
     concepts = {t.subject.value for t in out.triples
@@ -368,8 +379,9 @@ def graph_triples(site: Site, manifest: Mapping, counts: Counts, graph: str, *,
     n = NamedNode
     node = n(graph)
     dataset = dataset or site.dataset()
-    licence = NamedNode(LICENCE)
     info = graph_info(manifest, graph)
+    # an external dataset's dump is under that dataset's licence (cpca: MIT), not the catalogue's
+    licence = NamedNode(info.get("licence") or LICENCE)
     out.add(dataset, V.VOID + "subset", node)
     out.add(dataset, V.DCTERMS + "hasPart", node)
     out.add(node, V.RDF_TYPE, n(V.VOID + "Linkset" if info["kind"] == "links" else V.VOID + "Dataset"))

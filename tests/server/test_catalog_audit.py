@@ -106,3 +106,87 @@ def test_the_distributions_minted_for_awkward_graphs_dereference(writable_client
         assert "#" not in iri and "?" not in iri, iri
         answer = writable_client.get("/" + iri[len(BASE):])
         assert answer.status_code == 303, iri
+
+
+# --------------------------------------------------------------------------- a build with an external dataset
+
+EXTERNAL = BASE + "graph/external/cpca-divisions"
+DOCUMENT_GRAPH = BASE + "graph/peoples-daily-2023-01-11-interview"
+DOCUMENT = BASE + "id/document/peoples-daily-2023-01-11-interview"
+MIT = "https://spdx.org/licenses/MIT"
+ENTRY = {"name": "cpca-divisions", "graph": EXTERNAL,
+         "title": "China's administrative divisions: codes and points from the cpca package",
+         "title_zh": "中国行政区划代码与坐标（cpca 软件包）", "licence": MIT, "retrieved": "2026-11-21",
+         "source": "https://pypi.org/project/cpca/0.5.5/", "publisher": "DQinYuan",
+         "landing_page": "https://github.com/DQinYuan/chinese_province_city_area_mapper"}
+EXTERNAL_TRIG = f"""
+<{EXTERNAL}> {{
+    <{BASE}id/division/110000> a <https://w3id.org/bjkg/ontology#ListedDivision> ;
+        <http://www.w3.org/2000/01/rdf-schema#label> "北京市"@zh-Hans .
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def external_client(tmp_path_factory):
+    """The tiny build with an external graph and a source document named in build.json."""
+    import json
+
+    from bjkg.server.app import create_app
+    from tests.conftest import DATA, make_tiny_build
+    from tests.server.conftest import close_app
+
+    folder = tmp_path_factory.mktemp("external")
+    trig = folder / "data.trig"
+    trig.write_text((DATA / "tiny.trig").read_text(encoding="utf-8") + EXTERNAL_TRIG, encoding="utf-8")
+    build = make_tiny_build(folder / "build", trig=trig)
+    manifest = json.loads((build / "build.json").read_text(encoding="utf-8"))
+    manifest["external"] = [ENTRY]
+    manifest["sources"] = [{"document": DOCUMENT, "file": "000_dd7758795b522a1b.txt", "sha256": "d2" * 32,
+                            "graph": DOCUMENT_GRAPH}]
+    (build / "build.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    app = create_app({"BUILD_DIR": str(build), "TESTING": True, "CACHE_DIR": str(folder / "cache")})
+    yield app.test_client()
+    close_app(app)
+
+
+def _catalogue(client) -> list:
+    return list(pyoxigraph.parse(client.get("/catalog.nt").data, format=RdfFormat.N_TRIPLES))
+
+
+def _objects(triples, subject: str, predicate: str) -> list[str]:
+    return sorted(t.object.value for t in triples if t.subject.value == subject and t.predicate.value == predicate)
+
+
+DCT = "http://purl.org/dc/terms/"
+
+
+def test_an_external_graphs_distribution_carries_its_own_licence(external_client):
+    """Audit finding 4: cpca-divisions is MIT-licensed, but its dump was declared CC BY 4.0."""
+    triples = _catalogue(external_client)
+    dump = next(t.object.value for t in triples if t.subject.value == EXTERNAL and t.predicate.value == VOID + "dataDump")
+    dist = next(t.subject.value for t in triples if t.predicate.value == DCAT + "downloadURL" and t.object.value == dump)
+    assert _objects(triples, dist, DCT + "license") == [MIT] == _objects(triples, EXTERNAL, DCT + "license")
+    assert DCT + "LicenseDocument" in _objects(triples, MIT, "http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    # the build's own graphs keep the catalogue's licence
+    own = next(t.subject.value for t in triples if t.predicate.value == DCAT + "downloadURL"
+               and t.object.value.endswith("/dumps/graph/reference.nt"))
+    assert _objects(triples, own, DCT + "license") == ["http://publications.europa.eu/resource/authority/licence/CC_BY_4_0"]
+
+
+def test_the_catalogue_with_an_external_licence_meets_dcat_ap_3(external_client):
+    """SEMIC's DCAT-AP 3.0.0 shapes (mandatory and recommended) report nothing, but for
+    the place's box and centroid, which the tiny build has no divisions table to give."""
+    import pyshacl
+    import rdflib
+
+    from tests.server.test_catalog import _semic_shapes
+
+    shapes = _semic_shapes()
+    data = rdflib.Graph().parse(data=external_client.get("/catalog.ttl").data, format="turtle")
+    _, report, text = pyshacl.validate(data, shacl_graph=shapes, inference="none")
+    sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+    results = [(str(report.value(r, sh.focusNode)), str(report.value(r, sh.resultPath)))
+               for r in report.subjects(rdflib.RDF.type, sh.ValidationResult)]
+    places = {"https://sws.geonames.org/2038349/", "http://www.wikidata.org/entity/Q956"}
+    assert [r for r in results if not (r[0] in places and r[1] in (DCAT + "bbox", DCAT + "centroid"))] == [], text[:4000]
