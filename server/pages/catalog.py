@@ -27,6 +27,7 @@ from pyoxigraph import Literal, NamedNode, Triple
 
 from bjkg.server.core import vocab as V
 from bjkg.server.pages import i18n
+from bjkg.server.pages.labels import to_traditional
 
 EU = "http://publications.europa.eu/resource/authority/"
 IANA = "http://www.iana.org/assignments/media-types/"
@@ -437,6 +438,7 @@ def graph_info(manifest: Mapping, graph: str) -> dict:
     for entry in manifest.get("external", []):
         if entry.get("graph") == graph:
             return {"kind": "external", "title": entry.get("title") or entry.get("name", "external dataset"),
+                    "title_zh": entry.get("title_zh"),
                     "licence": entry.get("licence"), "source": entry.get("source"),
                     "retrieved": entry.get("retrieved"), "description": entry.get("description"),
                     "publisher": entry.get("publisher"), "landing_page": entry.get("landing_page")}
@@ -448,6 +450,19 @@ def graph_info(manifest: Mapping, graph: str) -> dict:
               "ontology": "The bjkg ontology", "inferred": "Triples inferred by OWL 2 RL",
               "publication": "The publication manifest"}
     return {"kind": last if last in titles else "graph", "title": titles.get(last, f"Named graph {last}")}
+
+
+def dataset_title(entry: Mapping, lang: str) -> dict:
+    """A dataset's or graph's title for a page in `lang`, as {"text", "lang"}: its Chinese
+    title (build.json `title_zh`, Simplified) on a Chinese page, converted on a 繁體 one,
+    else its English title, and always the language the text is in, so a page marks a title
+    that is not in its own language (`lang="en"` on a Chinese page)."""
+    chinese, english = entry.get("title_zh"), entry.get("title") or entry.get("name")
+    if chinese and lang.startswith("zh") or chinese and not english:
+        if lang == "zh-Hant":
+            return {"text": to_traditional(chinese), "lang": "zh-Hant"}
+        return {"text": chinese, "lang": "zh-Hans"}
+    return {"text": english or "", "lang": "en"}
 
 
 def _describe(out: _Out, node: NamedNode, site: Site, suffix: str = "") -> None:

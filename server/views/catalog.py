@@ -24,13 +24,16 @@ from bjkg.server.core.errors import not_found
 from bjkg.server.pages import i18n
 from bjkg.server.pages.describe import Linker
 from bjkg.server.pages.overview import catalogue_tables
-from bjkg.server.pages.catalog import (COUNT_QUERIES, Counts, Site, catalogue_triples, graph_info, graph_triples,
-                                       url_path)
+from bjkg.server.pages.catalog import (COUNT_QUERIES, Counts, Site, catalogue_triples, dataset_title, graph_info,
+                                       graph_triples, url_path)
 from bjkg.server.stores.embedded import Dataset
 from bjkg.server.views.common import current_lang, respond
 from bjkg.server.web.extension import get_manifest, get_state, get_store
 
 bp = Blueprint("catalog", __name__)
+# One choice of an external dataset's title for every page that names it: the graph page
+# here, and the home page's list (`meta/home.html`), whose view passes build.json's entries.
+bp.add_app_template_global(dataset_title, "dataset_title")
 
 PREFIXES = {**{k: v for k, v in vocab.META_PREFIXES.items() if k not in ("id",)},
             "dcat": vocab.DCAT, "dct": vocab.DCTERMS, "void": vocab.VOID, "spdx": vocab.SPDX,
@@ -238,7 +241,9 @@ def graph(rest: str):
     classes = get_store().query(
         "SELECT ?c (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?c } GROUP BY ?c ORDER BY DESC(?n) ?c",
         dataset=Dataset(default_graphs=(iri,)), max_rows=0).bindings()
-    data = {"iri": iri, "title": info["title"], "kind": info["kind"], "triples": counts.graphs.get(iri, 0),
+    title = dataset_title(info, current_lang())
+    data = {"iri": iri, "title": title["text"], "title_lang": title["lang"], "kind": info["kind"],
+            "triples": counts.graphs.get(iri, 0),
             "document": info.get("document"), "file": info.get("file"), "sha256": info.get("sha256"),
             "licence": info.get("licence"), "source": info.get("source"), "description": info.get("description"),
             "dump": f"/dumps/graph/{url_path(rest)}.nt", "dump_url": here.graph_dump(iri),

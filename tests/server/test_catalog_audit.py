@@ -116,7 +116,7 @@ DOCUMENT = BASE + "id/document/peoples-daily-2023-01-11-interview"
 MIT = "https://spdx.org/licenses/MIT"
 ENTRY = {"name": "cpca-divisions", "graph": EXTERNAL,
          "title": "China's administrative divisions: codes and points from the cpca package",
-         "title_zh": "中国行政区划代码与坐标（cpca 软件包）", "licence": MIT, "retrieved": "2026-11-21",
+         "title_zh": "中国行政区划代码与坐标（cpca 软件包）", "licence": MIT, "triples": 2, "links": 0, "retrieved": "2026-11-21",
          "source": "https://pypi.org/project/cpca/0.5.5/", "publisher": "DQinYuan",
          "landing_page": "https://github.com/DQinYuan/chinese_province_city_area_mapper"}
 EXTERNAL_TRIG = f"""
@@ -190,3 +190,34 @@ def test_the_catalogue_with_an_external_licence_meets_dcat_ap_3(external_client)
                for r in report.subjects(rdflib.RDF.type, sh.ValidationResult)]
     places = {"https://sws.geonames.org/2038349/", "http://www.wikidata.org/entity/Q956"}
     assert [r for r in results if not (r[0] in places and r[1] in (DCAT + "bbox", DCAT + "centroid"))] == [], text[:4000]
+
+
+HANT = "中國行政區劃代碼與座標（cpca 軟件包）"
+
+
+@pytest.mark.parametrize("lang, title, tag", [("zh-Hans", ENTRY["title_zh"], None), ("zh-Hant", HANT, None),
+                                              ("en", ENTRY["title"], None)])
+def test_the_external_datasets_title_is_in_the_readers_script_everywhere(external_client, lang, title, tag):
+    """Audit finding 5: the home page's list showed the Simplified title on a 繁體 page, the
+    graph page the English one on both Chinese pages, neither marked with its language."""
+    from markupsafe import escape
+
+    title = str(escape(title))
+    home = external_client.get("/", query_string={"lang": lang}).get_data(as_text=True)
+    listed = home.split('<ul class="links external">', 1)[1].split("</ul>", 1)[0]
+    assert f">{title}<" in listed, listed
+    if lang == "zh-Hant":
+        assert ENTRY["title_zh"] not in listed
+    page = external_client.get("/graph/external/cpca-divisions", query_string={"lang": lang},
+                               headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert f"<h1>{title}</h1>" in page and f"<title>{title}" in page
+
+
+def test_a_title_in_another_language_than_the_page_is_marked_with_it(external_client):
+    """A graph with an English title only (the reference graph) says so on a Chinese page."""
+    page = external_client.get("/graph/reference", query_string={"lang": "zh-Hans"},
+                               headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert '<h1 lang="en">' in page
+    english = external_client.get("/graph/reference", query_string={"lang": "en"},
+                                  headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "<h1>" in english
