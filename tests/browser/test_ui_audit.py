@@ -67,6 +67,34 @@ def _rgb(css):
     return tuple(int(float(x)) for x in css[css.index("(") + 1:css.index(")")].split(",")[:3])
 
 
+def test_the_editor_takes_no_focus_and_tab_leaves_it(page):
+    _editor(page)
+    assert page.evaluate("!document.activeElement.closest('.CodeMirror')")
+    page.click("#yasgui .yasqe .CodeMirror-lines")
+    assert page.evaluate("!!document.activeElement.closest('.CodeMirror')")
+    before = page.evaluate("window.bjkgYasgui.getTab().getQuery()")
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('.yasqe_queryButton')"):
+            break
+    assert page.evaluate("document.activeElement.matches('.yasqe_queryButton')")
+    assert page.evaluate("window.bjkgYasgui.getTab().getQuery()") == before  # no tab typed in
+    page.click("#yasgui .yasqe .CodeMirror-lines")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("!document.activeElement.closest('.CodeMirror')")
+
+
+def test_the_editor_and_endpoint_fields_have_names_and_visible_focus(page):
+    _editor(page)
+    assert page.get_attribute("#yasgui .CodeMirror textarea", "aria-label") == "SPARQL 查询"
+    endpoint = page.locator("#yasgui .controlbar input").first
+    assert endpoint.get_attribute("aria-label") == "SPARQL 端点"
+    endpoint.focus()
+    style = page.evaluate("(() => { const s = getComputedStyle(document.activeElement);"
+                          " return [s.outlineStyle, s.outlineWidth, s.boxShadow]; })()")
+    assert (style[0] != "none" and style[1] != "0px") or style[2] != "none", style
+
+
 def test_the_editor_strings_are_readable(page):
     _editor(page)
     colour = page.evaluate("""(() => {
@@ -74,6 +102,50 @@ def test_the_editor_strings_are_readable(page):
         document.querySelector('#yasgui .CodeMirror-code').appendChild(span);
         return getComputedStyle(span).color; })()""")
     assert _contrast(_rgb(colour), (255, 255, 255)) >= 4.5, colour
+
+
+@pytest.mark.parametrize("query, words", [
+    ("SELECT * WHERE {", "syntax error"),
+    ("SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }", "SERVICE"),
+])
+def test_an_error_in_the_editor_reads_as_text(page, query, words):
+    _editor(page)
+    _run(page, query)
+    error = page.locator("#yasgui .yasr .errorResult")
+    error.wait_for(timeout=15_000)
+    text = error.inner_text()
+    assert words in text
+    assert '{"error"' not in text and '"message"' not in text
+
+
+def test_result_links_keep_the_pages_language(page):
+    _editor(page, "/sparql?lang=en")
+    _run(page, "SELECT ?place ?other WHERE { VALUES (?place ?other) "
+               "{ (<https://w3id.org/bjkg/id/place/tongzhou> <http://example.org/elsewhere/thing>) } }")
+    page.locator("#yasgui .yasr table tbody tr").first.wait_for(timeout=15_000)
+    page.wait_for_timeout(300)
+    hrefs = page.eval_on_selector_all("#yasgui .yasr tbody a[href]", "as => as.map(a => a.getAttribute('href'))")
+    assert "/id/place/tongzhou?lang=en" in hrefs
+    assert "/search?q=thing&lang=en" in hrefs
+
+
+def test_a_query_to_edit_opens_in_the_editor(page):
+    _editor(page)
+    page.evaluate("() => { window.bjkgYasgui.getTab().setQuery('SELECT * WHERE { ?s ?p ?o } LIMIT 1'); }")
+    page.wait_for_timeout(300)  # a persisted tab, whose query YASGUI would restore
+    page.goto(page.base + "/sparql?edit=ASK%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D")
+    page.wait_for_selector("#yasgui .yasqe .CodeMirror")
+    assert page.evaluate("window.bjkgYasgui.getTab().getQuery()") == "ASK { ?s ?p ?o }"
+
+
+def test_the_editor_interface_is_marked_english_on_a_chinese_page(page):
+    _editor(page)
+    _run(page, 'SELECT ?x WHERE { BIND("通州"@zh AS ?x) }')
+    page.locator("#yasgui .yasr table tbody tr").first.wait_for(timeout=15_000)
+    marked = page.evaluate("""[...document.querySelectorAll('#yasgui .tabsList, #yasgui .controlbar, #yasgui .yasr_header')]
+        .map(e => e.closest('[lang]').getAttribute('lang'))""")
+    assert marked and set(marked) == {"en"}
+    assert page.evaluate("document.querySelector('#yasgui .yasr tbody td').closest('[lang]').lang") == "zh-Hans"
 
 
 @pytest.mark.parametrize("path", ["/id/place/long", "/search?q=LLLL", "/id/place/long?lang=en",

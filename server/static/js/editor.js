@@ -9,8 +9,16 @@
 
   Yasgui.Yasqe.defaults.autocompleters = ["prefixes", "variables"];
   Yasgui.Yasqe.defaults.prefixCcApi = null;
+  // No keyboard trap: the editor takes no focus on load, and Tab / Shift+Tab leave it as
+  // they leave any field (CodeMirror would indent instead; Ctrl+] / Ctrl+[ still indent).
+  Yasgui.Yasqe.defaults.autofocus = false;
+  Yasgui.Yasqe.defaults.extraKeys = Object.assign({}, Yasgui.Yasqe.defaults.extraKeys,
+                                                  { "Tab": false, "Shift-Tab": false });
+  // An error is its message as text, not the JSON body the endpoint sent it in.
+  Yasgui.Yasr.defaults.errorRenderers = [renderError].concat(Yasgui.Yasr.defaults.errorRenderers || []);
 
   var yasgui = new Yasgui(document.getElementById("yasgui"), {
+    autofocus: false,
     requestConfig: { endpoint: endpoint, method: "POST" },
     copyEndpointOnNewTab: true,
     endpointCatalogueOptions: {
@@ -30,6 +38,45 @@
   }
   pinEndpoint(yasgui.getTab());
   yasgui.on("tabSelect", function (_y, id) { pinEndpoint(yasgui.getTab(id)); });
+
+  // A query to edit (`?edit=`, from an error page or a link) replaces the restored tab's.
+  if (config.edit) { yasgui.getTab().setQuery(config.edit); }
+
+  // The fields have names (the query text, the endpoint), and YASGUI's own interface, which
+  // speaks English only, says so on a page in another language.
+  var root = document.getElementById("yasgui");
+  var english = (document.documentElement.lang || "").indexOf("en") !== 0;
+  function label(node) {
+    node.querySelectorAll(".CodeMirror textarea:not([aria-label])").forEach(function (field) {
+      field.setAttribute("aria-label", config.editorLabel);
+    });
+    node.querySelectorAll(".controlbar input:not([aria-label])").forEach(function (field) {
+      field.setAttribute("aria-label", config.endpointLabel);
+    });
+    if (english) {
+      node.querySelectorAll(".tabsList, .controlbar, .yasr_header, .yasqe_buttons").forEach(function (part) {
+        part.setAttribute("lang", "en");
+      });
+    }
+  }
+  label(root);
+  new MutationObserver(function () { label(root); }).observe(root, { childList: true, subtree: true });
+
+  function renderError(error) {
+    var message = null;
+    try { message = JSON.parse(error.text).error.message; } catch (e) { message = null; }
+    if (typeof message !== "string") { return Promise.resolve(undefined); }
+    var box = document.createElement("div");
+    var head = document.createElement("p");
+    head.className = "status";
+    head.textContent = (error.statusText || "Error") + (error.status ? " (" + error.status + ")" : "");
+    var text = document.createElement("pre");
+    text.className = "errorMessage";
+    text.textContent = message;
+    box.appendChild(head);
+    box.appendChild(text);
+    return Promise.resolve(box);
+  }
 
   // Example links open the query in the current tab and run it.
   var bySlug = {};
@@ -57,16 +104,25 @@
   var config = JSON.parse(document.getElementById("editor-config").textContent);
   var base = config.base;
   var searchWord = config.searchLabel || "search";
+  var lang = config.lang;  // the page's ?lang=, which its links keep (as the server's do)
   var root = document.getElementById("yasgui");
   if (!root || !base) { return; }
+
+  function withLang(href) {
+    if (!lang) { return href; }
+    var hash = href.indexOf("#");
+    var path = hash < 0 ? href : href.slice(0, hash);
+    var fragment = hash < 0 ? "" : href.slice(hash);
+    return path + (path.indexOf("?") < 0 ? "?" : "&") + "lang=" + encodeURIComponent(lang) + fragment;
+  }
 
   function localHref(iri) {
     if (iri.indexOf(base) === 0) {
       var rest = iri.slice(base.length);
-      if (/^(id|graph)\//.test(rest) && !/[#?%]/.test(rest)) { return "/" + rest; }
-      if (rest === "ontology" || rest.indexOf("ontology#") === 0) { return "/" + rest; }
+      if (/^(id|graph)\//.test(rest) && !/[#?%]/.test(rest)) { return withLang("/" + rest); }
+      if (rest === "ontology" || rest.indexOf("ontology#") === 0) { return withLang("/" + rest); }
     }
-    return "/resource?iri=" + encodeURIComponent(iri);
+    return withLang("/resource?iri=" + encodeURIComponent(iri));
   }
 
   function localName(iri) {
@@ -97,7 +153,7 @@
     text.title = href;
     var search = document.createElement("a");
     search.className = "iri-search";
-    search.href = "/search?q=" + encodeURIComponent(localName(href));
+    search.href = withLang("/search?q=" + encodeURIComponent(localName(href)));
     search.textContent = searchWord;
     search.dataset.bjkgLocal = "1";
     var holder = document.createElement("span");
