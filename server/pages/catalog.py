@@ -85,6 +85,43 @@ class Counts:
     properties: dict[str, int] = field(default_factory=dict)
     period: tuple[str, str] | None = None  # xsd:date values
     place_points: dict[str, str] = field(default_factory=dict)  # GB/T 2260 code → WKT point
+    # per named graph, its IRI subjects outside `<base>id/` (void:uriSpace is stated where none are)
+    outside: dict[str, int] = field(default_factory=dict)
+    # per source document, its titles: language tag → text (dct:title, else rdfs:label)
+    documents: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def outside_query(base: str) -> str:
+    """Per named graph, how many IRI subjects lie outside `<base>id/`, the uriSpace."""
+    space = str(Literal(base + "id/"))  # a quoted, escaped literal
+    return ("SELECT ?g (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
+            f"FILTER(isIRI(?s) && !STRSTARTS(STR(?s), {space})) }} GROUP BY ?g")
+
+
+def document_titles_query(documents) -> str | None:
+    """The titles and labels of the source documents (validated IRIs, N-Triples syntax)."""
+    values = " ".join(str(NamedNode(d)) for d in documents)
+    if not values:
+        return None
+    return ("SELECT ?d ?p ?t WHERE { VALUES ?d { " + values + " } VALUES ?p { "
+            f"<{V.DCTERMS}title> <{V.RDFS_LABEL}> }} ?d ?p ?t FILTER(isLiteral(?t)) }}")
+
+
+def document_titles(rows) -> dict[str, dict[str, str]]:
+    """Each document's title per language tag from `document_titles_query` rows: its
+    dct:title where it has one in that language, else its rdfs:label."""
+    out: dict[str, dict[str, str]] = {}
+    for row in sorted(rows, key=lambda r: (r["p"].value != V.DCTERMS + "title", r["t"].value)):
+        titles = out.setdefault(row["d"].value, {})
+        titles.setdefault((row["t"].language or "").lower(), row["t"].value)
+    return out
+
+
+def vocabularies(counts: Counts) -> list[str]:
+    """The namespaces of the predicates and classes the data uses (void:vocabulary): each
+    IRI up to its last `#` or `/`."""
+    terms = set(counts.properties) | set(counts.classes)
+    return sorted({iri[:max(iri.rfind("#"), iri.rfind("/")) + 1] for iri in terms} - {""})
 
 
 @dataclass(frozen=True)
@@ -186,8 +223,10 @@ def catalogue_triples(site: Site, manifest: Mapping, counts: Counts) -> list[Tri
         if document:
             out.add(dataset, V.PROV + "wasDerivedFrom", n(document))
     out.add(dataset, V.VOID + "sparqlEndpoint", endpoint)
-    out.add(dataset, V.VOID + "uriSpace", Literal(site.base + "id/"))
-    out.add(dataset, V.VOID + "vocabulary", n(site.base + "ontology#"))
+    if counts.graphs and not counts.outside:  # every subject lies in it (VoID §3.6.1)
+        out.add(dataset, V.VOID + "uriSpace", Literal(site.base + "id/"))
+    for namespace in vocabularies(counts):
+        out.add(dataset, V.VOID + "vocabulary", n(namespace))
     out.add(dataset, V.VOID + "rootResource", n(site.public))
     out.add(dataset, V.VOID + "triples", out.typed(counts.triples, V.XSD + "integer"))
     if manifest.get("hash"):
@@ -380,7 +419,7 @@ def graph_triples(site: Site, manifest: Mapping, counts: Counts, graph: str, *,
     n = NamedNode
     node = n(graph)
     dataset = dataset or site.dataset()
-    info = graph_info(manifest, graph)
+    info = graph_info(manifest, graph, counts.documents)
     # an external dataset's dump is under that dataset's licence (cpca: MIT), not the catalogue's
     licence = NamedNode(info.get("licence") or LICENCE)
     out.add(dataset, V.VOID + "subset", node)
@@ -390,7 +429,11 @@ def graph_triples(site: Site, manifest: Mapping, counts: Counts, graph: str, *,
     out.add(node, V.SD + "name", node)
     out.add(node, V.DCTERMS + "isPartOf", dataset)
     out.add(node, V.DCTERMS + "title", Literal(info["title"], language="en"))
+    if info.get("title_zh") and info["kind"] == "document":
+        out.add(node, V.DCTERMS + "title", Literal(info["title_zh"], language="zh-hans"))
     out.add(node, V.VOID + "triples", out.typed(counts.graphs.get(graph, 0), V.XSD + "integer"))
+    if counts.graphs.get(graph) and not counts.outside.get(graph):  # all its subjects lie in it
+        out.add(node, V.VOID + "uriSpace", Literal(site.base + "id/"))
     out.add(node, V.VOID + "sparqlEndpoint", site.endpoint())
     if info.get("document"):
         out.add(node, V.PROV + "wasDerivedFrom", n(info["document"]))
@@ -428,11 +471,13 @@ def graph_triples(site: Site, manifest: Mapping, counts: Counts, graph: str, *,
     return out.triples
 
 
-def graph_info(manifest: Mapping, graph: str) -> dict:
-    """What the manifest says a named graph is: kind, title, source document, licence."""
+def graph_info(manifest: Mapping, graph: str, documents: Mapping[str, Mapping[str, str]] | None = None) -> dict:
+    """What the manifest says a named graph is: kind, title, source document, licence.
+    A document's graph is titled by the document's titles (`documents`: IRI → language tag
+    → title, `Counts.documents`), never by the corpus's file name, which is the builder's."""
     for source in manifest.get("sources", []):
         if source.get("graph") == graph:
-            return {"kind": "document", "title": f"Facts stated in the document {source.get('file', '')}".strip(),
+            return {"kind": "document", **_document_titles(source.get("document") or graph, documents or {}),
                     "document": source.get("document"), "file": source.get("file"),
                     "sha256": source.get("sha256")}
     for entry in manifest.get("external", []):
@@ -450,6 +495,16 @@ def graph_info(manifest: Mapping, graph: str) -> dict:
               "ontology": "The bjkg ontology", "inferred": "Triples inferred by OWL 2 RL",
               "publication": "The publication manifest"}
     return {"kind": last if last in titles else "graph", "title": titles.get(last, f"Named graph {last}")}
+
+
+def _document_titles(document: str, documents: Mapping[str, Mapping[str, str]]) -> dict:
+    """{"title" (English), "title_zh" (Simplified, or None)} of a document's graph."""
+    titles = documents.get(document, {})
+    english = titles.get("en") or next((t for tag, t in titles.items() if not tag.startswith("zh")), None)
+    chinese = titles.get("zh-hans") or titles.get("zh") or titles.get("zh-hant")
+    name = english or chinese or document.rstrip("/").rsplit("/", 1)[-1]
+    return {"title": f"Facts stated in the document “{name}”",
+            "title_zh": f"文献《{chinese}》所述事实" if chinese else None}
 
 
 def dataset_title(entry: Mapping, lang: str) -> dict:

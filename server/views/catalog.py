@@ -24,8 +24,9 @@ from bjkg.server.core.errors import not_found
 from bjkg.server.pages import i18n
 from bjkg.server.pages.describe import Linker
 from bjkg.server.pages.overview import catalogue_tables
-from bjkg.server.pages.catalog import (COUNT_QUERIES, Counts, Site, catalogue_triples, dataset_title, graph_info,
-                                       graph_triples, url_path)
+from bjkg.server.pages.catalog import (COUNT_QUERIES, Counts, Site, catalogue_triples, dataset_title,
+                                       document_titles, document_titles_query, graph_info, graph_triples,
+                                       outside_query, url_path)
 from bjkg.server.stores.embedded import Dataset
 from bjkg.server.views.common import current_lang, respond
 from bjkg.server.web.extension import get_manifest, get_state, get_store
@@ -75,7 +76,7 @@ def _built(manifest: dict) -> str | None:
     return stamp.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-COUNTS_VERSION = 1
+COUNTS_VERSION = 2  # 2: Counts.outside and Counts.documents
 
 
 def published_counts() -> Counts:
@@ -95,16 +96,24 @@ def published_counts() -> Counts:
             return _counts_cache[key]
         path = prepared.path_for(prepared.cache_dir(current_app.config), "counts", key[1], COUNTS_VERSION) \
             if key[1] else None
-        counts = prepared.load_or_make(path, Counts, lambda: _count(store)) if path is not None \
-            else _count(store)
+        base, documents = current_app.config["BASE_IRI"], _documents(get_manifest() or {})
+        counts = prepared.load_or_make(path, Counts, lambda: _count(store, base, documents)) \
+            if path is not None else _count(store, base, documents)
         if key[1]:
             _counts_cache.clear()
             _counts_cache[key] = counts
     return counts
 
 
-def _count(store) -> Counts:
-    """Run COUNT_QUERIES over `store`, as a client would over the endpoint."""
+def _documents(manifest: dict) -> list[str]:
+    """The source documents build.json names (their graphs are titled by them)."""
+    return [source["document"] for source in manifest.get("sources", []) if source.get("document")]
+
+
+def _count(store, base: str, documents: list[str] = ()) -> Counts:
+    """Run COUNT_QUERIES over `store`, as a client would over the endpoint; and read what
+    else the catalogue states of the data: which graphs have subjects outside the
+    uriSpace, and the titles of the source documents."""
     counts = Counts()
 
     def rows(name: str) -> list[dict]:
@@ -115,6 +124,11 @@ def _count(store) -> Counts:
     counts.classes = {r["c"].value: int(r["n"].value) for r in rows("classes") if isinstance(r.get("c"), NamedNode)}
     counts.properties = {r["p"].value: int(r["n"].value) for r in rows("properties")}
     counts.place_points = {r["code"].value: r["wkt"].value for r in rows("place") if "code" in r and "wkt" in r}
+    outside = store.query(outside_query(base), max_rows=0).bindings()
+    counts.outside = {r["g"].value: int(r["n"].value) for r in outside if isinstance(r.get("g"), NamedNode)}
+    titles = document_titles_query(documents)
+    if titles:
+        counts.documents = document_titles(store.query(titles, max_rows=0).bindings())
     period = rows("period")
     if period and "from" in period[0] and "to" in period[0]:
         counts.period = (period[0]["from"].value[:10], period[0]["to"].value[:10])
@@ -172,7 +186,8 @@ def catalogue(suffix: str | None = None):
         data = {"turtle": turtle.decode("utf-8"), "triples": counts.triples,
                 "endpoint": public_url() + "sparql", "dumps": dumps(manifest),
                 "graphs": [{"iri": g, "href": graph_href(g), "count": n,
-                            "title": graph_info(manifest, g)["title"]} for g, n in sorted(counts.graphs.items())],
+                            "title": graph_info(manifest, g, counts.documents)["title"]}
+                           for g, n in sorted(counts.graphs.items())],
                 "count_queries": COUNT_QUERIES}
         if media_type == "text/html":  # a page for people: tables read from the same triples
             data = {k: v for k, v in data.items() if k != "turtle"}
@@ -237,7 +252,7 @@ def graph(rest: str):
     alternates = [(f"/graph/{url_path(rest)}.{s}", SUFFIXES[s]) for s in ADVERTISED]
     if media_type not in ("text/html", "application/json"):
         return _rdf(graph_triples(here, manifest, counts, iri), media_type, alternates)
-    info = graph_info(manifest, iri)
+    info = graph_info(manifest, iri, counts.documents)
     classes = get_store().query(
         "SELECT ?c (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?c } GROUP BY ?c ORDER BY DESC(?n) ?c",
         dataset=Dataset(default_graphs=(iri,)), max_rows=0).bindings()

@@ -221,3 +221,54 @@ def test_a_title_in_another_language_than_the_page_is_marked_with_it(external_cl
     english = external_client.get("/graph/reference", query_string={"lang": "en"},
                                   headers={"Accept": "text/html"}).get_data(as_text=True)
     assert "<h1>" in english
+
+
+# --------------------------------------------------------------------------- VoID details (finding 6)
+
+def _answer(client, query: str) -> list:
+    answer = client.get("/sparql", query_string={"query": query},
+                        headers={"Accept": "application/sparql-results+json"})
+    assert answer.status_code == 200, answer.data
+    return list(pyoxigraph.parse_query_results(answer.data, pyoxigraph.QueryResultsFormat.JSON))
+
+
+def test_uri_space_is_stated_only_where_every_subject_lies_in_it(external_client):
+    """void:uriSpace says every entity URI of a dataset starts with it (VoID §3.6.1): not
+    true of the whole dataset, whose ontology graph's terms lie outside <base>id/."""
+    triples = _catalogue(external_client)
+    space = BASE + "id/"
+    assert _objects(triples, BASE + "dataset", VOID + "uriSpace") == []
+    stated = {t.subject.value for t in triples if t.predicate.value == VOID + "uriSpace"}
+    assert all(_objects(triples, g, VOID + "uriSpace") == [space] for g in stated)
+    graphs = {r["g"].value for r in _answer(external_client, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}
+    outside = {r["g"].value for r in _answer(
+        external_client, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } "
+                         f'FILTER(isIRI(?s) && !STRSTARTS(STR(?s), "{space}")) }}')}
+    assert BASE + "graph/ontology" in outside and BASE + "graph/reference" not in outside
+    assert stated == graphs - outside
+
+
+def _namespace(iri: str) -> str:
+    return iri[:max(iri.rfind("#"), iri.rfind("/")) + 1]
+
+
+def test_the_vocabularies_listed_are_those_the_data_uses(external_client):
+    triples = _catalogue(external_client)
+    listed = set(_objects(triples, BASE + "dataset", VOID + "vocabulary"))
+    terms = {r["p"].value for r in _answer(external_client, "SELECT DISTINCT ?p WHERE { ?s ?p ?o }")}
+    terms |= {r["c"].value for r in _answer(external_client, "SELECT DISTINCT ?c WHERE { ?s a ?c }")}
+    assert listed == {_namespace(t) for t in terms}
+    for namespace in ("http://purl.org/linked-data/cube#", "http://www.w3.org/ns/org#", "http://www.w3.org/ns/prov#",
+                      "http://www.w3.org/2004/02/skos/core#", "https://schema.org/", BASE + "ontology#"):
+        assert namespace in listed
+
+
+def test_a_document_subset_is_titled_by_its_document_not_its_file(external_client):
+    triples = _catalogue(external_client)
+    titles = _objects(triples, DOCUMENT_GRAPH, DCT + "title")
+    assert titles and not any("000_dd7758795b522a1b.txt" in t for t in titles)
+    assert any("“Five-pronged” linkage drives Beijing's high-quality development" in t for t in titles)
+    assert any("“五子”联动推动北京高质量发展" in t for t in titles)
+    page = external_client.get("/graph/peoples-daily-2023-01-11-interview", query_string={"lang": "en"},
+                               headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "Five-pronged" in page.split("<h1", 1)[1].split("</h1>", 1)[0]
