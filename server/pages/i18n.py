@@ -19,6 +19,8 @@ _UI: dict[str, tuple[str, str, str]] = {
     "site_short": ("bjkg", "bjkg", "bjkg"),
     "home": ("首页", "首頁", "Home"),
     "search": ("搜索", "搜尋", "Search"),
+    "skip_to_content": ("跳到正文", "跳到正文", "Skip to content"),
+    "sparql_endpoint": ("SPARQL 端点", "SPARQL 端點", "SPARQL endpoint"),
     "search_placeholder": ("名称、拼音或英文，如 数字经济 / shuzi jingji / Tongzhou",
                            "名稱、拼音或英文，如 數字經濟 / shuzi jingji / Tongzhou",
                            "Name in any script, pinyin or English, e.g. 数字经济 / shuzi jingji / Tongzhou"),

@@ -212,8 +212,7 @@ def template_globals() -> dict:
     lang = current_lang()
 
     def t(key: str, **values) -> str:
-        found = i18n.text(key, lang, **values)
-        return _more_text(key, lang) if found == key and key in _MORE_TEXTS else found
+        return i18n.text(key, lang, **values)
 
     def label_in_page(text: str) -> str:
         return labelled(text, lang)
@@ -234,17 +233,6 @@ def template_globals() -> dict:
 
 # Words of the pages' chrome that `i18n` does not hold yet (zh-Hans, zh-Hant, en); `t` reads
 # i18n first, so moving one there replaces it here.
-_MORE_TEXTS = {
-    "skip_to_content": ("跳到正文", "跳到正文", "Skip to content"),
-    "sparql_endpoint": ("SPARQL 端点", "SPARQL 端點", "SPARQL endpoint"),
-}
-
-
-def _more_text(key: str, lang: str) -> str:
-    texts = _MORE_TEXTS[key]
-    return texts[1] if lang == "zh-Hant" else texts[2] if lang == "en" else texts[0]
-
-
 @lru_cache(maxsize=16)
 def _editor_examples(base: str, lang: str) -> tuple[dict, ...]:
     """The examples as templates show them (fixed per process: computed once per language)."""
