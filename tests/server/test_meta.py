@@ -271,3 +271,12 @@ def test_the_home_page_rows_are_made_once_per_build_and_kept_in_the_cache_dir(ti
         assert len(list(tmp_path.glob("overview-rows-*.pickle"))) == 1
         monkeypatch.setattr(meta, "overview_rows", lambda *a: pytest.fail("the home page's queries ran again"))
     assert answers[0] == answers[1] and answers[0]["figures"]["rows"]
+
+
+def test_han_in_english_example_titles_is_marked(client):
+    """An English page names its examples in English, with the Chinese they quote marked
+    as Chinese (WCAG 3.1.2), as the editor page does."""
+    page = client.get("/?lang=en").get_data(as_text=True)
+    examples = page[page.index('id="examples"'):]
+    examples = examples[:examples.index("</ol>")]
+    assert '<span lang="zh-Hans">五子联动</span>' in examples
