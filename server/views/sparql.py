@@ -21,7 +21,9 @@ from bjkg.server.web.auth import require_write_access, writes_enabled
 from bjkg.server.core.conneg import (HTML, RDF_FORMATS, RESULT_FORMATS, Format, NotAcceptable, choose, format_by_name,
                                     offers_of, rdf_format, response_mimetype, results_format)
 from bjkg.server.core.errors import bad_request, not_acceptable, shown
-from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES, QueryFailed
+from bjkg.server.sparql.admission import Refused
+from bjkg.server.sparql.data_process import StoreUnavailable
+from bjkg.server.sparql.evaluate import DEFAULT_PREFIXES, QueryFailed, QueryTimedOut
 from bjkg.server.web.extension import get_manifest, get_state, get_store
 from bjkg.server.sparql.protocol import Operation, read_operation
 from bjkg.server.sparql.service_description import PREFIXES as SD_PREFIXES
@@ -207,12 +209,28 @@ def _parsed(body: bytes, graph: bool) -> dict | None:
     if len(terms) > PAGE_ROWS:
         return None
     linker = Linker(current_app.config["BASE_IRI"], current_lang())
+    iris = {node.value for row in terms for node in row if isinstance(node, pyoxigraph.NamedNode)}
     indexes = _indexes(get_store())
     if indexes is not None:
-        iris = {node.value for row in terms for node in row if isinstance(node, pyoxigraph.NamedNode)}
         linker.add_label_sets(indexes.labels_of(iris, pref=True))
+    elif iris:
+        _query_labels(linker, iris)
     return {"variables": variables,
             "rows": [[None if node is None else linker.term(node) for node in row] for row in terms]}
+
+
+def _query_labels(linker: Linker, iris: set[str]) -> None:
+    """The labels of a page's IRIs read from the store by queries, where it has no label
+    table (a remote store, a writable dataset): as the entity pages read theirs. Labels only
+    decorate the rows, so a store that cannot give them now (busy, slow, gone) leaves the
+    compact names; the rows themselves were answered."""
+    from bjkg.server.pages.describe import select
+    from bjkg.server.pages.overview import load_labels
+
+    try:
+        load_labels(select, get_store(), linker, iris)
+    except (QueryFailed, QueryTimedOut, StoreUnavailable, Refused) as exc:
+        current_app.logger.info("results page without labels: %s", exc)
 
 
 def _download(operation: Operation, name: str, graph: bool) -> dict:

@@ -164,3 +164,22 @@ def test_no_5xx_for_any_query_a_browser_opens(client, writable_client, query, vi
         answer.get_data()
         assert answer.status_code < 500 or answer.status_code == 503, (query, answer.status_code,
                                                                        answer.get_data(as_text=True)[:300])
+
+
+def test_a_store_without_a_label_table_labels_the_rows_by_query(writable_client):
+    """A writable dataset (as a remote store) has no prepared label table: the page reads
+    the labels of its IRIs with queries, as its entity pages do (IRIs showed only their
+    compact names)."""
+    from tests.server.conftest import TOKEN
+
+    place = "http://example.org/place/p1"
+    written = writable_client.post("/sparql", headers={"Authorization": f"Bearer {TOKEN}"}, data={
+        "update": f'INSERT DATA {{ <{place}> <http://www.w3.org/2000/01/rdf-schema#label> '
+                  '"第一区"@zh-Hans, "District One"@en }'})
+    assert written.status_code in (200, 204), written.get_data(as_text=True)
+    query = f"SELECT ?p WHERE {{ VALUES ?p {{ <{place}> <urn:x-unlabelled> }} }}"
+    for lang, expected in (("en", "District One"), ("zh-Hans", "第一区")):
+        rows = _rows(writable_client.get("/sparql", query_string={"query": query, "lang": lang},
+                                         headers={"Accept": BROWSER}).get_data(as_text=True))
+        assert f">{expected}</a>" in rows[0][0], rows
+        assert ">urn:x-unlabelled</a>" in rows[1][0]
