@@ -216,6 +216,18 @@ def test_every_named_graph_dereferences(real):
     assert real.get("/dumps/graph/no-such-graph.nt").status_code == 404
 
 
+def test_a_graph_page_speaks_the_readers_language(real):
+    """The graph page's headings come from the UI texts, like every other page's (they were
+    English on Chinese pages)."""
+    for lang, words in (("zh-Hans", ("来源文献", "类别", "实例")), ("zh-Hant", ("來源文獻", "類別", "實例")),
+                        ("en", ("Source document", "Classes", "Instances"))):
+        page = real.get("/graph/peoples-daily-2023-01-11-interview", query_string={"lang": lang},
+                        headers={"Accept": "text/html"}).get_data(as_text=True)
+        assert all(word in page for word in words), (lang, [w for w in words if w not in page])
+        if lang != "en":
+            assert "Source document" not in page and "<h2>Classes</h2>" not in page
+
+
 def test_a_document_graph_names_its_source(real, real_build):
     manifest = json.loads((real_build / "build.json").read_text())
     source = manifest["sources"][0]
