@@ -12,6 +12,10 @@ parser:
   gives the same IRIs;
 - no network: a JSON-LD document whose `@context` names a URL is refused before parsing,
   with the URL and its line (contexts must be embedded in the document);
+- bounded memory: RDF/XML entities are read before parsing (`_check_xml_entities`); an
+  entity that names another, a parameter or external entity, or more expansion in all than
+  MAX_ENTITY_EXPANSION is refused (the parser expands them in memory: a 991-byte "billion
+  laughs" file took 24 GB before it was killed);
 - errors name the file and the line and column of the syntax error, or the byte offset
   reached when the parser gives no position.
 """
@@ -42,7 +46,12 @@ PIECE_QUADS = 250_000          # `as_nquads`: statements per piece handed to `on
 # the longest N-Quads line pyoxigraph's parser reads back (its buffer maximum): a longer
 # statement is refused here, naming the file, rather than failing later in the build
 MAX_STATEMENT_BYTES = 16 << 20
+# RDF/XML: the text all references to declared entities expand into, in all (a file that
+# spells namespaces as entities, as Protégé writes them, expands by a few MB at most)
+MAX_ENTITY_EXPANSION = 64 << 20
+_PROLOGUE_BYTES = 1 << 20  # an internal DTD subset must end within the file's first MB
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_BOM = b"\xef\xbb\xbf"
 
 
 class RdfInputError(Exception):
@@ -98,8 +107,12 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
                             f"({', '.join(FORMATS)})")
     if fmt == "jsonld":
         _refuse_remote_contexts(data_or_path, label)
+    elif fmt == "rdfxml":
+        _check_xml_entities(data_or_path, label)
     size = data_or_path.stat().st_size if isinstance(data_or_path, Path) else len(data_or_path)
     handle = data_or_path.open("rb") if isinstance(data_or_path, Path) else io.BytesIO(data_or_path)
+    if handle.read(len(_BOM)) != _BOM:  # a UTF-8 byte order mark (Windows editors write one) is no statement
+        handle.seek(0)
     graph_node = ox.NamedNode(graph)
     skolem: dict[str, ox.NamedNode] = {}
 
@@ -156,6 +169,9 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
         raise RdfInputError(f"{label}{_position(exc, reader.offset)}: not valid "
                             f"{fmt}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
     except (OSError, ValueError, MemoryError) as exc:
+        if "buffer maximal size" in str(exc):  # the parser's own limit on one statement
+            raise RdfInputError(f"{label} (at or before byte {reader.offset}): a statement longer than the "
+                                f"{MAX_STATEMENT_BYTES >> 20} MB bjkg takes (a literal of that size?)") from None
         raise RdfInputError(f"{label}: cannot read: {exc}") from None
     finally:
         if bar:
@@ -200,14 +216,84 @@ def _position(exc: SyntaxError, offset: int) -> str:
     return f" (at or before byte {offset})"
 
 
+# --------------------------------------------------------------------------- RDF/XML
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE\s[^\[>]*\[(?P<subset>.*?)\]\s*>", re.S)
+_ENTITY = re.compile(rb"<!ENTITY\s+(?P<parameter>%\s+)?(?P<name>[^\s\"'>%&;]+)\s+"
+                     rb"(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<external>SYSTEM|PUBLIC)\b)", re.S)
+_REFERENCE = re.compile(rb"&([^\s&;<>\"']{1,200});")
+
+
+def _check_xml_entities(data_or_path: Path | bytes, label: str) -> None:
+    """Refuse RDF/XML whose entities could expand without bound, before the parser (which
+    expands them in memory) reads it: an entity whose text refers to another entity (how
+    "billion laughs" nests), a parameter or external entity, or references that expand
+    into more than MAX_ENTITY_EXPANSION in all (one large entity used many times). Plain
+    entities that spell namespaces (``<!ENTITY xsd "http://www.w3.org/2001/XMLSchema#">``)
+    pass."""
+    if isinstance(data_or_path, Path):
+        with data_or_path.open("rb") as handle:
+            head = handle.read(_PROLOGUE_BYTES)
+    else:
+        head = data_or_path[:_PROLOGUE_BYTES]
+    if b"<!ENTITY" not in head and b"<!entity" not in head.lower():
+        return
+    doctype = _DOCTYPE.search(head)
+    if doctype is None:
+        raise RdfInputError(f"{label}: its DOCTYPE declares entities but does not end within the file's "
+                            f"first {_PROLOGUE_BYTES >> 20} MB; bjkg refuses it (entities are expanded in memory)")
+    values: dict[bytes, int] = {}
+    for entity in _ENTITY.finditer(doctype.group("subset")):
+        name = entity.group("name").decode("utf-8", "replace")
+        value = entity.group("dq") if entity.group("dq") is not None else entity.group("sq")
+        if entity.group("parameter") or entity.group("external"):
+            kind = "parameter" if entity.group("parameter") else "external"
+            raise RdfInputError(f"{label}: the {kind} entity {name!r} is refused: bjkg reads RDF/XML offline "
+                                "and expands only entities that spell their text out")
+        if value is None:
+            continue
+        if b"&" in value or b"%" in value:
+            raise RdfInputError(f"{label}: the entity {name!r} refers to another entity, which bjkg refuses: "
+                                "entities expanding into each other can take any amount of memory "
+                                "(a 'billion laughs'); write its text out")
+        values[entity.group("name")] = len(value)
+    if values:
+        expansion = _entity_expansion(data_or_path, values)
+        if expansion > MAX_ENTITY_EXPANSION:
+            raise RdfInputError(f"{label}: its entity references expand into {expansion / 1e6:.0f} MB, more "
+                                f"than the {MAX_ENTITY_EXPANSION >> 20} MB bjkg takes; write the text out")
+
+
+def _entity_expansion(data_or_path: Path | bytes, values: dict[bytes, int]) -> int:
+    """Bytes that the references to the entities `values` (name → length of its text)
+    expand into, read over the whole input in pieces."""
+    total, tail = 0, b""
+    handle = data_or_path.open("rb") if isinstance(data_or_path, Path) else io.BytesIO(data_or_path)
+    with handle:
+        while True:
+            data = handle.read(1 << 20)
+            text = tail + data
+            # a reference (at most 202 bytes, no `&` inside) cut at the end of the piece
+            # starts at the last `&` of its last 256 bytes: counted with the next piece
+            last = text.rfind(b"&", max(0, len(text) - 256)) if data else -1
+            keep = last if last >= 0 else len(text)
+            for reference in _REFERENCE.finditer(text, 0, keep):
+                total += values.get(reference.group(1), 0)
+            if not data:
+                return total
+            tail = text[keep:]
+            if total > MAX_ENTITY_EXPANSION:
+                return total
+
+
 # --------------------------------------------------------------------------- JSON-LD
 
 def _refuse_remote_contexts(data_or_path: Path | bytes, label: str) -> None:
     """Fail if any `@context` (or `@import`) names a document instead of embedding it."""
     raw = data_or_path.read_bytes() if isinstance(data_or_path, Path) else data_or_path
-    text = raw.decode("utf-8", errors="replace")
+    text = raw.decode("utf-8-sig", errors="replace")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_every_context)
     except json.JSONDecodeError as exc:
         raise RdfInputError(f"{label}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     for reference in _context_references(doc):
@@ -217,6 +303,19 @@ def _refuse_remote_contexts(data_or_path: Path | bytes, label: str) -> None:
             f"{label}{f':{line}' if line else ''}: {kind} JSON-LD @context {reference!r} "
             "refused: bjkg loads JSON-LD offline, with contexts embedded in the document "
             "(replace the reference by the context object itself)")
+
+
+def _every_context(pairs: list) -> dict:
+    """A JSON object as a dict, every value of a repeated `@context` key kept (in a list):
+    `json` keeps only the last, and the JSON-LD parser may read the first."""
+    out: dict = {}
+    for key, value in pairs:
+        if key == "@context" and key in out:
+            before = out[key] if isinstance(out[key], list) else [out[key]]
+            out[key] = before + (value if isinstance(value, list) else [value])
+        else:
+            out[key] = value
+    return out
 
 
 def _context_references(node) -> Iterator[str]:

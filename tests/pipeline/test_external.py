@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -132,6 +133,94 @@ def test_remote_jsonld_context_is_refused(tmp_path):
                     ' "name": "A"}', encoding="utf-8")
     (quad,) = read_quads(path, "jsonld", f"{BASE}graph/external/x", "x:", label="local.jsonld")
     assert quad.predicate.value == "http://schema.org/name"
+
+
+_XML_HEAD = ('<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [\n{entities}]>\n'
+             '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://example.org/">\n')
+
+
+def _rdfxml(tmp_path, entities: str, body: str):
+    path = tmp_path / "data.rdf"
+    path.write_text(_XML_HEAD.format(entities=entities) + body + "</rdf:RDF>\n", encoding="utf-8")
+    return path
+
+
+def test_rdfxml_entities_that_could_expand_without_bound_are_refused_before_parsing(tmp_path):
+    """The parser expands RDF/XML entities in memory: a 991-byte 'billion laughs' took 24 GB
+    before the load was killed. Entities naming entities, parameter and external entities,
+    and references expanding past MAX_ENTITY_EXPANSION are refused first; entities that
+    spell namespaces out (as Protégé writes them) still load."""
+    import resource
+
+    from bjkg.graph.datasets import rdf_input
+
+    graph = f"{BASE}graph/external/x"
+    laughs = '<!ENTITY lol0 "lol">\n' + "".join(
+        f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">\n' for n in range(1, 10))
+    cases = {
+        "laughs": (laughs, '<rdf:Description rdf:about="http://example.org/a"><ex:p>&lol9;</ex:p></rdf:Description>',
+                   "refers to another entity"),
+        "external": ('<!ENTITY x SYSTEM "file:///etc/passwd">\n',
+                     '<rdf:Description rdf:about="http://example.org/a"><ex:p>&x;</ex:p></rdf:Description>',
+                     "external entity 'x' is refused"),
+        "parameter": ('<!ENTITY % p "x">\n', '', "parameter entity 'p' is refused"),
+        "quadratic": (f'<!ENTITY big "{"x" * 100_000}">\n',
+                      '<rdf:Description rdf:about="http://example.org/a"><ex:p>' + "&big;" * 1_000
+                      + '</ex:p></rdf:Description>', "expand into 100 MB"),
+    }
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for name, (entities, body, message) in cases.items():
+        with pytest.raises(RdfInputError, match=rf"data\.rdf: .*{re.escape(message)}"):
+            read_quads(_rdfxml(tmp_path, entities, body), "rdfxml", graph, "x:", label="data.rdf")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KB: nothing expanded
+    assert rdf_input.MAX_ENTITY_EXPANSION < 100_000 * 1_000
+    namespaces = _rdfxml(tmp_path, '<!ENTITY xsd "http://www.w3.org/2001/XMLSchema#">\n',
+                         '<rdf:Description rdf:about="http://example.org/a">'
+                         '<ex:p rdf:datatype="&xsd;integer">5</ex:p></rdf:Description>\n')
+    (quad,) = read_quads(namespaces, "rdfxml", graph, "x:", label="data.rdf")
+    assert quad.object == ox.Literal("5", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))
+
+
+def test_entity_references_are_counted_across_the_pieces_the_file_is_read_in(tmp_path):
+    from bjkg.graph.datasets.rdf_input import _entity_expansion
+
+    values = {b"e": 1_000}
+    for at in range((1 << 20) - 20, (1 << 20) + 5):  # a reference across the first piece's end
+        data = b"x" * at + b"&e;" + b"y" * 300 + b"&e;"
+        assert _entity_expansion(data, values) == 2_000, at
+
+
+def test_a_byte_order_mark_is_no_statement(tmp_path):
+    """A UTF-8 BOM before the first statement (Windows editors write one) is read past; it
+    was refused as "﻿ is not a valid subject" at 1:1."""
+    graph = f"{BASE}graph/external/x"
+    for fmt, text in (("ntriples", '<http://example.org/a> <http://example.org/p> "x" .\n'),
+                      ("turtle", '@prefix ex: <http://example.org/> .\nex:a ex:p "x" .\n'),
+                      ("jsonld", '{"@id": "http://example.org/a", "http://example.org/p": "x"}')):
+        path = tmp_path / f"bom.{fmt}"
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+        (quad,) = read_quads(path, fmt, graph, "x:", label=path.name)
+        assert quad.subject.value == "http://example.org/a", fmt
+
+
+def test_a_repeated_context_key_is_checked_in_every_value(tmp_path):
+    """JSON keeps the last of a repeated key, the JSON-LD parser may read the first: each
+    value of a repeated `@context` is checked for a remote reference."""
+    path = tmp_path / "twice.jsonld"
+    path.write_text('{"@context": "http://127.0.0.1:9/ctx.jsonld", "@context": {"name": "http://schema.org/name"},'
+                    ' "@id": "http://example.org/a", "name": "A"}', encoding="utf-8")
+    with pytest.raises(RdfInputError, match=r"twice\.jsonld:1: remote JSON-LD @context 'http://127\.0\.0\.1:9/ctx"):
+        read_quads(path, "jsonld", f"{BASE}graph/external/x", "x:", label="twice.jsonld")
+
+
+def test_a_statement_past_the_parsers_limit_is_named_as_such(tmp_path):
+    from bjkg.graph.datasets.rdf_input import MAX_STATEMENT_BYTES
+
+    path = tmp_path / "big.nt"
+    path.write_text('<http://example.org/a> <http://example.org/p> "' + "x" * (MAX_STATEMENT_BYTES + 10)
+                    + '" .\n', encoding="utf-8")
+    with pytest.raises(RdfInputError, match=r"big\.nt \(at or before byte \d+\): a statement longer than the 16 MB"):
+        read_quads(path, "ntriples", f"{BASE}graph/external/x", "x:", label="big.nt")
 
 
 # --------------------------------------------------------------------------- CSVW
