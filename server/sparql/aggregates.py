@@ -52,7 +52,7 @@ import json
 from dataclasses import dataclass, field
 
 from bjkg.server.core import prepared
-from bjkg.server.sparql.text import SparqlTextError, Token, prologue, token_iri, tokenize
+from bjkg.server.sparql.text import FOREIGN_SPACE, SparqlTextError, Token, prologue, token_iri, tokenize
 
 FORMAT = 3
 MIN_TRIPLES = 100  # a predicate with fewer triples is cheap for the engine anyway (≈0.5 ms)
@@ -174,7 +174,10 @@ class _Reader:
 
 
 def match(text: str) -> Star | None:
-    """The star aggregate `text` asks, or None when the query is anything else."""
+    """The star aggregate `text` asks, or None when the query is anything else (or not
+    one the engine would read: `FOREIGN_SPACE`)."""
+    if FOREIGN_SPACE.search(text):
+        return None
     try:
         toks = list(tokenize(text))
     except (SparqlTextError, ValueError):

@@ -42,6 +42,10 @@ _CHARS = _BASE + r"_\-0-9\u00B7\u0300-\u036F\u203F-\u2040"
 _PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
 
 _WS = re.compile(r"[ \t\r\n\f\v\u00A0\u2028\u2029\ufeff]+")
+# what `_WS` takes as white space (so that no check can be dodged with it) and SPARQL does
+# not (WS is space, tab, CR, LF): the engine refuses a query holding one outside a string,
+# so a shortcut that answers without the engine declines a text that holds one
+FOREIGN_SPACE = re.compile("[\f\v\u00A0\u2028\u2029\ufeff]")
 _COMMENT = re.compile(r"#[^\r\n]*")
 _IRI = re.compile(r"<(?:[^<>\"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>")
 _STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
@@ -160,6 +164,8 @@ def prologue(toks: Sequence[Token]) -> tuple[dict[str, str], int] | None:
             return None
         if i + 2 >= len(toks) or toks[i + 1].kind != "PNAME" or toks[i + 2].kind != "IRI":
             return None
+        if "\\" in toks[i + 2].text:
+            return None  # an escaped namespace (`\u006F`): the engine reads it (as `token_iri` leaves <\…>)
         prefixes[toks[i + 1].text.split(":", 1)[0]] = toks[i + 2].text[1:-1]
         i += 3
     return prefixes, i

@@ -170,9 +170,10 @@ def store_problem(app: Flask, exc: Exception) -> HTTPProblem | None:
     if isinstance(exc, WorkerCrashed):
         return service_unavailable(
             "The process evaluating this query died — most likely it needed more memory than "
-            f"one query may take ({app.config['QUERY_MEMORY_MB']} MB, setting QUERY_MEMORY_MB). "
-            "It has been replaced; make the query more selective (LIMIT, fewer unbound "
-            "patterns, no huge GROUP_CONCAT).", retry_after=5)
+            f"one query may take ({app.config['QUERY_MEMORY_MB']} MB, setting QUERY_MEMORY_MB), "
+            "or the query engine failed on it. It has been replaced; make the query more "
+            "selective (LIMIT, fewer unbound patterns, no huge GROUP_CONCAT) or write it another "
+            "way.", retry_after=5)
     if isinstance(exc, StoreUnavailable):
         app.logger.error("store unavailable: %s", exc)  # the log keeps the full text
         return service_unavailable(f"The store is unavailable: {_local_paths_hidden(app, str(exc))}",

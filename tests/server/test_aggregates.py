@@ -413,6 +413,29 @@ def test_the_table_declines_every_other_shape(example, query):
     assert table_answer(table, PREFIXES + query) is None
 
 
+def test_an_escaped_namespace_is_left_to_the_engine(example):
+    """A PREFIX whose namespace is written with \\u escapes names the same IRI for the engine:
+    the table read it undecoded, found no such predicate and answered no rows."""
+    store, table = example
+    escaped = "PREFIX e: <http://\\u0065/> PREFIX xsd: <" + XSD + ">\n"
+    query = "SELECT ?o (COUNT(?s) AS ?n) WHERE { ?s e:p0 ?o } GROUP BY ?o"
+    assert table_answer(table, PREFIXES + query) is not None
+    assert table_answer(table, escaped + query) is None
+    assert len(list(store.query(escaped + query, use_default_graph_as_union=True))) > 0
+
+
+def test_a_text_the_engine_would_refuse_is_not_answered_from_the_table(example):
+    """White space SPARQL does not have (a no-break space, U+2028, form feed …): the engine
+    refuses the query, so the table does not answer it."""
+    store, table = example
+    query = "SELECT ?o (COUNT(?s) AS ?n) WHERE {{{space}?s e:p0 ?o }} GROUP BY ?o"
+    for space in ("\u00a0", "\u2028", "\u2029", "\f", "\v"):
+        assert table_answer(table, PREFIXES + query.format(space=space)) is None, repr(space)
+        with pytest.raises(SyntaxError):
+            store.query(PREFIXES + query.format(space=space))
+    assert table_answer(table, PREFIXES + query.format(space=" ")) is not None
+
+
 def test_the_same_triple_in_two_graphs_counts_twice_as_in_the_engine(example):
     store, table = example
     fast = table_answer(table, PREFIXES + "SELECT (COUNT(*) AS ?n) (COUNT(DISTINCT ?s) AS ?d) WHERE { ?s e:p0 e:o0 }")

@@ -83,6 +83,15 @@ def test_other_shapes_are_left_to_the_engine(index, query):
     assert literal_index.rewrite(RDFS + query, index) is None
 
 
+def test_a_namespace_written_with_escapes_is_left_to_the_engine(seed_store, index):
+    """`PREFIX r: <…rdf-schema\\u0023>` names rdfs: for the engine; the rewrite read the
+    namespace undecoded, found no literal of such a predicate and answered no rows."""
+    text = ("PREFIX r: <http://www.w3.org/2000/01/rdf-schema\\u0023>\n"
+            'SELECT ?s ?l WHERE { ?s r:label ?l . FILTER(CONTAINS(?l, "北京")) }')
+    assert literal_index.rewrite(text, index) is None
+    assert sum(solutions(seed_store, text).values()) > 0
+
+
 def test_the_rewrite_actually_narrows_the_candidates(index):
     text = RDFS + 'SELECT ?s WHERE { ?s rdfs:label ?l . FILTER(CONTAINS(?l, "通州")) }'
     values = literal_index.rewrite(text, index).split("VALUES ?l {", 1)[1].split("}", 1)[0]
