@@ -422,6 +422,13 @@ def dump(name: str):
         raise not_found(f"No dump named {name!r}; see /.well-known/void for the list.")
     if info.get("sha256") and not file_matches(path, str(info["sha256"])):
         # never a Digest header that the bytes sent would contradict
+        if _replaced_since_start():
+            raise service_unavailable(
+                f"The build folder holds a newer build than this server serves (`bjkg build` or `bjkg "
+                f"load` replaced it since the server started), so the dump {name} is the new build's "
+                "and does not match what is served. It is served again once the server is reloaded "
+                "(the operator sends it SIGHUP: docs/deploy.md); queries and pages meanwhile answer "
+                "from the build it opened.", retry_after=30)
         raise service_unavailable(f"The dump {name} on this server does not match the SHA-256 its "
                                   "build.json gives it (the build folder is damaged); it is not "
                                   "served until the operator rebuilds. Please report this.")
@@ -432,6 +439,18 @@ def dump(name: str):
         response.headers["Digest"] = f"sha-256={digest}"
         response.headers["Repr-Digest"] = f"sha-256=:{digest}:"
     return response
+
+
+def _replaced_since_start() -> bool:
+    """Whether the build folder's build.json now names another build than the one served
+    (a build or load swapped a new one in; the server serves the old until reloaded)."""
+    import json
+
+    try:
+        found = json.loads((Path(current_app.config["BUILD_DIR"]) / "build.json").read_text("utf-8"))
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+    return isinstance(found, dict) and bool(found.get("hash")) and found.get("hash") != get_state().build_hash
 
 
 @bp.route("/dumps/SHA256SUMS")

@@ -152,6 +152,35 @@ def test_void_dcat_description(client, tiny_build):
     assert f"{int(by_pred[VOID + 'triples'][0].object.value):,}" in page
 
 
+def test_a_dump_replaced_by_a_newer_build_says_so_and_how_to_serve_it(tiny_build, tmp_path):
+    """`bjkg load` (or build) into the folder a server serves swaps a new build in; the
+    server keeps the one it opened until reloaded. Its dumps no longer match: that is said
+    (reload with SIGHUP), not that the folder is damaged; a damaged dump still says damaged."""
+    import shutil
+
+    from tests.server.html_app import make_app
+
+    build = tmp_path / "build"
+    shutil.copytree(tiny_build, build)
+    app = make_app(build)
+    try:
+        client = app.test_client()
+        assert client.get("/dumps/bjkg.nq").status_code == 200
+        with (build / "bjkg.nq").open("ab") as dump:
+            dump.write(b"<http://example.org/a> <http://example.org/b> <http://example.org/c> .\n")
+        damaged = client.get("/dumps/bjkg.nq")
+        assert damaged.status_code == 503 and "damaged" in damaged.get_json()["error"]["message"]
+        manifest = json.loads((build / "build.json").read_text())
+        manifest["hash"] = "f" * 64  # a newer build in place
+        (build / "build.json").write_text(json.dumps(manifest))
+        replaced = client.get("/dumps/bjkg.nq")
+        message = replaced.get_json()["error"]["message"]
+        assert replaced.status_code == 503 and "SIGHUP" in message and "damaged" not in message
+        assert replaced.headers["Retry-After"] == "30"
+    finally:
+        app.extensions["bjkg"].store.close()
+
+
 @pytest.mark.parametrize("name", ["bjkg.trig", "bjkg.nq", "bjkg.jsonld"])
 def test_dumps_with_checksums(client, tiny_build, name):
     r = client.get(f"/dumps/{name}")
