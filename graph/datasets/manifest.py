@@ -218,11 +218,14 @@ def _dataset(path: Path, text: str, entry: dict, start: int, end: int | None) ->
 
 # --------------------------------------------------------------------------- writing
 
+_CONTROL = re.compile(r"[\x7f-\x9f]")
+
+
 def _toml_value(value) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a valid TOML basic string
+        return _toml_string(value)
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple)):
@@ -230,6 +233,13 @@ def _toml_value(value) -> str:
             return "[\n" + "".join(f"  {_toml_value(v)},\n" for v in value) + "]"
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string holding exactly `text`. JSON's escapes are TOML's, but JSON leaves
+    DEL raw, which TOML refuses (a file name holding one made the manifest unreadable), so
+    it is escaped too, with the C1 controls that follow it (allowed, but invisible)."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
 
 
 def render_entry(fields: dict, comment: str | None = None) -> str:
