@@ -40,6 +40,8 @@ def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
     the build is current, else, or with `rebuild`, by a full rebuild); returns build.json."""
     base = resolve_base(base or _built_base(out))
     manifest = root / MANIFEST
+    _refuse_undecodable(files, mapping, graph=graph, name=name, title=title, licence=licence,
+                        publisher=publisher, source=source)
     name, graph_rel = _name_and_graph(base, graph, name, files)
     formats = [fmt or guess_format(path) for path in files]
     for path, found in zip(files, formats):
@@ -72,10 +74,10 @@ def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
         fields["inputs"] = inputs
     text = manifest.read_text(encoding="utf-8") if manifest.is_file() else ""
     pending = manifest.with_name(f".{manifest.name}.pending-{os.getpid()}")
-    pending.write_text(append_entry(text, fields, comment=f"added by bjkg load on "
-                                                           f"{dt.date.today().isoformat()}"),
-                       encoding="utf-8")
     try:
+        pending.write_text(append_entry(text, fields, comment=f"added by bjkg load on "
+                                                               f"{dt.date.today().isoformat()}"),
+                           encoding="utf-8")
         try:
             read_manifest(pending)
         except ManifestError as exc:
@@ -99,6 +101,33 @@ def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
     finally:
         pending.unlink(missing_ok=True)
     return summary
+
+
+def _refuse_undecodable(files: list[Path], mapping: Path | None, **options: str | None) -> None:
+    """The manifest is UTF-8 TOML: a file name (or option) that is not valid UTF-8 (its
+    bytes kept by Python as lone surrogates) cannot be recorded in it, so it is refused by
+    name before anything is written, not met as a UnicodeEncodeError while writing."""
+    for path in [*files, *([mapping] if mapping else [])]:
+        if not _is_utf8(str(path)):
+            raise BuildError(f"{_printable(str(path))}: the file name is not valid UTF-8, so "
+                             "the manifest (UTF-8 TOML) cannot record it; rename the file")
+    for option, value in options.items():
+        if value is not None and not _is_utf8(value):
+            raise BuildError(f"--{option} {_printable(value)} is not valid UTF-8, so the "
+                             "manifest (UTF-8 TOML) cannot record it")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(text: str) -> str:
+    """`text` with the bytes that were not UTF-8 shown as \\xff escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _built_base(out: Path) -> str | None:
