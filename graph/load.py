@@ -10,11 +10,14 @@ rules, SHACL, each triple in one graph) does the copy replace the manifest; a fi
 fails leaves both the manifest and the served build untouched, and the error names the file
 and the line (or byte offset) at fault. Either way the result keeps the dumps, counts and
 VoID consistent with the store, and byte-identical with a later `bjkg build` from the same
-manifest.
+manifest. Each load holds a lock on its copy while it runs, so the next load can remove the
+copies of loads killed outright.
 """
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import glob
 import json
 import os
 import re
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from bjkg.graph.append import append_dataset, why_not_append
-from bjkg.graph.build import BuildError, build_dataset, resolve_base
+from bjkg.graph.build import BuildError, _locked, build_dataset, resolve_base
 from bjkg.graph.datasets.manifest import (FORMATS, GRAPH_PREFIX, MANIFEST, NAME_RE, ManifestError,
                                 append_entry, read_manifest)
 from bjkg.graph.datasets.rdf_input import guess_format
@@ -73,7 +76,7 @@ def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
     else:
         fields["inputs"] = inputs
     text = manifest.read_text(encoding="utf-8") if manifest.is_file() else ""
-    pending = manifest.with_name(f".{manifest.name}.pending-{os.getpid()}")
+    pending, held = _pending_copy(manifest)
     try:
         pending.write_text(append_entry(text, fields, comment=f"added by bjkg load on "
                                                                f"{dt.date.today().isoformat()}"),
@@ -100,7 +103,43 @@ def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
         os.replace(pending, manifest)
     finally:
         pending.unlink(missing_ok=True)
+        os.close(held)
     return summary
+
+
+def _pending_copy(manifest: Path) -> tuple[Path, int]:
+    """This load's pending copy of the manifest, created empty, and a descriptor holding an
+    exclusive flock on it until closed (or until the process ends, however it ends). Copies
+    left by loads killed outright (SIGKILL, the OOM killer) are removed first: those whose
+    lock can be taken. Both under a lock on the folder, so that no other load's sweep finds
+    this copy between its creation and its lock."""
+    pending = manifest.with_name(f".{manifest.name}.pending-{os.getpid()}")
+    with _locked(manifest.parent):
+        _sweep_pending(manifest)
+        held = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        fcntl.flock(held, fcntl.LOCK_EX)
+    return pending, held
+
+
+def _sweep_pending(manifest: Path) -> None:
+    """Remove the pending copies of the manifest that no running load holds (as
+    `bjkg.graph.build._sweep_abandoned` does for staging folders): a killed load's copy
+    stayed for good, through later loads and builds."""
+    for leftover in manifest.parent.glob(f".{glob.escape(manifest.name)}.pending-*"):
+        if leftover.is_symlink() or not leftover.is_file():
+            continue
+        try:
+            fd = os.open(leftover, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a load is running with it
+        else:
+            leftover.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
 
 def _refuse_undecodable(files: list[Path], mapping: Path | None, **options: str | None) -> None:

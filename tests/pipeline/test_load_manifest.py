@@ -4,7 +4,11 @@ behind, not even by a load killed outright; errors name what is at fault (the ne
 not a line of a manifest that does not have it; a file as the user gave it)."""
 from __future__ import annotations
 
+import fcntl
 import os
+import signal
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -14,7 +18,7 @@ from bjkg.graph.build import BuildError
 from bjkg.graph.datasets.manifest import MANIFEST, _toml_value, read_manifest
 from bjkg.graph.load import load_files
 
-from .conftest import copy_workspace
+from .conftest import ROOT, copy_workspace
 
 TRIPLE = '<http://example.org/x> <http://example.org/p> "x" .\n'
 
@@ -69,3 +73,49 @@ def test_the_pending_copy_is_removed_when_writing_it_fails(workspace, sources, t
     with pytest.raises(UnicodeEncodeError):
         load_files(root, out, sources, [data])
     assert _pending(root) == []
+
+
+def test_pending_copies_of_killed_loads_are_removed_by_the_next(workspace, sources, tmp_path):
+    """A load killed outright (SIGKILL, the OOM killer) cannot remove its pending copy;
+    the next load removes every copy no running load holds (each holds a lock on its own),
+    and leaves a running load's copy alone."""
+    root, out = workspace
+    data = tmp_path / "one.nt"
+    data.write_text(TRIPLE, encoding="utf-8")
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from bjkg.graph.load import load_files\n"
+         "def log(m):\n"
+         "    if m.startswith('loading'): print('held', flush=True); time.sleep(600)\n"
+         "load_files(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), [Path(sys.argv[4])],"
+         " name='killed', log=log)\n",
+         str(root), str(out), str(sources), str(data)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "held\n"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert _pending(root) == [f".external.toml.pending-{child.pid}"]
+    running = root / "graph" / ".external.toml.pending-1"
+    running.write_text("a load that is still running")
+    held = os.open(running, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        seen: list[bool] = []
+
+        def log(message: str) -> None:
+            if message.startswith("loading"):  # while this load runs: its own copy is held
+                probe = os.open(root / "graph" / f".external.toml.pending-{os.getpid()}", os.O_RDONLY)
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    seen.append(True)
+                finally:
+                    os.close(probe)
+
+        load_files(root, out, sources, [data], name="next", log=log)
+        assert seen == [True]
+        assert _pending(root) == [running.name]
+    finally:
+        os.close(held)
