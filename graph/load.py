@@ -76,6 +76,7 @@ def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
     else:
         fields["inputs"] = inputs
     text = manifest.read_text(encoding="utf-8") if manifest.is_file() else ""
+    as_manifest = _about_the_manifest(root, manifest, name, new_from=len(text.splitlines()) + 1)
     pending, held = _pending_copy(manifest)
     try:
         pending.write_text(append_entry(text, fields, comment=f"added by bjkg load on "
@@ -84,7 +85,7 @@ def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
         try:
             read_manifest(pending)
         except ManifestError as exc:
-            raise BuildError(str(exc).replace(str(pending), str(manifest))) from None
+            raise BuildError(as_manifest(str(exc))) from None
         log(f"loading {len(files)} file(s) into {base}{graph_rel}")
         try:
             summary = None
@@ -99,7 +100,7 @@ def load_files(root: Path, out: Path, sources: Path, files: list[Path], *,
                 summary = build_dataset(root, out, sources, base, log, external_manifest=pending,
                                         progress=progress)
         except BuildError as exc:
-            raise BuildError(str(exc).replace(pending.name, manifest.name)) from None
+            raise BuildError(as_manifest(str(exc))) from None
         os.replace(pending, manifest)
     finally:
         pending.unlink(missing_ok=True)
@@ -113,12 +114,16 @@ def _pending_copy(manifest: Path) -> tuple[Path, int]:
     left by loads killed outright (SIGKILL, the OOM killer) are removed first: those whose
     lock can be taken. Both under a lock on the folder, so that no other load's sweep finds
     this copy between its creation and its lock."""
-    pending = manifest.with_name(f".{manifest.name}.pending-{os.getpid()}")
+    pending = _pending_path(manifest)
     with _locked(manifest.parent):
         _sweep_pending(manifest)
         held = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         fcntl.flock(held, fcntl.LOCK_EX)
     return pending, held
+
+
+def _pending_path(manifest: Path) -> Path:
+    return manifest.with_name(f".{manifest.name}.pending-{os.getpid()}")
 
 
 def _sweep_pending(manifest: Path) -> None:
@@ -140,6 +145,28 @@ def _sweep_pending(manifest: Path) -> None:
             leftover.unlink(missing_ok=True)
         finally:
             os.close(fd)
+
+
+def _about_the_manifest(root: Path, manifest: Path, name: str,
+                        new_from: int) -> Callable[[str], str]:
+    """A function that rewrites a message about this load's pending copy as one about the
+    manifest: a line of an entry it shares with the manifest keeps its number, but the new
+    entry (from line `new_from` of the copy) is in no manifest yet, and its line in the copy
+    is no line of the manifest (which errors cited), so it is named as the new dataset."""
+    pending = _pending_path(manifest)
+    spellings = sorted({str(pending), str(pending.relative_to(root)), pending.name},
+                       key=len, reverse=True)
+    where = re.compile(f"({'|'.join(map(re.escape, spellings))})"
+                       r"(?::(\d+))?(: dataset '[^']*')?")
+
+    def rewrite(match: re.Match) -> str:
+        path, line, dataset = match.groups()
+        if line and int(line) >= new_from:
+            return f"new dataset {name!r} (bjkg load)"
+        return (path[:-len(pending.name)] + manifest.name + (f":{line}" if line else "")
+                + (dataset or ""))
+
+    return lambda message: where.sub(rewrite, message)
 
 
 def _refuse_undecodable(files: list[Path], mapping: Path | None, **options: str | None) -> None:

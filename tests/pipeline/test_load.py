@@ -89,7 +89,7 @@ def test_a_bad_file_leaves_the_build_and_the_manifest_untouched(workspace, sourc
     broken = tmp_path / "broken.nq"
     broken.write_text('<http://e/a> <http://e/b> <http://e/c> <http://e/g> .\n' * 3
                       + '<http://e/a> <http://e/b> "open <http://e/g> .\n', encoding="utf-8")
-    with pytest.raises(BuildError, match=r"graph/external\.toml:\d+: dataset 'broken': .*broken\.nq:4:"):
+    with pytest.raises(BuildError, match=r"^new dataset 'broken' \(bjkg load\): .*broken\.nq:4:"):
         load_files(root, out, sources, [broken])
     # a triple the curated graph already holds: refused, naming it and both graphs
     place = f"{BASE}id/place/beijing"
@@ -102,7 +102,7 @@ def test_a_bad_file_leaves_the_build_and_the_manifest_untouched(workspace, sourc
     # RDF/XML whose entities expand into a 30 MB literal: named, not a MemoryError traceback
     bomb = tmp_path / "bomb.rdf"
     bomb.write_bytes(entity_bomb(6))
-    with pytest.raises(BuildError, match=r"dataset 'bomb': .*bomb\.rdf: a statement of 30 MB"):
+    with pytest.raises(BuildError, match=r"new dataset 'bomb' \(bjkg load\): .*bomb\.rdf: a statement of 30 MB"):
         load_files(root, out, sources, [bomb])
     # files without a single statement: refused (an empty named graph broke the build)
     for empty, text in (("empty.nq", ""), ("prefixes.ttl", "@prefix ex: <http://example.org/> .\n")):

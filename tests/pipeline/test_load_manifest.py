@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -119,3 +120,38 @@ def test_pending_copies_of_killed_loads_are_removed_by_the_next(workspace, sourc
         assert _pending(root) == [running.name]
     finally:
         os.close(held)
+
+
+def test_errors_about_the_new_dataset_name_it_not_a_manifest_line(workspace, sources, tmp_path):
+    """The new entry is only in the pending copy: its line there is no line of
+    graph/external.toml (it was cited as one), so the error names the new dataset."""
+    root, out = workspace
+    broken = tmp_path / "broken.nq"
+    broken.write_text(TRIPLE * 3 + '<http://e/a> <http://e/b> "open .\n', encoding="utf-8")
+    for rebuild in (False, True):
+        with pytest.raises(BuildError, match=r"^new dataset 'broken' \(bjkg load\): "
+                                             r"\S*broken\.nq:4:") as caught:
+            load_files(root, out, sources, [broken], rebuild=rebuild)
+        assert "external.toml" not in str(caught.value)
+    data = tmp_path / "again.nt"
+    data.write_text(TRIPLE, encoding="utf-8")
+    load_files(root, out, sources, [data], name="again")
+    with pytest.raises(BuildError, match=r"^new dataset 'again' \(bjkg load\): dataset name "
+                                         r"'again' is already used at line (\d+)$") as caught:
+        load_files(root, out, sources, [data], name="again")
+    line = int(re.search(r"line (\d+)$", str(caught.value)).group(1))
+    lines = (root / MANIFEST).read_text(encoding="utf-8").splitlines()
+    assert lines[line - 1] == "[[dataset]]" and lines[line] == 'name = "again"'
+
+
+def test_errors_about_existing_datasets_keep_their_manifest_lines(workspace, sources, tmp_path):
+    root, out = workspace
+    manifest = root / MANIFEST
+    text = manifest.read_text(encoding="utf-8")
+    line = text.splitlines().index("[[dataset]]") + 1
+    manifest.write_text(re.sub(r'sha256 = "[0-9a-f]{64}"', 'sha256 = "' + "0" * 64 + '"', text,
+                               count=1), encoding="utf-8")
+    data = tmp_path / "one.nt"
+    data.write_text(TRIPLE, encoding="utf-8")
+    with pytest.raises(BuildError, match=rf"^graph/external\.toml:{line}: dataset 'cpca-divisions': "):
+        load_files(root, out, sources, [data])
