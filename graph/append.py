@@ -49,6 +49,7 @@ from bjkg.graph.build import (FORMAT_VERSION, BuildError, _class_counts, _cycle_
 from bjkg.graph.datasets.manifest import GRAPH_PREFIX, LINKS_PREFIX, read_manifest
 from bjkg.graph.datasets.read import (ExternalError, ExternalResult, describe, link_external,
                                      read_external)
+from bjkg.graph.store_load import MergedTerms, refuse_merged_terms
 from bjkg.graph.vocab import PREFIXES
 
 DUMPS = (("bjkg.trig", ox.RdfFormat.TRIG), ("bjkg.nq", ox.RdfFormat.N_QUADS),
@@ -173,13 +174,19 @@ def _write(root: Path, out: Path, staging: Path, base: str, built: dict, dataset
     finally:
         loader.shutdown(wait=True)  # the store is closed before its folder is kept or removed
         del store, old
+    added = sum(len(graph_lines) for graph_lines in lines.values())
+    try:
+        refuse_merged_terms(staging / "store", built["triples"] + added, lambda: [
+            q for block in blocks.values() for q in ox.parse(block, format=ox.RdfFormat.N_QUADS, lenient=True)])
+    except MergedTerms as exc:
+        raise BuildError(str(exc)) from None
 
     shapes = (out / "shapes.ttl").read_bytes()
     (staging / "shapes.ttl").write_bytes(b"\n".join([shapes] + [p.read_bytes() for p in result.shape_files]))
     shutil.copyfile(out / "validation.ttl", staging / "validation.ttl")
     summary = dict(built)
     summary["hash"] = dumps["bjkg.trig"]["sha256"]
-    summary["triples"] = built["triples"] + sum(len(graph_lines) for graph_lines in lines.values())
+    summary["triples"] = built["triples"] + added
     summary["graphs"] = dict(sorted({**built["graphs"], **result.graphs}.items()))
     merged = dict(built["classes"])
     for cls, count in classes.items():

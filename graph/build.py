@@ -39,7 +39,7 @@ from bjkg.graph.terms import TermError, to_oxigraph
 from bjkg.graph.unique import DuplicateTriples, check_one_graph_per_triple
 from bjkg.graph.vocab import DEFAULT_BASE, ONTOLOGY_IRI, PREFIXES, Iris
 from bjkg.graph.files import sha256_file as _sha256
-from bjkg.graph.store_load import load_nquads
+from bjkg.graph.store_load import MergedTerms, load_nquads, refuse_merged_terms
 
 if TYPE_CHECKING:
     from bjkg.graph.records.quotes import QuoteCheck
@@ -375,6 +375,10 @@ def write_artifact(compiled: Compiled, folder: Path) -> dict:
                                 prefixes=prefixes if fmt == ox.RdfFormat.TRIG else None)
             (folder / name).write_bytes(_canonical_language_case(data, fmt, tagged))
         store_loaded.result()
+    try:
+        refuse_merged_terms(folder / "store", len(quads), lambda: quads)
+    except MergedTerms as exc:
+        raise BuildError(str(exc)) from None
     # The shapes as written (with their comments), so readers see what gated the build.
     (folder / "shapes.ttl").write_bytes(b"\n".join(
         path.read_bytes() for path in compiled.shape_files))

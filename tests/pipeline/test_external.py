@@ -439,6 +439,27 @@ def test_broken_file_fails_the_load_and_leaves_everything_untouched(workspace, s
     assert not _ask(store, f"ASK {{ GRAPH <{BASE}graph/external/broken> {{ ?s ?p ?o }} }}")
 
 
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_literals_the_store_keeps_as_one_term_fail_the_load_not_the_server(workspace, sources, tmp_path, rebuild):
+    """"01"^^xsd:int, "1"^^xsd:long and "1"^^xsd:integer are one term in the store: a
+    dataset stating them for one subject and predicate was loaded, and its build had fewer
+    triples in the store than build.json said, so `bjkg serve` refused it as damaged. The
+    load (incremental or a full rebuild) fails, naming them, and nothing changes."""
+    root, out = workspace
+    before = {name: (out / name).read_bytes() for name in ("build.json", "bjkg.nq")}
+    manifest = (root / "graph" / "external.toml").read_bytes()
+    data = tmp_path / "numbers.ttl"
+    data.write_text('@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n'
+                    '<http://example.org/a> <http://example.org/n> 1, "01"^^xsd:integer, "1"^^xsd:int ;\n'
+                    '  <http://example.org/m> 2 .\n', encoding="utf-8")
+    with pytest.raises(BuildError, match=r"(?s)2 statement\(s\) are the same RDF term as another once stored.*"
+                                         r"<http://example\.org/a> <http://example\.org/n> "):
+        load_files(root, out, sources, [data], graph=f"{BASE}graph/external/numbers", rebuild=rebuild,
+                   licence="https://creativecommons.org/publicdomain/zero/1.0/", publisher="Example")
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert (root / "graph" / "external.toml").read_bytes() == manifest
+
+
 def test_load_adds_a_dataset_and_a_rebuild_gives_the_same_bytes(workspace, sources, tmp_path):
     root, out = workspace
     data = tmp_path / "extra.nt"
