@@ -233,8 +233,11 @@ def _csvw_metadata(table: Path) -> Path:
 
 
 def _relative(root: Path, path: Path) -> str:
-    """The path as the manifest keeps it: relative to the checkout when inside it."""
-    path = path.resolve()
+    """The path as the manifest keeps it: relative to the checkout when inside it. A symlink
+    stays itself, not its target (only the folders it is in are resolved): it is what the
+    user named, and the errors about the file quote the recorded name (they named a target,
+    such as /etc/passwd, the user never gave)."""
+    path = path.absolute().parent.resolve() / path.name
     try:
         return path.relative_to(root.resolve()).as_posix()
     except ValueError:

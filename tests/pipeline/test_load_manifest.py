@@ -155,3 +155,25 @@ def test_errors_about_existing_datasets_keep_their_manifest_lines(workspace, sou
     data.write_text(TRIPLE, encoding="utf-8")
     with pytest.raises(BuildError, match=rf"^graph/external\.toml:{line}: dataset 'cpca-divisions': "):
         load_files(root, out, sources, [data])
+
+
+def test_a_symlink_is_reported_and_recorded_as_given(workspace, sources, tmp_path):
+    """A file given as a symlink is named and recorded as the link (relative to the
+    checkout when inside it), not as its target: the user's name, not one they never saw."""
+    root, out = workspace
+    target = tmp_path / "elsewhere" / "target.nt"
+    target.parent.mkdir()
+    target.write_text(TRIPLE + "<http://e/a> <http://e/b> .\n", encoding="utf-8")
+    (root / "data").mkdir()
+    inside, outside = root / "data" / "inside.nt", tmp_path / "outside.nt"
+    inside.symlink_to(target)
+    outside.symlink_to(target.with_name("other.nt"))
+    target.with_name("other.nt").write_text(TRIPLE.replace('"x"', '"y"'), encoding="utf-8")
+    with pytest.raises(BuildError, match=r": data/inside\.nt:2:") as caught:
+        load_files(root, out, sources, [inside])
+    assert "target.nt" not in str(caught.value)
+    target.write_text(TRIPLE, encoding="utf-8")
+    load_files(root, out, sources, [inside])
+    load_files(root, out, sources, [outside])
+    files = [d.inputs[0].file for d in read_manifest(root / MANIFEST)[-2:]]
+    assert files == ["data/inside.nt", str(outside)]
