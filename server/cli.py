@@ -252,12 +252,14 @@ def serve(ctx: click.Context, build_dir: str, host: str, port: int, empty: bool,
     """Serve the graph: SPARQL endpoint, entity pages and search."""
     from bjkg.server.runtime.serve import run
 
-    overrides = dict(settings)
+    overrides = _known_settings(settings)
+    if ctx.get_parameter_source("build_dir") is click.core.ParameterSource.DEFAULT:
+        # the build folder as a setting (-s BUILD_DIR, BJKG_BUILD_DIR) when --build is not given;
+        # over a remote store a build folder is optional: only one named explicitly is used
+        named = overrides.get("BUILD_DIR", os.environ.get("BJKG_BUILD_DIR", ""))
+        build_dir = named if named or sparql_endpoint else build_dir
     if sparql_endpoint:
         overrides["SPARQL_ENDPOINT"] = sparql_endpoint
-        # over a remote store a build folder is optional: only one named explicitly is used
-        if ctx.get_parameter_source("build_dir") is click.core.ParameterSource.DEFAULT:
-            build_dir = overrides.get("BUILD_DIR", os.environ.get("BJKG_BUILD_DIR", ""))
     for name, value in (("UPDATE_ENDPOINT", update_endpoint), ("GRAPH_STORE", graph_store)):
         if value:
             overrides[name] = value
@@ -267,6 +269,24 @@ def serve(ctx: click.Context, build_dir: str, host: str, port: int, empty: bool,
         overrides["PUBLIC_URL"] = f"http://{shown}:{port}/"
     run(build_dir=None if empty else build_dir, host=host, port=port,
         update_token=update_token, workers=workers, get_path=get_path, settings=overrides)
+
+
+def _known_settings(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The `-s NAME VALUE` pairs by their settings' names; a name that is no setting is a
+    usage error naming the closest ones (a misspelt `-s QUERY_TIMOUT 10` did nothing)."""
+    import difflib
+
+    from bjkg.server.core.settings import BY_NAME
+
+    known: dict[str, str] = {}
+    for name, value in pairs:
+        setting = BY_NAME.get(name.upper())
+        if setting is None:
+            close = difflib.get_close_matches(name.upper(), list(BY_NAME), n=3)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            raise click.UsageError(f"-s {name}: no such setting{hint}; bjkg serve --help-settings lists them")
+        known[setting.name] = value
+    return known
 
 
 @main.command()

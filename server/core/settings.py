@@ -211,8 +211,8 @@ SETTINGS: tuple[Setting, ...] = (
             "that holds the connections). A query that has used half a second of CPU drops to "
             "a lower CPU priority, so short queries and pages go first. 0 means 4 per CPU "
             "core, at least 16: eight clients' runaway queries still leave room for everyone "
-            "else's. Evaluators are forked as queries need them; those beyond two per HTTP "
-            "worker end after 10 s idle. Memory: at most QUERY_WORKERS x QUERY_MEMORY_MB "
+            "else's. Evaluators are forked as queries need them; those beyond one per core of an HTTP "
+            "worker's share of QUERY_CPUS end after 10 s idle. Memory: at most QUERY_WORKERS x QUERY_MEMORY_MB "
             "beyond the store.",
             _non_negative_int),
     Setting("QUERY_CPUS", 0,

@@ -1,6 +1,8 @@
 """Settings declared once: defaults → BJKG_* environment → create_app mapping; documented."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -117,3 +119,31 @@ def test_default_http_workers_are_one_per_core_at_least_two(monkeypatch):
     assert serve.default_workers() == 2
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
     assert serve.default_workers() == 8
+
+
+def test_the_build_folder_is_a_setting_like_the_others(tiny_build, monkeypatch):
+    """`--help-settings` lists BUILD_DIR with BJKG_BUILD_DIR, and `-s` sets any setting: both
+    name the folder to serve when --build is not given (the default `_build` won over them)."""
+    from bjkg.server.cli import main
+
+    monkeypatch.chdir(tiny_build.parent)  # no _build folder here
+    ways = (({}, ["-s", "BUILD_DIR", str(tiny_build)]), ({"BJKG_BUILD_DIR": str(tiny_build)}, []))
+    for env, args in ways:
+        result = CliRunner().invoke(main, ["serve", *args, "--get", "/index.json"], env=env)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["triples"] > 0
+    explicit = CliRunner().invoke(main, ["serve", "--build", str(tiny_build / "nope"), "-s", "BUILD_DIR",
+                                         str(tiny_build), "--get", "/index.json"])
+    assert explicit.exit_code != 0  # --build, when given, is the folder served
+
+
+def test_a_misspelt_setting_is_refused_naming_the_closest(tiny_build):
+    from bjkg.server.cli import main
+
+    result = CliRunner().invoke(main, ["serve", "--build", str(tiny_build), "-s", "QUERY_TIMOUT", "10",
+                                       "--get", "/index.json"])
+    assert result.exit_code == 2
+    assert "-s QUERY_TIMOUT: no such setting (did you mean QUERY_TIMEOUT" in result.output
+    lower = CliRunner().invoke(main, ["serve", "--build", str(tiny_build), "-s", "query_timeout", "10",
+                                      "--get", "/index.json"])
+    assert lower.exit_code == 0, lower.output  # names are matched case-insensitively, as before
