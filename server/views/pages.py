@@ -143,8 +143,6 @@ def _serve(iri: str, suffix: str | None, *, self_href, here: str) -> Response:
     return response
 
 
-
-
 def _predicate_uses(store, iri: str) -> int:
     """How many distinct triples use `iri` as their predicate. A served build's are the
     catalogue's counts (read once per build, `published_counts`), so the page and the VoID
