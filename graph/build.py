@@ -569,14 +569,34 @@ def staged(out: Path):
     shutil.rmtree(staging.folder, ignore_errors=True)
 
 
-def _hold(folder: Path) -> int:
-    """An open descriptor on `folder` with an exclusive flock on it, released when the
-    descriptor is closed or the process ends, however it ends."""
+def _hold(path: Path, flags: int = os.O_RDONLY) -> int:
+    """An open descriptor on `path` (a folder, or a file opened with `flags`) with an
+    exclusive flock on it, released when the descriptor is closed or the process ends,
+    however it ends: what a build or a load holds while it writes (`_remove_unless_held`)."""
     import fcntl
 
-    fd = os.open(folder, os.O_RDONLY)
+    fd = os.open(path, flags, 0o666)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
+
+
+def _remove_unless_held(path: Path, remove: Callable[[Path], None]) -> None:
+    """`remove(path)` unless a running process holds it (`_hold`): what a build or load
+    killed outright left behind has no holder, whose lock ended with it."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return  # a build or load is writing it
+    else:
+        remove(path)
+    finally:
+        os.close(fd)
 
 
 def _sweep_abandoned(out: Path) -> None:
@@ -585,8 +605,6 @@ def _sweep_abandoned(out: Path) -> None:
     taken has no build) and old builds half replaced (`.OUT.old-*`, which exist only inside
     `_swap_into_place`, under the parent's lock). A build killed by SIGKILL, or by a SIGTERM
     before `bjkg build` handled it, left them for good: up to a whole build's size each."""
-    import fcntl
-
     with _locked(out.parent):
         for leftover in sorted(out.parent.glob(f".{glob.escape(out.name)}.*")):
             if not leftover.is_dir() or leftover.is_symlink():
@@ -597,20 +615,8 @@ def _sweep_abandoned(out: Path) -> None:
                 else:
                     shutil.rmtree(leftover, ignore_errors=True)
                 continue
-            if not leftover.name.startswith(f".{out.name}.building-"):
-                continue
-            try:
-                fd = os.open(leftover, os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                continue  # a build is writing it
-            else:
-                shutil.rmtree(leftover, ignore_errors=True)
-            finally:
-                os.close(fd)
+            if leftover.name.startswith(f".{out.name}.building-"):
+                _remove_unless_held(leftover, lambda path: shutil.rmtree(path, ignore_errors=True))
 
 
 def build_inputs(root: Path, sources: Path, base: str, manifest: Path) -> dict[str, str]:

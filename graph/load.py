@@ -16,7 +16,6 @@ copies of loads killed outright.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import glob
 import json
 import os
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from bjkg.graph.append import append_dataset, why_not_append
-from bjkg.graph.build import BuildError, _locked, build_dataset, resolve_base
+from bjkg.graph.build import BuildError, _hold, _locked, _remove_unless_held, build_dataset, resolve_base
 from bjkg.graph.datasets.manifest import (FORMATS, GRAPH_PREFIX, MANIFEST, NAME_RE, ManifestError,
                                 append_entry, read_manifest)
 from bjkg.graph.datasets.rdf_input import guess_format
@@ -117,8 +116,7 @@ def _pending_copy(manifest: Path) -> tuple[Path, int]:
     pending = _pending_path(manifest)
     with _locked(manifest.parent):
         _sweep_pending(manifest)
-        held = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        fcntl.flock(held, fcntl.LOCK_EX)
+        held = _hold(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     return pending, held
 
 
@@ -131,20 +129,8 @@ def _sweep_pending(manifest: Path) -> None:
     `bjkg.graph.build._sweep_abandoned` does for staging folders): a killed load's copy
     stayed for good, through later loads and builds."""
     for leftover in manifest.parent.glob(f".{glob.escape(manifest.name)}.pending-*"):
-        if leftover.is_symlink() or not leftover.is_file():
-            continue
-        try:
-            fd = os.open(leftover, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # a load is running with it
-        else:
-            leftover.unlink(missing_ok=True)
-        finally:
-            os.close(fd)
+        if leftover.is_file() and not leftover.is_symlink():
+            _remove_unless_held(leftover, lambda path: path.unlink(missing_ok=True))
 
 
 def _about_the_manifest(root: Path, manifest: Path, name: str,
