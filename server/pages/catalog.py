@@ -26,8 +26,8 @@ from urllib.parse import quote
 from pyoxigraph import Literal, NamedNode, Triple
 
 from bjkg.server.core import vocab as V
+from bjkg.server.core.traditional import to_traditional
 from bjkg.server.pages import i18n
-from bjkg.server.pages.labels import to_traditional
 
 EU = "http://publications.europa.eu/resource/authority/"
 IANA = "http://www.iana.org/assignments/media-types/"
@@ -498,24 +498,28 @@ def graph_info(manifest: Mapping, graph: str, documents: Mapping[str, Mapping[st
 
 
 def _document_titles(document: str, documents: Mapping[str, Mapping[str, str]]) -> dict:
-    """{"title" (English), "title_zh" (Simplified, or None)} of a document's graph."""
+    """{"title" (English), "title_zh" (Simplified, or None), "title_zh_hant" (from the
+    document's own Traditional title, or None)} of a document's graph."""
     titles = documents.get(document, {})
     english = titles.get("en") or next((t for tag, t in titles.items() if not tag.startswith("zh")), None)
     chinese = titles.get("zh-hans") or titles.get("zh") or titles.get("zh-hant")
+    hant = titles.get("zh-hant")
     name = english or chinese or document.rstrip("/").rsplit("/", 1)[-1]
     return {"title": f"Facts stated in the document “{name}”",
-            "title_zh": f"文献《{chinese}》所述事实" if chinese else None}
+            "title_zh": f"文献《{chinese}》所述事实" if chinese else None,
+            "title_zh_hant": f"文獻《{hant}》所述事實" if hant else None}
 
 
 def dataset_title(entry: Mapping, lang: str) -> dict:
     """A dataset's or graph's title for a page in `lang`, as {"text", "lang"}: its Chinese
-    title (build.json `title_zh`, Simplified) on a Chinese page, converted on a 繁體 one,
-    else its English title, and always the language the text is in, so a page marks a title
+    title (build.json `title_zh`, Simplified) on a Chinese page — on a 繁體 one its
+    Traditional title if it has one (`title_zh_hant`), else the Simplified converted — else
+    its English title, and always the language the text is in, so a page marks a title
     that is not in its own language (`lang="en"` on a Chinese page)."""
     chinese, english = entry.get("title_zh"), entry.get("title") or entry.get("name")
     if chinese and lang.startswith("zh") or chinese and not english:
         if lang == "zh-Hant":
-            return {"text": to_traditional(chinese), "lang": "zh-Hant"}
+            return {"text": entry.get("title_zh_hant") or to_traditional(chinese), "lang": "zh-Hant"}
         return {"text": chinese, "lang": "zh-Hans"}
     return {"text": english or "", "lang": "en"}
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pyoxigraph import Literal, NamedNode
 
 from bjkg.server.core import vocab as V
-from bjkg.server.pages.labels import to_traditional
+from bjkg.server.core.traditional import to_traditional
 from bjkg.server.pages.locator_map import LocatorMap, parse_point
 
 GBT2260 = V.BJKG + "GBT2260Code"

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
+from bjkg.server.core.traditional import has_han, to_traditional
+
 LANGS = ("zh-Hans", "zh-Hant", "en")
 DEFAULT_LANG = "zh-Hans"
 PINYIN = "zh-Latn-pinyin"
@@ -145,21 +147,6 @@ def best(pairs: Iterable[tuple[str, str]], lang: str) -> str | None:
     return found[1] if found is not None else None
 
 
-@lru_cache(maxsize=1)
-def _s2t():
-    """OpenCC's Simplified → Traditional converter (costly to make: one per process)."""
-    import opencc  # the build's dependency too; imported on first use only
-
-    return opencc.OpenCC("s2t")
-
-
-@lru_cache(maxsize=65536)
-def to_traditional(text: str) -> str:
-    """`text` in Traditional characters (OpenCC s2t). For labels the graph has only in
-    Simplified — external datasets such as the division table — shown in 繁體 mode."""
-    return _s2t().convert(text)
-
-
 def foreign_lang(label: str, page_lang: str) -> str | None:
     """The tag to mark `label` with on a page in `page_lang`: its own when it is in another
     language (监利县 on an English page: zh-Hans), None when it is in the page's language,
@@ -176,13 +163,9 @@ def best_for(pairs: Iterable[tuple[str, str]], lang: str) -> Label | None:
     if found is None:
         return None
     text, tag = found[1], _lang_key(found[2])
-    if lang == "zh-Hant" and tag in ("zh-Hans", "") and _has_han(text):
+    if lang == "zh-Hant" and tag in ("zh-Hans", "") and has_han(text):
         return Label(to_traditional(text), "zh-Hant")
     return Label(text, canonical_lang(found[2]))
-
-
-def _has_han(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def local_name(iri: str) -> str:

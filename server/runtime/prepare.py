@@ -26,11 +26,13 @@ def prepare(settings: dict) -> list[str]:
     done = [str(_prepare_search_index(settings) or "")]
     config = load_settings(settings)
     build_dir = Path(config["BUILD_DIR"]).resolve()
-    build_hash = load_manifest(build_dir).get("hash")
+    manifest = load_manifest(build_dir)
+    build_hash = manifest.get("hash")
     if build_hash:
         store, cache = str(build_dir / "store"), cache_dir(config)
         # the cheapest first: each is used by the HTTP workers as soon as its file appears
-        done.append(str(label_table.prepare(store, cache, build_hash) or ""))
+        titles = [entry["title_zh"] for entry in manifest.get("external", []) if entry.get("title_zh")]
+        done.append(str(label_table.prepare(store, cache, build_hash, titles) or ""))
         done.append(str(aggregates.prepare(store, cache, build_hash) or ""))
         done.append(str(literal_index.prepare(store, cache, build_hash) or ""))
     return done

@@ -7,18 +7,22 @@ it is served, so `bjkg serve` reads every label once (`prepare`, ≈ 1 s at 1M t
 ≈ 6 MB per worker for 70,000 labels, `_Labels`) and the page reads (`bjkg.server.stores.page_reads`) look them up
 in a dict instead. The table holds what the store holds — the literals of IRI subjects,
 each once however many graphs hold it — so a page is the same with or without it
-(tests/server/test_page_data.py).
+(tests/server/test_page_data.py). It also holds the Traditional form of the labels a page
+in 繁體 converts (`convertible`) and of the build's Simplified-only titles, so that no HTTP
+process makes OpenCC's converter for them (bjkg.server.core.traditional).
 """
 from __future__ import annotations
 
 import functools
 from array import array
 
-from bjkg.server.core import prepared
+from collections.abc import Iterable, Iterator
+
+from bjkg.server.core import prepared, traditional
 from bjkg.server.core import vocab as V
 from bjkg.server.core.packed import Packed
 
-FORMAT = 5  # 5: labels packed into columns (`_Labels`); 3: tuples per IRI, tags interned
+FORMAT = 6  # 6: with the conversions to Traditional; 5: labels packed into columns (`_Labels`)
 _RECENT = 4096  # IRIs whose labels an HTTP process keeps as tuples (≈ 2 MB at most)
 
 # A label as plain data: (text, language tag as the store gives it, "" for a literal
@@ -72,9 +76,12 @@ class LabelTable:
     types, places and agencies as the pages before it, and building them from the columns
     cost ≈ 2 µs an IRI (a place's page asks for 136) where a cached answer costs ≈ 0.2."""
 
-    def __init__(self, rdfs: dict[str, tuple[Label, ...]], pref: dict[str, tuple[Label, ...]]) -> None:
+    def __init__(self, rdfs: dict[str, tuple[Label, ...]], pref: dict[str, tuple[Label, ...]],
+                 conversions: traditional.Conversions | None = None) -> None:
         self.rdfs = _Labels(rdfs)
         self.pref = _Labels(pref)
+        # the Traditional form of every label a page in 繁體 may show converted (`convertible`)
+        self.conversions = conversions
         self._recent = functools.lru_cache(maxsize=_RECENT)(self._labels)
 
     def labels(self, iri: str, *, pref: bool) -> tuple[Label, ...]:
@@ -88,10 +95,10 @@ class LabelTable:
         return found
 
     def __getstate__(self):
-        return self.rdfs, self.pref
+        return self.rdfs, self.pref, self.conversions
 
     def __setstate__(self, state) -> None:
-        self.rdfs, self.pref = state
+        self.rdfs, self.pref, self.conversions = state
         self._recent = functools.lru_cache(maxsize=_RECENT)(self._labels)
 
 
@@ -106,11 +113,40 @@ def _labels(store, predicate: str) -> dict[str, tuple[Label, ...]]:
     return {iri: tuple(labels) for iri, labels in found.items()}
 
 
-def compute(store) -> LabelTable:
-    """Every label of `store` (a pyoxigraph Store), in any graph."""
-    return LabelTable(_labels(store, V.RDFS_LABEL), _labels(store, V.SKOS_PREF))
+def convertible(rdfs: dict[str, tuple[Label, ...]], pref: dict[str, tuple[Label, ...]]) -> Iterator[str]:
+    """The label texts a page in 繁體 may show converted to Traditional: those of an IRI
+    without a label in Traditional, among its rdfs:labels alone (a page that does not
+    read skos:prefLabel) or with its skos:prefLabels."""
+    for iri in rdfs.keys() | pref.keys():
+        own = rdfs.get(iri, ())
+        for labels in (own, own + pref.get(iri, ())):
+            if not any(traditional.is_traditional_tag(tag) for _, tag in labels):
+                yield from (text for text, _ in labels)
+
+
+def compute(store, titles: Iterable[str] = ()) -> LabelTable:
+    """Every label of `store` (a pyoxigraph Store), in any graph, with the Traditional form
+    of those a page may convert and of `titles` (the build's Simplified-only titles)."""
+    rdfs, pref = _labels(store, V.RDFS_LABEL), _labels(store, V.SKOS_PREF)
+    conversions = traditional.convert_all([*convertible(rdfs, pref), *titles])
+    return LabelTable(rdfs, pref, conversions)
 
 
 KIND = prepared.Kind("labels", FORMAT, LabelTable, compute)
-load = KIND.load  # (cache_dir, build hash) → the build's LabelTable, or None
-prepare = KIND.prepare  # (store path, cache_dir, build hash): computed once per build
+
+
+def load(cache_dir, build_hash: str) -> LabelTable | None:
+    """The build's LabelTable as `prepare` wrote it, or None; its conversions answer
+    `bjkg.server.core.traditional.to_traditional` in this process from now on."""
+    table = KIND.load(cache_dir, build_hash)
+    if table is not None:
+        traditional.remember(table.conversions)
+    return table
+
+
+def prepare(store_path: str, cache_dir, build_hash: str, titles: Iterable[str] = ()):
+    """Compute and write the build's LabelTable (once per build hash); None if not writable."""
+    import pyoxigraph as ox
+
+    return prepared.prepare(KIND.path(cache_dir, build_hash),
+                            lambda: compute(ox.Store.read_only(store_path), titles))

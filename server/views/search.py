@@ -8,9 +8,10 @@ from flask import Blueprint, current_app, request
 from pyoxigraph import Literal, NamedNode
 
 from bjkg.server.core.errors import bad_request
+from bjkg.server.core.traditional import to_traditional
 from bjkg.server.pages import i18n
 from bjkg.server.pages.describe import Linker, select
-from bjkg.server.pages.labels import group_labels, local_name, pick, to_traditional
+from bjkg.server.pages.labels import group_labels, local_name, pick
 from bjkg.server.pages.overview import labels_query
 from bjkg.server.pages.search_index import MATCH_NAMES, MAX_QUERY_CHARS
 from bjkg.server.web.extension import get_store
