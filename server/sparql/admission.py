@@ -29,7 +29,6 @@ import collections
 import contextlib
 import ctypes
 import fcntl
-import hashlib
 import mmap
 import os
 import struct
@@ -91,6 +90,8 @@ def local_admission(slots: int, queue: int, client_slots: int) -> "SharedAdmissi
 
 
 def _key(client: str) -> int:
+    import hashlib  # not at the top: OpenSSL, 3.8 MB in the data process (and 0.6 MB in each evaluator forked from it)
+
     return int.from_bytes(hashlib.blake2b(client.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
 
 

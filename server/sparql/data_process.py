@@ -8,7 +8,6 @@ imports neither pyoxigraph nor Flask: everything here is the standard library.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import pickle
 import socket
@@ -16,11 +15,16 @@ import subprocess
 import sys
 import threading
 
-log = logging.getLogger("bjkg.workers")
-
 _PRIVATE_ENV = ("BJKG_UPDATE_TOKEN", "BJKG_SERVE_OVERRIDES")  # never seen by the data process
 DATA_ENV = "BJKG_DATA_SOCKET"  # the Unix socket of the server's one data process (`bjkg serve`)
 _RESTART_PAUSE = 0.5  # seconds before a data process that died is started again
+
+
+def _log():
+    """The logger of the data process's supervisor and of the pools (bjkg.server.sparql.workers)."""
+    import logging  # not at the top: 0.5 MB in the data process, and in each evaluator forked from it
+
+    return logging.getLogger("bjkg.workers")
 
 
 class StoreUnavailable(Exception):
@@ -86,8 +90,8 @@ class SharedDataProcess:
                  start_timeout: float = 60.0) -> None:
         self.spec = {**spec, "listen": path}
         self.path = path
-        self.on_exit = on_exit or (lambda status: log.error("the data process ended (status %s)", status))
-        self.on_fatal = on_fatal or (lambda message: log.error("the data process cannot serve: %s", message))
+        self.on_exit = on_exit or (lambda status: _log().error("the data process ended (status %s)", status))
+        self.on_fatal = on_fatal or (lambda message: _log().error("the data process cannot serve: %s", message))
         self.start_timeout = start_timeout
         self.process: subprocess.Popen | None = None
         self.restarts = 0
@@ -151,7 +155,7 @@ class SharedDataProcess:
                 try:
                     self._spawn()
                 except StoreUnavailable as exc:
-                    log.error("%s; trying again", exc)
+                    _log().error("%s; trying again", exc)
                     continue
                 self.restarts += 1
                 break
