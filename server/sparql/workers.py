@@ -108,6 +108,8 @@ _DEMOTE_AFTER = 0.5  # seconds of CPU time
 _CORE_HOLD = 0.1  # seconds a query holds its core (`_Cores`) before it runs on without one
 _DRAIN_GRACE = 0.2  # seconds a hung-up query may still finish in, its evaluator kept (`_drain`)
 _FORK_AFTER = 0.1  # seconds a query waits for a busy evaluator before one beyond `keep` is forked (`_take`)
+_FORK_CPU = 0.1  # … if a busy one's query has used this much CPU (`_held_long`)
+_FORK_WALL = 1.0  # … or has gone on for this long, whatever its CPU
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -889,6 +891,7 @@ class _Evaluator:
     demoted: bool = False  # reniced to EVALUATOR_NICE (which only a new process can undo)
     release_core: Any = None  # gives back the core its query holds (`_Cores`)
     core_until: float = 0.0  # when its query gives its core back at the latest (_CORE_HOLD)
+    streaming: bool = False  # its answer goes at its reader's pace (`_stream`)
 
 
 class QueryWorkerPool:
@@ -923,6 +926,7 @@ class QueryWorkerPool:
         self.start_timeout = start_timeout
         self.network_isolated: bool | None = None
         self._idle: list[_Evaluator] = []
+        self._held: dict[int, _Evaluator] = {}  # the evaluators queries hold, by id (`_held_long`)
         self._idle_cond = threading.Condition()
         self._idle_waiters: list = []  # wake-ups of queries on event loops waiting for an evaluator
         self._control: socket.socket | None = None
@@ -1106,6 +1110,7 @@ class QueryWorkerPool:
         evaluator.conn.close()
         with self._idle_cond:
             self._evaluators -= 1
+            self._held.pop(id(evaluator), None)
 
     def _replace(self, evaluator: _Evaluator) -> None:
         """End `evaluator`; the next query that finds no idle one forks a fresh one (`_take`),
@@ -1152,7 +1157,9 @@ class QueryWorkerPool:
             self._replace(evaluator)
             return
         evaluator.idle_since = time.monotonic()
+        evaluator.cpu_at_start, evaluator.streaming = None, False
         with self._idle_cond:
+            self._held.pop(id(evaluator), None)
             self._idle.append(evaluator)
             retired = self._retired(evaluator.idle_since)
             self._idle_cond.notify()
@@ -1195,6 +1202,7 @@ class QueryWorkerPool:
                     return None
                 evaluator = self._idle.pop()
                 if not self._stale(evaluator):
+                    self._held[id(evaluator)] = evaluator
                     return evaluator
             self._end(evaluator)  # from before a write: end it and look again
 
@@ -1202,7 +1210,8 @@ class QueryWorkerPool:
         """An idle evaluator that is not stale, or a new one while fewer than `size` exist
         (they are forked as the load needs them: most servers never need every slot) —
         beyond the pool's `keep`, only once none has been given back for _FORK_AFTER
-        seconds (as `_given_back` waits on the event loop)."""
+        seconds (as `_given_back` waits on the event loop), and while a query holds one
+        for long (`_held_long`)."""
         fork_at = time.monotonic() + _FORK_AFTER
         while True:
             evaluator = self._take_now()
@@ -1212,7 +1221,8 @@ class QueryWorkerPool:
                 if self._idle:
                     continue  # put back meanwhile
                 now = time.monotonic()
-                if self._evaluators < self.size and (self._evaluators < self.keep or now >= fork_at):
+                if self._evaluators < self.size and (self._evaluators < self.keep
+                                                     or (now >= fork_at and self._held_long(now))):
                     self._evaluators += 1  # reserved: _fork counts it again
                     break
                 remaining = deadline - now
@@ -1225,10 +1235,35 @@ class QueryWorkerPool:
                     wait = min(wait, fork_at - now)
                 self._idle_cond.wait(wait)
         try:
-            return self._fork()
+            return self._hold(self._fork())
         finally:
             with self._idle_cond:
                 self._evaluators -= 1
+
+    def _hold(self, evaluator: _Evaluator) -> _Evaluator:
+        """`evaluator`, counted as held by a query (`_held_long`)."""
+        with self._idle_cond:
+            self._held[id(evaluator)] = evaluator
+        return evaluator
+
+    def _held_long(self, now: float) -> bool:
+        """Whether a query holds one of this pool's evaluators for long: its query has used
+        _FORK_CPU seconds of CPU, streams its answer at its reader's pace, or has gone on
+        for _FORK_WALL seconds (the disk, a stopped process); or its CPU time is unknown.
+        Only then does one more evaluator let the next query through: a query slow because
+        the CPU is shared (more queries than cores, a busy host) ends as soon with one more
+        evaluator beside it, which would hold its own copy of the store's caches — on a
+        busy host the benchmark's families at 1M triples forked up to five evaluators, 705 MB
+        in all (issue #17)."""
+        with self._idle_cond:
+            held = list(self._held.values())
+        for evaluator in held:
+            if evaluator.streaming or evaluator.cpu_at_start is None or now - evaluator.busy_since >= _FORK_WALL:
+                return True
+            cpu = _cpu_seconds(evaluator.pid)
+            if cpu is None or cpu - evaluator.cpu_at_start >= _FORK_CPU:
+                return True
+        return False
 
     # queries -------------------------------------------------------------------------
     def run(self, request: QueryRequest, timeout: float) -> QueryAnswer:
@@ -1304,7 +1339,8 @@ class QueryWorkerPool:
                 evaluator = await self._given_back(deadline, context.gone, hung_up)
                 if evaluator is None and time.monotonic() >= deadline:
                     raise QueryTimedOut()
-                if evaluator is None and not hung_up.done():
+                if evaluator is None and not hung_up.done() and (self._evaluators < self.keep
+                                                                 or self._held_long(time.monotonic())):
                     evaluator = await self._fork_now()  # in a thread: the data process answers in a few ms
             finally:
                 if evaluator is None:  # none to be had, or cancelled meanwhile: keep no slot, no core
@@ -1380,7 +1416,7 @@ class QueryWorkerPool:
             if self._evaluators >= self.size:
                 return None
             self._evaluators += 1  # reserved: _fork counts it again
-        forked = asyncio.get_running_loop().run_in_executor(None, self._fork)
+        forked = asyncio.get_running_loop().run_in_executor(None, lambda: self._hold(self._fork()))
         try:
             return await asyncio.shield(forked)
         except asyncio.CancelledError:  # the request is gone: the evaluator goes to the idle ones
@@ -1533,6 +1569,8 @@ class QueryWorkerPool:
         """The rest of a long answer: a thread passes the evaluator's chunks to the HTTP
         response (bjkg.server.sparql.evaluate.stream_from) and gives the evaluator and the
         slot back when the answer ends, the client goes or the deadline passes."""
+
+        evaluator.streaming = True
 
         def produce(sink: Sink) -> None:
             clean = False

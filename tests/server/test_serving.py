@@ -918,11 +918,20 @@ def _light_query(pool: QueryWorkerPool, on_the_loop: bool):
     runs it) or in this thread (`run`)."""
     import asyncio
 
+    from bjkg.server.sparql.workers import WouldWait
+
     context = RequestContext(arrived=time.monotonic())
     if on_the_loop:
         async def light():
             hung_up = asyncio.get_running_loop().create_future()
-            return await pool.run_async(QueryRequest(LIGHT, union_default_graph=True), LIMIT, context, hung_up)
+            try:
+                return await pool.run_async(QueryRequest(LIGHT, union_default_graph=True), LIMIT, context, hung_up)
+            except WouldWait:  # as the query lane does: the threaded path waits by the same rules
+                def threaded():
+                    set_context(context)
+                    return pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT)
+
+                return await asyncio.get_running_loop().run_in_executor(None, threaded)
 
         return asyncio.run(light())
     set_context(context)
@@ -970,6 +979,77 @@ def test_a_query_behind_a_long_one_gets_an_evaluator_of_its_own_after_the_wait(t
         with pool._idle_cond:
             assert pool._evaluators == 2 and busy.pid not in [e.pid for e in pool._idle]
         pool._put_back(busy)
+    finally:
+        set_context(None)
+        pool.close()
+
+
+def _runaway_in(pool: QueryWorkerPool):
+    """RUNAWAY through `pool` in a thread, until its time limit; the evaluator it holds."""
+    with pool._idle_cond:
+        evaluator = pool._idle[-1]  # the one `_take_now` takes next
+
+    def run() -> None:
+        set_context(RequestContext(arrived=time.monotonic()))
+        _ignore(pool.run, QueryRequest(RUNAWAY, union_default_graph=True), LIMIT)
+
+    threading.Thread(target=run, daemon=True).start()
+    deadline = time.monotonic() + 5
+    while evaluator.cpu_at_start is None and time.monotonic() < deadline:  # until its query is sent
+        time.sleep(0.002)
+    return evaluator
+
+
+@pytest.mark.parametrize("on_the_loop", [False, True])
+def test_a_query_behind_one_the_cpu_slows_waits_for_it_rather_than_fork(tiny_build, monkeypatch, on_the_loop):
+    """A busy evaluator whose query has used little CPU (more queries than cores, a busy
+    host: here a stopped process) is waited for up to _FORK_WALL seconds: one more
+    evaluator would not make the CPU faster and would hold tens of MB of the store's caches
+    (issue #17: on a busy host the benchmark's families forked five evaluators, 705 MB)."""
+    import os
+    import signal
+
+    from bjkg.server.sparql import workers
+
+    monkeypatch.setattr(workers, "_FORK_WALL", 1.5)
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 4, isolate_network=False, client_slots=4,
+                           cores=1)
+    try:
+        pool.start()
+        busy = _runaway_in(pool)
+        os.kill(busy.pid, signal.SIGSTOP)  # it holds its evaluator and uses no CPU
+        checked = []
+        threading.Timer(0.8, lambda: checked.append(pool._evaluators)).start()
+        started = time.monotonic()
+        answer = _light_query(pool, on_the_loop)
+        assert answer.boolean is True
+        assert checked == [1]  # 0.8 s on, well past _FORK_AFTER: still the one evaluator
+        assert 1.0 <= time.monotonic() - started < 2.9  # forked once the busy one passed _FORK_WALL
+        with pool._idle_cond:
+            assert pool._evaluators == 2
+        os.kill(busy.pid, signal.SIGCONT)
+    finally:
+        set_context(None)
+        pool.close()
+
+
+@pytest.mark.parametrize("on_the_loop", [False, True])
+def test_a_query_behind_one_using_the_cpu_gets_an_evaluator_of_its_own(tiny_build, monkeypatch, on_the_loop):
+    """Behind a query that has used _FORK_CPU of CPU (a runaway), the next one gets a new
+    evaluator after _FORK_AFTER, long before _FORK_WALL."""
+    from bjkg.server.sparql import workers
+
+    monkeypatch.setattr(workers, "_FORK_WALL", 30.0)
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 4, isolate_network=False, client_slots=4,
+                           cores=1)
+    try:
+        pool.start()
+        busy = _runaway_in(pool)
+        started = time.monotonic()
+        answer = _light_query(pool, on_the_loop)
+        assert answer.boolean is True and time.monotonic() - started < 2.5  # before the runaway's limit
+        with pool._idle_cond:
+            assert pool._evaluators == 2 and busy.pid not in [e.pid for e in pool._idle]
     finally:
         set_context(None)
         pool.close()
