@@ -233,8 +233,9 @@ class Analysis:
         return [s for s in self.services if s.target is None or s.target not in allowed]
 
 
-class _Names:
-    """PREFIX and BASE declarations seen so far, to resolve SERVICE targets."""
+class IriNames:
+    """PREFIX and BASE declarations seen so far, to resolve SERVICE targets (and, in
+    bjkg.server.stores.remote, the graph IRIs of GRAPH patterns)."""
 
     def __init__(self, base_iri: str | None) -> None:
         self.base = base_iri
@@ -277,7 +278,7 @@ def analyse(text: str, *, base_iri: str | None = None, max_nesting: int | None =
     if max_nesting is not None:
         check_nesting(text, max_nesting)
     toks = list(tokenize(text))
-    names = _Names(base_iri)
+    names = IriNames(base_iri)
     result = Analysis()
     for tok in toks:  # every IRI, declarations included: `PREFIX b: <bif:>` leads there too
         if tok.kind == "IRI" and _engine_iri(_decode_iri(tok.text)):
@@ -393,7 +394,7 @@ def _plain_integer(tok: Token) -> bool:
         and len(tok.text) <= _MAX_LIMIT_DIGITS
 
 
-def _from_clause(toks: list[Token], i: int, names: _Names, result: Analysis) -> None:
+def _from_clause(toks: list[Token], i: int, names: IriNames, result: Analysis) -> None:
     """Record the graph of ``FROM [NAMED] <iri>`` starting at token `i` (when it is one)."""
     j = i + 1
     named = j < len(toks) and toks[j].kind == "WORD" and toks[j].text.upper() == "NAMED"
@@ -407,7 +408,7 @@ def _from_clause(toks: list[Token], i: int, names: _Names, result: Analysis) -> 
         (result.from_named_graphs if named else result.from_graphs).append(iri)
 
 
-def _service_call(text: str, toks: list[Token], i: int, names: _Names) -> ServiceCall:
+def _service_call(text: str, toks: list[Token], i: int, names: IriNames) -> ServiceCall:
     tok = toks[i]
     line, col = _line_col(text, tok.start)
     cut = tok.text.upper().find("SERVICE") + len("SERVICE")

@@ -56,7 +56,7 @@ from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest,
                                         graph_answer, solutions_answer, store_cut, stream_from, write_rows)
 from bjkg.server.sparql.client import (Answer, Credentials, SparqlClient, StoreHTTPError, StoreTimeout,
                                   StoreUnreachable)
-from bjkg.server.sparql.text import (QUERY_FORMS, NestingTooDeep, SparqlTextError, _Names, analyse, describe_as_construct,
+from bjkg.server.sparql.text import (QUERY_FORMS, IriNames, NestingTooDeep, SparqlTextError, analyse, describe_as_construct,
                                limit_rows, strip_dataset_clauses, substitute, tokenize)
 from bjkg.server.stores.embedded import DEFAULT_GRAPH, UNLIMITED, Dataset, ReadOnly, load_manifest
 from bjkg.server.stores.integrity import read_manifest
@@ -459,7 +459,7 @@ def confine_graphs(text: str, named: Sequence[str], base_iri: str | None) -> tup
     IRI or a prefixed name is a graph pattern's constant.
     """
     allowed = set(named)
-    names = _Names(base_iri)
+    names = IriNames(base_iri)
     toks = list(tokenize(text))
     edits: list[tuple[int, int]] = []
     for i, tok in enumerate(toks):
