@@ -289,15 +289,12 @@ def expand_template(template: str, values: dict[str, str | None]) -> str:
 # --------------------------------------------------------------------------- rows
 
 def table_triples(table: Table, data: bytes, *, base: str, source: str,
-                  progress: Callable[[int], None] | None = None,
-                  check: Callable[[ox.Triple], str | None] | None = None) -> Iterator[ox.Triple]:
+                  progress: Callable[[int], None] | None = None) -> Iterator[ox.Triple]:
     """The triples of csv2rdf's minimal mode for `data` (the CSV bytes), row by row.
 
     `source` names the CSV in error messages; `base` is the IRI relative URLs resolve against.
     Checks each cell against its column (datatype, format, bounds, required) and the
-    primary key, and stops at the first bad cell with its row, line and column. `check`
-    says why a triple is refused (None if it is not): the first refused one stops the
-    table, with its row and line.
+    primary key, and stops at the first bad cell with its row, line and column.
     """
     table_url = urljoin(base, table.url)
     try:
@@ -358,10 +355,7 @@ def table_triples(table: Table, data: bytes, *, base: str, source: str,
                 obj = ox.Literal(value, language=column.lang)
             else:
                 obj = ox.Literal(value, datatype=ox.NamedNode(column.datatype_iri))
-            triple = ox.Triple(subject, predicate, obj)
-            if check is not None and (why := check(triple)):
-                raise CsvwError(f"{source}:{line}: row {row_number}: {why}")
-            yield triple
+            yield ox.Triple(subject, predicate, obj)
 
 
 def _check_header(table: Table, header: list[str], source: str, line: int) -> None:

@@ -206,10 +206,6 @@ def _dataset(path: Path, text: str, entry: dict, start: int, end: int | None) ->
     for key in ("derive",):
         if not all(isinstance(x, str) for x in entry.get(key, [])):
             raise fail(f"{key} is a list of file names", key)
-    for key in ("licence", "source", "landing_page"):  # published in VoID/DCAT
-        if entry.get(key, "")[:5].lower() == "file:":
-            raise fail(f"{key} {entry[key]!r} is a file: IRI, which names a path on this machine "
-                       "and links to nothing once published; give an http(s) IRI", key)
     return ExternalDataset(
         name=name, title=entry["title"], graph=graph, inputs=tuple(inputs), format=fmt,
         line=start, title_zh=entry.get("title_zh"), description=entry.get("description"),

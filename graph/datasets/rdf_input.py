@@ -16,9 +16,6 @@ parser:
   parameter or external entity, an entity that expands (entities within entities) past
   MAX_ENTITY_EXPANSION, or references expanding past it in all, is refused (the parser
   expands them in memory: a 991-byte "billion laughs" file took 24 GB before it was killed);
-- no statement about bjkg's own resources and no `file:` IRI (`iris.ExternalIris`), checked
-  in one pass over what was read; the error names the line the parser had reached when
-  it gave the statement, found by reading the file again, line by line, up to it;
 - errors name the file and the line and column of the syntax error, or the byte offset
   reached when the parser gives no position.
 """
@@ -33,8 +30,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pyoxigraph as ox
-
-from bjkg.graph.datasets.iris import ExternalIris
 
 FORMATS = {
     "turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES,
@@ -91,8 +86,7 @@ class _CountingReader(io.RawIOBase):
 
 def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: str, *,
                label: str, progress: bool = False, as_nquads: bool = False,
-               on_piece: Callable[[bytes], None] | None = None,
-               iris: ExternalIris | None = None) -> list[ox.Quad] | bytes:
+               on_piece: Callable[[bytes], None] | None = None) -> list[ox.Quad] | bytes:
     """All statements of the input as quads in `graph`, blank nodes skolemised.
 
     `data_or_path` is a file path (streamed) or the bytes of a package resource; `label`
@@ -107,9 +101,6 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
     quad-by-quad way, which skolemises in order of first appearance. `on_piece` is handed
     the N-Quads as they are made, in pieces of PIECE_QUADS statements (the whole again if
     the input is read again), so that a store can be filled while the file is being read.
-
-    `iris`: the statements it refuses (about bjkg's own resources, or with a `file:` IRI)
-    fail the read, naming the file and the line; a piece is checked before it is handed on.
     """
     if fmt not in FORMATS:
         raise RdfInputError(f"{label}: {fmt!r} is not an RDF format bjkg reads "
@@ -154,16 +145,12 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
                                             format=ox.RdfFormat.N_TRIPLES):
                     if b"_:" in piece:
                         whole = ox.serialize(read_quads(data_or_path, fmt, graph, skolem_prefix,
-                                                        label=label, iris=iris),
-                                             format=ox.RdfFormat.N_QUADS)
+                                                        label=label), format=ox.RdfFormat.N_QUADS)
                         _check_statements(whole, label)
                         if on_piece:
                             on_piece(whole)
                         return whole
                     _check_statements(piece, label)
-                    if iris is not None and (found := iris.first_problem_in_nquads(piece)):
-                        _refuse(data_or_path, fmt, graph, label, len(pieces) * PIECE_QUADS + found[0],
-                                found[1])
                     pieces.append(piece.replace(b" .\n", end))
                     if on_piece:
                         on_piece(pieces[-1])
@@ -178,8 +165,6 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
                 append(make(subject, quad.predicate, obj, graph_node))
             if fmt == "rdfxml":  # only its entities make a statement longer than the file
                 _check_literals(quads, label)
-            if iris is not None and (found := iris.first_problem(quads)):
-                _refuse(data_or_path, fmt, graph, label, *found)
     except SyntaxError as exc:
         raise RdfInputError(f"{label}{_position(exc, reader.offset)}: not valid "
                             f"{fmt}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
@@ -192,52 +177,6 @@ def read_quads(data_or_path: Path | bytes, fmt: str, graph: str, skolem_prefix: 
         if bar:
             bar.__exit__(None, None, None)
     return quads
-
-
-def _refuse(data_or_path: Path | bytes, fmt: str, graph: str, label: str, index: int,
-            why: str) -> None:
-    """RdfInputError for the statement `index` (0-based, in the parser's order): `why`, at the
-    line the parser had read up to when it gave that statement."""
-    line = _statement_line(data_or_path, fmt, graph, index)
-    raise RdfInputError(f"{label}{f':{line}' if line else ''}: {why}")
-
-
-class _LineReader(io.RawIOBase):
-    """A binary file wrapper that hands the parser one line (at most) a read, counting them."""
-
-    def __init__(self, handle):
-        self.handle, self.line, self.rest = handle, 0, b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        if not self.rest:
-            self.rest = self.handle.readline()
-            if not self.rest:
-                return 0
-            self.line += 1
-        data, self.rest = self.rest[:len(buffer)], self.rest[len(buffer):]
-        buffer[:len(data)] = data
-        return len(data)
-
-
-def _statement_line(data_or_path: Path | bytes, fmt: str, graph: str, index: int) -> int | None:
-    """The line the parser has read up to when it gives the statement `index` of the input
-    (the line the statement ends on, in a line-based format the statement's line); the
-    input is read again, a line a read, only to name the line in an error."""
-    handle = data_or_path.open("rb") if isinstance(data_or_path, Path) else io.BytesIO(data_or_path)
-    with handle:
-        if handle.read(len(_BOM)) != _BOM:
-            handle.seek(0)
-        reader = _LineReader(handle)
-        try:
-            parser = ox.parse(reader, format=FORMATS[fmt], base_iri=graph, rename_blank_nodes=False)
-            for _ in itertools.islice(parser, index, None):
-                return reader.line
-        except (SyntaxError, OSError, ValueError):
-            pass
-    return None
 
 
 def _check_literals(quads: list[ox.Quad], label: str) -> None:

@@ -9,8 +9,6 @@ For each dataset, in manifest order:
    table through its CSVW metadata (`csvw`);
 3. run the dataset's `derive` rules (SPARQL CONSTRUCT, in order) and add what they
    construct to its graph: what a table mapping cannot say, such as a code's parent;
-   what 2 and 3 give must not state facts about bjkg's own resources nor hold a `file:`
-   IRI (`iris.ExternalIris`; the error names the input's line or the rule);
 4. run its `links` rule over bjkg's graphs and the dataset together; the links go into
    `<base>graph/links/<name>`, so the dataset's graph holds only what the source says;
 5. validate the dataset, its links and the linked bjkg entities against its `shapes`.
@@ -36,7 +34,6 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from bjkg.graph.datasets.csvw import CsvwError, read_metadata, table_triples
-from bjkg.graph.datasets.iris import ExternalIris, skolem_prefix
 from bjkg.graph.datasets.manifest import MANIFEST, ExternalDataset, Input, ManifestError, read_manifest
 from bjkg.graph.datasets.rdf_input import RdfInputError, read_quads
 from bjkg.graph.terms import to_rdflib
@@ -111,7 +108,7 @@ def read_external(root: Path, base: str, *, manifest: Path | None = None,
                                      nquads=nquads))
             continue
         quads = _dataset_quads(root, dataset, inputs, graph, base, where, progress)
-        quads = _derive(root, dataset, quads, graph, where, ExternalIris(base, dataset.name))
+        quads = _derive(root, dataset, quads, graph, where)
         _refuse_empty(where, inputs, bool(quads))
         prepared.append(Prepared(dataset, where, inputs, quads, time.perf_counter() - started))
     return prepared
@@ -152,8 +149,7 @@ def link_external(root: Path, base: str, prepared: list[Prepared],
             if curated is None:
                 curated = bjkg_quads()
             links = _links(root, dataset, quads, curated,
-                           ox.NamedNode(dataset.links_graph_iri(base)), where,
-                           ExternalIris(base, dataset.name))
+                           ox.NamedNode(dataset.links_graph_iri(base)), where)
         if check is not None:
             check.finish(links, curated or [])
             result.shape_files.append(check.shapes)
@@ -252,8 +248,7 @@ def _dataset_quads(root: Path, dataset: ExternalDataset, inputs: list[_Loaded],
         try:
             table = read_metadata(mapping)
             out = [ox.Quad(t.subject, t.predicate, t.object, graph)
-                   for t in table_triples(table, data, base=base, source=loaded.label,
-                                          check=ExternalIris(base, dataset.name).problem)]
+                   for t in table_triples(table, data, base=base, source=loaded.label)]
         except (CsvwError, FileNotFoundError) as exc:
             raise ExternalError(f"{where}: {exc}") from None
         return out
@@ -267,19 +262,16 @@ def _rdf_input(loaded: _Loaded, dataset: ExternalDataset, graph: ox.NamedNode, b
                on_piece: Callable[[bytes], None] | None = None) -> list[ox.Quad] | bytes:
     try:
         return read_quads(loaded.data, loaded.item.format, graph.value,
-                          skolem_prefix(base, dataset.name), label=loaded.label,
-                          progress=progress, as_nquads=as_nquads, on_piece=on_piece,
-                          iris=ExternalIris(base, dataset.name))
+                          f"{base}.well-known/genid/{dataset.name}/", label=loaded.label,
+                          progress=progress, as_nquads=as_nquads, on_piece=on_piece)
     except RdfInputError as exc:
         raise ExternalError(f"{where}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- rules
 
-def _construct(root: Path, rule: str, store: ox.Store, where: str, iris: ExternalIris,
-               subjects: bool = True) -> list[ox.Triple]:
-    """The triples a CONSTRUCT file builds over the store's union graph: no blank nodes,
-    and none that `iris` refuses (with `subjects=False`, for a links rule: no `file:` IRI)."""
+def _construct(root: Path, rule: str, store: ox.Store, where: str) -> list[ox.Triple]:
+    """The triples a CONSTRUCT file builds over the store's union graph (no blank nodes)."""
     path = _path(root, rule)
     try:
         text = path.read_text(encoding="utf-8")
@@ -296,14 +288,11 @@ def _construct(root: Path, rule: str, store: ox.Store, where: str, iris: Externa
         if isinstance(triple.subject, ox.BlankNode) or isinstance(triple.object, ox.BlankNode):
             raise ExternalError(f"{where}: {rule} constructs a blank node ({triple}); "
                                 "give every node an IRI")
-    found = iris.first_problem(triples, subjects=subjects)
-    if found:
-        raise ExternalError(f"{where}: {rule} constructs {found[1]}")
     return triples
 
 
 def _derive(root: Path, dataset: ExternalDataset, quads: list[ox.Quad], graph: ox.NamedNode,
-            where: str, iris: ExternalIris) -> list[ox.Quad]:
+            where: str) -> list[ox.Quad]:
     """The dataset's quads plus what each derive rule constructs, in rule order, deduplicated."""
     if not dataset.derive:  # deduplicated without a round trip through a store
         return list(dict.fromkeys(quads))
@@ -311,18 +300,17 @@ def _derive(root: Path, dataset: ExternalDataset, quads: list[ox.Quad], graph: o
     store.extend(quads)
     for rule in dataset.derive:
         store.extend(ox.Quad(t.subject, t.predicate, t.object, graph)
-                     for t in _construct(root, rule, store, where, iris))
+                     for t in _construct(root, rule, store, where))
     return list(store.quads_for_pattern(None, None, None, graph))
 
 
 def _links(root: Path, dataset: ExternalDataset, quads: list[ox.Quad], curated: list[ox.Quad],
-           links_graph: ox.NamedNode, where: str, iris: ExternalIris) -> list[ox.Quad]:
-    """What the links rule constructs over bjkg's graphs and the dataset, in the links graph
-    (bjkg's own: its subjects are bjkg's entities by design; only `file:` IRIs are refused)."""
+           links_graph: ox.NamedNode, where: str) -> list[ox.Quad]:
+    """What the links rule constructs over bjkg's graphs and the dataset, in the links graph."""
     store = ox.Store()
     store.extend(curated)
     store.extend(quads)
-    triples = _construct(root, dataset.links, store, where, iris, subjects=False)
+    triples = _construct(root, dataset.links, store, where)
     return sorted({ox.Quad(t.subject, t.predicate, t.object, links_graph) for t in triples},
                   key=str)
 
