@@ -22,7 +22,9 @@ from functools import lru_cache
 
 from bjkg.server.core.packed import Packed
 
-_TRADITIONAL_TAGS = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")  # lower-case prefixes of tags in Traditional
+# the language tags read as Traditional Chinese (lower case): pages show them as zh-Hant
+# (bjkg.server.pages.labels), and the preparation converts no label of an IRI that has one
+_TRADITIONAL_TAGS = frozenset({"zh-hant", "zh-tw", "zh-hk", "zh-mo", "zh-hant-tw", "zh-hant-hk"})
 
 
 class Conversions:
@@ -54,8 +56,8 @@ class Conversions:
 
 
 def is_traditional_tag(tag: str) -> bool:
-    """Whether a language tag names Traditional Chinese (zh-Hant, zh-TW, zh-HK, zh-MO …)."""
-    return tag.lower().startswith(_TRADITIONAL_TAGS)
+    """Whether a language tag is read as Traditional Chinese (zh-Hant, zh-TW, zh-HK, zh-MO …)."""
+    return tag.lower() in _TRADITIONAL_TAGS
 
 
 def has_han(text: str) -> bool:

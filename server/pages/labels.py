@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from bjkg.server.core.traditional import has_han, to_traditional
+from bjkg.server.core.traditional import has_han, is_traditional_tag, to_traditional
 
 LANGS = ("zh-Hans", "zh-Hant", "en")
 DEFAULT_LANG = "zh-Hans"
@@ -88,7 +88,7 @@ def _lang_key(tag: str) -> str:
     tag = canonical_lang(tag)
     if tag in ("zh", "zh-CN", "zh-SG", "zh-Hans-CN"):
         return "zh-Hans"
-    if tag in ("zh-TW", "zh-HK", "zh-MO", "zh-Hant-TW", "zh-Hant-HK"):
+    if is_traditional_tag(tag):
         return "zh-Hant"
     if tag.startswith("en"):
         return "en"
