@@ -101,6 +101,15 @@ _WHOLE_UP_TO = 1 << 20  # an answer up to this size is sent whole, in one messag
 _SOCKET_BUFFER = 4 << 20
 _REMAINING = struct.Struct("!d")  # before each query: the seconds left to its deadline
 _TIMER_GRACE = 2.0  # an evaluator ends itself this long after its query's deadline
+_LANES = 4  # queries one evaluator process answers at once (`_EvaluatorProcess`); then another is forked
+_ABANDON_WAIT = 1.0  # seconds the other lanes of a process whose query was given up on may still finish in
+_WATCH = 0.05  # seconds between two looks of an evaluator process's watchdog, at most
+_LANE_STACK = 8 << 20  # bytes of stack of a lane's thread (as the main thread's: deep queries recurse)
+_M_ARENA_MAX = -8  # mallopt's parameter
+_ARENAS = 2  # malloc arenas of an evaluator process: more cost address space (64 MB each), not speed
+_ARENA_ROOM_MB = 64  # the second arena's address space
+_TRIM_EVERY = 1.0  # seconds between two trims of an evaluator process's heap
+_ASK_TIMEOUT = 30.0  # seconds the data process waits for an evaluator process to open a lane
 _START_EVALUATORS = 2  # forked at start without a core gate; with one, one per core (`QueryWorkerPool.keep`)
 _RETIRE_AFTER = 10.0  # seconds an evaluator beyond the pool's `keep` stays idle before it ends
 EVALUATOR_NICE = 10  # a query that has used _DEMOTE_AFTER of CPU yields the CPU to the rest
@@ -237,16 +246,16 @@ def _demote(evaluator: _Evaluator) -> None:
     if evaluator.release_core is not None:
         evaluator.release_core()
     try:
-        os.setpriority(os.PRIO_PROCESS, evaluator.pid, EVALUATOR_NICE)
+        os.setpriority(os.PRIO_PROCESS, evaluator.tid or evaluator.pid, EVALUATOR_NICE)  # a thread's own
     except OSError:
         pass
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """The CPU time (user + system) process `pid` has used, from /proc; None where it
-    cannot be read (not Linux, or the process has ended)."""
+def _cpu_seconds(pid: int, tid: int = 0) -> float | None:
+    """The CPU time (user + system) thread `tid` of process `pid` (the process, without
+    one) has used, from /proc; None where it cannot be read (not Linux, or it has ended)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
+        with open(f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
     except (OSError, ValueError, IndexError):
@@ -270,7 +279,7 @@ def _look_at_priority(evaluator: _Evaluator, now: float) -> None:
         return
     used = now - evaluator.busy_since
     if evaluator.cpu_at_start is not None:
-        cpu = _cpu_seconds(evaluator.pid)
+        cpu = _cpu_seconds(evaluator.pid, evaluator.tid)
         if cpu is not None:
             used = cpu - evaluator.cpu_at_start
     if used >= _DEMOTE_AFTER:
@@ -279,6 +288,15 @@ def _look_at_priority(evaluator: _Evaluator, now: float) -> None:
         evaluator.look_at = now + (_DEMOTE_AFTER - used)
     if evaluator.release_core is not None:
         evaluator.look_at = min(evaluator.look_at, evaluator.core_until)
+
+
+def _closed(evaluator: _Evaluator) -> bool:
+    """Whether an idle lane's process has ended (it retired after a query given up on, or
+    died): an idle lane never writes, so anything readable is its end."""
+    try:
+        return evaluator.conn.poll(0)
+    except (OSError, EOFError, ValueError):
+        return True
 
 
 class _Answered(Exception):
@@ -311,6 +329,7 @@ class RequestContext:
     arrived: float = field(default_factory=time.monotonic)  # time.monotonic() at arrival
     client: str = ""  # the client's address: the key of its share
     gone: threading.Event | None = None  # set when the client hangs up
+    crashes: int = 0  # evaluator processes that ended under its query (it is sent again once)
 
 
 _local = threading.local()
@@ -388,15 +407,239 @@ def _cap_memory(memory_mb) -> None:
         pass
 
 
-def _evaluator(sock: socket.socket, store, spec: dict) -> None:
-    """Forked child: cap memory, answer requests on `sock` until it closes, then exit.
+def _host_memory(memory_mb) -> None:
+    """In a forked evaluator process: `_cap_memory`, with room for its lanes' threads — each
+    a stack (`_LANE_STACK`), and one more malloc arena that they share (`_ARENAS`) — so
+    that QUERY_MEMORY_MB is what its queries may take together beyond what it holds."""
+    try:
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, _ARENAS)
+    except (OSError, AttributeError):
+        pass
+    if memory_mb:
+        _cap_memory(int(memory_mb) + (_LANES + 1) * (_LANE_STACK >> 20) + _ARENA_ROOM_MB)
 
-    Each request comes with the seconds left to its deadline, and the evaluator arms a
-    timer for them plus _TIMER_GRACE (SIGALRM, whose default action ends the process): the
-    pool kills it at the deadline, and should nobody do so (its HTTP process killed and
-    the data process too busy to notice), it ends itself shortly after."""
+
+@dataclass(eq=False)
+class _Lane:
+    """One lane of an evaluator process: a connection to a pool, and the thread answering on it."""
+
+    conn: Connection
+    tid: int = 0  # the thread's id (/proc/PID/task/TID): its CPU time and priority
+    running: bool = False  # a query is being answered
+    deadline: float = float("inf")  # the running query's (time.monotonic())
+    abandoned: float | None = None  # when its pool closed it mid-query (time.monotonic())
+
+
+class _EvaluatorProcess:
+    """An evaluator process: it answers on up to _LANES lanes at once, each a connection to
+    a pool and a thread of its own, over one copy of the store and its caches.
+
+    Why threads: the store's caches (RocksDB's block caches, ≈ 50 MB at 1M triples) are per
+    process, and pyoxigraph evaluates without the GIL; two queries in two threads of one
+    process took 86–101 MB at 1M triples, in two processes 146–166 MB (issue #17). What a
+    process per query gave is kept: a query can only be stopped by ending its process, so
+
+    * a pool that gives up on a query (its deadline, its client gone past _DRAIN_GRACE)
+      closes its lane; the watchdog (`_watch`) sees it, the process takes no new lane
+      (it tells the data process "retiring") and ends as soon as no other lane is running,
+      or _ABANDON_WAIT seconds later at most: the other lanes' queries are sent again by
+      their pools (`QueryWorkerPool.run`), once, if none of their answer had been sent;
+    * a lane's query past its deadline + _TIMER_GRACE ends the process, should nobody
+      close the lane (its HTTP process stopped);
+    * past QUERY_MEMORY_MB (RLIMIT_AS, for its lanes together) the engine aborts and the
+      process ends: its lanes' queries are sent again once, elsewhere;
+    * it dies with the data process (PR_SET_PDEATHSIG) and ends when its control
+      connection to it closes once no lane is running.
+    """
+
+    def __init__(self, control: socket.socket, store, spec: dict) -> None:
+        self.control = control
+        self.store = store
+        self.spec = spec
+        self.lanes: set[_Lane] = set()
+        self.lock = threading.Lock()  # lanes, their state, and `retiring`
+        self.send_lock = threading.Lock()  # the control connection's writes
+        self.retiring = False  # a query was given up on: end once no lane runs
+        self.draining = False  # no longer the data process's current one: end once no lane is left
+        self.wake_read, self.wake_write = os.pipe()
+
+    def serve(self) -> None:
+        """The main thread: the data process's requests for a lane, until it goes."""
+        threading.stack_size(_LANE_STACK)
+        threading.Thread(target=self._watch, name="bjkg-evaluator-watch", daemon=True).start()
+        while True:
+            try:
+                message, fds = _recv(self.control, with_fds=True) or (None, [])
+            except (OSError, EOFError, pickle.UnpicklingError):
+                message, fds = None, []
+            if message is None:  # the data process ended: end once no lane is left
+                self._drain_out()
+                threading.Event().wait()  # the watchdog ends the process
+            if message[0] == "lane" and len(fds) == 1:
+                tid = self._open_lane(fds[0])
+                with self.send_lock:
+                    _send(self.control, ("lane", tid))
+            else:
+                for fd in fds:
+                    os.close(fd)
+                if message[0] == "drain":
+                    self._drain_out()
+
+    def _open_lane(self, fd: int) -> int:
+        """A thread answering on the connection `fd`; its thread id, or 0 (refused: retiring, full)."""
+        with self.lock:
+            if self.retiring or self.draining or len(self.lanes) >= _LANES:
+                os.close(fd)
+                return 0
+            lane = _Lane(Connection(fd))
+            self.lanes.add(lane)
+        started = threading.Event()
+        try:
+            threading.Thread(target=self._answer_on, args=(lane, started), name="bjkg-lane", daemon=True).start()
+        except RuntimeError:  # no thread could be started (memory, limits)
+            with self.lock:
+                self.lanes.discard(lane)
+            lane.conn.close()
+            return 0
+        started.wait()
+        return lane.tid
+
+    def _answer_on(self, lane: _Lane, started: threading.Event) -> None:
+        """A lane's thread: answer the queries that come on its connection until it closes.
+        Each comes with the seconds left to its deadline (the watchdog's)."""
+        lane.tid = threading.get_native_id()
+        started.set()
+        conn = lane.conn
+        try:
+            while True:
+                try:
+                    data = conn.recv_bytes()
+                except (EOFError, OSError):
+                    return
+                (seconds,) = _REMAINING.unpack_from(data)
+                with self.lock:
+                    lane.deadline = time.monotonic() + max(seconds, 0.0)
+                    lane.running = True
+                self._wake()
+                reply = self._answer(conn, data)
+                if reply is None:
+                    return
+                try:
+                    conn.send(reply)
+                except MemoryError:
+                    conn.send(("memory",))
+                with self.lock:
+                    lane.running = False
+                    lane.deadline = float("inf")
+        except (OSError, EOFError):
+            return  # the pool went away while the answer was sent
+        finally:
+            with self.lock:
+                lane.running = False
+                self.lanes.discard(lane)
+                conn.close()
+            self._wake()
+
+    def _answer(self, conn: Connection, data: bytes):
+        """The reply to one query (None: the pool went away while it streamed)."""
+        try:
+            request = pickle.loads(memoryview(data)[_REMAINING.size:])
+            if streamed(request):
+                sink = _ConnectionSink(conn)
+                answer = evaluate(self.store, request, sink=sink)
+                return ("end",) if sink.streaming else ("ok", sink.whole(answer))
+            return ("ok", evaluate(self.store, request))
+        except QueryFailed as exc:  # a row limit's with the limit: the caller may tell it apart
+            return ("failed", exc.status, exc.message, getattr(exc, "limit", None))
+        except QueryTimedOut:
+            return ("failed", 503, "timed out")
+        except MemoryError:
+            return ("memory",)
+        except (OSError, EOFError):
+            return None
+
+    def _wake(self) -> None:
+        try:
+            os.write(self.wake_write, b".")
+        except OSError:
+            pass
+
+    def _retire(self, tell: bool = True) -> None:
+        """Take no new lane from now on (telling the data process), and end once none runs."""
+        with self.lock:
+            already, self.retiring = self.retiring, True
+        if tell and not already:
+            try:
+                with self.send_lock:
+                    _send(self.control, ("retiring",))
+            except OSError:
+                pass
+        self._wake()
+
+    def _drain_out(self) -> None:
+        """Take no new lane, and end once the pools have closed every lane."""
+        with self.lock:
+            self.draining = True
+        self._wake()
+
+    def _watch(self) -> None:
+        """The watchdog: a lane closed mid-query, a deadline past, or retiring and idle.
+        It also trims the heap once a second (_TRIM_EVERY): its queries' rows and
+        hash tables, freed, would stay counted in its resident memory."""
+        try:
+            trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            trim = None
+        trimmed = time.monotonic()
+        while True:
+            with self.lock:
+                watched = [lane.conn.fileno() for lane in self.lanes if lane.running and lane.abandoned is None]
+                deadline = min((lane.deadline for lane in self.lanes if lane.running), default=float("inf"))
+            wait = max(0.0, min(_WATCH, deadline + _TIMER_GRACE - time.monotonic()))
+            try:
+                readable, _, _ = select.select([self.wake_read, *watched], [], [], wait)
+            except (OSError, ValueError):  # a lane closed meanwhile: look again
+                readable = []
+            if self.wake_read in readable:
+                os.read(self.wake_read, 4096)
+            now = time.monotonic()
+            if trim is not None and now - trimmed >= _TRIM_EVERY:
+                trim(0)
+                trimmed = now
+            abandon = False
+            with self.lock:
+                for lane in self.lanes:
+                    if lane.running and lane.abandoned is None and lane.conn.fileno() in readable:
+                        if _hung_up(lane.conn):
+                            lane.abandoned = now
+                running = [lane for lane in self.lanes if lane.running]
+                abandoned = [lane.abandoned for lane in running if lane.abandoned is not None]
+                if any(now >= lane.deadline + _TIMER_GRACE for lane in running):
+                    os._exit(0)  # nobody stopped a query past its deadline
+                if abandoned and (len(abandoned) == len(running) or now - min(abandoned) >= _ABANDON_WAIT):
+                    os._exit(0)  # its abandoned queries run no longer than the others need
+                if (self.retiring and not running) or (self.draining and not self.lanes):
+                    os._exit(0)
+                abandon = bool(abandoned) and not self.retiring
+            if abandon:
+                self._retire()
+
+
+def _hung_up(conn: Connection) -> bool:
+    """Whether a lane's pool has closed it (during a query it never writes: anything
+    readable is its end)."""
+    try:
+        with socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as sock:  # a duplicate
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def _evaluator_process(control: socket.socket, store, spec: dict) -> None:
+    """Forked child: open the store, cap memory, then open lanes as the data process asks."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
     try:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
@@ -405,38 +648,8 @@ def _evaluator(sock: socket.socket, store, spec: dict) -> None:
         import pyoxigraph
 
         store = pyoxigraph.Store.read_only(spec["store"])
-    _cap_memory(spec.get("memory_mb"))
-    conn = Connection(sock.detach())
-    while True:
-        try:
-            data = conn.recv_bytes()
-        except (EOFError, OSError):
-            os._exit(0)
-        (seconds,) = _REMAINING.unpack_from(data)
-        signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.0) + _TIMER_GRACE)
-        try:
-            request = pickle.loads(memoryview(data)[_REMAINING.size:])
-            if streamed(request):
-                sink = _ConnectionSink(conn)
-                answer = evaluate(store, request, sink=sink)
-                reply = ("end",) if sink.streaming else ("ok", sink.whole(answer))
-            else:
-                reply = ("ok", evaluate(store, request))
-        except QueryFailed as exc:  # a row limit's with the limit: the caller may tell it apart
-            reply = ("failed", exc.status, exc.message, getattr(exc, "limit", None))
-        except QueryTimedOut:
-            reply = ("failed", 503, "timed out")
-        except MemoryError:
-            reply = ("memory",)
-        except (OSError, EOFError):
-            os._exit(0)  # the pool went away while the answer was sent
-        try:
-            conn.send(reply)
-        except MemoryError:
-            conn.send(("memory",))
-        except (OSError, EOFError):
-            os._exit(0)
-        signal.setitimer(signal.ITIMER_REAL, 0)
+    _host_memory(spec.get("memory_mb"))
+    _EvaluatorProcess(control, store, spec).serve()
 
 
 class _ConnectionSink(Sink):
@@ -587,9 +800,21 @@ class _Generation:
             self.fd = -1
 
 
+@dataclass(eq=False)
+class _ProcessRecord:
+    """The data process's view of an evaluator process it forked."""
+
+    pid: int
+    control: socket.socket  # its control connection: lanes asked for, "retiring" told
+    generation: int  # the data process's count of writes when it was forked
+    retiring: bool = False  # it takes no new lane
+
+
 class _DataServer:
     """The data process's loop over its control connections (selectors), the listener and
-    the pidfds of the evaluators it forked."""
+    the evaluator processes it forked (`_EvaluatorProcess`): a pool's request for an
+    evaluator gets a lane of the current one, which is forked when there is none (or it
+    is full, retiring, or holds data from before a write)."""
 
     def __init__(self, store, spec: dict, owner: socket.socket, listener: socket.socket | None,
                  info: dict, failure: str | None) -> None:
@@ -601,7 +826,9 @@ class _DataServer:
         self.failure = failure
         self.generation = _Generation.create()
         self.selector = selectors.DefaultSelector()
-        self.evaluators: dict[socket.socket, dict[int, int]] = {}  # connection -> {pidfd: pid}
+        self.pools: set[socket.socket] = set()  # the control connections of pools
+        self.processes: dict[socket.socket, _ProcessRecord] = {}  # by control connection
+        self.current: _ProcessRecord | None = None  # the one new lanes go to
         self.retiring = False  # told to end once no pool is connected
         if listener is not None:
             self.selector.register(listener, selectors.EVENT_READ, ("accept", None))
@@ -613,12 +840,10 @@ class _DataServer:
                 kind, conn = key.data
                 if kind == "accept":
                     self._accept()
-                elif conn not in self.evaluators:  # closed earlier in this round
-                    continue
-                elif kind == "control":
+                elif kind == "control" and conn in self.pools:  # else closed earlier in this round
                     self._message(conn)
-                elif key.fileobj in self.evaluators[conn]:  # an evaluator ended
-                    self._forget(conn, key.fileobj)
+                elif kind == "process" and conn in self.processes:
+                    self._from_process(conn)
 
     def _add(self, conn: socket.socket) -> None:
         """Greet a control connection — ("ready", info) with the generation's descriptor, or
@@ -635,7 +860,7 @@ class _DataServer:
                 os._exit(0)
             conn.close()
             return
-        self.evaluators[conn] = {}
+        self.pools.add(conn)
         self.selector.register(conn, selectors.EVENT_READ, ("control", conn))
 
     def _accept(self) -> None:
@@ -647,28 +872,18 @@ class _DataServer:
         self._add(conn)
 
     def _close(self, conn: socket.socket) -> None:
-        """A control connection closed (its pool or HTTP process ended): kill what it forked."""
+        """A control connection closed (its pool or HTTP process ended). Its lanes closed with
+        its process: an evaluator process ends a query given up on by itself."""
         if conn is self.owner:
             os._exit(0)  # our starter ended: evaluators die with us (PR_SET_PDEATHSIG)
         self.selector.unregister(conn)
         conn.close()
-        for pidfd in list(self.evaluators.pop(conn, {})):
-            try:
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            except OSError:  # it had ended
-                pass
-            self.selector.unregister(pidfd)
-            os.close(pidfd)
+        self.pools.discard(conn)
         self._end_if_retired()
 
     def _end_if_retired(self) -> None:
-        if self.retiring and all(conn is self.owner for conn in self.evaluators):
+        if self.retiring and all(conn is self.owner for conn in self.pools):
             os._exit(0)
-
-    def _forget(self, conn: socket.socket, pidfd: int) -> None:
-        self.selector.unregister(pidfd)
-        os.close(pidfd)
-        del self.evaluators[conn][pidfd]
 
     def _message(self, conn: socket.socket) -> None:
         try:
@@ -703,6 +918,8 @@ class _DataServer:
             self._close(conn)
 
     def _fork(self, conn: socket.socket) -> None:
+        """A pool asks for an evaluator: one end of a new lane's connection, with its
+        process's pid and the lane's thread id."""
         generation = self.generation.value
         ours = theirs = None
         try:
@@ -710,32 +927,109 @@ class _DataServer:
             for end in (ours, theirs):  # an answer of a few MB passes in a few wake-ups, not hundreds
                 end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
                 end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
-            pid = os.fork()
-        except OSError as exc:  # out of processes or descriptors: this query gets 503, the rest goes on
+            record, tid = self._lane(ours, generation, (ours, theirs))
+        except OSError as exc:  # out of processes, threads or descriptors: this query gets 503, the rest goes on
             for end in (ours, theirs):
                 if end is not None:
                     end.close()
             _send(conn, ("failed", 503, f"no evaluator could be started ({exc})", generation))
             return
-        if pid == 0:
-            try:
-                theirs.close()
-                self._close_inherited()
-                _evaluator(ours, self.store, self.spec)
-            finally:
-                os._exit(1)
         ours.close()
         try:
-            pidfd = os.pidfd_open(pid)
-        except (OSError, AttributeError):  # it has already ended (or no pidfds: its timer is the guard)
-            pidfd = None
-        if pidfd is not None:
-            self.evaluators[conn][pidfd] = pid
-            self.selector.register(pidfd, selectors.EVENT_READ, ("evaluator", conn))
-        try:
-            _send(conn, ("forked", pid, generation), fds=[theirs.fileno()])
+            _send(conn, ("forked", record.pid, generation, tid), fds=[theirs.fileno()])
         finally:
             theirs.close()
+
+    def _lane(self, end: socket.socket, generation: int, pending) -> tuple[_ProcessRecord, int]:
+        """A lane on `end` in the current evaluator process (forked if need be): (process, tid)."""
+        for _ in range(3):
+            record = self.current
+            if record is not None and (record.retiring or record.generation != generation):
+                self._drain(record)
+                record = None
+            if record is None:
+                record = self._start_process(generation, pending)
+            tid = self._ask_lane(record, end)
+            if tid:
+                return record, tid
+            if record in self.processes.values():  # full or retiring: new lanes go to a new one
+                self._drain(record)
+        raise OSError("no evaluator process took the query")
+
+    def _start_process(self, generation: int, pending) -> _ProcessRecord:
+        ours, theirs = socket.socketpair()
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
+        if pid == 0:
+            try:
+                ours.close()
+                for end in pending:  # the lane being made: its pool's end is not ours to hold
+                    end.close()
+                self._close_inherited()
+                _evaluator_process(theirs, self.store, self.spec)
+            finally:
+                os._exit(1)
+        theirs.close()
+        record = _ProcessRecord(pid, ours, generation)
+        self.processes[ours] = record
+        self.selector.register(ours, selectors.EVENT_READ, ("process", ours))
+        self.current = record
+        return record
+
+    def _ask_lane(self, record: _ProcessRecord, end: socket.socket) -> int:
+        """Ask `record` for a lane on `end`: its thread id, or 0 (it refused, or it is gone)."""
+        control = record.control
+        try:
+            control.settimeout(_ASK_TIMEOUT)
+            _send(control, ("lane",), fds=[end.fileno()])
+            while True:
+                message = _recv(control)
+                if message is None:
+                    raise EOFError
+                if message[0] == "retiring":
+                    record.retiring = True
+                elif message[0] == "lane":
+                    return int(message[1])
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError, IndexError):
+            self._forget(record)
+            return 0
+        finally:
+            if record.control.fileno() >= 0:
+                control.settimeout(None)
+
+    def _drain(self, record: _ProcessRecord) -> None:
+        """No new lane goes to `record`; it ends once its lanes are closed (or, retiring, idle)."""
+        if self.current is record:
+            self.current = None
+        try:
+            _send(record.control, ("drain",))
+        except OSError:
+            self._forget(record)
+
+    def _from_process(self, control: socket.socket) -> None:
+        """An evaluator process said it is retiring, or ended."""
+        record = self.processes[control]
+        try:
+            message = _recv(control)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            message = None
+        if message is None:
+            self._forget(record)
+        elif message[0] == "retiring":
+            record.retiring = True
+            if self.current is record:
+                self.current = None
+
+    def _forget(self, record: _ProcessRecord) -> None:
+        if self.current is record:
+            self.current = None
+        if self.processes.pop(record.control, None) is not None:
+            self.selector.unregister(record.control)
+            record.control.close()
 
     def _trial(self, message) -> None:
         """Apply an update to a forked copy of the data first, under the memory cap
@@ -804,9 +1098,7 @@ class _DataServer:
         """In a forked evaluator: close every descriptor of the data process — the listener,
         the control connections, the pidfds, the selector, the generation — so that no
         evaluator holds a connection open after its pool, or the data process, ended."""
-        for conn, pidfds in self.evaluators.items():
-            for pidfd in pidfds:
-                os.close(pidfd)
+        for conn in (*self.pools, *self.processes):
             conn.close()
         if self.listener is not None:
             self.listener.close()
@@ -880,10 +1172,13 @@ def _write(store, message):
 
 @dataclass
 class _Evaluator:
-    pid: int
+    """A pool's lane of an evaluator process (`_EvaluatorProcess`)."""
+
+    pid: int  # its process
     conn: Connection
     generation: int  # the data process's count of writes when it was forked
     link: int  # which connection to a data process forked it (`QueryWorkerPool._link`)
+    tid: int = 0  # the lane's thread in that process: its CPU time and priority
     busy_since: float = 0.0  # when its current query was sent
     cpu_at_start: float | None = None  # its CPU seconds then (`_cpu_seconds`)
     look_at: float = float("inf")  # when to look whether its query is long (`_look_at_priority`)
@@ -1050,7 +1345,7 @@ class QueryWorkerPool:
             with self._idle_cond:
                 idle, self._idle = self._idle, []
             for evaluator in idle:
-                self._end(evaluator, kill=False)
+                self._end(evaluator)
 
     def _data_gone(self) -> bool:
         """Whether the data process has closed our control connection (it only ever writes
@@ -1096,17 +1391,14 @@ class QueryWorkerPool:
         reply, fds = self._call(("fork",), with_fds=True)
         if reply[0] != "forked":
             raise StoreUnavailable(reply[2])
-        _, pid, generation = reply
+        _, pid, generation, tid = reply
         with self._idle_cond:
             self._evaluators += 1
-        return _Evaluator(pid, Connection(fds[0]), generation, self._link)
+        return _Evaluator(pid, Connection(fds[0]), generation, self._link, tid)
 
-    def _end(self, evaluator: _Evaluator, kill: bool = True) -> None:
-        if kill:
-            try:
-                os.kill(evaluator.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    def _end(self, evaluator: _Evaluator) -> None:
+        """Close the lane: idle, its thread ends; mid-query, its process ends the query (by
+        ending itself, once its other lanes allow: `_EvaluatorProcess._watch`)."""
         evaluator.conn.close()
         with self._idle_cond:
             self._evaluators -= 1
@@ -1119,6 +1411,15 @@ class QueryWorkerPool:
         with self._idle_cond:
             self._idle_cond.notify()
         self._wake_idle_waiters()  # fewer than `keep` now, perhaps: they fork at once
+
+    def _end_lanes_of(self, pid: int) -> None:
+        """End the idle lanes of the evaluator process `pid`, which has ended: its sockets
+        close one by one as it exits, so an idle one may not read as closed yet."""
+        with self._idle_cond:
+            dead = [e for e in self._idle if e.pid == pid]
+            self._idle = [e for e in self._idle if e.pid != pid]
+        for evaluator in dead:
+            self._end(evaluator)
 
     def _drain(self, evaluator: _Evaluator) -> None:
         """For a query whose client hung up: let it finish for up to _DRAIN_GRACE seconds,
@@ -1201,10 +1502,10 @@ class QueryWorkerPool:
                 if not self._idle:
                     return None
                 evaluator = self._idle.pop()
-                if not self._stale(evaluator):
+                if not self._stale(evaluator) and not _closed(evaluator):
                     self._held[id(evaluator)] = evaluator
                     return evaluator
-            self._end(evaluator)  # from before a write: end it and look again
+            self._end(evaluator)  # from before a write, or its process ended: look again
 
     def _take(self, deadline: float, gone: threading.Event | None) -> _Evaluator:
         """An idle evaluator that is not stale, or a new one while fewer than `size` exist
@@ -1260,7 +1561,7 @@ class QueryWorkerPool:
         for evaluator in held:
             if evaluator.streaming or evaluator.cpu_at_start is None or now - evaluator.busy_since >= _FORK_WALL:
                 return True
-            cpu = _cpu_seconds(evaluator.pid)
+            cpu = _cpu_seconds(evaluator.pid, evaluator.tid)
             if cpu is None or cpu - evaluator.cpu_at_start >= _FORK_CPU:
                 return True
         return False
@@ -1293,9 +1594,15 @@ class QueryWorkerPool:
         release = self._releaser(token, release_core)
         handed = False  # to the thread of a streamed answer, which releases the slot
         try:
-            evaluator = self._take(deadline, context.gone)
-            evaluator.release_core = release_core
-            message = self._first(evaluator, payload, deadline, context.gone)
+            while True:
+                evaluator = self._take(deadline, context.gone)
+                evaluator.release_core = release_core
+                try:
+                    message = self._first(evaluator, payload, deadline, context.gone)
+                    break
+                except WorkerCrashed:
+                    if not self._again(context, deadline):
+                        raise
             if message[0] == "ok":
                 return message[1]
             if release_core is not None:
@@ -1355,9 +1662,14 @@ class QueryWorkerPool:
         evaluator.release_core = release_core
         handed = False
         try:
-            with self._answering(evaluator):
-                self._send_query(evaluator, payload, deadline)
-                message = await self._wait_async(evaluator, deadline, context.gone, hung_up)
+            try:
+                with self._answering(evaluator):
+                    self._send_query(evaluator, payload, deadline)
+                    message = await self._wait_async(evaluator, deadline, context.gone, hung_up)
+            except WorkerCrashed:
+                if self._again(context, deadline):
+                    raise WouldWait() from None  # sent again by `run`, in a thread
+                raise
             if message[0] == "ok":
                 self._put_back(evaluator)
                 return message[1]
@@ -1371,6 +1683,15 @@ class QueryWorkerPool:
         finally:
             if not handed:
                 release()
+
+    @staticmethod
+    def _again(context: RequestContext, deadline: float) -> bool:
+        """Whether a query whose evaluator process ended before any of its answer came is
+        sent again: once, while it has time. The process may have ended for another lane's
+        query (given up on, or past the memory cap) as well as for its own; a query that
+        ends its process again is answered 503 the second time."""
+        context.crashes += 1
+        return context.crashes == 1 and time.monotonic() < deadline
 
     async def _given_back(self, deadline: float, gone: threading.Event | None, hung_up) -> _Evaluator | None:
         """`_take`'s wait before a fork beyond `keep`, on the event loop: an evaluator given
@@ -1517,7 +1838,7 @@ class QueryWorkerPool:
     def _send_query(evaluator: _Evaluator, payload: bytes, deadline: float) -> None:
         evaluator.busy_since = time.monotonic()
         if not evaluator.demoted:
-            evaluator.cpu_at_start = _cpu_seconds(evaluator.pid)
+            evaluator.cpu_at_start = _cpu_seconds(evaluator.pid, evaluator.tid)
             evaluator.look_at = evaluator.busy_since + _DEMOTE_AFTER
         if evaluator.release_core is not None:
             evaluator.core_until = evaluator.busy_since + _CORE_HOLD
@@ -1535,6 +1856,7 @@ class QueryWorkerPool:
             raise answered.error from None
         except (EOFError, OSError):
             self._replace(evaluator)
+            self._end_lanes_of(evaluator.pid)
             raise self._crashed() from None
         except ClientGone:
             self._drain(evaluator)  # the slot is free at once; the evaluator may be kept
@@ -1588,6 +1910,7 @@ class QueryWorkerPool:
                 clean = True
                 raise answered.error from None
             except (EOFError, OSError):
+                self._end_lanes_of(evaluator.pid)
                 raise self._crashed() from None
             finally:
                 if clean:

@@ -74,6 +74,15 @@ def wait_for(condition, seconds: float, step: float = 0.1):
     return condition()
 
 
+def _cpu_percent(process: psutil.Process) -> float:
+    """Its CPU use over 0.2 s; 0 if it ended meanwhile (an evaluator process with data from
+    before a write ends once its lanes are closed)."""
+    try:
+        return process.cpu_percent(0.2)
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
 def gone(pids) -> bool:
     return not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
                    for pid in pids)
@@ -88,12 +97,19 @@ def test_one_data_process_serves_every_http_worker(tiny_build):
     try:
         assert len(http_workers(server)) == 3
         [data] = data_processes(server)
-        # each pool forks one evaluator per core of its share of QUERY_CPUS (at least one)
-        forked = wait_for(lambda: len(evaluators(data)) >= 3 and evaluators(data), 10)
-        assert forked, "each of the 3 pools forks its first evaluator from the one data process"
-        for evaluator in forked:  # its answer socket, and nothing of the data process
-            kinds = [os.readlink(f"/proc/{evaluator.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{evaluator.pid}/fd")]
-            assert sum(kind.startswith("socket:") for kind in kinds) == 1, kinds
+        # each pool asks for one evaluator per core of its share of QUERY_CPUS (at least one):
+        # a lane (a connection and a thread) of an evaluator process forked from the data process
+        def fds(pid: int) -> list[str]:
+            return [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+
+        def lanes() -> int:  # each evaluator process holds its control connection and one per lane
+            return sum(sum(kind.startswith("socket:") for kind in fds(e.pid)) - 1 for e in evaluators(data))
+
+        forked = wait_for(lambda: lanes() >= 3 and evaluators(data), 10)
+        assert forked, "each of the 3 pools has its first evaluator from the one data process"
+        assert len(forked) == 1 and lanes() == 3, "three lanes of one evaluator process"
+        for evaluator in forked:  # its sockets, and nothing of the data process
+            kinds = fds(evaluator.pid)
             assert not any("pidfd" in kind or "eventpoll" in kind or "memfd" in kind for kind in kinds), kinds
         answers = [query(port, "ASK { ?s ?p ?o }", timeout=10) for _ in range(6)]
         assert [a.status for a in answers] == [200] * 6
@@ -168,7 +184,7 @@ def test_empty_keeps_its_data_when_its_http_worker_is_killed():
         [worker] = http_workers(server)
 
         threading.Thread(target=lambda: query(port, CROSS, timeout=90), daemon=True).start()
-        busy = wait_for(lambda: [e for e in evaluators(data) if e.cpu_percent(0.2) > 50], 10)
+        busy = wait_for(lambda: [e for e in evaluators(data) if _cpu_percent(e) > 50], 10)
         assert busy, "the runaway is evaluated"
         worker.kill()
         assert wait_for(lambda: gone([e.pid for e in busy]), 3), "the runaway outlived its HTTP process"
@@ -290,7 +306,7 @@ def test_an_evaluator_ends_itself_past_its_deadline(tiny_build, socket_folder):
         for fd in fds:
             os.close(fd)
         _send(control, ("fork",))
-        (_, pid, _), fds = _recv(control, with_fds=True)
+        (_, pid, _, _), fds = _recv(control, with_fds=True)
         evaluator = Connection(fds[0])
         request_ = QueryRequest(RUNAWAY, union_default_graph=True)
         sent = time.monotonic()
@@ -304,7 +320,10 @@ def test_an_evaluator_ends_itself_past_its_deadline(tiny_build, socket_folder):
         data.stop()
 
 
-def test_closing_a_control_connection_kills_its_evaluators(tiny_build, socket_folder):
+def test_closing_a_lane_mid_query_ends_its_query(tiny_build, socket_folder):
+    """A pool gives up on a query by closing its lane (its deadline, its client gone, its
+    HTTP process ended: the kernel closes it then): the evaluator process, where that
+    query ran alone, ends at once."""
     spec = build_pool_spec(tiny_build, load_manifest(tiny_build), 250_000)
     data = SharedDataProcess(data_spec(spec, isolate_network=False), os.path.join(socket_folder, "data"))
     data.start()
@@ -315,13 +334,13 @@ def test_closing_a_control_connection_kills_its_evaluators(tiny_build, socket_fo
         for fd in fds:
             os.close(fd)
         _send(control, ("fork",))
-        (_, pid, _), fds = _recv(control, with_fds=True)
+        (_, pid, _, _), fds = _recv(control, with_fds=True)
         evaluator = Connection(fds[0])
         evaluator.send_bytes(_REMAINING.pack(60) + pickle.dumps(QueryRequest(RUNAWAY, union_default_graph=True)))
         time.sleep(0.3)
         assert not gone([pid])
-        control.close()
-        assert wait_for(lambda: gone([pid]), 2)
         evaluator.close()
+        assert wait_for(lambda: gone([pid]), 1), "the query given up on ran on"
+        control.close()
     finally:
         data.stop()

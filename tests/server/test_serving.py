@@ -342,8 +342,8 @@ def test_idle_evaluators_beyond_the_first_ones_are_retired(tiny_build, monkeypat
 
 
 def test_a_query_that_has_used_half_a_second_of_cpu_lowers_its_evaluators_priority(tiny_build):
-    """A runaway's evaluator drops to EVALUATOR_NICE while its query runs (short queries,
-    pages and the front go first), and is replaced after."""
+    """A runaway's evaluator (its lane's thread) drops to EVALUATOR_NICE while its query
+    runs (short queries, pages and the front go first), and is replaced after."""
     import os
 
     from bjkg.server.sparql import workers
@@ -352,7 +352,8 @@ def test_a_query_that_has_used_half_a_second_of_cpu_lowers_its_evaluators_priori
     gone = threading.Event()
     try:
         pool.start()
-        pid = pool._idle[0].pid
+        pid = pool._idle[0].tid  # the lane's thread: a priority is a thread's own
+        assert pid != pool._idle[0].pid
         assert os.getpriority(os.PRIO_PROCESS, pid) == 0
         seen: list[int] = []
 
@@ -977,7 +978,7 @@ def test_a_query_behind_a_long_one_gets_an_evaluator_of_its_own_after_the_wait(t
         answer = _light_query(pool, on_the_loop)
         assert answer.boolean is True and time.monotonic() - started < 2.5
         with pool._idle_cond:
-            assert pool._evaluators == 2 and busy.pid not in [e.pid for e in pool._idle]
+            assert pool._evaluators == 2 and busy.tid not in [e.tid for e in pool._idle]
         pool._put_back(busy)
     finally:
         set_context(None)
@@ -1003,12 +1004,9 @@ def _runaway_in(pool: QueryWorkerPool):
 @pytest.mark.parametrize("on_the_loop", [False, True])
 def test_a_query_behind_one_the_cpu_slows_waits_for_it_rather_than_fork(tiny_build, monkeypatch, on_the_loop):
     """A busy evaluator whose query has used little CPU (more queries than cores, a busy
-    host: here a stopped process) is waited for up to _FORK_WALL seconds: one more
+    host: here its CPU time reads as none) is waited for up to _FORK_WALL seconds: one more
     evaluator would not make the CPU faster and would hold tens of MB of the store's caches
     (issue #17: on a busy host the benchmark's families forked five evaluators, 705 MB)."""
-    import os
-    import signal
-
     from bjkg.server.sparql import workers
 
     monkeypatch.setattr(workers, "_FORK_WALL", 1.5)
@@ -1016,8 +1014,8 @@ def test_a_query_behind_one_the_cpu_slows_waits_for_it_rather_than_fork(tiny_bui
                            cores=1)
     try:
         pool.start()
+        monkeypatch.setattr(workers, "_cpu_seconds", lambda pid, tid=0: 0.0)  # it uses no CPU
         busy = _runaway_in(pool)
-        os.kill(busy.pid, signal.SIGSTOP)  # it holds its evaluator and uses no CPU
         checked = []
         threading.Timer(0.8, lambda: checked.append(pool._evaluators)).start()
         started = time.monotonic()
@@ -1027,7 +1025,6 @@ def test_a_query_behind_one_the_cpu_slows_waits_for_it_rather_than_fork(tiny_bui
         assert 1.0 <= time.monotonic() - started < 2.9  # forked once the busy one passed _FORK_WALL
         with pool._idle_cond:
             assert pool._evaluators == 2
-        os.kill(busy.pid, signal.SIGCONT)
     finally:
         set_context(None)
         pool.close()
@@ -1049,7 +1046,7 @@ def test_a_query_behind_one_using_the_cpu_gets_an_evaluator_of_its_own(tiny_buil
         answer = _light_query(pool, on_the_loop)
         assert answer.boolean is True and time.monotonic() - started < 2.5  # before the runaway's limit
         with pool._idle_cond:
-            assert pool._evaluators == 2 and busy.pid not in [e.pid for e in pool._idle]
+            assert pool._evaluators == 2 and busy.tid not in [e.tid for e in pool._idle]
     finally:
         set_context(None)
         pool.close()
@@ -1072,7 +1069,104 @@ def test_a_query_waiting_for_a_busy_evaluator_forks_at_once_when_that_one_ends(t
         answer = _light_query(pool, on_the_loop)
         assert answer.boolean is True and time.monotonic() - started < 2.5
         with pool._idle_cond:
-            assert pool._evaluators == 1 and busy.pid not in [e.pid for e in pool._idle]
+            assert pool._evaluators == 1 and busy.tid not in [e.tid for e in pool._idle]
+    finally:
+        set_context(None)
+        pool.close()
+
+
+# ------------------------------------------------------------------ lanes (issue #17)
+
+def _light_query_in(pool: QueryWorkerPool, on_the_loop: bool, context: RequestContext):
+    """`_light_query` with a given request context (its `crashes` count)."""
+    import asyncio
+
+    from bjkg.server.sparql.workers import WouldWait
+
+    def threaded():
+        set_context(context)
+        return pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT)
+
+    if on_the_loop:
+        async def light():
+            hung_up = asyncio.get_running_loop().create_future()
+            try:
+                return await pool.run_async(QueryRequest(LIGHT, union_default_graph=True), LIMIT, context, hung_up)
+            except WouldWait:
+                return await asyncio.get_running_loop().run_in_executor(None, threaded)
+
+        return asyncio.run(light())
+    return threaded()
+
+
+@pytest.mark.parametrize("on_the_loop", [False, True])
+def test_a_query_whose_evaluator_process_ends_under_it_is_sent_again_once(tiny_build, on_the_loop):
+    """Lanes share a process, which ends for any of them (a query given up on, the memory
+    cap): a query none of whose answer had come is sent again, once, to a new process; a
+    second end is a 503 (WorkerCrashed)."""
+    import os
+    import signal
+
+    from bjkg.server.sparql.workers import WorkerCrashed
+
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 2, isolate_network=False, client_slots=2)
+    try:
+        pool.start()
+        first = pool._idle[-1].pid
+        os.kill(first, signal.SIGSTOP)  # the query waits in it…
+        threading.Timer(0.3, os.kill, (first, signal.SIGKILL)).start()  # …which then ends
+        context = RequestContext(arrived=time.monotonic())
+        answer = _light_query_in(pool, on_the_loop, context)
+        assert answer.boolean is True and context.crashes == 1
+        assert {e.pid for e in pool._idle} - {first}, "answered in a new evaluator process"
+
+        second = next(e.pid for e in pool._idle if e.pid != first)
+        os.kill(second, signal.SIGSTOP)
+        threading.Timer(0.3, os.kill, (second, signal.SIGKILL)).start()
+        with pytest.raises(WorkerCrashed):  # its second end: not sent a third time
+            _light_query_in(pool, on_the_loop, RequestContext(arrived=time.monotonic(), crashes=1))
+    finally:
+        set_context(None)
+        pool.close()
+
+
+def test_a_query_given_up_on_ends_its_lanes_process_and_the_other_lanes_answer_on(tiny_build):
+    """Two lanes of one evaluator process: a runaway past its deadline is given up on (its
+    lane closed) and its process ends (RUNAWAY never ends by itself); the other lane's
+    queries are answered before, during and after, from a new process."""
+    from bjkg.server.sparql.evaluate import QueryTimedOut
+
+    pool = QueryWorkerPool({"store": str(tiny_build / "store")}, 2, isolate_network=False, client_slots=2)
+    try:
+        pool.start()
+        assert len({e.pid for e in pool._idle}) == 1 and len({e.tid for e in pool._idle}) == 2
+        host = pool._idle[0].pid
+        failures: list = []
+
+        def runaway() -> None:
+            set_context(RequestContext(arrived=time.monotonic()))
+            try:
+                pool.run(QueryRequest(RUNAWAY, union_default_graph=True), timeout=1.0)
+            except QueryTimedOut:
+                return
+            failures.append("the runaway was answered")
+
+        thread = threading.Thread(target=runaway)
+        thread.start()
+        answered = 0
+        until = time.monotonic() + 3.5  # the runaway's deadline (1 s) and its process's end
+        while time.monotonic() < until:
+            set_context(RequestContext(arrived=time.monotonic()))
+            assert pool.run(QueryRequest(LIGHT, union_default_graph=True), timeout=LIMIT).boolean is True
+            answered += 1
+            time.sleep(0.01)
+        thread.join()
+        assert not failures and answered > 20
+        import psutil
+
+        assert not psutil.pid_exists(host) or psutil.Process(host).status() == psutil.STATUS_ZOMBIE, \
+            "the process of the query given up on ended"
+        assert host not in {e.pid for e in pool._idle}
     finally:
         set_context(None)
         pool.close()
