@@ -8,28 +8,35 @@ process that holds client connections or data that must survive:
 * one **data process** (``python -m bjkg.server.sparql.workers SPEC``, a fresh
   single-threaded interpreter) opens the store once — the build's quads in memory when the
   build is small, else the on-disk store read-only, or, for ``--empty``, the writable
-  in-memory dataset — and *forks* an **evaluator** on request. Forking a single-threaded
-  process that holds the store costs milliseconds and shares its memory copy-on-write, so a
-  killed evaluator is replaced at once. Under ``bjkg serve`` there is one for the whole
+  in-memory dataset — and *forks* an **evaluator process** (`_EvaluatorProcess`). A pool's
+  request for an evaluator gets a **lane** of it: a connection of the pool's own and a
+  thread answering on it, so the queries of every pool share one copy of the store's
+  caches (pyoxigraph evaluates without the GIL). Forking a single-threaded process that
+  holds the store costs milliseconds and shares its memory copy-on-write, so an evaluator
+  process that ended is replaced at once. Under ``bjkg serve`` there is one for the whole
   server (`bjkg.server.sparql.data_process.SharedDataProcess`): started before the HTTP
   workers, it listens on a Unix socket in the server's private folder, which DATA_ENV
   names, and the `QueryWorkerPool` of every HTTP process connects to it — one copy of the
   data, however many HTTP processes, and the data of ``--empty`` outlives any of them. Elsewhere (tests,
   `create_app`, ``serve --get``) each pool starts one of its own;
-* the data process serves its control connections one message at a time (a fork, a
-  write: both short) and never evaluates a query. It kills the evaluators it forked for a
-  connection when that connection closes (its HTTP process ended, even by SIGKILL); if
-  the data process itself dies, the pools answer 503 (StoreUnavailable) and connect again
-  on their next use, and `bjkg serve` starts a new one (for ``--empty`` the data is then
+* the data process serves its control connections one message at a time (a lane, a
+  write: both short) and never evaluates a query. A query can only be stopped by ending
+  its process, so a pool gives up on one (its deadline; its client gone; its HTTP process
+  ended, even by SIGKILL: the kernel closes its lanes) by closing its lane, and the
+  evaluator process then ends as soon as its other lanes allow (`_EvaluatorProcess`): a
+  query whose process ended before any of its answer came is sent again, once. If the
+  data process itself dies, the pools answer 503 (StoreUnavailable) and connect again on
+  their next use, and `bjkg serve` starts a new one (for ``--empty`` the data is then
   lost, and logged so);
-* an evaluator closes every descriptor of the data process it inherited, caps its address space
-  (``RLIMIT_AS`` = what it holds after the fork + QUERY_MEMORY_MB: an allocation beyond
-  fails and the evaluator dies, alone), dies with the data process (``PR_SET_PDEATHSIG``),
-  arms a timer for each query (its remaining time + _TIMER_GRACE, SIGALRM: so it never
-  outlives its deadline by much, even if nobody kills it) and answers requests until its
-  socket closes. It runs at the priority of the HTTP processes; the pool lowers it to
-  EVALUATOR_NICE once its query has used half a second of CPU (`_look_at_priority`), so
-  short queries, pages and the HTTP front win the CPU over a long one;
+* an evaluator process closes every descriptor of the data process it inherited, caps its
+  address space (``RLIMIT_AS`` = what it holds after the fork + QUERY_MEMORY_MB for its
+  lanes together, with room for their stacks: an allocation beyond fails and the process
+  ends), dies with the data process (``PR_SET_PDEATHSIG``), ends itself at any query's
+  deadline + _TIMER_GRACE (so it never outlives a deadline by much, even if nobody gives
+  up on the query) and answers on its lanes until they close. A lane runs at the priority
+  of the HTTP processes; the pool lowers its thread to EVALUATOR_NICE once its query has
+  used half a second of CPU (`_look_at_priority`), so short queries, pages and the HTTP
+  front win the CPU over a long one;
 * with ``--empty`` the data process applies the writes of authorised clients (SPARQL
   Update, Graph Store) and counts them in shared memory that every pool maps
   (`_Generation`): an evaluator forked before a write — by whichever pool, through
@@ -41,10 +48,10 @@ process that holds client connections or data that must survive:
 (bjkg.server.sparql.admission: slots, a bounded queue and a per-client share, shared by
 every HTTP worker process of the server), with its deadline at the request's arrival +
 QUERY_TIMEOUT (`RequestContext`, set by the HTTP front, bjkg.server.runtime.front), so time
-spent queueing counts; at the deadline the evaluator is killed and the client gets 503.
-When the front reports that the client hung up, the query leaves the queue, or its
-evaluator is killed, at once. A killed evaluator's slot is free at once; evaluators are
-forked as the load needs them, up to the slots. A long serialised answer is sent by the
+spent queueing counts; at the deadline its lane is closed (its query ended) and the client
+gets 503. When the front reports that the client hung up, the query leaves the queue, or
+its lane is closed, at once. Its slot is free at once; lanes are opened as the load needs
+them, up to the slots. A long serialised answer is sent by the
 evaluator in chunks as the engine writes it and passed on to the client as it comes
 (`bjkg.server.sparql.evaluate.stream_from`): no process holds it whole.
 
@@ -107,7 +114,6 @@ _WATCH = 0.05  # seconds between two looks of an evaluator process's watchdog, a
 _LANE_STACK = 8 << 20  # bytes of stack of a lane's thread (as the main thread's: deep queries recurse)
 _M_ARENA_MAX = -8  # mallopt's parameter
 _ARENAS = 2  # malloc arenas of an evaluator process: more cost address space (64 MB each), not speed
-_ARENA_ROOM_MB = 64  # the second arena's address space
 _TRIM_EVERY = 1.0  # seconds between two trims of an evaluator process's heap
 _ASK_TIMEOUT = 30.0  # seconds the data process waits for an evaluator process to open a lane
 _START_EVALUATORS = 2  # forked at start without a core gate; with one, one per core (`QueryWorkerPool.keep`)
@@ -407,16 +413,43 @@ def _cap_memory(memory_mb) -> None:
         pass
 
 
-def _host_memory(memory_mb) -> None:
-    """In a forked evaluator process: `_cap_memory`, with room for its lanes' threads — each
-    a stack (`_LANE_STACK`), and one more malloc arena that they share (`_ARENAS`) — so
-    that QUERY_MEMORY_MB is what its queries may take together beyond what it holds."""
-    try:
-        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, _ARENAS)
-    except (OSError, AttributeError):
-        pass
-    if memory_mb:
-        _cap_memory(int(memory_mb) + (_LANES + 1) * (_LANE_STACK >> 20) + _ARENA_ROOM_MB)
+class _MemoryCap:
+    """An evaluator process's address space (RLIMIT_AS): what it holds once the store is
+    open, room for its lanes' stacks (`_LANE_STACK` each: reserved, hardly resident), and
+    QUERY_MEMORY_MB for each query it is answering (one at least) — the one more malloc
+    arena its lanes share (`_ARENAS`, 64 MB reserved) counts in it, so that no process
+    is ever resident past what it held plus the cap. So a query alone may take QUERY_MEMORY_MB, as in a process
+    of its own, and queries answered at once share as much as they would in as many
+    processes; past it an allocation fails and the process ends (its lanes' queries are
+    sent again once: `QueryWorkerPool._again`). No core file either: a host with core
+    dumps on would get the whole address space."""
+
+    def __init__(self, memory_mb) -> None:
+        import resource
+
+        self.resource = resource
+        try:
+            ctypes.CDLL(None).mallopt(_M_ARENA_MAX, _ARENAS)
+        except (OSError, AttributeError):
+            pass
+        self.cap = int(memory_mb or 0) << 20
+        self.base = _address_space() + (_LANES + 1) * _LANE_STACK
+        if self.cap:
+            hard = self.base + _LANES * self.cap
+            resource.setrlimit(resource.RLIMIT_AS, (self.base + self.cap, hard))
+            try:
+                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            except (ValueError, OSError):
+                pass
+
+    def answering(self, queries: int) -> None:
+        """Set the cap for `queries` answered at once (called under the process's lock)."""
+        if self.cap:
+            soft = self.base + max(1, queries) * self.cap
+            try:
+                self.resource.setrlimit(self.resource.RLIMIT_AS, (soft, self.base + _LANES * self.cap))
+            except (ValueError, OSError):
+                pass
 
 
 @dataclass(eq=False)
@@ -456,6 +489,7 @@ class _EvaluatorProcess:
         self.control = control
         self.store = store
         self.spec = spec
+        self.memory = _MemoryCap(spec.get("memory_mb"))
         self.lanes: set[_Lane] = set()
         self.lock = threading.Lock()  # lanes, their state, and `retiring`
         self.send_lock = threading.Lock()  # the control connection's writes
@@ -520,6 +554,7 @@ class _EvaluatorProcess:
                 with self.lock:
                     lane.deadline = time.monotonic() + max(seconds, 0.0)
                     lane.running = True
+                    self.memory.answering(self._running())
                 self._wake()
                 reply = self._answer(conn, data)
                 if reply is None:
@@ -531,6 +566,7 @@ class _EvaluatorProcess:
                 with self.lock:
                     lane.running = False
                     lane.deadline = float("inf")
+                    self.memory.answering(self._running())
         except (OSError, EOFError):
             return  # the pool went away while the answer was sent
         finally:
@@ -538,6 +574,7 @@ class _EvaluatorProcess:
                 lane.running = False
                 self.lanes.discard(lane)
                 conn.close()
+                self.memory.answering(self._running())
             self._wake()
 
     def _answer(self, conn: Connection, data: bytes):
@@ -557,6 +594,10 @@ class _EvaluatorProcess:
             return ("memory",)
         except (OSError, EOFError):
             return None
+
+    def _running(self) -> int:
+        """How many lanes are answering a query (under the lock)."""
+        return sum(1 for lane in self.lanes if lane.running)
 
     def _wake(self) -> None:
         try:
@@ -648,7 +689,6 @@ def _evaluator_process(control: socket.socket, store, spec: dict) -> None:
         import pyoxigraph
 
         store = pyoxigraph.Store.read_only(spec["store"])
-    _host_memory(spec.get("memory_mb"))
     _EvaluatorProcess(control, store, spec).serve()
 
 

@@ -1015,7 +1015,7 @@ def test_a_query_behind_one_the_cpu_slows_waits_for_it_rather_than_fork(tiny_bui
     try:
         pool.start()
         monkeypatch.setattr(workers, "_cpu_seconds", lambda pid, tid=0: 0.0)  # it uses no CPU
-        busy = _runaway_in(pool)
+        _runaway_in(pool)
         checked = []
         threading.Timer(0.8, lambda: checked.append(pool._evaluators)).start()
         started = time.monotonic()
