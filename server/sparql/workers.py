@@ -113,7 +113,8 @@ _ABANDON_WAIT = 1.0  # seconds the other lanes of a process whose query was give
 _WATCH = 0.05  # seconds between two looks of an evaluator process's watchdog, at most
 _LANE_STACK = 8 << 20  # bytes of stack of a lane's thread (as the main thread's: deep queries recurse)
 _M_ARENA_MAX = -8  # mallopt's parameter
-_ARENAS = 2  # malloc arenas of an evaluator process: more cost address space (64 MB each), not speed
+_ARENAS = 2  # malloc arenas of an evaluator process: more cost memory (at 1M triples 101 → 87 MB) and
+# address space (64 MB each), not speed; one made its lanes wait on each other (a join family 2.5× slower)
 _TRIM_EVERY = 1.0  # seconds between two trims of an evaluator process's heap
 _ASK_TIMEOUT = 30.0  # seconds the data process waits for an evaluator process to open a lane
 _START_EVALUATORS = 2  # forked at start without a core gate; with one, one per core (`QueryWorkerPool.keep`)
@@ -428,10 +429,6 @@ class _MemoryCap:
         import resource
 
         self.resource = resource
-        try:
-            ctypes.CDLL(None).mallopt(_M_ARENA_MAX, _ARENAS)
-        except (OSError, AttributeError):
-            pass
         self.cap = int(memory_mb or 0) << 20
         self.base = _address_space() + (_LANES + 1) * _LANE_STACK
         if self.cap:
@@ -581,11 +578,7 @@ class _EvaluatorProcess:
         """The reply to one query (None: the pool went away while it streamed)."""
         try:
             request = pickle.loads(memoryview(data)[_REMAINING.size:])
-            if streamed(request):
-                sink = _ConnectionSink(conn)
-                answer = evaluate(self.store, request, sink=sink)
-                return ("end",) if sink.streaming else ("ok", sink.whole(answer))
-            return ("ok", evaluate(self.store, request))
+            return self._evaluate(conn, request)
         except QueryFailed as exc:  # a row limit's with the limit: the caller may tell it apart
             return ("failed", exc.status, exc.message, getattr(exc, "limit", None))
         except QueryTimedOut:
@@ -598,6 +591,13 @@ class _EvaluatorProcess:
     def _running(self) -> int:
         """How many lanes are answering a query (under the lock)."""
         return sum(1 for lane in self.lanes if lane.running)
+
+    def _evaluate(self, conn: Connection, request: QueryRequest):
+        if streamed(request):
+            sink = _ConnectionSink(conn)
+            answer = evaluate(self.store, request, sink=sink)
+            return ("end",) if sink.streaming else ("ok", sink.whole(answer))
+        return ("ok", evaluate(self.store, request))
 
     def _wake(self) -> None:
         try:
@@ -681,8 +681,13 @@ def _hung_up(conn: Connection) -> bool:
 def _evaluator_process(control: socket.socket, store, spec: dict) -> None:
     """Forked child: open the store, cap memory, then open lanes as the data process asks."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    libc = ctypes.CDLL(None)
     try:
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    try:  # before the store starts its threads: each would take an arena of its own
+        libc.mallopt(_M_ARENA_MAX, _ARENAS)
     except (OSError, AttributeError):
         pass
     if store is None:
