@@ -94,6 +94,7 @@ from bjkg.server.sparql.data_process import (_PRIVATE_ENV, DATA_ENV, StoreUnavai
                                              _log, _recv, _send, data_spec)
 from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, RowLimitExceeded, Sink,
                                          _Cancelled, evaluate, stream_from, streamed)
+from bjkg.server.sparql.tables import PreparedTables
 
 TYPE_CHECKING = False  # typing is not imported: 0.5 MB in the data process and in each evaluator
 if TYPE_CHECKING:
@@ -487,6 +488,7 @@ class _EvaluatorProcess:
         self.store = store
         self.spec = spec
         self.memory = _MemoryCap(spec.get("memory_mb"))
+        self.tables = PreparedTables(spec.get("prepared"))  # the literal index
         self.lanes: set[_Lane] = set()
         self.lock = threading.Lock()  # lanes, their state, and `retiring`
         self.send_lock = threading.Lock()  # the control connection's writes
@@ -578,6 +580,13 @@ class _EvaluatorProcess:
         """The reply to one query (None: the pool went away while it streamed)."""
         try:
             request = pickle.loads(memoryview(data)[_REMAINING.size:])
+            rewritten = self.tables.rewrite(request)  # string filters' literals looked up
+            if rewritten is not None:
+                try:
+                    return self._evaluate(conn, rewritten)
+                except QueryFailed as exc:
+                    if exc.status != 400:  # a rewrite the engine refuses: the text as sent
+                        raise
             return self._evaluate(conn, request)
         except QueryFailed as exc:  # a row limit's with the limit: the caller may tell it apart
             return ("failed", exc.status, exc.message, getattr(exc, "limit", None))

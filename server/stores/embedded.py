@@ -130,10 +130,15 @@ def _graph_term(graph: str):
     return DefaultGraph() if graph == DEFAULT_GRAPH else NamedNode(graph)
 
 
-def build_pool_spec(build_dir: Path, manifest: Mapping[str, Any], in_memory_max_triples: int) -> dict[str, Any]:
+def build_pool_spec(build_dir: Path, manifest: Mapping[str, Any], in_memory_max_triples: int,
+                    prepared_dir: str | Path | None = None) -> dict[str, Any]:
     """What the query pool's data process opens for a build: its dump in memory when the
-    build is small enough (as `BuildStore._open` does, and for the same reason), else the store."""
+    build is small enough (as `BuildStore._open` does, and for the same reason), else the
+    store; and where `bjkg serve` prepares the literal index its evaluator process looks
+    string filters up in (`bjkg.server.sparql.tables`)."""
     spec: dict[str, Any] = {"store": str(build_dir / "store")}
+    if prepared_dir is not None and manifest.get("hash"):
+        spec["prepared"] = [str(prepared_dir), manifest["hash"]]
     triples = manifest.get("triples")
     dump = build_dir / "bjkg.nq"
     if (in_memory_max_triples and isinstance(triples, int)
@@ -185,7 +190,7 @@ class BuildStore:
             self._pool_spec(), query_workers, isolate_network=isolate_network, **(limits or {}))
 
     def _pool_spec(self) -> dict[str, Any]:
-        return build_pool_spec(self.build_dir, self.manifest, self.in_memory_max_triples)
+        return build_pool_spec(self.build_dir, self.manifest, self.in_memory_max_triples, self.prepared_dir)
 
     def local_store(self) -> pyoxigraph.Store:
         """The read-only store opened by this process (inline mode), opened on first use."""
@@ -309,17 +314,14 @@ class BuildStore:
         return self._inline(request, timeout)
 
     def _string_filters(self, sparql: str) -> str | None:
-        """The query with its string filters answered from the literal index
-        (bjkg.server.sparql.literal_index) prepared for this build; None to run it as written."""
-        if self.prepared_dir is None or "(" not in sparql:
+        """Inline: the query with its string filters answered from the literal index
+        (bjkg.server.sparql.literal_index) prepared for this build; None to run it as
+        written. With a pool, its evaluator process does this (`bjkg.server.sparql.tables`)."""
+        if self.prepared_dir is None or self.pool is not None:
             return None
-        head = sparql[:20000].upper()
-        if "CONTAINS" not in head and "STRSTARTS" not in head and "STRENDS" not in head:
-            return None
-        from bjkg.server.sparql import literal_index
+        from bjkg.server.sparql import literal_index, tables
 
-        index = self._prepared_data(literal_index)
-        return literal_index.rewrite(sparql, index) if index is not None else None
+        return tables.string_filters(self._prepared_data(literal_index), sparql)
 
     def label_table(self):
         """The labels of this build (bjkg.server.stores.label_table) as `bjkg serve` prepared them, or
@@ -341,7 +343,9 @@ class BuildStore:
         from bjkg.server.stores import label_table
 
         settled = True
-        for module in (aggregates, label_table, literal_index):
+        # with a pool, the literal index is its evaluator process's (bjkg.server.sparql.tables)
+        kinds = (aggregates, label_table) if self.pool is not None else (aggregates, label_table, literal_index)
+        for module in kinds:
             if module.__name__ in self._prepared:
                 continue
             value = module.load(self.prepared_dir, self.manifest.get("hash", ""))

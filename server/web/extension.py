@@ -106,7 +106,8 @@ def data_process_spec(config) -> dict[str, Any] | None:
         return None
     else:
         build_dir = Path(config["BUILD_DIR"]).resolve()
-        spec = build_pool_spec(build_dir, load_manifest(build_dir), config["IN_MEMORY_MAX_TRIPLES"])
+        spec = build_pool_spec(build_dir, load_manifest(build_dir), config["IN_MEMORY_MAX_TRIPLES"],
+                               _prepared_dir(config))
     return data_spec(spec, isolate_network=not config["SERVICE_ALLOWLIST"],
                      memory_mb=query_limits(config)["memory_mb"])
 
