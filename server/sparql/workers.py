@@ -94,7 +94,6 @@ from bjkg.server.sparql.data_process import (_PRIVATE_ENV, DATA_ENV, StoreUnavai
                                              _log, _recv, _send, data_spec)
 from bjkg.server.sparql.evaluate import (QueryAnswer, QueryFailed, QueryRequest, QueryTimedOut, RowLimitExceeded, Sink,
                                          _Cancelled, evaluate, stream_from, streamed)
-from bjkg.server.sparql.tables import PreparedTables
 
 TYPE_CHECKING = False  # typing is not imported: 0.5 MB in the data process and in each evaluator
 if TYPE_CHECKING:
@@ -488,7 +487,11 @@ class _EvaluatorProcess:
         self.store = store
         self.spec = spec
         self.memory = _MemoryCap(spec.get("memory_mb"))
-        self.tables = PreparedTables(spec.get("prepared"))  # the literal index
+        self.tables = None  # the literal index of the build (`literal_index.PreparedTables`)
+        if spec.get("prepared"):  # imported only then: its tokenizer brings typing and more
+            from bjkg.server.sparql.literal_index import PreparedTables
+
+            self.tables = PreparedTables(spec["prepared"])
         self.lanes: set[_Lane] = set()
         self.lock = threading.Lock()  # lanes, their state, and `retiring`
         self.send_lock = threading.Lock()  # the control connection's writes
@@ -580,7 +583,7 @@ class _EvaluatorProcess:
         """The reply to one query (None: the pool went away while it streamed)."""
         try:
             request = pickle.loads(memoryview(data)[_REMAINING.size:])
-            rewritten = self.tables.rewrite(request)  # string filters' literals looked up
+            rewritten = self.tables.rewrite(request) if self.tables is not None else None  # string filters
             if rewritten is not None:
                 try:
                     return self._evaluate(conn, rewritten)

@@ -135,7 +135,7 @@ def build_pool_spec(build_dir: Path, manifest: Mapping[str, Any], in_memory_max_
     """What the query pool's data process opens for a build: its dump in memory when the
     build is small enough (as `BuildStore._open` does, and for the same reason), else the
     store; and where `bjkg serve` prepares the literal index its evaluator process looks
-    string filters up in (`bjkg.server.sparql.tables`)."""
+    string filters up in (`literal_index.PreparedTables`)."""
     spec: dict[str, Any] = {"store": str(build_dir / "store")}
     if prepared_dir is not None and manifest.get("hash"):
         spec["prepared"] = [str(prepared_dir), manifest["hash"]]
@@ -316,12 +316,12 @@ class BuildStore:
     def _string_filters(self, sparql: str) -> str | None:
         """Inline: the query with its string filters answered from the literal index
         (bjkg.server.sparql.literal_index) prepared for this build; None to run it as
-        written. With a pool, its evaluator process does this (`bjkg.server.sparql.tables`)."""
+        written. With a pool, its evaluator process does this (`literal_index.PreparedTables`)."""
         if self.prepared_dir is None or self.pool is not None:
             return None
-        from bjkg.server.sparql import literal_index, tables
+        from bjkg.server.sparql import literal_index
 
-        return tables.string_filters(self._prepared_data(literal_index), sparql)
+        return literal_index.filters_looked_up(self._prepared_data(literal_index), sparql)
 
     def label_table(self):
         """The labels of this build (bjkg.server.stores.label_table) as `bjkg serve` prepared them, or
@@ -343,7 +343,7 @@ class BuildStore:
         from bjkg.server.stores import label_table
 
         settled = True
-        # with a pool, the literal index is its evaluator process's (bjkg.server.sparql.tables)
+        # with a pool, the literal index is its evaluator process's (literal_index.PreparedTables)
         kinds = (aggregates, label_table) if self.pool is not None else (aggregates, label_table, literal_index)
         for module in kinds:
             if module.__name__ in self._prepared:

@@ -1,7 +1,7 @@
 """The literal index answers in the evaluator process (issue #17).
 
 `bjkg serve` prepares it once per build; every HTTP process's queries are evaluated in
-lanes of one evaluator process, which loads it once (`bjkg.server.sparql.tables`) instead
+lanes of one evaluator process, which loads it once (`bjkg.server.sparql.literal_index.PreparedTables`) instead
 of each HTTP process holding its own copy. To see that the evaluator looks the string
 filters up in it — the engine's answer is the same by design — the test puts in the cache
 an index made from slightly different data: the answer then follows the index.
