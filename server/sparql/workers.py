@@ -419,9 +419,9 @@ class _MemoryCap:
     open, room for its lanes' stacks (`_LANE_STACK` each: reserved, hardly resident), and
     QUERY_MEMORY_MB for each query it is answering (one at least) — the one more malloc
     arena its lanes share (`_ARENAS`, 64 MB reserved) counts in it, so that no process
-    is ever resident past what it held plus the cap. So a query alone may take QUERY_MEMORY_MB, as in a process
-    of its own, and queries answered at once share as much as they would in as many
-    processes; past it an allocation fails and the process ends (its lanes' queries are
+    is ever resident past what it held plus the cap. So a query alone may take
+    QUERY_MEMORY_MB, as in a process of its own, and queries answered at once share as
+    much as they would in as many processes; past it an allocation fails and the process ends (its lanes' queries are
     sent again once: `QueryWorkerPool._again`). No core file either: a host with core
     dumps on would get the whole address space."""
 
@@ -476,16 +476,17 @@ class _EvaluatorProcess:
       their pools (`QueryWorkerPool.run`), once, if none of their answer had been sent;
     * a lane's query past its deadline + _TIMER_GRACE ends the process, should nobody
       close the lane (its HTTP process stopped);
-    * past QUERY_MEMORY_MB (RLIMIT_AS, for its lanes together) the engine aborts and the
-      process ends: its lanes' queries are sent again once, elsewhere;
-    * it dies with the data process (PR_SET_PDEATHSIG) and ends when its control
-      connection to it closes once no lane is running.
+    * past its memory cap (`_MemoryCap`: QUERY_MEMORY_MB for each query it is answering)
+      the engine aborts and the process ends: its lanes' queries are sent again once,
+      elsewhere;
+    * it dies with the data process (PR_SET_PDEATHSIG); told to drain (it is no longer the
+      one new lanes go to), or its control connection closed, it takes no new lane and
+      ends once its pools have closed every lane.
     """
 
     def __init__(self, control: socket.socket, store, spec: dict) -> None:
         self.control = control
         self.store = store
-        self.spec = spec
         self.memory = _MemoryCap(spec.get("memory_mb"))
         self.tables = None  # the literal index of the build (`literal_index.PreparedTables`)
         if spec.get("prepared"):  # imported only then: its tokenizer brings typing and more
@@ -617,11 +618,11 @@ class _EvaluatorProcess:
         except OSError:
             pass
 
-    def _retire(self, tell: bool = True) -> None:
+    def _retire(self) -> None:
         """Take no new lane from now on (telling the data process), and end once none runs."""
         with self.lock:
             already, self.retiring = self.retiring, True
-        if tell and not already:
+        if not already:
             try:
                 with self.send_lock:
                     _send(self.control, ("retiring",))
@@ -857,6 +858,14 @@ class _Generation:
             self.fd = -1
 
 
+def _next_message(conn: socket.socket):
+    """The next message on a control connection, or None: it closed, or failed."""
+    try:
+        return _recv(conn)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None
+
+
 @dataclass(eq=False)
 class _ProcessRecord:
     """The data process's view of an evaluator process it forked."""
@@ -943,10 +952,7 @@ class _DataServer:
             os._exit(0)
 
     def _message(self, conn: socket.socket) -> None:
-        try:
-            message = _recv(conn)
-        except (OSError, EOFError, pickle.UnpicklingError):
-            message = None
+        message = _next_message(conn)
         if message is None:
             self._close(conn)
             return
@@ -1070,10 +1076,7 @@ class _DataServer:
     def _from_process(self, control: socket.socket) -> None:
         """An evaluator process said it is retiring, or ended."""
         record = self.processes[control]
-        try:
-            message = _recv(control)
-        except (OSError, EOFError, pickle.UnpicklingError):
-            message = None
+        message = _next_message(control)
         if message is None:
             self._forget(record)
         elif message[0] == "retiring":
